@@ -1,0 +1,3 @@
+from inference_gateway.cli import main
+
+main()

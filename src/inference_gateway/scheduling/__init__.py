@@ -1,0 +1,1 @@
+"""Pure endpoint picking: filters, scorers, pickers and profiles over endpoint snapshots."""
