@@ -19,7 +19,9 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    bench = typer.Typer(help="Benchmarks: speed, overhead and routing policies.", no_args_is_help=True)
+    bench = typer.Typer(
+        help="Benchmarks: speed, overhead and routing policies.", no_args_is_help=True
+    )
     app.add_typer(bench, name="bench")
     for module in (sim_cmd, gateway_cmd, k8s_cmd, tools_cmd, demo_cmd, bench_cmd):
         module.register(app, bench)
