@@ -1,0 +1,184 @@
+"""Turning YAML documents into typed API objects, with errors a person can act on.
+
+Every validation failure is reported as ``<kind> <namespace>/<name>: <field path>: <rule>``,
+with the field path in the object's own JSON spelling (``spec.targetModels[2].weight``),
+because the reader of the message is editing YAML, not Python.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, cast
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from inference_gateway.api import crdgen
+from inference_gateway.api.core import Pod
+from inference_gateway.api.v1 import InferencePoolV1
+from inference_gateway.api.v1alpha2 import (
+    InferenceModel,
+    InferenceModelRewrite,
+    InferenceObjective,
+    InferencePoolV1Alpha2,
+)
+
+ApiObject = (
+    InferencePoolV1Alpha2
+    | InferenceModel
+    | InferencePoolV1
+    | InferenceObjective
+    | InferenceModelRewrite
+    | Pod
+)
+
+_KINDS: dict[tuple[str, str], type[BaseModel]] = {
+    (cls.API_VERSION, cls.KIND): cls
+    for cls in (
+        InferencePoolV1Alpha2,
+        InferenceModel,
+        InferencePoolV1,
+        InferenceObjective,
+        InferenceModelRewrite,
+        Pod,
+    )
+}
+
+
+class ObjectError(ValueError):
+    """Base of the errors raised for a document that does not yield an API object."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken rule: where (JSON field path) and what (the rule, in words)."""
+
+    path: str
+    rule: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.rule}" if self.path else self.rule
+
+
+class InvalidObjectError(ObjectError):
+    """The document is a known kind but breaks the schema or a CEL rule."""
+
+    def __init__(self, obj: str, problems: tuple[Problem, ...], *, document: int | None = None):
+        self.obj = obj
+        self.problems = problems
+        self.document = document
+        where = f"document {document}: " if document is not None else ""
+        super().__init__(f"{where}{obj}: " + "; ".join(str(p) for p in problems))
+
+
+class UnknownKindError(ObjectError):
+    """The document's apiVersion/kind is not one this gateway understands."""
+
+    def __init__(self, api_version: str, kind: str, *, document: int | None = None):
+        self.api_version = api_version
+        self.kind = kind
+        self.document = document
+        where = f"document {document}: " if document is not None else ""
+        known = ", ".join(f"{v}/{k}" for v, k in _KINDS)
+        super().__init__(f"{where}unknown apiVersion/kind {api_version}/{kind} (known: {known})")
+
+
+def parse_object(doc: Any) -> ApiObject:
+    """Validate one decoded document into its model, dispatching on apiVersion and kind."""
+    if not isinstance(doc, Mapping):
+        raise InvalidObjectError(
+            "<document>", (Problem("", f"must be a mapping, not {type(doc).__name__}"),)
+        )
+    api_version, kind = doc.get("apiVersion"), doc.get("kind")
+    if not isinstance(api_version, str) or not isinstance(kind, str):
+        raise InvalidObjectError(
+            "<document>", (Problem("", "apiVersion and kind must both be set to strings"),)
+        )
+    model = _KINDS.get((api_version, kind))
+    if model is None:
+        raise UnknownKindError(api_version, kind)
+    try:
+        obj = model.model_validate(doc)
+    except ValidationError as e:
+        problems = tuple(_problem(model, err) for err in e.errors())
+        raise InvalidObjectError(_describe(kind, doc), problems) from e
+    return cast(ApiObject, obj)
+
+
+def parse_documents(
+    text: str, *, on_unknown: Callable[[UnknownKindError], None] | None = None
+) -> list[ApiObject]:
+    """Parse multi-document YAML; empty documents are skipped.
+
+    Unknown kinds raise, unless ``on_unknown`` is given: then it is told and the document is
+    skipped (a standalone file may hold Services or Deployments we have no use for).
+    """
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as e:
+        raise InvalidObjectError("<yaml>", (Problem("", f"invalid YAML: {e}"),)) from e
+    objects: list[ApiObject] = []
+    for index, doc in enumerate(docs, start=1):
+        if doc is None:
+            continue
+        try:
+            objects.append(parse_object(doc))
+        except UnknownKindError as e:
+            located = UnknownKindError(e.api_version, e.kind, document=index)
+            if on_unknown is None:
+                raise located from None
+            on_unknown(located)
+        except InvalidObjectError as e:
+            raise InvalidObjectError(e.obj, e.problems, document=index) from e.__cause__
+    return objects
+
+
+def _describe(kind: str, doc: Mapping[str, Any]) -> str:
+    meta = doc.get("metadata")
+    meta = meta if isinstance(meta, Mapping) else {}
+    return f"{kind} {meta.get('namespace') or 'default'}/{meta.get('name') or '<unnamed>'}"
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part == "[key]":
+            out += " (key)"
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _problem(model: type[BaseModel], err: ErrorDetails) -> Problem:
+    return Problem(_path(err["loc"]), _rule(model, err))
+
+
+def _rule(model: type[BaseModel], err: ErrorDetails) -> str:
+    kind, ctx = err["type"], err.get("ctx", {})
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind in ("greater_than_equal", "less_than_equal"):
+        node = crdgen.schema_at(model, err["loc"])
+        low, high = node.get("minimum"), node.get("maximum")
+        if low is not None and high is not None:
+            return f"must be between {low} and {high}"
+        return f"must be >= {low}" if low is not None else f"must be <= {high}"
+    if kind == "string_too_long":
+        return f"must be at most {ctx['max_length']} characters"
+    if kind == "string_too_short":
+        return f"must be at least {ctx['min_length']} characters"
+    if kind == "string_pattern_mismatch":
+        return f"must match {ctx['pattern']}"
+    if kind == "literal_error":
+        return f"must be one of {ctx['expected']}"
+    if kind == "too_long":
+        return f"must have at most {ctx['max_length']} items"
+    if kind == "too_short":
+        return f"must have at least {ctx['min_length']} items"
+    return str(err["msg"])
