@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
 from pydantic import BaseModel
 
 from inference_gateway.api._common import ApiResource
@@ -68,7 +69,8 @@ CRDS: tuple[CrdKind, ...] = (
         "inferenceobjectives",
         printer_columns=(
             _POOL,
-            {"name": "Priority", "type": "integer", "jsonPath": ".spec.priority"},
+            # Upstream declares this integer column as a string column; kept for parity.
+            {"name": "Priority", "type": "string", "jsonPath": ".spec.priority"},
             _AGE,
         ),
     ),
@@ -79,6 +81,23 @@ CRDS: tuple[CrdKind, ...] = (
 def crd_documents() -> list[dict[str, Any]]:
     """One ``apiextensions.k8s.io/v1`` CustomResourceDefinition per entry of :data:`CRDS`."""
     return [_crd(kind) for kind in CRDS]
+
+
+HEADER = "# Generated from inference_gateway.api by `inference-gateway crds`; do not edit.\n"
+
+
+def crd_files() -> dict[str, str]:
+    """File name (``<group>_<plural>.yaml``, as upstream names them) to YAML text."""
+    files: dict[str, str] = {}
+    for doc in crd_documents():
+        files[f"{doc['spec']['group']}_{doc['spec']['names']['plural']}.yaml"] = render_yaml([doc])
+    return files
+
+
+def render_yaml(docs: Sequence[Mapping[str, Any]]) -> str:
+    """Multi-document YAML with sorted keys, so output is stable across runs."""
+    body = yaml.safe_dump_all(docs, sort_keys=True, explicit_start=True, width=100)
+    return HEADER + body
 
 
 def _crd(spec: CrdKind) -> dict[str, Any]:

@@ -72,7 +72,22 @@ class InferencePoolV1Alpha2(ApiResource):
     api_version: Literal["inference.networking.x-k8s.io/v1alpha2"] = GROUP_VERSION
     kind: Literal["InferencePool"] = "InferencePool"
     spec: InferencePoolSpecV1Alpha2
-    status: InferencePoolStatusV1Alpha2 | None = None
+    # The API server fills this in; "Status/default" means "no Gateway has taken the pool".
+    status: Annotated[
+        InferencePoolStatusV1Alpha2 | None,
+        Field(
+            json_schema_extra={
+                "default": {
+                    "parent": [
+                        {
+                            "parentRef": {"kind": "Status", "name": "default"},
+                            "conditions": [pending_condition("Accepted")],
+                        }
+                    ]
+                }
+            }
+        ),
+    ] = None
 
 
 class PoolRefV1Alpha2(SpecModel):
