@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
 from inference_gateway.api._common import ObjectMeta
@@ -27,6 +27,12 @@ class _Lenient(BaseModel):
 class PodCondition(_Lenient):
     type: str
     status: Literal["True", "False", "Unknown"]
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _unquoted_yaml_bool(cls, value: object) -> object:
+        # Hand-written YAML often says `status: True`, which YAML reads as a boolean.
+        return str(value) if isinstance(value, bool) else value
 
 
 class PodStatus(_Lenient):

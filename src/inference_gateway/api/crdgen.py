@@ -9,6 +9,7 @@ no ``title``, no ``additionalProperties: false`` (unknown fields are pruned inst
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from inference_gateway.api.v1alpha2 import (
 )
 
 Schema = dict[str, Any]
+
+HEADER = "# Generated from inference_gateway.api by `inference-gateway crds`; do not edit.\n"
 
 # Descriptions are dropped because ours are docstrings written for developers.
 _DROPPED = frozenset({"title", "description", "propertyNames", "$defs"})
@@ -81,9 +84,6 @@ CRDS: tuple[CrdKind, ...] = (
 def crd_documents() -> list[dict[str, Any]]:
     """One ``apiextensions.k8s.io/v1`` CustomResourceDefinition per entry of :data:`CRDS`."""
     return [_crd(kind) for kind in CRDS]
-
-
-HEADER = "# Generated from inference_gateway.api by `inference-gateway crds`; do not edit.\n"
 
 
 def crd_files() -> dict[str, str]:
@@ -152,8 +152,7 @@ def _resource_schema(model: type[BaseModel]) -> Schema:
 
 def resource_schema(model: type[BaseModel]) -> Schema:
     """The ``openAPIV3Schema`` of one resource model (a fresh copy each call)."""
-    copied: Schema = _deep_copy(_resource_schema(model))
-    return copied
+    return copy.deepcopy(_resource_schema(model))
 
 
 def structural_schema(schema: Schema) -> Schema:
@@ -216,11 +215,3 @@ def schema_at(model: type[BaseModel], loc: Sequence[int | str]) -> Schema:
         else:
             node = node.get("additionalProperties", {})
     return node
-
-
-def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _deep_copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_deep_copy(v) for v in value]
-    return value

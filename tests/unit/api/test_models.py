@@ -142,6 +142,8 @@ def test_pod_tolerates_unknown_fields_and_reports_readiness() -> None:
         ([{"type": "ContainersReady", "status": "True"}], False),
         ([{"type": "Ready", "status": "Unknown"}], False),
         ([{"type": "Ready", "status": "True"}], True),
+        ([{"type": "Ready", "status": True}], True),
+        ([{"type": "Ready", "status": False}], False),
     ],
 )
 def test_pod_ready_needs_a_true_ready_condition(conditions: list[Any], ready: bool) -> None:
