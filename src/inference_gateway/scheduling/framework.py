@@ -1,0 +1,152 @@
+"""The extension points a scheduling plugin implements, and what the framework hands it.
+
+Every method is a plain ``def`` over ``(request, endpoints, cycle_state)``: no I/O, no
+``await``, no clock reads. Scores are positional (``scores[i]`` belongs to
+``endpoints[i]``) rather than keyed by endpoint, because ``Endpoint`` carries a mapping of
+labels and so is not hashable, and because lists are what the hot path wants anyway.
+A plugin class has ``TYPE`` (its registry name), a pydantic ``Params`` model, and a
+constructor ``(name, params, handle)``; multi-point plugins implement several protocols.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from pydantic import BaseModel, ConfigDict
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.types import LLMRequest
+
+CycleState = dict[str, Any]
+"""Scratch space shared by the plugins of one scheduling cycle; discarded afterwards."""
+
+TRACE_KEY = "filter_trace"
+"""Cycle-state key of the list of ``(filter name, endpoints in, endpoints out)`` steps."""
+
+Observer = Callable[[str, str, str, float], None]
+"""Receives ``(extension point, plugin type, plugin name, seconds)`` after each plugin call."""
+
+
+class Params(BaseModel):
+    """Base of every plugin's parameters: frozen, and unknown keys are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(Params):
+    """For plugins without parameters."""
+
+
+@runtime_checkable
+class Filter(Protocol):
+    name: str
+
+    def filter(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[Endpoint]: ...
+
+
+@runtime_checkable
+class Scorer(Protocol):
+    name: str
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> Sequence[float]:
+        """One score per endpoint, in order; the framework clamps each to [0, 1]."""
+        ...
+
+
+@runtime_checkable
+class Picker(Protocol):
+    name: str
+
+    def pick(
+        self,
+        request: LLMRequest,
+        endpoints: Sequence[Endpoint],
+        scores: Sequence[float],
+        cycle_state: CycleState,
+    ) -> list[Endpoint]:
+        """Endpoints in preference order (non-empty when ``endpoints`` is non-empty)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileResult:
+    endpoints: tuple[Endpoint, ...]
+
+
+@runtime_checkable
+class ProfileHandler(Protocol):
+    name: str
+
+    def pick_profiles(
+        self,
+        request: LLMRequest,
+        profiles: Sequence[str],
+        results: Mapping[str, ProfileResult | None],
+        cycle_state: CycleState,
+    ) -> list[str]:
+        """Profiles to run next; an empty list ends the cycle."""
+        ...
+
+    def process_results(
+        self, request: LLMRequest, results: Mapping[str, ProfileResult | None]
+    ) -> str:
+        """The name of the primary profile among ``results``."""
+        ...
+
+
+@runtime_checkable
+class PostPick(Protocol):
+    """Called by the framework with the primary endpoint once a cycle has picked."""
+
+    name: str
+
+    def on_picked(
+        self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState
+    ) -> None: ...
+
+
+EXTENSION_POINTS: Mapping[str, str] = {
+    "filter": "filter",
+    "score": "scorer",
+    "pick": "picker",
+    "pick_profiles": "profile-handler",
+}
+
+
+def kinds_of(cls: type[Any]) -> frozenset[str]:
+    """Which extension points a plugin class implements, judged by its methods."""
+    return frozenset(
+        kind for meth, kind in EXTENSION_POINTS.items() if callable(getattr(cls, meth, None))
+    )
+
+
+@dataclass(slots=True)
+class PluginHandle:
+    """What a plugin constructor may use: the injected RNG and other plugins by name."""
+
+    rng: random.Random
+    lookup: Callable[[str], object] = field(default=lambda name: None)
+
+    def plugin(self, name: str) -> object:
+        return self.lookup(name)
+
+
+class Plugin:
+    """Convenience base: stores the instance name and exposes ``TYPE`` as ``type``."""
+
+    TYPE: ClassVar[str]
+    Params: ClassVar[type[BaseModel]] = NoParams
+
+    def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
+        self.name = name
+
+    @property
+    def type(self) -> str:
+        return self.TYPE

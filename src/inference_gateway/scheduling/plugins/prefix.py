@@ -1,0 +1,130 @@
+"""``prefix-cache-scorer``: route a prompt to the server most likely to hold its prefix.
+
+The EPP cannot see a server's KV cache, so it keeps an approximate index of what it has
+sent where. A prompt is cut into fixed 64-byte blocks of its UTF-8 text (upstream: 16
+tokens x 4 chars; Go strings are bytes, so upstream blocks are bytes too). Hashes are
+chained xxhash64: the seed is the hash of the target model and block i hashes its bytes
+followed by the previous hash as 8 little-endian bytes, so equal hashes mean equal
+prefixes. Only full blocks count, at most ``maxPrefixBlocksToMatch``. The score of a
+server is the number of leading blocks it holds divided by the request's block count.
+After each pick the framework calls ``on_picked`` and the request's blocks are recorded
+for the chosen server in a per-server LRU (``lruCapacityPerServer``), whose evictions
+also leave the reverse map hash -> servers.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+import xxhash
+from pydantic import BaseModel, Field
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.framework import CycleState, Params, Plugin, PluginHandle
+from inference_gateway.scheduling.types import LLMRequest
+
+_HASHES_KEY = "prefix-cache-scorer/hashes"
+
+
+class PrefixParams(Params):
+    blockSize: int = Field(default=64, ge=1)
+    """Characters (UTF-8 bytes) per block: upstream's 16 tokens x 4 chars per token."""
+    maxPrefixBlocksToMatch: int = Field(default=256, ge=1)
+    """256 blocks of 64 chars is about 4,096 tokens, the upstream default."""
+    lruCapacityPerServer: int = Field(default=31250, ge=1)
+    """Upstream sizing: (80 GB - 16 GB weights) / 128 KB per token = 500k tokens / 16."""
+
+
+def block_hashes(text: str, model: str, block_size: int, max_blocks: int) -> list[int]:
+    data = text.encode("utf-8")
+    n = min(len(data) // block_size, max_blocks)
+    prev = xxhash.xxh64_intdigest(model.encode("utf-8"))
+    out: list[int] = []
+    for i in range(n):
+        start = i * block_size
+        prev = xxhash.xxh64_intdigest(data[start : start + block_size] + prev.to_bytes(8, "little"))
+        out.append(prev)
+    return out
+
+
+class PrefixCacheScorer(Plugin):
+    TYPE = "prefix-cache-scorer"
+    Params = PrefixParams
+
+    def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
+        super().__init__(name, params, handle)
+        assert isinstance(params, PrefixParams)
+        self.params = params
+        self._lru: dict[str, OrderedDict[int, None]] = {}
+        self._servers: dict[int, set[str]] = {}
+
+    def hashes(self, request: LLMRequest, cycle_state: CycleState) -> list[int]:
+        cached: list[int] | None = cycle_state.get(_HASHES_KEY)
+        if cached is None:
+            p = self.params
+            cached = block_hashes(
+                request.prompt, request.target_model, p.blockSize, p.maxPrefixBlocksToMatch
+            )
+            cycle_state[_HASHES_KEY] = cached
+        return cached
+
+    def matches(self, hashes: Sequence[int]) -> dict[str, int]:
+        """Leading blocks held, per server that holds at least the first one."""
+        counts: dict[str, int] = {}
+        alive: set[str] | None = None
+        for i, h in enumerate(hashes):
+            holders = self._servers.get(h)
+            if not holders:
+                break
+            alive = set(holders) if alive is None else alive & holders
+            if not alive:
+                break
+            for server in alive:
+                counts[server] = i + 1
+        return counts
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        hashes = self.hashes(request, cycle_state)
+        if not hashes:
+            return [0.0] * len(endpoints)
+        counts = self.matches(hashes)
+        if not counts:
+            return [0.0] * len(endpoints)
+        total = float(len(hashes))
+        get = counts.get
+        return [get(e.name, 0) / total for e in endpoints]
+
+    def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
+        server = endpoint.name
+        lru = self._lru.get(server)
+        if lru is None:
+            lru = self._lru[server] = OrderedDict()
+        servers = self._servers
+        for h in self.hashes(request, cycle_state):
+            if h in lru:
+                lru.move_to_end(h)
+                continue
+            lru[h] = None
+            servers.setdefault(h, set()).add(server)
+        capacity = self.params.lruCapacityPerServer
+        while len(lru) > capacity:
+            old, _ = lru.popitem(last=False)
+            holders = servers[old]
+            holders.discard(server)
+            if not holders:
+                del servers[old]
+
+    def forget(self, server: str) -> None:
+        """Drop a server that left the pool (upstream purges these every 2 minutes)."""
+        for h in self._lru.pop(server, OrderedDict()):
+            holders = self._servers.get(h)
+            if holders is not None:
+                holders.discard(server)
+                if not holders:
+                    del self._servers[h]
+
+    def indexed_blocks(self, server: str) -> int:
+        return len(self._lru.get(server, ()))

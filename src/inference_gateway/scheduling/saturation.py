@@ -1,0 +1,77 @@
+"""Saturation detection and the admission rule built on it (upstream v0.5 semantics).
+
+The pool is saturated iff no endpoint has fresh metrics (younger than
+``metricsStalenessThreshold``, 200 ms upstream, i.e. four 50 ms scrapes) with a waiting
+queue of at most ``queueDepthThreshold`` (5) and KV utilisation of at most
+``kvCacheUtilThreshold`` (0.8); an empty pool is saturated. Admission sheds only Sheddable
+requests, with 429, when saturated: Critical requests bypass the check and Standard
+requests are admitted and left to the scheduler's fallback path.
+Registered as ``saturation-detector`` (our name: upstream's ``utilization-detector`` is the
+v1.5 mean-utilisation detector, which we do not implement).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, Field
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.framework import Params, Plugin, PluginHandle
+from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
+
+_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+_DURATION = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(ns|us|µs|ms|s|m|h)\s*$")
+
+
+def parse_duration(value: object) -> object:
+    """Go-style ``"200ms"``/``"1.5s"`` to seconds; numbers are taken as seconds."""
+    if isinstance(value, str):
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(f"not a duration: {value!r} (use e.g. '200ms' or '1s')")
+        return float(match.group(1)) * _UNITS[match.group(2)]
+    return value
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration), Field(ge=0.0)]
+
+
+class SaturationParams(Params):
+    queueDepthThreshold: int = Field(default=5, ge=0)
+    kvCacheUtilThreshold: float = Field(default=0.8, gt=0.0, le=1.0)
+    metricsStalenessThreshold: Seconds = 0.2
+
+
+class SaturationDetector(Plugin):
+    TYPE = "saturation-detector"
+    Params = SaturationParams
+
+    def __init__(
+        self,
+        name: str = TYPE,
+        params: BaseModel | None = None,
+        handle: PluginHandle | None = None,
+    ) -> None:
+        p = params if params is not None else SaturationParams()
+        assert isinstance(p, SaturationParams)
+        self.name = name
+        self.queue = p.queueDepthThreshold
+        self.kv = p.kvCacheUtilThreshold
+        self.staleness = p.metricsStalenessThreshold
+
+    def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
+        oldest = now - self.staleness
+        q, kv = self.queue, self.kv
+        for e in endpoints:
+            m = e.metrics
+            if m.updated_at >= oldest and m.waiting <= q and m.kv_usage <= kv:
+                return False
+        return True
+
+    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
+        """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
+        if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
+            raise NoCapacityError("dropping request due to limited backend resources")

@@ -1,0 +1,225 @@
+"""The scheduling framework: runs profiles of plugins and enforces their contracts.
+
+Order of one cycle: refuse an empty candidate list (``NoEndpointsError``, the 503 path);
+drop endpoints whose metrics are older than ``staleness`` when at least one endpoint is
+fresher (a pod whose scraper died is avoided within that time; 500 ms is ten missed 50 ms
+scrapes); then, per profile chosen by the profile handler, run the filters in order and
+stop with ``NoCapacityError`` (the 429 path) once nothing is left, clamp every scorer's
+output to [0, 1], weight and sum it, and let the picker choose. Post-pick plugins (the
+prefix index) then learn the primary endpoint. Plugins are timed from here, never from
+inside, through an optional ``observer`` fed by an injected ``perf_counter``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.config import SchedulerConfig, instantiate
+from inference_gateway.scheduling.explain import Explanation
+from inference_gateway.scheduling.framework import (
+    TRACE_KEY,
+    CycleState,
+    Filter,
+    Observer,
+    Picker,
+    PostPick,
+    ProfileHandler,
+    ProfileResult,
+    Scorer,
+)
+from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.types import (
+    Decision,
+    LLMRequest,
+    NoCapacityError,
+    NoEndpointsError,
+)
+
+DEFAULT_STALENESS = 0.5
+_MAX_PROFILE_ROUNDS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    name: str
+    filters: tuple[Filter, ...]
+    scorers: tuple[tuple[Scorer, float], ...]
+    picker: Picker
+
+
+def _type(plugin: object) -> str:
+    return str(getattr(plugin, "type", type(plugin).__name__))
+
+
+def _clamp(scores: Sequence[float]) -> list[float]:
+    # NaN fails both comparisons and becomes 0.0.
+    return [s if 0.0 <= s <= 1.0 else (1.0 if s > 1.0 else 0.0) for s in scores]
+
+
+class PluginScheduler:
+    """Implements ``scheduling.types.Scheduler``; build it with ``build_scheduler``."""
+
+    def __init__(
+        self,
+        profiles: Sequence[Profile],
+        handler: ProfileHandler,
+        *,
+        post_pick: Sequence[PostPick] = (),
+        staleness: float | None = DEFAULT_STALENESS,
+        observer: Observer | None = None,
+        perf_counter: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self.profiles: Mapping[str, Profile] = {p.name: p for p in profiles}
+        self._names = list(self.profiles)
+        self.handler = handler
+        self.post_pick = tuple(post_pick)
+        self.staleness = staleness
+        self._observer = observer
+        self._clock = perf_counter
+
+    def _call(self, point: str, plugin: object, fn: Callable[..., Any], *args: Any) -> Any:
+        if self._observer is None:
+            return fn(*args)
+        start = self._clock()
+        out = fn(*args)
+        self._observer(
+            point, _type(plugin), str(getattr(plugin, "name", "")), self._clock() - start
+        )
+        return out
+
+    def schedule(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> Decision:
+        if not endpoints:
+            raise NoEndpointsError("no candidate endpoints")
+        candidates = endpoints
+        if self.staleness is not None:
+            oldest = now - self.staleness
+            fresh = [e for e in endpoints if e.metrics.updated_at >= oldest]
+            if fresh:
+                candidates = fresh
+        stale = len(endpoints) - len(candidates)
+        cycle_state: CycleState = {TRACE_KEY: []}
+        results: dict[str, ProfileResult | None] = {}
+        explanations: dict[str, Explanation] = {}
+        errors: dict[str, NoCapacityError] = {}
+        for _ in range(_MAX_PROFILE_ROUNDS):
+            chosen = self._call(
+                "profile-handler",
+                self.handler,
+                self.handler.pick_profiles,
+                request,
+                self._names,
+                results,
+                cycle_state,
+            )
+            if not chosen:
+                break
+            for name in chosen:
+                try:
+                    result, explanation = self._run(
+                        self.profiles[name], request, candidates, cycle_state, stale
+                    )
+                except NoCapacityError as e:
+                    results[name], errors[name] = None, e
+                    continue
+                results[name], explanations[name] = result, explanation
+        primary = self.handler.process_results(request, results)
+        outcome = results.get(primary)
+        if outcome is None:
+            raise errors.get(primary) or NoCapacityError(f"profile {primary!r} picked nothing")
+        for plugin in self.post_pick:
+            self._call(
+                "post-pick", plugin, plugin.on_picked, request, outcome.endpoints[0], cycle_state
+            )
+        return Decision(
+            endpoints=outcome.endpoints, profile=primary, explanation=explanations[primary]
+        )
+
+    def _run(
+        self,
+        profile: Profile,
+        request: LLMRequest,
+        endpoints: Sequence[Endpoint],
+        cycle_state: CycleState,
+        stale: int,
+    ) -> tuple[ProfileResult, Explanation]:
+        trace: list[tuple[str, int, int]] = cycle_state[TRACE_KEY]
+        mark = len(trace)
+        for f in profile.filters:
+            n_in = len(endpoints)
+            endpoints = self._call("filter", f, f.filter, request, endpoints, cycle_state)
+            trace.append((f.name, n_in, len(endpoints)))
+            if not endpoints:
+                raise NoCapacityError(f"no endpoints left after filter {f.name!r}")
+        per_scorer: list[tuple[str, Sequence[float]]] = []
+        totals = [0.0] * len(endpoints)
+        for scorer, weight in profile.scorers:
+            scores = _clamp(
+                self._call("scorer", scorer, scorer.score, request, endpoints, cycle_state)
+            )
+            if len(scores) != len(endpoints):
+                raise ValueError(
+                    f"scorer {scorer.name!r}: {len(scores)} scores, {len(endpoints)} endpoints"
+                )
+            per_scorer.append((scorer.name, scores))
+            totals = [t + weight * s for t, s in zip(totals, scores, strict=True)]
+        picked = self._call(
+            "picker", profile.picker, profile.picker.pick, request, endpoints, totals, cycle_state
+        )
+        if not picked:
+            raise NoCapacityError(f"picker {profile.picker.name!r} picked nothing")
+        base: dict[str, object] = {
+            "profile": profile.name,
+            "chosen": picked[0].name,
+            "candidates": len(endpoints) if not profile.filters else trace[mark][1],
+            "stale_dropped": stale,
+            "filters": trace[mark:],
+        }
+        return ProfileResult(tuple(picked)), Explanation(base, endpoints, totals, per_scorer)
+
+
+def build_scheduler(
+    config: SchedulerConfig,
+    *,
+    rng: random.Random,
+    staleness: float | None = DEFAULT_STALENESS,
+    observer: Observer | None = None,
+    perf_counter: Callable[[], float] = lambda: 0.0,
+) -> PluginScheduler:
+    """Instantiate ``config``'s plugins (sharing ``rng``) into a ready scheduler."""
+    plugins = instantiate(config, rng)
+
+    def get(name: str, proto: Any) -> Any:
+        if not isinstance(plugins[name], proto):
+            raise TypeError(f"plugin {name!r} does not implement {proto.__name__}")
+        return plugins[name]
+
+    profiles = [
+        Profile(
+            name=p.name,
+            filters=tuple(get(n, Filter) for n in p.filters),
+            scorers=tuple((get(n, Scorer), w) for n, w in p.scorers),
+            picker=get(p.picker, Picker),
+        )
+        for p in config.profiles
+    ]
+    used = sorted({n for p in config.profiles for n in (*p.filters, *(s for s, _ in p.scorers))})
+    return PluginScheduler(
+        profiles,
+        get(config.profile_handler, ProfileHandler),
+        post_pick=[p for n in used if isinstance(p := plugins[n], PostPick)],
+        staleness=staleness,
+        observer=observer,
+        perf_counter=perf_counter,
+    )
+
+
+def build_saturation_detector(config: SchedulerConfig | None = None) -> SaturationDetector:
+    """The configured detector, or one with the upstream defaults."""
+    if config is None or config.saturation_detector is None:
+        return SaturationDetector()
+    spec = config.plugins[config.saturation_detector]
+    return SaturationDetector(spec.name, spec.params)
