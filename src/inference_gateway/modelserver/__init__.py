@@ -1,1 +1,24 @@
-"""modelserver"""
+"""Model-server metrics: per-engine Prometheus parsing and the per-endpoint scrape loops."""
+
+from __future__ import annotations
+
+from inference_gateway.modelserver.parser import MetricsParseError, parse
+from inference_gateway.modelserver.spec import (
+    BUILTIN_ENGINES,
+    DEFAULT_ENGINE,
+    EngineConfig,
+    EngineMapping,
+    EngineMappings,
+    MetricSpec,
+)
+
+__all__ = [
+    "BUILTIN_ENGINES",
+    "DEFAULT_ENGINE",
+    "EngineConfig",
+    "EngineMapping",
+    "EngineMappings",
+    "MetricSpec",
+    "MetricsParseError",
+    "parse",
+]

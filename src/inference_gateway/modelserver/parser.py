@@ -1,0 +1,218 @@
+"""One pure parser from Prometheus exposition text to a normalised ``Metrics``.
+
+A vLLM server exposes several hundred lines, almost all histogram buckets we never read, and the
+EPP scrapes every server 20 times a second. So the text is first cut down to the sample lines of
+the families the engine mapping names (a ``str.find`` per family, in C), and only those lines go
+through ``prometheus_client``'s parser, one line at a time behind a small memo: info series such
+as ``vllm:cache_config_info`` and old ``vllm:lora_requests_info`` combinations repeat verbatim
+across scrapes and servers and cost ~90 us each to parse. A line the parser rejects is skipped,
+so a partial scrape still yields a ``Metrics`` with defaults for what was missing; a body in
+which no field could be read at all raises ``MetricsParseError`` (a broken server must go stale,
+not look idle).
+
+Several matching samples (vLLM data-parallel ranks expose one series per ``engine`` label) are
+combined: queued and running requests and block counts are summed, KV usage is averaged.
+Non-finite values are ignored; KV usage is clamped to [0, 1] and counts to >= 0.
+
+LoRA follows upstream: ``vllm:lora_requests_info``'s value is the time of its last update; among
+series whose running or waiting label is non-empty the greatest value wins, so an idle server
+keeps reporting the adapters it ran last (they are still resident). ``max_lora`` is a constant
+of the server, so it is read from the newest series even when every adapter list is empty.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from inference_gateway.datastore.types import Metrics
+from inference_gateway.modelserver.spec import EngineMapping, MetricSpec
+
+_Sample = tuple[str, Mapping[str, str], float]
+_Combine = Literal["max", "sum"]
+
+# Sized for 256 servers x ~8 read lines, most of which are identical across scrapes.
+_LINE_MEMO_SIZE = 8192
+# Longer sample lines are not from a sane exporter; the parser is quadratic on some of them.
+_MAX_LINE = 64 * 1024
+
+_RUNNING_LORA = "running_lora_adapters"
+_WAITING_LORA = "waiting_lora_adapters"
+_MAX_LORA = "max_lora"
+
+
+class MetricsParseError(ValueError):
+    """The body held nothing the engine mapping could read."""
+
+
+def parse(text: str, mapping: EngineMapping, *, now: float) -> Metrics:
+    """Read ``text`` with ``mapping``; ``now`` becomes ``updated_at``."""
+    lines = _Lines(text)
+    queued = lines.first(mapping.queued)
+    running = lines.first(mapping.running)
+    kv = lines.first(mapping.kv_usage)
+    lora = _lora(lines.first(mapping.lora))
+    info = lines.first(mapping.cache_info)
+    block_size = _label_int(info, mapping.cache_block_size_label, combine="max")
+    if block_size is None:
+        block_size = _gauge_int(lines.first(mapping.cache_block_size), combine="max")
+    num_blocks = _label_int(info, mapping.cache_num_blocks_label, combine="sum")
+    if num_blocks is None:
+        num_blocks = _gauge_int(lines.first(mapping.cache_num_blocks), combine="sum")
+
+    core = (mapping.queued, mapping.running, mapping.kv_usage)
+    if any(core):
+        readable = bool(queued or running or kv)
+    else:
+        readable = bool(lora is not None or block_size is not None or num_blocks is not None)
+    if not readable:
+        raise MetricsParseError(
+            f"no {mapping.name} metric found in a {len(text)}-character body "
+            f"(looked for {', '.join(sorted(mapping.families)) or 'nothing'})"
+        )
+
+    running_adapters, waiting_adapters, max_adapters = lora or (frozenset(), frozenset(), 0)
+    return Metrics(
+        waiting=_count(queued),
+        running=_count(running),
+        kv_usage=_usage(kv),
+        running_adapters=running_adapters,
+        waiting_adapters=waiting_adapters,
+        max_adapters=max_adapters,
+        block_size=block_size,
+        num_blocks=num_blocks,
+        updated_at=now,
+    )
+
+
+class _Lines:
+    """Samples of one body, looked up family by family and only when a spec asks.
+
+    Each lookup is one ``str.find`` scan of the body, so a fallback spec (the pre-0.9 vLLM KV
+    name) costs nothing when the primary one matched.
+    """
+
+    __slots__ = ("_by_family", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._by_family: dict[str, list[_Sample]] = {}
+
+    def first(self, specs: Sequence[MetricSpec]) -> list[_Sample]:
+        """Samples of the first spec that matches anything (finite values only)."""
+        for spec in specs:
+            hits = [
+                s for s in self._family(spec.family) if math.isfinite(s[2]) and spec.matches(s[1])
+            ]
+            if hits:
+                return hits
+        return []
+
+    def _family(self, family: str) -> list[_Sample]:
+        found = self._by_family.get(family)
+        if found is None:
+            found = []
+            for line in _sample_lines(self._text, family):
+                sample = _parse_line(line)
+                if sample is not None and sample[0] == family:
+                    found.append(sample)
+            self._by_family[family] = found
+        return found
+
+
+def _sample_lines(text: str, family: str) -> list[str]:
+    """Sample lines (not comments) that start with ``family`` followed by a separator."""
+    lines: list[str] = []
+    size = len(text)
+    needle = "\n" + family
+    if text.startswith(family):
+        start = 0
+    else:
+        pos = text.find(needle)
+        start = -1 if pos == -1 else pos + 1
+    while start != -1:
+        end = text.find("\n", start)
+        if end == -1:
+            end = size
+        after = start + len(family)
+        if after < end and text[after] in "{ \t" and end - start <= _MAX_LINE:
+            lines.append(text[start:end])
+        pos = text.find(needle, end)
+        start = -1 if pos == -1 else pos + 1
+    return lines
+
+
+@functools.lru_cache(maxsize=_LINE_MEMO_SIZE)
+def _parse_line(line: str) -> _Sample | None:
+    """One sample line through prometheus_client, or None if it rejects or mangles it."""
+    try:
+        for family in text_string_to_metric_families(line):
+            for s in family.samples:
+                return s.name, dict(s.labels), float(s.value)
+    except Exception:  # the parser raises ValueError, IndexError, TypeError... on junk
+        return None
+    return None
+
+
+def _count(samples: list[_Sample]) -> int:
+    return max(0, round(sum(s[2] for s in samples))) if samples else 0
+
+
+def _usage(samples: list[_Sample]) -> float:
+    if not samples:
+        return 0.0
+    return min(1.0, max(0.0, sum(s[2] for s in samples) / len(samples)))
+
+
+def _int_or_none(raw: str | float | None) -> int | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return int(value)
+
+
+def _label_int(samples: list[_Sample], label: str, *, combine: _Combine) -> int | None:
+    if not label:
+        return None
+    values = [v for s in samples if (v := _int_or_none(s[1].get(label))) is not None]
+    return _combine(values, combine)
+
+
+def _gauge_int(samples: list[_Sample], *, combine: _Combine) -> int | None:
+    values = [v for s in samples if (v := _int_or_none(s[2])) is not None]
+    return _combine(values, combine)
+
+
+def _combine(values: list[int], combine: _Combine) -> int | None:
+    if not values:
+        return None
+    return max(values) if combine == "max" else sum(values)
+
+
+def _lora(samples: list[_Sample]) -> tuple[frozenset[str], frozenset[str], int] | None:
+    if not samples:
+        return None
+    newest_any = max(samples, key=lambda s: s[2])
+    active = [s for s in samples if s[1].get(_RUNNING_LORA) or s[1].get(_WAITING_LORA)]
+    chosen = max(active, key=lambda s: s[2]) if active else None
+    max_lora = _int_or_none((chosen or newest_any)[1].get(_MAX_LORA))
+    if chosen is None:
+        return frozenset(), frozenset(), max_lora or 0
+    return (
+        _adapter_set(chosen[1].get(_RUNNING_LORA, "")),
+        _adapter_set(chosen[1].get(_WAITING_LORA, "")),
+        max_lora or 0,
+    )
+
+
+def _adapter_set(raw: str) -> frozenset[str]:
+    return frozenset(a.strip() for a in raw.split(",") if a.strip())
