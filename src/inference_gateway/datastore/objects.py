@@ -115,8 +115,8 @@ class PodInfo:
     name: str
     namespace: str
     address: str
-    labels: Mapping[str, str] = field(default=_EMPTY)
-    annotations: Mapping[str, str] = field(default=_EMPTY)
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    annotations: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     ready: bool = True
     terminating: bool = False
 

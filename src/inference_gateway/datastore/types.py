@@ -49,7 +49,7 @@ class Endpoint:
     port: int
     pool: str = "default"
     namespace: str = "default"
-    labels: Mapping[str, str] = field(default=_EMPTY_LABELS)
+    labels: Mapping[str, str] = field(default_factory=lambda: _EMPTY_LABELS)
     metrics: Metrics = field(default_factory=Metrics)
     in_flight: int = 0
     """Requests the EPP has sent here and not yet seen finish (its own count, never stale)."""
