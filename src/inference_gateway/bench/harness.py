@@ -1,0 +1,236 @@
+"""The virtual-time routing harness: the real scheduler in front of N simulated engines.
+
+One heap orders three kinds of events: engine events (a step that finishes a request or
+admits one), scrape ticks and request arrivals; ties go in that order, then by push order,
+so a run is a pure function of its inputs. The scheduler sees the pool as the EPP does:
+each pod's ``Metrics`` is the snapshot of the last scrape tick (every 50 ms by default,
+stamped ``updated_at`` = tick time), so staleness is part of the experiment, while
+``in_flight`` is the gateway's own exact count (up at pick, down at finish). An ``oracle``
+policy instead gets a fresh snapshot of every engine at the moment it picks.
+
+A stage's requests arrive during ``[0, warmup + duration)``; only those arriving after the
+warmup are measured. Once arrivals end, the run drains until nothing is in flight or
+``drain_cap`` seconds have passed; what is left counts as timed out. The closed-loop mode
+(``concurrency``) keeps a fixed number of requests in flight and measures sustained
+completions: the capacity probe.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from inference_gateway.bench._pool import PoolSetup, prepare
+from inference_gateway.bench.policies import Policy, instantiate, load
+from inference_gateway.bench.stats import Outcome, Status
+from inference_gateway.bench.workloads import BenchRequest
+from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.scheduling.types import NoCapacityError
+from inference_gateway.simulator.engine import Engine
+from inference_gateway.simulator.records import EngineError, RequestRecord
+
+_ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
+
+
+@dataclass(slots=True)
+class RunResult:
+    outcomes: list[Outcome]
+    window: tuple[float, float]
+    prefix_hit_rate: float
+    """Cached prompt tokens / prompt tokens looked up, over the measured window."""
+    preemptions: int
+    end: float
+
+
+def snapshot(engine: Engine, now: float) -> Metrics:
+    """What one scrape of a vLLM server reports, normalised."""
+    cfg = engine.config
+    return Metrics(
+        waiting=engine.num_waiting,
+        running=engine.num_running,
+        kv_usage=engine.kv_usage,
+        running_adapters=frozenset(engine.running_adapters),
+        waiting_adapters=frozenset(engine.waiting_adapters),
+        max_adapters=cfg.max_loras,
+        block_size=cfg.block_size,
+        num_blocks=cfg.kv_blocks,
+        updated_at=now,
+    )
+
+
+class _Run:
+    def __init__(self, setup: PoolSetup, policy: Policy, seed: int) -> None:
+        self.setup = setup
+        self.policy = policy
+        self.scheduler, self.detector = instantiate(policy, load(policy), seed)
+        self.engines = [Engine(c) for c in setup.engine_configs()]
+        self.endpoints = [
+            Endpoint(f"pod-{i}", f"10.0.0.{i + 1}", 8000, metrics=Metrics(updated_at=-math.inf))
+            for i in range(setup.pods)
+        ]
+        self.heap: list[tuple[float, int, int, int]] = []
+        self.seq = 0
+        self.scheduled = [math.inf] * setup.pods
+        self.live: dict[str, tuple[Outcome, int]] = {}
+        self.outcomes: list[Outcome] = []
+        self.marks: list[tuple[int, int, int]] = []
+        self.stream: list[BenchRequest] = []
+        self.refill: list[BenchRequest] = []
+        self.index = {e.name: i for i, e in enumerate(self.endpoints)}
+
+    def push(self, t: float, kind: int, arg: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.heap, (t, kind, self.seq, arg))
+
+    def reschedule(self, i: int) -> None:
+        t = self.engines[i].next_event_time()
+        if t != self.scheduled[i]:
+            self.scheduled[i] = t
+            if t != math.inf:
+                self.push(t, _ENGINE, i)
+
+    def settle(self, i: int, now: float) -> None:
+        for rec in self.engines[i].advance(now):
+            self.finished(rec, i)
+        self.reschedule(i)
+
+    def finished(self, rec: RequestRecord, i: int) -> None:
+        outcome, _ = self.live.pop(rec.request_id)
+        outcome.status = Status.OK
+        outcome.first_token = rec.first_token
+        outcome.finish = rec.finish
+        outcome.output_tokens = rec.output_tokens
+        outcome.cached_tokens = rec.cached_tokens
+        ep = self.endpoints[i]
+        self.endpoints[i] = replace(ep, in_flight=ep.in_flight - 1)
+        self.top_up(rec.finish)
+
+    def top_up(self, now: float) -> None:
+        """Closed loop: replace a request that left the system with the next one."""
+        if self.refill:
+            self.stream.append(self.refill.pop())
+            self.push(now, _ARRIVAL, len(self.stream) - 1)
+
+    def scrape(self, now: float) -> None:
+        for i, engine in enumerate(self.engines):
+            self.settle(i, now)
+            self.endpoints[i] = replace(self.endpoints[i], metrics=snapshot(engine, now))
+
+    def mark(self) -> tuple[int, int, int]:
+        hits = sum(e.prefix_cache_hits for e in self.engines)
+        queries = sum(e.prefix_cache_queries for e in self.engines)
+        return hits, queries, sum(e.num_preemptions for e in self.engines)
+
+    def arrive(self, req: BenchRequest, now: float) -> None:
+        outcome = Outcome(
+            req.index, now, Status.SHED, criticality=req.criticality.value,
+            prompt_tokens=req.prompt_tokens,
+        )  # fmt: skip
+        self.outcomes.append(outcome)
+        if self.policy.oracle:
+            self.scrape(now)
+        llm, sim = prepare(req)
+        try:
+            if self.detector is not None:
+                self.detector.admit(llm, self.endpoints, now)
+            decision = self.scheduler.schedule(llm, self.endpoints, now)
+        except NoCapacityError:
+            self.top_up(now)
+            return
+        i = self.index[decision.primary.name]
+        outcome.pod = i
+        try:
+            self.engines[i].submit(sim, now)
+        except EngineError:
+            outcome.status = Status.REJECTED
+            self.top_up(now)
+            return
+        outcome.status = Status.TIMEOUT
+        self.live[sim.request_id] = (outcome, i)
+        ep = self.endpoints[i]
+        self.endpoints[i] = replace(ep, in_flight=ep.in_flight + 1)
+        self.reschedule(i)
+
+    def loop(self, window: tuple[float, float], *, closed: bool) -> float:
+        """Process events until drained (open loop) or the window ends (closed loop)."""
+        interval, drain_cap = self.setup.scrape_interval, self.setup.drain_cap
+        stream = self.stream
+        for j, req in enumerate(stream):
+            self.push(req.arrival, _ARRIVAL, j)
+        self.push(0.0, _SCRAPE, 0)
+        self.push(window[0], _MARK, 0)
+        self.push(window[1], _MARK, 1)
+        last_arrival = max((r.arrival for r in stream), default=0.0)
+        deadline = max(last_arrival, window[1]) + drain_cap
+        now = 0.0
+        while self.heap:
+            now, kind, _, arg = heapq.heappop(self.heap)
+            if now > deadline:
+                break
+            if kind == _ENGINE:
+                if now == self.scheduled[arg]:
+                    self.scheduled[arg] = math.inf
+                    self.settle(arg, now)
+            elif kind == _ARRIVAL:
+                self.arrive(stream[arg], now)
+            elif kind == _SCRAPE:
+                if not self.live and now >= last_arrival and now >= window[1]:
+                    break
+                self.scrape(now)
+                self.push(now + interval, _SCRAPE, 0)
+            else:
+                for i in range(len(self.engines)):
+                    self.settle(i, now)
+                self.marks.append(self.mark())
+                if arg == 1 and closed:
+                    break
+        return now
+
+
+def run(
+    setup: PoolSetup,
+    policy: Policy,
+    requests: Sequence[BenchRequest],
+    *,
+    warmup: float,
+    duration: float,
+    seed: int,
+) -> RunResult:
+    """Replay ``requests`` (open loop, by arrival time) through ``policy`` on a fresh pool."""
+    r = _Run(setup, policy, seed)
+    r.stream = list(requests)
+    window = (warmup, warmup + duration)
+    end = r.loop(window, closed=False)
+    return _result(r, window, end)
+
+
+def run_closed(
+    setup: PoolSetup,
+    policy: Policy,
+    requests: Sequence[BenchRequest],
+    *,
+    concurrency: int,
+    warmup: float,
+    duration: float,
+    seed: int,
+) -> RunResult:
+    """Keep ``concurrency`` requests in flight (each finish sends the next) until the window
+    ends; ``requests`` must be long enough not to run out."""
+    r = _Run(setup, policy, seed)
+    r.stream = [replace(req, arrival=0.0) for req in requests[:concurrency]]
+    r.refill = list(reversed(requests[concurrency:]))
+    window = (warmup, warmup + duration)
+    end = r.loop(window, closed=True)
+    return _result(r, window, end)
+
+
+def _result(r: _Run, window: tuple[float, float], end: float) -> RunResult:
+    for outcome, _ in r.live.values():
+        outcome.status = Status.TIMEOUT
+    while len(r.marks) < 2:
+        r.marks.append(r.mark())
+    (h0, q0, p0), (h1, q1, p1) = r.marks[:2]
+    hit_rate = (h1 - h0) / (q1 - q0) if q1 > q0 else 0.0
+    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end)

@@ -1,0 +1,83 @@
+"""Routing policies the benchmark compares: scheduler configs plus how they see the pool.
+
+A policy is an ``EndpointPickerConfig`` (a built-in name or a YAML path) run by the real
+scheduler, plus two harness switches. ``oracle`` feeds the scheduler exact engine state
+taken at pick time instead of the last 50 ms scrape, the limit any metrics-based policy
+could reach. ``admission`` applies the gateway's saturation detector to Sheddable
+requests; it is off for ``random`` and ``round-robin``, which stand in for a Kubernetes
+Service, which sheds nothing. Our own configs live next to this module in ``policies/``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from inference_gateway.scheduling.config import SchedulerConfig, load_config
+from inference_gateway.scheduling.registry import default_registry
+from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.scheduler import (
+    PluginScheduler,
+    build_saturation_detector,
+    build_scheduler,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    name: str
+    source: str
+    """A built-in config name (``scheduling.config.BUILTIN_CONFIGS``) or YAML text/path."""
+    oracle: bool = False
+    admission: bool = True
+
+
+OWN_CONFIGS: tuple[str, ...] = ()
+"""Configs shipped in ``bench/policies/<name>.yaml``, usable by name."""
+
+BUILTIN_POLICIES: dict[str, Policy] = {
+    "random": Policy("random", "random", admission=False),
+    "round-robin": Policy("round-robin", "round-robin", admission=False),
+    "least-request": Policy("least-request", "least-request"),
+    "default": Policy("default", "default"),
+    "scorer-mix": Policy("scorer-mix", "scorer-mix"),
+    "oracle": Policy("oracle", "scorer-mix", oracle=True),
+}
+
+DEFAULT_POLICIES = ("random", "round-robin", "least-request", "default", "scorer-mix", "oracle")
+
+
+def _own_config_text(name: str) -> str:
+    ref = resources.files("inference_gateway.bench") / "policies" / f"{name}.yaml"
+    return ref.read_text(encoding="utf-8")
+
+
+def resolve(name: str) -> Policy:
+    """A built-in policy, one of ours, or ``path.yaml`` (named after the file's stem)."""
+    if name in BUILTIN_POLICIES:
+        return BUILTIN_POLICIES[name]
+    if name in OWN_CONFIGS:
+        return Policy(name, _own_config_text(name))
+    if name.startswith("oracle:"):
+        inner = resolve(name.removeprefix("oracle:"))
+        return Policy(name, inner.source, oracle=True, admission=inner.admission)
+    path = Path(name)
+    if path.suffix in (".yaml", ".yml") and path.is_file():
+        return Policy(path.stem, path.read_text(encoding="utf-8"))
+    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS])
+    raise ValueError(f"unknown policy {name!r}: use one of {known} or a path to a .yaml file")
+
+
+def load(policy: Policy) -> SchedulerConfig:
+    return load_config(policy.source, default_registry())
+
+
+def instantiate(
+    policy: Policy, config: SchedulerConfig, seed: int
+) -> tuple[PluginScheduler, SaturationDetector | None]:
+    """A fresh scheduler (its own RNG and prefix index) and admission detector for one run."""
+    scheduler = build_scheduler(config, rng=random.Random(f"{seed}/{policy.name}/scheduler"))
+    detector = build_saturation_detector(config) if policy.admission else None
+    return scheduler, detector

@@ -1,0 +1,153 @@
+"""Turning sweep results into a Markdown table, a JSON file and PNG charts.
+
+Charts follow GIE's benchmark notebook: p90 latencies (TTFT, TPOT, end-to-end) and output
+throughput against the offered rate, one line per policy. matplotlib is imported lazily
+with the Agg backend so that importing the harness never needs a display or pays for it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inference_gateway.bench.stats import StageStats
+
+
+@dataclass(slots=True)
+class StageResult:
+    fraction: float
+    rate: float
+    stats: StageStats
+
+    def to_json(self) -> dict[str, object]:
+        return {"fraction": self.fraction, "rate": self.rate, **self.stats.to_json()}
+
+
+@dataclass(slots=True)
+class SweepResult:
+    meta: dict[str, Any]
+    results: dict[str, list[StageResult]] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "meta": self.meta,
+            "results": {p: [s.to_json() for s in stages] for p, stages in self.results.items()},
+        }
+
+
+def _ms(value: float) -> str:
+    if math.isnan(value):
+        return "-"
+    return f"{value * 1000:.0f}" if value < 10 else f"{value * 1000:.3g}"
+
+
+def _s(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.2f}"
+
+
+_HEADER = (
+    "| load | rate | policy | done/s | out tok/s | TTFT p50 | TTFT p90 | TTFT p99 "
+    "| TPOT p50 | TPOT p90 | e2e p50 | e2e p90 | e2e p99 | goodput | shed | 429 | timeout "
+    "| prefix hit | CV |"
+)
+
+
+def markdown_table(result: SweepResult) -> str:
+    """One row per stage and policy; latencies in ms except e2e in seconds."""
+    lines = [_HEADER, _separator()]
+    policies = list(result.results)
+    stages = max((len(v) for v in result.results.values()), default=0)
+    for i in range(stages):
+        for policy in policies:
+            if i >= len(result.results[policy]):
+                continue
+            st = result.results[policy][i]
+            s = st.stats
+            lines.append(
+                f"| {st.fraction:.0%} | {st.rate:.1f} | {policy} | {s.completed_rate:.1f} "
+                f"| {s.output_tokens_per_s:.0f} | {_ms(s.ttft['p50'])} | {_ms(s.ttft['p90'])} "
+                f"| {_ms(s.ttft['p99'])} | {_ms(s.tpot['p50'])} | {_ms(s.tpot['p90'])} "
+                f"| {_s(s.e2e['p50'])} | {_s(s.e2e['p90'])} | {_s(s.e2e['p99'])} "
+                f"| {s.goodput_fraction:.0%} | {s.shed} | {s.rejected} | {s.timed_out} "
+                f"| {s.prefix_hit_rate:.0%} | {s.imbalance_cv:.2f} |"
+            )
+    return "\n".join(lines)
+
+
+def _separator() -> str:
+    return "|" + "---|" * (_HEADER.count("|") - 1)
+
+
+def legend(result: SweepResult) -> str:
+    m = result.meta
+    return (
+        f"Workload `{m['workload']}`, {m['pods']} pods, seed {m['seed']}, capacity "
+        f"{m['capacity']:.1f} req/s (probe: {m['probe_policy']}), {m['stage_seconds']:g} s "
+        f"measured per stage after {m['warmup_seconds']:g} s warmup. TTFT/TPOT in ms, e2e in "
+        f"s; goodput = share of requests with TTFT <= {m['slo_ttft']:g} s and TPOT <= "
+        f"{m['slo_tpot'] * 1000:g} ms; 429 = refused by a pod's full queue; CV = coefficient "
+        "of variation of requests per pod."
+    )
+
+
+def write_json(result: SweepResult, path: Path) -> None:
+    path.write_text(json.dumps(result.to_json(), indent=1, allow_nan=True) + "\n")
+
+
+def _series(stages: Sequence[StageResult], metric: str) -> list[float]:
+    out: list[float] = []
+    for st in stages:
+        s = st.stats
+        if metric == "throughput":
+            out.append(s.output_tokens_per_s)
+        else:
+            dist: Mapping[str, float] = getattr(s, metric)
+            out.append(dist["p90"])
+    return out
+
+
+def write_plots(result: SweepResult, directory: Path) -> list[Path]:
+    """``latency_p90.png`` (TTFT, TPOT, e2e) and ``throughput.png``; returns the paths."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    title = f"{result.meta['workload']}, {result.meta['pods']} pods"
+    paths: list[Path] = []
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for ax, metric, label in zip(
+        axes,
+        ("ttft", "tpot", "e2e"),
+        ("TTFT p90 (s)", "TPOT p90 (s)", "end-to-end p90 (s)"),
+        strict=True,
+    ):
+        for policy, stages in result.results.items():
+            ax.plot([s.rate for s in stages], _series(stages, metric), marker="o", label=policy)
+        ax.set_xlabel("offered rate (req/s)")
+        ax.set_ylabel(label)
+        ax.set_yscale("log")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"p90 latency vs rate: {title}")
+    fig.tight_layout()
+    paths.append(directory / "latency_p90.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    fig, ax = plt.subplots(figsize=(6, 4.2))
+    for policy, stages in result.results.items():
+        ax.plot([s.rate for s in stages], _series(stages, "throughput"), marker="o", label=policy)
+    ax.set_xlabel("offered rate (req/s)")
+    ax.set_ylabel("output tokens/s")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title(f"throughput vs rate: {title}")
+    fig.tight_layout()
+    paths.append(directory / "throughput.png")
+    fig.savefig(paths[-1], dpi=100)
+    plt.close(fig)
+    return paths
