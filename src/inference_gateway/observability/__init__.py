@@ -1,1 +1,7 @@
-"""observability"""
+"""The EPP's own Prometheus metrics, logging setup and the guarded-task helper."""
+
+from inference_gateway.observability.logging import setup_logging
+from inference_gateway.observability.metrics import EppMetrics
+from inference_gateway.observability.tasks import spawn, stop_all
+
+__all__ = ["EppMetrics", "setup_logging", "spawn", "stop_all"]

@@ -74,7 +74,7 @@ class Routed:
     streaming: bool = False
     needs_response_body: bool = True
     """False when nothing in the response must be rewritten or read (lets Envoy skip it)."""
-    extra_headers: Mapping[str, str] = field(default=_EMPTY)
+    extra_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Response headers to add for the client (for example ``x-gateway-debug``)."""
     started_at: float = 0.0
     status: int = 0

@@ -1,0 +1,184 @@
+"""The EPP's own Prometheus metrics, with upstream v1.0 names (``inference_model_*``).
+
+Each ``EppMetrics`` owns a private ``CollectorRegistry`` (never the global one), so tests and
+benchmarks can build as many as they like. It implements the request-control layer's
+``RequestMetrics`` port, the scheduler framework's plugin-timing ``Observer``
+(``observe_plugin``), and serves ``/metrics`` (``serve``). Semantics follow upstream:
+``request_total`` counts routed requests, ``request_error_total`` counts each failed
+request once with its error code, ``running_requests`` spans route to finish, and latency,
+sizes and tokens are observed when a response completes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from inference_gateway.datastore import Datastore
+from inference_gateway.observability import buckets
+from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN, PoolCollector
+from inference_gateway.observability.server import serve_metrics
+
+_MODEL_LABELS = ("model_name", "target_model_name")
+
+
+class EppMetrics:
+    def __init__(
+        self,
+        datastore: Datastore | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        fresh_within: float = DEFAULT_FRESH_WITHIN,
+        commit: str = "unknown",
+        build_ref: str = "unknown",
+    ) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.request_total = Counter(
+            "inference_model_request",
+            "Counter of inference model requests broken out for each model and target model.",
+            _MODEL_LABELS,
+            registry=r,
+        )
+        self.request_error_total = Counter(
+            "inference_model_request_error",
+            "Counter of inference model requests errors broken out for each model and "
+            "target model.",
+            (*_MODEL_LABELS, "error_code"),
+            registry=r,
+        )
+        self.request_duration = self._histogram(
+            "inference_model_request_duration_seconds",
+            "Inference model response latency distribution in seconds for each model and "
+            "target model.",
+            buckets.REQUEST_DURATION,
+        )
+        self.request_sizes = self._histogram(
+            "inference_model_request_sizes",
+            "Inference model requests size distribution in bytes for each model and target model.",
+            buckets.REQUEST_SIZES,
+        )
+        self.response_sizes = self._histogram(
+            "inference_model_response_sizes",
+            "Inference model responses size distribution in bytes for each model and target model.",
+            buckets.RESPONSE_SIZES,
+        )
+        self.input_tokens = self._histogram(
+            "inference_model_input_tokens",
+            "Inference model input token count distribution for requests in each model.",
+            buckets.INPUT_TOKENS,
+        )
+        self.output_tokens = self._histogram(
+            "inference_model_output_tokens",
+            "Inference model output token count distribution for requests in each model.",
+            buckets.OUTPUT_TOKENS,
+        )
+        self.cached_tokens = self._histogram(
+            "inference_model_prompt_cached_tokens",
+            "Inference model prompt cached token count distribution for requests in each model.",
+            buckets.INPUT_TOKENS,
+        )
+        self.running_requests = Gauge(
+            "inference_model_running_requests",
+            "Inference model number of running requests in each model.",
+            ("model_name",),
+            registry=r,
+        )
+        self.ntpot = self._histogram(
+            "inference_model_normalized_time_per_output_token_seconds",
+            "Inference model latency divided by number of output tokens in seconds for each "
+            "model and target model.",
+            buckets.NTPOT,
+        )
+        self.scheduler_e2e = Histogram(
+            "inference_extension_scheduler_e2e_duration_seconds",
+            "End-to-end scheduling latency distribution in seconds.",
+            buckets=buckets.SCHEDULER,
+            registry=r,
+        )
+        self.plugin_duration = Histogram(
+            "inference_extension_plugin_duration_seconds",
+            "Plugin processing latency distribution in seconds for each extension point, "
+            "plugin type and plugin name.",
+            ("extension_point", "plugin_type", "plugin_name"),
+            buckets=buckets.SCHEDULER,
+            registry=r,
+        )
+        self.scheduler_attempts = Counter(
+            "inference_extension_scheduler_attempts",
+            "Number of scheduling attempts, by outcome.",
+            ("status",),
+            registry=r,
+        )
+        self.info = Gauge(
+            "inference_extension_info",
+            "General information of the current build of Inference Extension.",
+            ("commit", "build_ref"),
+            registry=r,
+        )
+        self.info.labels(commit, build_ref).set(1)
+        if datastore is not None:
+            r.register(PoolCollector(datastore, clock=clock, fresh_within=fresh_within))
+
+    def _histogram(self, name: str, doc: str, bounds: tuple[float, ...]) -> Histogram:
+        return Histogram(name, doc, _MODEL_LABELS, buckets=bounds, registry=self.registry)
+
+    # --- requestcontrol.RequestMetrics ----------------------------------------------------
+    def request_routed(self, model: str, target: str, request_bytes: int) -> None:
+        self.request_total.labels(model, target).inc()
+        self.request_sizes.labels(model, target).observe(request_bytes)
+        self.running_requests.labels(model).inc()
+
+    def request_failed(self, model: str, target: str, code: str) -> None:
+        self.request_error_total.labels(model, target, code).inc()
+
+    def request_completed(
+        self,
+        model: str,
+        target: str,
+        *,
+        seconds: float,
+        response_bytes: int,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        cached_tokens: int | None,
+    ) -> None:
+        self.request_duration.labels(model, target).observe(seconds)
+        self.response_sizes.labels(model, target).observe(response_bytes)
+        if prompt_tokens is not None:
+            self.input_tokens.labels(model, target).observe(prompt_tokens)
+        if completion_tokens is not None:
+            self.output_tokens.labels(model, target).observe(completion_tokens)
+            if completion_tokens > 0:
+                self.ntpot.labels(model, target).observe(seconds / completion_tokens)
+        if cached_tokens is not None:
+            self.cached_tokens.labels(model, target).observe(cached_tokens)
+
+    def request_ended(self, model: str) -> None:
+        self.running_requests.labels(model).dec()
+
+    def scheduled(self, seconds: float, *, success: bool) -> None:
+        self.scheduler_e2e.observe(seconds)
+        self.scheduler_attempts.labels("success" if success else "failure").inc()
+
+    # --- scheduling framework Observer ----------------------------------------------------
+    def observe_plugin(
+        self, extension_point: str, plugin_type: str, plugin_name: str, seconds: float
+    ) -> None:
+        self.plugin_duration.labels(extension_point, plugin_type, plugin_name).observe(seconds)
+
+    # --- exposition -----------------------------------------------------------------------
+    def render(self) -> bytes:
+        """The registry in Prometheus text format."""
+        return bytes(generate_latest(self.registry))
+
+    @asynccontextmanager
+    async def serve(
+        self, host: str = "0.0.0.0", port: int = 9090, *, bearer_token: str | None = None
+    ) -> AsyncIterator[int]:
+        """Serve ``/metrics`` while the context is open; yields the bound port."""
+        async with serve_metrics(self.registry, host, port, bearer_token=bearer_token) as bound:
+            yield bound

@@ -1,0 +1,103 @@
+"""Reading the OpenAI request body: which API, which model, streaming, and the prompt.
+
+The body is decoded exactly once with ``json.loads``; every later step works on that dict.
+The API kind comes from the ``:path`` suffix (query string ignored), as upstream's
+``openai-parser`` does: chat completions must carry a non-empty ``messages`` list,
+completions a non-empty ``prompt`` (a string, strings, or token ids); every other path
+(embeddings, responses, ...) is routed on ``model`` alone. The prompt text is what the
+prefix-cache scorer hashes: the prompt itself for completions, the compact JSON of the
+messages for chat.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from inference_gateway.requestcontrol.errors import bad_request
+
+ApiKind = Literal["chat", "completions", "other"]
+
+_COMPACT = (",", ":")
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedBody:
+    data: dict[str, Any]
+    model: str
+    api: ApiKind
+    streaming: bool
+    prompt: str
+
+
+def api_kind(path: str) -> ApiKind:
+    path = path.split("?", 1)[0].rstrip("/")
+    if path.endswith("/chat/completions"):
+        return "chat"
+    if path.endswith("/completions"):
+        return "completions"
+    return "other"
+
+
+def parse_body(path: str, body: bytes) -> ParsedBody:
+    """Decode and validate ``body``; raise a 400 ``GatewayError`` when it is unusable."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as e:
+        raise bad_request("request body is not valid JSON", code="invalid_json") from e
+    if not isinstance(data, dict):
+        raise bad_request("request body must be a JSON object", code="invalid_json")
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise bad_request("model not found in request body", code="missing_model", param="model")
+    api = api_kind(path)
+    if api == "chat":
+        prompt = _chat_prompt(data)
+    elif api == "completions":
+        prompt = _completion_prompt(data)
+    else:
+        prompt = ""
+    return ParsedBody(data, model, api, data.get("stream") is True, prompt)
+
+
+def _chat_prompt(data: dict[str, Any]) -> str:
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise bad_request("chat completions need a non-empty `messages` list", param="messages")
+    return json.dumps(messages, separators=_COMPACT, ensure_ascii=False)
+
+
+def _completion_prompt(data: dict[str, Any]) -> str:
+    prompt = data.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        return prompt
+    if isinstance(prompt, list) and prompt:
+        if all(isinstance(p, str) for p in prompt):
+            return "".join(prompt)
+        if all(_is_token_ids(p) for p in prompt) or all(_is_token(p) for p in prompt):
+            return json.dumps(prompt, separators=_COMPACT)
+    raise bad_request(
+        "completions need a non-empty `prompt`: a string, a list of strings or token ids",
+        param="prompt",
+    )
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_token_ids(value: object) -> bool:
+    return isinstance(value, list) and bool(value) and all(_is_token(t) for t in value)
+
+
+def with_model(data: dict[str, Any], model: str) -> bytes:
+    """The body re-serialised with ``model`` replaced (compact, UTF-8).
+
+    Lone surrogates (legal as JSON escapes, not as UTF-8) fall back to ASCII escaping.
+    """
+    out = {**data, "model": model}
+    try:
+        return json.dumps(out, separators=_COMPACT, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(out, separators=_COMPACT).encode("ascii")

@@ -1,0 +1,309 @@
+"""The director: every decision between a buffered request body and an endpoint list.
+
+``route`` parses the body, resolves the model (InferenceModel, weighted targets,
+InferenceModelRewrite), sets criticality (InferenceModel, overridden by the
+``x-gateway-inference-objective`` header), narrows candidates to the proxy's subset hint,
+asks admission and then the scheduler, and re-serialises the body only when the model
+name changes. It raises only ``GatewayError``: anything unexpected is logged with its
+traceback and becomes a 500. The response half restores the requested model name and
+reads token usage; ``finish`` releases the in-flight slot exactly once and records metrics.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from inference_gateway.datastore import Datastore, Endpoint, ModelInfo, PoolInfo
+from inference_gateway.requestcontrol import errors
+from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
+from inference_gateway.requestcontrol.explain import format_explanation, header_safe
+from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
+from inference_gateway.requestcontrol.resolve import in_subset, rewrite_target, weighted_target
+from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
+from inference_gateway.requestcontrol.settings import DirectorSettings
+from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
+from inference_gateway.scheduling.types import (
+    Criticality,
+    Decision,
+    LLMRequest,
+    NoCapacityError,
+    NoEndpointsError,
+    Scheduler,
+)
+
+log = logging.getLogger(__name__)
+
+MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite"
+OBJECTIVE_HEADER = "x-gateway-inference-objective"
+DEBUG_HEADER = "x-gateway-debug"
+REQUEST_ID_HEADER = "x-request-id"
+
+_STATE_KEY = "requestcontrol"
+
+
+@dataclass(slots=True)
+class _Names:
+    """What is known of a request so far, for the error metric's labels."""
+
+    model: str = ""
+    target: str = ""
+
+
+@dataclass(slots=True)
+class _Lifecycle:
+    """The director's private per-request state, kept in ``Routed.state``."""
+
+    hostport: str | None
+    restorer: ModelRestorer | None
+    usage: UsageReader | None = None
+    finished: bool = False
+
+
+class Director:
+    def __init__(
+        self,
+        datastore: Datastore,
+        scheduler: Scheduler,
+        *,
+        metrics: RequestMetrics | None = None,
+        admission: Admission | None = None,
+        rng: random.Random | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        settings: DirectorSettings | None = None,
+        explain: Callable[[Decision], str] = format_explanation,
+    ) -> None:
+        self.datastore = datastore
+        self.scheduler = scheduler
+        self.metrics: RequestMetrics = metrics if metrics is not None else NullMetrics()
+        self.admission = admission
+        self.rng = rng if rng is not None else random.Random()
+        self.clock = clock
+        self.settings = settings if settings is not None else DirectorSettings()
+        self.explain = explain
+
+    # --- request ----------------------------------------------------------------------
+    def route(self, request: IncomingRequest) -> Routed:
+        names = _Names()
+        try:
+            return self._route(request, names)
+        except GatewayError as e:
+            self.metrics.request_failed(names.model, names.target, e.reason)
+            raise
+        except Exception as e:
+            log.exception("routing failed unexpectedly (model=%r)", names.model)
+            err = errors.internal()
+            self.metrics.request_failed(names.model, names.target, err.reason)
+            raise err from e
+
+    def _route(self, request: IncomingRequest, names: _Names) -> Routed:
+        started = self.clock()
+        parsed = parse_body(request.path, request.body)
+        names.model = model = parsed.model
+        headers = request.headers
+        info = self.datastore.model(model)
+        pool = self._pool_for(model, info)
+        target = self._target(model, info, pool, headers)
+        names.target = target
+        criticality = self._criticality(info, pool, headers)
+        candidates = self._candidates(model, pool, request)
+        request_id = headers.get(REQUEST_ID_HEADER) or str(
+            uuid.UUID(int=self.rng.getrandbits(128), version=4)
+        )
+        llm = LLMRequest(
+            request_id=request_id,
+            model=model,
+            target_model=target,
+            criticality=criticality,
+            prompt=parsed.prompt,
+            headers=headers,
+        )
+        decision = self._schedule(llm, candidates)
+        return self._routed(request, parsed, llm, pool, decision, started)
+
+    def _pool_for(self, model: str, info: ModelInfo | None) -> PoolInfo:
+        if info is None:
+            pool = self._passthrough_pool()
+            if pool is None:
+                raise errors.model_not_found(model)
+            return pool
+        pool = self.datastore.pool(info.pool_key)
+        if pool is None:
+            raise errors.service_unavailable(f"no ready endpoints for model {model}")
+        return pool
+
+    def _passthrough_pool(self) -> PoolInfo | None:
+        """v1 semantics: a lone v1 pool without InferenceModels serves any model name."""
+        pools = self.datastore.pools()
+        if len(pools) != 1 or pools[0].api_version != "v1":
+            return None
+        key = pools[0].key
+        if any(m.pool_key == key for m in self.datastore.models()):
+            return None
+        return pools[0]
+
+    def _target(
+        self, model: str, info: ModelInfo | None, pool: PoolInfo, headers: Mapping[str, str]
+    ) -> str:
+        target = headers.get(MODEL_REWRITE_HEADER) or ""
+        if not target:
+            target = weighted_target(info.targets, self.rng) if info and info.targets else model
+        rewritten = rewrite_target(self.datastore.rewrites(pool.key), model, self.rng)
+        return rewritten or target
+
+    def _criticality(
+        self, info: ModelInfo | None, pool: PoolInfo, headers: Mapping[str, str]
+    ) -> Criticality:
+        name = headers.get(OBJECTIVE_HEADER)
+        if name:
+            objective = self.datastore.objective(pool.namespace, name)
+            if objective is not None:
+                return Criticality.from_priority(objective.priority)
+        if info is not None and info.criticality is not None:
+            return Criticality(info.criticality)
+        return Criticality(self.settings.default_criticality)
+
+    def _candidates(self, model: str, pool: PoolInfo, request: IncomingRequest) -> list[Endpoint]:
+        endpoints = self.datastore.endpoints(pool.key)
+        if not endpoints:
+            raise errors.service_unavailable(f"no ready endpoints for model {model}")
+        hint = request.subset_hint
+        if hint is None or not self.settings.subset_filter:
+            return list(endpoints)
+        chosen = in_subset(endpoints, hint)
+        if not chosen:
+            raise errors.service_unavailable(
+                f"no ready endpoints for model {model} in the proxy's endpoint subset"
+            )
+        return chosen
+
+    def _schedule(self, llm: LLMRequest, candidates: list[Endpoint]) -> Decision:
+        now = self.clock()
+        try:
+            if self.admission is not None:
+                self.admission.admit(llm, candidates, now)
+            decision = self.scheduler.schedule(llm, candidates, now)
+        except NoCapacityError as e:
+            self.metrics.scheduled(self.clock() - now, success=False)
+            raise errors.resource_exhausted(
+                str(e) or f"no capacity for model {llm.model} ({llm.criticality.value})"
+            ) from e
+        except NoEndpointsError as e:
+            self.metrics.scheduled(self.clock() - now, success=False)
+            raise errors.service_unavailable(f"no ready endpoints for model {llm.model}") from e
+        self.metrics.scheduled(self.clock() - now, success=bool(decision.endpoints))
+        if not decision.endpoints:
+            raise errors.internal("the scheduler returned no endpoint")
+        return decision
+
+    def _routed(
+        self,
+        request: IncomingRequest,
+        parsed: ParsedBody,
+        llm: LLMRequest,
+        pool: PoolInfo,
+        decision: Decision,
+        started: float,
+    ) -> Routed:
+        model, target = llm.model, llm.target_model
+        body = with_model(parsed.data, target) if target != model else None
+        extra: dict[str, str] = {}
+        if log.isEnabledFor(logging.DEBUG) or self._debug_requested(request.headers):
+            text = self.explain(decision)
+            log.debug("request %s model=%s target=%s: %s", llm.request_id, model, target, text)
+            if self._debug_requested(request.headers):
+                extra[DEBUG_HEADER] = header_safe(text)
+        rewrite = target != model
+        routed = Routed(
+            request_id=llm.request_id,
+            model=model,
+            target_model=target,
+            endpoints=tuple(e.hostport for e in decision.endpoints),
+            body=body,
+            pool=pool.key,
+            criticality=llm.criticality.value,
+            streaming=parsed.streaming,
+            needs_response_body=rewrite or self.settings.account_usage,
+            extra_headers=extra,
+            started_at=started,
+        )
+        hostport = routed.endpoints[0]
+        routed.state[_STATE_KEY] = _Lifecycle(
+            hostport=hostport, restorer=ModelRestorer(target, model) if rewrite else None
+        )
+        self.metrics.request_routed(model, target, len(request.body))
+        self.datastore.acquire(hostport)
+        return routed
+
+    def _debug_requested(self, headers: Mapping[str, str]) -> bool:
+        return self.settings.debug_header and headers.get(DEBUG_HEADER, "").lower() == "true"
+
+    # --- response ---------------------------------------------------------------------
+    def response_started(
+        self, routed: Routed, status: int, headers: Mapping[str, str], served_by: str | None
+    ) -> Mapping[str, str]:
+        routed.status = status
+        if "text/event-stream" in headers.get("content-type", "").lower():
+            routed.streaming = True
+        lc = _lifecycle(routed)
+        if served_by:
+            routed.served_by = served_by
+            if lc is not None and not lc.finished and lc.hostport not in (None, served_by):
+                # The proxy retried on a fallback: the in-flight slot follows the request.
+                self.datastore.release(lc.hostport)
+                self.datastore.acquire(served_by)
+                lc.hostport = served_by
+        return routed.extra_headers
+
+    def response_chunk(self, routed: Routed, chunk: bytes, end_of_stream: bool) -> bytes:
+        routed.response_bytes += len(chunk)
+        lc = _lifecycle(routed)
+        if lc is None:
+            return chunk
+        if self.settings.account_usage:
+            if lc.usage is None:
+                lc.usage = UsageReader(
+                    streaming=routed.streaming, limit=self.settings.max_usage_buffer_bytes
+                )
+            lc.usage.feed(chunk, end_of_stream)
+            found = lc.usage.usage
+            if found is not None:
+                routed.prompt_tokens = found.prompt_tokens
+                routed.completion_tokens = found.completion_tokens
+                routed.cached_tokens = found.cached_tokens
+        if lc.restorer is None:
+            return chunk
+        return lc.restorer.feed(chunk, end_of_stream)
+
+    def finish(self, routed: Routed, *, error: str | None = None) -> None:
+        lc = _lifecycle(routed)
+        if lc is None or lc.finished:
+            return
+        lc.finished = True
+        if lc.hostport is not None:
+            self.datastore.release(lc.hostport)
+        code = error
+        if code is None and routed.status and not 200 <= routed.status < 300:
+            code = "ModelServerError"
+        if code is not None:
+            self.metrics.request_failed(routed.model, routed.target_model, code)
+        elif routed.status:
+            self.metrics.request_completed(
+                routed.model,
+                routed.target_model,
+                seconds=self.clock() - routed.started_at,
+                response_bytes=routed.response_bytes,
+                prompt_tokens=routed.prompt_tokens,
+                completion_tokens=routed.completion_tokens,
+                cached_tokens=routed.cached_tokens,
+            )
+        self.metrics.request_ended(routed.model)
+
+
+def _lifecycle(routed: Routed) -> _Lifecycle | None:
+    lc = routed.state.get(_STATE_KEY)
+    return lc if isinstance(lc, _Lifecycle) else None
