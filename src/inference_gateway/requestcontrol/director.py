@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from inference_gateway.datastore import Datastore, Endpoint, ModelInfo, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
-from inference_gateway.requestcontrol.explain import format_explanation, header_safe
 from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.resolve import in_subset, rewrite_target, weighted_target
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
 from inference_gateway.requestcontrol.settings import DirectorSettings
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
+from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.types import (
     Criticality,
     Decision,
@@ -44,6 +44,7 @@ DEBUG_HEADER = "x-gateway-debug"
 REQUEST_ID_HEADER = "x-request-id"
 
 _STATE_KEY = "requestcontrol"
+_MAX_DEBUG_CHARS = 2048
 
 
 @dataclass(slots=True)
@@ -216,7 +217,7 @@ class Director:
             text = self.explain(decision)
             log.debug("request %s model=%s target=%s: %s", llm.request_id, model, target, text)
             if self._debug_requested(request.headers):
-                extra[DEBUG_HEADER] = header_safe(text)
+                extra[DEBUG_HEADER] = _header_safe(text)
         rewrite = target != model
         routed = Routed(
             request_id=llm.request_id,
@@ -307,3 +308,8 @@ class Director:
 def _lifecycle(routed: Routed) -> _Lifecycle | None:
     lc = routed.state.get(_STATE_KEY)
     return lc if isinstance(lc, _Lifecycle) else None
+
+
+def _header_safe(text: str) -> str:
+    """Printable ASCII on one line, capped: whatever an injected ``explain`` returns."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text[:_MAX_DEBUG_CHARS]).strip()

@@ -364,7 +364,7 @@ def test_debug_header_carries_the_explanation() -> None:
     director = make_director(make_store(models=[model("llama")]))
     routed = director.route(chat("llama", headers={"x-gateway-debug": "true"}))
     text = routed.extra_headers["x-gateway-debug"]
-    assert "127.0.0.11:8000" in text
+    assert "pick=pod-0" in text
     assert text.isascii()
     assert "x-gateway-debug" not in director.route(chat("llama")).extra_headers
 
