@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.parser import MetricsParseError, parse
+from inference_gateway.modelserver.scraper import MetricsScraper, MetricsSink, ScrapeStats
 from inference_gateway.modelserver.spec import (
     BUILTIN_ENGINES,
     DEFAULT_ENGINE,
@@ -20,5 +22,9 @@ __all__ = [
     "EngineMappings",
     "MetricSpec",
     "MetricsParseError",
+    "MetricsScraper",
+    "MetricsSink",
+    "ScrapeStats",
+    "ScraperCollector",
     "parse",
 ]

@@ -1,0 +1,255 @@
+"""One refresh loop per model server, writing fresh ``Metrics`` snapshots into the datastore.
+
+The scraper is an ``EndpointListener``: the datastore tells it when an ``ip:port`` appears
+(start a loop) or goes (cancel it; ``close`` awaits every loop). Each loop GETs
+``<scheme>://<hostport><path>`` every ``interval`` over one shared keep-alive session, parses the
+body with the mapping the pod's ``inference.networking.k8s.io/engine-type`` label selects, and
+swaps in a new frozen ``Metrics`` stamped with ``clock()``. A failed scrape (refused, timeout,
+non-200, unreadable body) leaves the last snapshot in place so its ``updated_at`` ages and readers
+asking for fresh endpoints drop it; the endpoint itself stays. Failures are logged once when they
+start and once on recovery, and counted in ``stats``.
+
+Loops start at a random phase within the first interval, so a few hundred endpoints added at once
+do not all parse in the same tick of the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Protocol
+
+import aiohttp
+
+from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
+from inference_gateway.datastore.store import EndpointListener
+from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.modelserver._tasks import spawn
+from inference_gateway.modelserver.parser import MetricsParseError, parse
+from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
+
+log = logging.getLogger(__name__)
+
+# Upstream's refresh interval and datalayer per-scrape timeout.
+DEFAULT_INTERVAL = 0.05
+DEFAULT_TIMEOUT = 1.0
+# A vLLM body is ~50-150 KB; anything 100x larger is not a metrics page.
+MAX_BODY_BYTES = 16 * 1024 * 1024
+
+
+class MetricsSink(Protocol):
+    """The part of the datastore the scraper needs."""
+
+    def add_listener(self, listener: EndpointListener) -> None: ...
+
+    def set_metrics(self, hostport: str, metrics: Metrics) -> None: ...
+
+
+@dataclass(slots=True)
+class ScrapeStats:
+    """Counters for the EPP's own metrics; read them, never write them."""
+
+    scrapes_total: int = 0
+    """Scrape attempts, successful or not."""
+    errors_total: Counter[str] = field(default_factory=Counter)
+    """Failed scrapes by reason: connection, timeout, http_status, too_large, parse, unexpected."""
+    failing_endpoints: int = 0
+    """Endpoints whose latest scrape failed."""
+    parse_seconds_total: float = 0.0
+    """Wall time spent in the parser (it runs on the event loop)."""
+
+
+class _ScrapeFailure(Exception):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class _Health:
+    failures: int = 0
+    failing_since: float = 0.0
+
+
+class MetricsScraper:
+    """Owns the refresh loops; use as ``async with MetricsScraper(datastore) as scraper:``."""
+
+    def __init__(
+        self,
+        datastore: MetricsSink,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        interval: float = DEFAULT_INTERVAL,
+        timeout: float = DEFAULT_TIMEOUT,
+        scheme: str = "http",
+        path: str = "/metrics",
+        engines: EngineMappings | None = None,
+        limit_per_host: int = 1,
+        gzip: bool = True,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._datastore = datastore
+        self._clock = clock
+        self._interval = interval
+        self._timeout = timeout
+        self._scheme = scheme
+        self._path = path if path.startswith("/") else "/" + path
+        self._engines = engines or EngineMappings()
+        self._limit_per_host = limit_per_host
+        self._headers = {"Accept": "text/plain", "Accept-Encoding": "gzip" if gzip else "identity"}
+        self._rng = rng or random.Random()
+        self._session: aiohttp.ClientSession | None = None
+        self._loops: dict[str, asyncio.Task[None]] = {}
+        self._all_tasks: set[asyncio.Task[Any]] = set()
+        self._health: dict[str, _Health] = {}
+        self._closed = False
+        self.stats = ScrapeStats()
+
+    # --- lifecycle ------------------------------------------------------------------------
+    async def __aenter__(self) -> MetricsScraper:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def start(self) -> None:
+        """Open the shared session and subscribe to the datastore (starts existing loops)."""
+        if self._session is not None or self._closed:
+            raise RuntimeError("MetricsScraper can be started once")
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
+        self._session = aiohttp.ClientSession(
+            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+        )
+        self._datastore.add_listener(self)
+
+    async def close(self) -> None:
+        """Cancel and await every loop, then close the session. Later events are ignored."""
+        self._closed = True
+        tasks = list(self._all_tasks)
+        self._loops.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._session is not None:
+            await self._session.close()
+
+    async def join_removed(self) -> None:
+        """Wait until the loops of removed endpoints have finished cancelling."""
+        stopping = [t for t in self._all_tasks if t not in self._loops.values()]
+        await asyncio.gather(*stopping, return_exceptions=True)
+
+    @property
+    def scraping(self) -> frozenset[str]:
+        """Host:ports with a live refresh loop."""
+        return frozenset(self._loops)
+
+    # --- EndpointListener -----------------------------------------------------------------
+    def endpoint_added(self, endpoint: Endpoint) -> None:
+        if self._closed or self._session is None:
+            return
+        hostport = endpoint.hostport
+        self._stop(hostport)
+        mapping = self._engines.resolve(endpoint.labels.get(ENGINE_TYPE_LABEL))
+        self._loops[hostport] = spawn(
+            self._run(hostport, mapping), name=f"scrape {hostport}", owner=self._all_tasks
+        )
+
+    def endpoint_removed(self, endpoint: Endpoint) -> None:
+        self._stop(endpoint.hostport)
+
+    def _stop(self, hostport: str) -> None:
+        task = self._loops.pop(hostport, None)
+        if task is not None:
+            task.cancel()
+        health = self._health.pop(hostport, None)
+        if health is not None and health.failures:
+            self.stats.failing_endpoints -= 1
+
+    # --- the loop -------------------------------------------------------------------------
+    async def _run(self, hostport: str, mapping: EngineMapping) -> None:
+        url = f"{self._scheme}://{hostport}{self._path}"
+        health = self._health.setdefault(hostport, _Health())
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(self._rng.uniform(0.0, self._interval))
+        next_at = loop.time()
+        while True:
+            await self._scrape_once(url, hostport, mapping, health)
+            next_at += self._interval
+            now = loop.time()
+            if next_at < now:
+                next_at = now
+            await asyncio.sleep(next_at - now)
+
+    async def _scrape_once(
+        self, url: str, hostport: str, mapping: EngineMapping, health: _Health
+    ) -> None:
+        self.stats.scrapes_total += 1
+        try:
+            metrics = await self._fetch_and_parse(url, mapping)
+        except _ScrapeFailure as e:
+            self._failed(hostport, health, e.reason, str(e), None)
+        except TimeoutError:
+            self._failed(hostport, health, "timeout", f"no answer within {self._timeout}s", None)
+        except aiohttp.ClientConnectionError as e:
+            self._failed(hostport, health, "connection", str(e) or type(e).__name__, None)
+        except MetricsParseError as e:
+            self._failed(hostport, health, "parse", str(e), None)
+        except Exception as e:  # a bug or a surprise from aiohttp: keep the loop alive
+            self._failed(hostport, health, "unexpected", repr(e), e)
+        else:
+            self._datastore.set_metrics(hostport, metrics)
+            if health.failures:
+                log.info(
+                    "metrics scrape of %s recovered after %d failed scrapes in %.1fs",
+                    hostport,
+                    health.failures,
+                    self._clock() - health.failing_since,
+                )
+                health.failures = 0
+                self.stats.failing_endpoints -= 1
+
+    async def _fetch_and_parse(self, url: str, mapping: EngineMapping) -> Metrics:
+        assert self._session is not None
+        async with (
+            asyncio.timeout(self._timeout),
+            self._session.get(url, headers=self._headers) as resp,
+        ):
+            if resp.status != 200:
+                raise _ScrapeFailure("http_status", f"HTTP {resp.status}")
+            if (resp.content_length or 0) > MAX_BODY_BYTES:
+                raise _ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
+            body = await resp.read()
+        now = self._clock()
+        started = time.perf_counter()
+        try:
+            return parse(body.decode("utf-8", errors="replace"), mapping, now=now)
+        finally:
+            self.stats.parse_seconds_total += time.perf_counter() - started
+
+    def _failed(
+        self, hostport: str, health: _Health, reason: str, detail: str, exc: Exception | None
+    ) -> None:
+        self.stats.errors_total[reason] += 1
+        if health.failures == 0:
+            health.failing_since = self._clock()
+            self.stats.failing_endpoints += 1
+            log.warning(
+                "metrics scrape of %s failed (%s: %s); its last metrics will go stale",
+                hostport,
+                reason,
+                detail[:200],
+                exc_info=exc,
+            )
+        health.failures += 1

@@ -1,0 +1,210 @@
+"""The scraper against real HTTP servers on loopback, writing into a real Datastore."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL, PodInfo, PoolInfo
+from inference_gateway.datastore.store import Datastore
+from inference_gateway.modelserver.collector import ScraperCollector
+from inference_gateway.modelserver.scraper import MetricsScraper
+
+from .conftest import FakeModelServer, eventually
+
+StartServer = Callable[[str, str], Awaitable[FakeModelServer]]
+
+POOL = "default/pool"
+
+
+def vllm_text(waiting: int, running: int = 1, kv: float = 0.5) -> str:
+    return (
+        "# TYPE vllm:num_requests_waiting gauge\n"
+        f'vllm:num_requests_waiting{{model_name="m"}} {waiting}\n'
+        f'vllm:num_requests_running{{model_name="m"}} {running}\n'
+        f'vllm:kv_cache_usage_perc{{model_name="m"}} {kv}\n'
+    )
+
+
+def add_pool(store: Datastore, port: int) -> None:
+    store.upsert_pool(
+        PoolInfo(name="pool", namespace="default", selector={"app": "m"}, target_ports=(port,))
+    )
+
+
+def add_pod(store: Datastore, name: str, ip: str, **labels: str) -> str:
+    store.upsert_pod(
+        PodInfo(name=name, namespace="default", address=ip, labels={"app": "m", **labels})
+    )
+    return name
+
+
+def scraper_for(store: Datastore, *, timeout: float = 1.0) -> MetricsScraper:
+    return MetricsScraper(store, interval=0.01, timeout=timeout)
+
+
+async def test_metrics_land_and_follow_the_server(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(3))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    hp = f"127.0.0.11:{a.port}"
+    async with scraper_for(store) as scraper:
+        await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 3)
+        first = store.metrics(hp)
+        assert first is not None and (first.running, first.kv_usage) == (1, 0.5)
+        a.text = vllm_text(9, kv=0.75)
+        await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 9)
+        latest = store.metrics(hp)
+        assert latest is not None and latest.updated_at > first.updated_at
+        assert scraper.stats.errors_total.total() == 0
+        (endpoint,) = store.endpoints(POOL)
+        assert endpoint.metrics.kv_usage == 0.75
+
+
+async def test_engine_type_label_selects_the_mapping(servers: StartServer) -> None:
+    sglang_text = "sglang:num_queue_reqs 7\nsglang:num_running_reqs 2\nsglang:token_usage 0.1\n"
+    a = await servers("127.0.0.11", sglang_text)
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11", **{ENGINE_TYPE_LABEL: "sglang"})
+    hp = f"127.0.0.11:{a.port}"
+    async with scraper_for(store):
+        await eventually(lambda: store.metrics(hp) is not None)
+        m = store.metrics(hp)
+        assert m is not None and (m.waiting, m.running, m.kv_usage) == (7, 2, 0.1)
+
+
+async def test_endpoints_known_before_start_are_scraped(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(1))
+    b = await servers("127.0.0.12", vllm_text(2))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    add_pod(store, "b", "127.0.0.12")
+    async with scraper_for(store) as scraper:
+        assert scraper.scraping == {f"127.0.0.11:{a.port}", f"127.0.0.12:{b.port}"}
+        await eventually(lambda: a.hits > 0 and b.hits > 0)
+        await eventually(lambda: [e.metrics.waiting for e in store.endpoints(POOL)] == [1, 2])
+
+
+@pytest.mark.parametrize("failure", ["http_500", "garbage", "connection"])
+async def test_failing_server_goes_stale_stays_and_recovers(
+    servers: StartServer, failure: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    a = await servers("127.0.0.11", vllm_text(4))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    hp = f"127.0.0.11:{a.port}"
+    reason = {"http_500": "http_status", "garbage": "parse", "connection": "connection"}[failure]
+    caplog.set_level(logging.INFO, logger="inference_gateway.modelserver.scraper")
+    async with scraper_for(store) as scraper:
+        await eventually(lambda: store.metrics(hp) is not None)
+        if failure == "http_500":
+            a.status = 500
+        elif failure == "garbage":
+            a.text = "<html><body>upstream connect error</body></html>"
+        else:
+            await a.stop()
+        await eventually(lambda: scraper.stats.errors_total[reason] >= 1)
+        stale = store.metrics(hp)
+        assert stale is not None
+        await eventually(lambda: scraper.stats.errors_total[reason] >= 5)
+        assert store.metrics(hp) == stale
+        assert [e.hostport for e in store.endpoints(POOL)] == [hp]
+        assert scraper.stats.failing_endpoints == 1
+        assert scraper.scraping == {hp}
+
+        a.status, a.text = 200, vllm_text(6)
+        if failure == "connection":
+            await a.start(a.port)
+        await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 6)
+        new = store.metrics(hp)
+        assert new is not None and new.updated_at > stale.updated_at
+        assert scraper.stats.failing_endpoints == 0
+
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    recoveries = [r for r in caplog.records if "recovered" in r.getMessage()]
+    assert len(warnings) == 1 and reason in warnings[0].getMessage()
+    assert len(recoveries) == 1
+
+
+async def test_timeout_counts_as_failure(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(4))
+    a.hang = True
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    hp = f"127.0.0.11:{a.port}"
+    async with scraper_for(store, timeout=0.05) as scraper:
+        await eventually(lambda: scraper.stats.errors_total["timeout"] >= 2)
+        assert store.metrics(hp) is None
+        assert [e.metrics.updated_at for e in store.endpoints(POOL)] == [float("-inf")]
+        a.hang = False
+        await eventually(lambda: store.metrics(hp) is not None)
+        await a.stop()
+
+
+def scrape_tasks() -> set[str]:
+    return {t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("scrape ")}
+
+
+async def test_removed_endpoint_loop_is_cancelled(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(1))
+    await servers("127.0.0.12", vllm_text(2))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    add_pod(store, "b", "127.0.0.12")
+    hp_a, hp_b = f"127.0.0.11:{a.port}", f"127.0.0.12:{a.port}"
+    async with scraper_for(store) as scraper:
+        await eventually(lambda: store.metrics(hp_a) is not None)
+        store.delete_pod("default/a")
+        assert scraper.scraping == {hp_b}
+        await scraper.join_removed()
+        assert scrape_tasks() == {f"scrape {hp_b}"}
+        assert store.metrics(hp_a) is None
+
+        add_pod(store, "a", "127.0.0.11")
+        assert scraper.scraping == {hp_a, hp_b}
+        await eventually(lambda: store.metrics(hp_a) is not None)
+
+        store.delete_pool(POOL)
+        await scraper.join_removed()
+        assert scraper.scraping == frozenset()
+        assert scrape_tasks() == set()
+
+
+async def test_close_stops_every_loop_and_ignores_later_events(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(1))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    scraper = scraper_for(store)
+    async with scraper:
+        assert scrape_tasks()
+    assert scrape_tasks() == set()
+    add_pod(store, "b", "127.0.0.12")
+    assert scraper.scraping == frozenset()
+    assert scrape_tasks() == set()
+
+
+async def test_collector_exposes_stats(servers: StartServer) -> None:
+    a = await servers("127.0.0.11", vllm_text(1))
+    a.status = 503
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    registry = CollectorRegistry()
+    async with scraper_for(store) as scraper:
+        registry.register(ScraperCollector(scraper.stats))
+        await eventually(lambda: scraper.stats.errors_total["http_status"] >= 2)
+        text = generate_latest(registry).decode()
+    assert "inference_gateway_model_server_scrapes_total" in text
+    assert 'inference_gateway_model_server_scrape_errors_total{reason="http_status"}' in text
+    assert "inference_gateway_model_server_scrape_failing_endpoints 1.0" in text
