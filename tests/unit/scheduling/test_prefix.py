@@ -1,0 +1,96 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+import xxhash
+
+from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.plugins.prefix import (
+    PrefixCacheScorer,
+    PrefixParams,
+    block_hashes,
+)
+from inference_gateway.scheduling.registry import Registry
+from inference_gateway.scheduling.scheduler import build_scheduler
+from tests.unit.scheduling.helpers import NOW, handle, make_endpoint, make_request
+
+EPS = [make_endpoint(f"p{i}") for i in range(4)]
+
+
+def _scorer(**params: int) -> PrefixCacheScorer:
+    return PrefixCacheScorer("prefix", PrefixParams(**params), handle())
+
+
+def test_hash_chain_matches_the_upstream_recipe() -> None:
+    text = "a" * 64 + "b" * 64 + "tail"
+    seed = xxhash.xxh64_intdigest(b"llama")
+    h0 = xxhash.xxh64_intdigest(b"a" * 64 + seed.to_bytes(8, "little"))
+    h1 = xxhash.xxh64_intdigest(b"b" * 64 + h0.to_bytes(8, "little"))
+    assert block_hashes(text, "llama", 64, 256) == [h0, h1]
+
+
+@pytest.mark.parametrize(
+    ("length", "max_blocks", "expected"),
+    [(63, 256, 0), (64, 256, 1), (64 * 300, 256, 256), (640, 3, 3)],
+)
+def test_only_full_blocks_up_to_the_limit(length: int, max_blocks: int, expected: int) -> None:
+    assert len(block_hashes("x" * length, "m", 64, max_blocks)) == expected
+
+
+def test_model_seeds_the_chain() -> None:
+    assert block_hashes("x" * 128, "a", 64, 256) != block_hashes("x" * 128, "b", 64, 256)
+
+
+def test_score_is_the_share_of_leading_blocks_held() -> None:
+    scorer = _scorer()
+    shared = "s" * 128
+    first = make_request(prompt=shared + "A" * 128)
+    scorer.on_picked(first, EPS[1], {})
+    second = make_request(prompt=shared + "B" * 64)  # 3 blocks, first 2 held by p1
+    assert scorer.score(second, EPS, {}) == [0.0, pytest.approx(2 / 3), 0.0, 0.0]
+    assert scorer.score(first, EPS, {}) == [0.0, 1.0, 0.0, 0.0]
+    other_model = make_request(prompt=shared + "A" * 128, model="other")
+    assert scorer.score(other_model, EPS, {}) == [0.0] * 4
+
+
+def test_only_consecutive_blocks_count() -> None:
+    scorer = _scorer()
+    scorer.on_picked(make_request(prompt="a" * 64 + "b" * 64 + "c" * 64), EPS[0], {})
+    scorer.on_picked(make_request(prompt="a" * 64), EPS[2], {})
+    scores = scorer.score(make_request(prompt="a" * 64 + "b" * 64 + "c" * 64), EPS, {})
+    assert scores == [1.0, 0.0, pytest.approx(1 / 3), 0.0]
+
+
+def test_lru_evicts_oldest_blocks_per_server() -> None:
+    scorer = _scorer(lruCapacityPerServer=4)
+    old = make_request(prompt="o" * 64 * 2)
+    new = make_request(prompt="n" * 64 * 3)
+    scorer.on_picked(old, EPS[0], {})
+    scorer.on_picked(old, EPS[1], {})
+    scorer.on_picked(new, EPS[0], {})
+    assert scorer.indexed_blocks("p0") == 4
+    # p0 evicted the oldest block (old's first), so old's prefix no longer matches there.
+    assert scorer.score(old, EPS, {})[:2] == [0.0, 1.0]
+    assert scorer.score(new, EPS, {})[:2] == [1.0, 0.0]
+    scorer.forget("p1")
+    assert scorer.indexed_blocks("p1") == 0
+    assert scorer.score(old, EPS, {})[1] == 0.0
+
+
+def test_hit_rate_rises_with_a_repeated_prefix(registry: Registry) -> None:
+    scheduler = build_scheduler(load_config("scorer-mix", registry), rng=random.Random(0))
+    system = "You are a helpful assistant. " * 20
+    rng = random.Random(5)
+    hits = []
+    for i in range(20):
+        request = make_request(prompt=system + f"question {i} " + "z" * rng.randint(0, 300))
+        decision = scheduler.schedule(request, EPS, NOW)
+        prefix_score = decision.explanation["scores"][0][2]["prefix-cache-scorer"]  # type: ignore[index]
+        hits.append(prefix_score)
+    assert hits[0] == 0.0
+    assert all(h > 0.5 for h in hits[1:])
+    chosen = {
+        scheduler.schedule(make_request(prompt=system), EPS, NOW).primary.name for _ in range(5)
+    }
+    assert len(chosen) == 1

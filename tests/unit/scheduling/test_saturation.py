@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from inference_gateway.scheduling.saturation import SaturationDetector, SaturationParams
+from inference_gateway.scheduling.types import Criticality, NoCapacityError
+from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request
+
+
+@pytest.mark.parametrize(
+    ("endpoints", "saturated"),
+    [
+        ([], True),
+        ([make_endpoint("p0", waiting=5, kv=0.8)], False),
+        ([make_endpoint("p0", waiting=6, kv=0.1)], True),
+        ([make_endpoint("p0", waiting=0, kv=0.81)], True),
+        ([make_endpoint("p0", waiting=9), make_endpoint("p1", waiting=1, kv=0.5)], False),
+        ([make_endpoint("p0", updated_at=NOW - 0.2)], False),  # exactly at the threshold
+        ([make_endpoint("p0", updated_at=NOW - 0.21)], True),  # stale: counts as saturated
+        ([make_endpoint("p0", updated_at=float("-inf"))], True),  # never scraped
+    ],
+)
+def test_is_saturated(endpoints: list[object], saturated: bool) -> None:
+    assert SaturationDetector().is_saturated(endpoints, NOW) is saturated  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("criticality", "saturated", "shed"),
+    [
+        (Criticality.SHEDDABLE, True, True),
+        (Criticality.SHEDDABLE, False, False),
+        (Criticality.STANDARD, True, False),
+        (Criticality.CRITICAL, True, False),
+    ],
+)
+def test_admit(criticality: Criticality, saturated: bool, shed: bool) -> None:
+    eps = [make_endpoint("p0", waiting=50 if saturated else 0)]
+    detector = SaturationDetector()
+    if shed:
+        with pytest.raises(NoCapacityError, match="limited backend resources"):
+            detector.admit(make_request(criticality), eps, NOW)
+    else:
+        detector.admit(make_request(criticality), eps, NOW)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("200ms", 0.2), ("1s", 1.0), ("1.5s", 1.5), ("250us", 0.00025), (0.3, 0.3), ("2m", 120.0)],
+)
+def test_staleness_accepts_durations(value: object, seconds: float) -> None:
+    params = SaturationParams(metricsStalenessThreshold=value)  # type: ignore[arg-type]
+    assert params.metricsStalenessThreshold == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", ["fast", "10", "-1s", -1.0])
+def test_staleness_rejects_garbage(value: object) -> None:
+    with pytest.raises(ValidationError):
+        SaturationParams(metricsStalenessThreshold=value)  # type: ignore[arg-type]
+
+
+def test_custom_thresholds() -> None:
+    detector = SaturationDetector(
+        params=SaturationParams(queueDepthThreshold=0, kvCacheUtilThreshold=0.5)
+    )
+    assert detector.is_saturated([make_endpoint("p0", waiting=1)], NOW)
+    assert not detector.is_saturated([make_endpoint("p0", waiting=0, kv=0.5)], NOW)
