@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from inference_gateway.observability import setup_logging, spawn, stop_all
+from inference_gateway.observability.logging import JsonFormatter
+
+
+@pytest.fixture
+def restore_root() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_json_lines_carry_extras_and_tracebacks() -> None:
+    record = logging.LogRecord("gw", logging.ERROR, __file__, 1, "routed %s", ("x",), None)
+    record.request_id = "r1"
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        import sys
+
+        record.exc_info = sys.exc_info()
+    line = json.loads(JsonFormatter().format(record))
+    assert (line["level"], line["logger"], line["msg"], line["request_id"]) == (
+        "error",
+        "gw",
+        "routed x",
+        "r1",
+    )
+    assert "ValueError: boom" in line["exc"]
+    assert line["ts"].endswith("+00:00")
+
+
+def test_setup_logging_installs_one_handler(
+    restore_root: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    setup_logging("debug", json=True)
+    setup_logging("DEBUG", json=True)
+    root = logging.getLogger()
+    assert len(root.handlers) == 1 and root.level == logging.DEBUG
+    logging.getLogger("t").debug("hello", extra={"k": 1})
+    line = json.loads(capsys.readouterr().err.strip().splitlines()[-1])
+    assert (line["msg"], line["k"]) == ("hello", 1)
+    with pytest.raises(ValueError):
+        setup_logging("loud", json=False)
+
+
+async def test_spawn_names_logs_failure_and_unregisters(caplog: pytest.LogCaptureFixture) -> None:
+    tasks: set[asyncio.Task[Any]] = set()
+
+    async def boom() -> None:
+        raise RuntimeError("loop died")
+
+    task = spawn(boom(), name="scraper", tasks=tasks)
+    assert task.get_name() == "scraper" and task in tasks
+    with pytest.raises(RuntimeError):
+        await task
+    await asyncio.sleep(0)
+    assert task not in tasks
+    assert any("scraper failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
+async def test_spawn_warns_on_unexpected_exit_and_stop_all_cancels(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    tasks: set[asyncio.Task[Any]] = set()
+    started = asyncio.Event()
+
+    async def forever() -> None:
+        started.set()
+        await asyncio.Event().wait()
+
+    async def quits() -> None:
+        return None
+
+    spawn(quits(), name="quitter", tasks=tasks)
+    spawn(forever(), name="watcher", tasks=tasks)
+    await started.wait()
+    assert [t.get_name() for t in tasks] == ["watcher"]
+    await stop_all(tasks)
+    assert not tasks
+    messages = [r.getMessage() for r in caplog.records]
+    assert "task quitter exited unexpectedly" in messages
+    assert not any("watcher" in m for m in messages)
