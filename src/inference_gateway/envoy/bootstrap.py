@@ -1,0 +1,301 @@
+"""The Envoy bootstrap for standalone mode, as plain data (dict -> YAML or JSON).
+
+Shape follows the upstream reference config (research/upstream.md 2.11) with three changes:
+
+* a ``header_mutation`` filter runs first and deletes any client-sent
+  ``x-gateway-destination-endpoint``; without it, a client could pick any upstream address
+  whenever the EPP is bypassed (FailOpen);
+* routing is by that header: present (only the EPP can have set it) -> the ORIGINAL_DST
+  cluster; absent (EPP bypassed in FailOpen) -> ``epp_fallback``, an EDS cluster whose
+  endpoints Envoy reads from a file in a watched directory (``endpoints_file``), so pool
+  changes reach Envoy without a restart;
+* the response body is STREAMED (not FULL_DUPLEX_STREAMED) so the EPP can let a response it
+  need not read pass by ending its stream, and the served upstream address is requested as
+  the ``upstream.address`` response attribute (plain Envoy has no filter that writes
+  ``x-gateway-destination-endpoint-served``; a proxy that does is honoured first).
+
+Timeouts: route and stream timeouts are off or long because generations run for minutes;
+``message_timeout`` bounds how long Envoy waits for any single EPP answer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+DESTINATION_HEADER = "x-gateway-destination-endpoint"
+EPP_CLUSTER = "epp"
+ORIGINAL_DST_CLUSTER = "original_destination_cluster"
+FALLBACK_CLUSTER = "epp_fallback"
+DIRECT_CLUSTER = "direct_upstream"
+GATEWAY_LISTENER = "gateway"
+DIRECT_LISTENER = "direct"
+EDS_FILE_NAME = "fallback_eds.json"
+
+# Upstream's reference values: 32 KiB per connection keeps a slow client from pinning memory;
+# circuit breakers at 40,000 so Envoy never queues in front of the EPP's own admission.
+_CONNECTION_BUFFER = 32768
+_BREAKER = 40000
+_LONG = "3600s"
+
+
+class EnvoySettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    """Client listener; 0 lets Envoy choose (read it back from the admin API)."""
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 19000
+    epp_host: str = "127.0.0.1"
+    epp_port: int = 9002
+    failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
+    message_timeout_seconds: float = 60.0
+    response_path: bool = True
+    """Send responses through the EPP (usage accounting, model-name restore, served endpoint)."""
+    direct_upstream: str | None = None
+    """``ip:port``: add a second listener straight to it, without ext_proc (benchmarks)."""
+    direct_port: int = 0
+    concurrency: int = 1
+    log_level: str = "warning"
+
+
+def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]:
+    """The full bootstrap; ``eds_dir`` is where ``EndpointsFile`` writes the fallback set."""
+    s = settings
+    listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, _gateway_hcm(s))]
+    clusters = [_epp_cluster(s), _original_dst_cluster(), _fallback_cluster(eds_dir)]
+    if s.direct_upstream is not None:
+        listeners.append(_listener(DIRECT_LISTENER, s.host, s.direct_port, _direct_hcm()))
+        clusters.append(_direct_cluster(s.direct_upstream))
+    return {
+        "node": {"id": "inference-gateway", "cluster": "inference-gateway"},
+        "admin": {"address": _address(s.admin_host, s.admin_port)},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
+        "layered_runtime": {
+            "layers": [
+                {
+                    "name": "static",
+                    "static_layer": {"overload.global_downstream_max_connections": 50000},
+                }
+            ]
+        },
+    }
+
+
+def _address(host: str, port: int) -> dict[str, Any]:
+    return {"socket_address": {"address": host, "port_value": port}}
+
+
+def _listener(name: str, host: str, port: int, hcm: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "address": _address(host, port),
+        "per_connection_buffer_limit_bytes": _CONNECTION_BUFFER,
+        "filter_chains": [
+            {
+                "filters": [
+                    {
+                        "name": "envoy.filters.network.http_connection_manager",
+                        "typed_config": hcm,
+                    }
+                ]
+            }
+        ],
+    }
+
+
+def _hcm(
+    stat_prefix: str, routes: list[dict[str, Any]], filters: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "@type": "type.googleapis.com/envoy.extensions.filters.network."
+        "http_connection_manager.v3.HttpConnectionManager",
+        "stat_prefix": stat_prefix,
+        "codec_type": "AUTO",
+        "stream_idle_timeout": _LONG,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "common_http_protocol_options": {"headers_with_underscores_action": "REJECT_REQUEST"},
+        "http2_protocol_options": {
+            "max_concurrent_streams": 100,
+            "initial_stream_window_size": 65536,
+            "initial_connection_window_size": 1048576,
+        },
+        "route_config": {
+            "name": stat_prefix,
+            "virtual_hosts": [{"name": stat_prefix, "domains": ["*"], "routes": routes}],
+        },
+        "http_filters": [*filters, _router()],
+    }
+
+
+def _route(cluster: str, *, require_header: bool) -> dict[str, Any]:
+    match: dict[str, Any] = {"prefix": "/"}
+    if require_header:
+        match["headers"] = [{"name": DESTINATION_HEADER, "present_match": True}]
+    return {
+        "match": match,
+        "route": {"cluster": cluster, "timeout": "0s", "idle_timeout": _LONG},
+    }
+
+
+def _gateway_hcm(s: EnvoySettings) -> dict[str, Any]:
+    routes = [
+        _route(ORIGINAL_DST_CLUSTER, require_header=True),
+        _route(FALLBACK_CLUSTER, require_header=False),
+    ]
+    return _hcm("gateway", routes, [_strip_destination(), _ext_proc(s)])
+
+
+def _direct_hcm() -> dict[str, Any]:
+    return _hcm("direct", [_route(DIRECT_CLUSTER, require_header=False)], [])
+
+
+def _router() -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.router",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router",
+            "suppress_envoy_headers": True,
+        },
+    }
+
+
+def _strip_destination() -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.header_mutation",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http."
+            "header_mutation.v3.HeaderMutation",
+            "mutations": {"request_mutations": [{"remove": DESTINATION_HEADER}]},
+        },
+    }
+
+
+def processing_mode(*, response_path: bool) -> dict[str, str]:
+    """Upstream's request modes (2.2); the response body STREAMED (see ``extproc.handler``).
+
+    FULL_DUPLEX_STREAMED requires the matching trailer mode SEND.
+    """
+    mode = {
+        "request_header_mode": "SEND",
+        "request_body_mode": "FULL_DUPLEX_STREAMED",
+        "request_trailer_mode": "SEND",
+        "response_header_mode": "SKIP",
+        "response_body_mode": "NONE",
+        "response_trailer_mode": "SKIP",
+    }
+    if response_path:
+        mode["response_header_mode"] = "SEND"
+        mode["response_body_mode"] = "STREAMED"
+    return mode
+
+
+def _ext_proc(s: EnvoySettings) -> dict[str, Any]:
+    return {
+        "name": "envoy.filters.http.ext_proc",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http."
+            "ext_proc.v3.ExternalProcessor",
+            "grpc_service": {"envoy_grpc": {"cluster_name": EPP_CLUSTER}},
+            "failure_mode_allow": s.failure_mode == "FailOpen",
+            "status_on_error": {"code": 503},
+            "message_timeout": f"{s.message_timeout_seconds:g}s",
+            "allow_mode_override": True,
+            "processing_mode": processing_mode(response_path=s.response_path),
+            "response_attributes": ["upstream.address"],
+            "metadata_options": {
+                "forwarding_namespaces": {"untyped": ["envoy.lb", "envoy.lb.subset_hint"]},
+                "receiving_namespaces": {"untyped": ["envoy.lb"]},
+            },
+        },
+    }
+
+
+def _http2_options() -> dict[str, Any]:
+    return {
+        "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+            "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+            "explicit_http_config": {
+                "http2_protocol_options": {
+                    "initial_stream_window_size": 4 * 1024 * 1024,
+                    "initial_connection_window_size": 16 * 1024 * 1024,
+                }
+            },
+        }
+    }
+
+
+def _breakers() -> dict[str, Any]:
+    limits = {
+        "max_connections": _BREAKER,
+        "max_pending_requests": _BREAKER,
+        "max_requests": _BREAKER,
+        "max_retries": 1024,
+    }
+    return {"thresholds": [limits]}
+
+
+def _static_endpoints(cluster: str, hostports: list[tuple[str, int]]) -> dict[str, Any]:
+    lb = [{"endpoint": {"address": _address(h, p)}} for h, p in hostports]
+    return {"cluster_name": cluster, "endpoints": [{"lb_endpoints": lb}]}
+
+
+def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
+    return {
+        "name": EPP_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "typed_extension_protocol_options": _http2_options(),
+        "circuit_breakers": _breakers(),
+        "load_assignment": _static_endpoints(EPP_CLUSTER, [(s.epp_host, s.epp_port)]),
+    }
+
+
+def _original_dst_cluster() -> dict[str, Any]:
+    return {
+        "name": ORIGINAL_DST_CLUSTER,
+        "type": "ORIGINAL_DST",
+        "lb_policy": "CLUSTER_PROVIDED",
+        "connect_timeout": "10s",
+        "per_connection_buffer_limit_bytes": _CONNECTION_BUFFER,
+        "circuit_breakers": _breakers(),
+        "original_dst_lb_config": {
+            "use_http_header": True,
+            "http_header_name": DESTINATION_HEADER,
+        },
+    }
+
+
+def _fallback_cluster(eds_dir: Path) -> dict[str, Any]:
+    return {
+        "name": FALLBACK_CLUSTER,
+        "type": "EDS",
+        "lb_policy": "LEAST_REQUEST",
+        "connect_timeout": "10s",
+        "per_connection_buffer_limit_bytes": _CONNECTION_BUFFER,
+        "circuit_breakers": _breakers(),
+        "eds_cluster_config": {
+            "eds_config": {
+                "resource_api_version": "V3",
+                "path_config_source": {
+                    "path": str(eds_dir / EDS_FILE_NAME),
+                    "watched_directory": {"path": str(eds_dir)},
+                },
+            }
+        },
+    }
+
+
+def _direct_cluster(hostport: str) -> dict[str, Any]:
+    host, _, port = hostport.rpartition(":")
+    return {
+        "name": DIRECT_CLUSTER,
+        "type": "STATIC",
+        "connect_timeout": "10s",
+        "circuit_breakers": _breakers(),
+        "load_assignment": _static_endpoints(DIRECT_CLUSTER, [(host.strip("[]"), int(port))]),
+    }

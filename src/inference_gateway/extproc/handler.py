@@ -1,0 +1,262 @@
+"""The ext_proc state machine for one HTTP request (one gRPC stream).
+
+Envoy runs the request body in FULL_DUPLEX_STREAMED (the response body STREAMED): it sends
+the request headers and then the body chunks without waiting for answers. The routing
+decision needs the whole body, so the request-headers message is answered only at the body's end, followed by
+the (possibly rewritten) body and the trailers answer, strictly in that order. Bodiless
+requests (``GET /v1/models``) are routed at once with an empty body; the director decides
+where they go. On the response path every chunk is answered as soon as it arrives, so
+server-sent events are never held back, and an unchanged chunk is answered without a copy.
+
+Envoy ignores ``mode_override`` whenever a body mode is FULL_DUPLEX_STREAMED, so a request
+whose response needs no reading (``Routed.needs_response_body`` False) is let go another
+way: after its response headers are answered the stream is ended cleanly, which the
+protocol defines as "proceed without the processor" for the rest of the exchange. That is
+why the response body is STREAMED rather than FULL_DUPLEX_STREAMED: in full duplex Envoy
+would forward only what the processor echoed, so ending the stream would drop the body. The
+request is finished at that point (for a non-streaming response the headers come with the
+complete answer, so the in-flight count is released at about the right time).
+
+``Stream.on_message`` never raises: a ``GatewayError`` becomes an ImmediateResponse with the
+OpenAI error body, anything else a logged 500 (request path) or a pass-through (response path).
+The director's ``finish`` runs exactly once per routed request, from ``close`` at the latest.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+
+from envoy.config.core.v3 import base_pb2
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+
+from inference_gateway.extproc import messages as msgs
+from inference_gateway.requestcontrol.errors import internal, payload_too_large
+from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
+
+log = logging.getLogger(__name__)
+
+_ATTRIBUTES_KEY = "envoy.filters.http.ext_proc"
+_UPSTREAM_ADDRESS = "upstream.address"
+
+
+class Phase(enum.Enum):
+    REQUEST_HEADERS = "request_headers"
+    REQUEST_BODY = "request_body"
+    ROUTED = "routed"
+    RESPONSE = "response"
+    DONE = "done"
+    """Answered with an ImmediateResponse or the response is complete."""
+
+
+@dataclass(slots=True)
+class StreamState:
+    phase: Phase = Phase.REQUEST_HEADERS
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytearray = field(default_factory=bytearray)
+    received: int = 0
+    subset: tuple[str, ...] | None = None
+    routed: Routed | None = None
+    finished: bool = False
+
+
+Responses = list[pb.ProcessingResponse]
+
+
+class Stream:
+    """Turns each ``ProcessingRequest`` of one stream into the answers to send, in order."""
+
+    def __init__(self, director: Director, *, max_body_bytes: int) -> None:
+        self._director = director
+        self._max_body = max_body_bytes
+        self.state = StreamState()
+
+    def on_message(self, request: pb.ProcessingRequest) -> Responses:
+        kind = request.WhichOneof("request")
+        try:
+            if kind == "request_body":
+                return self._request_body(request.request_body)
+            if kind == "response_body":
+                return self._response_body(request.response_body)
+            if kind == "request_headers":
+                return self._request_headers(request)
+            if kind == "response_headers":
+                return self._response_headers(request)
+            if kind == "request_trailers":
+                return self._request_trailers()
+            if kind == "response_trailers":
+                self._finish(None)
+                return [msgs.EMPTY_RESPONSE_TRAILERS]
+            return []
+        except GatewayError as err:
+            return self._reject(err)
+        except Exception:
+            log.exception("ext_proc: unexpected error on %s", kind)
+            if self.state.phase in (Phase.RESPONSE, Phase.ROUTED):
+                return _passthrough(request)
+            return self._reject(internal())
+
+    @property
+    def done(self) -> bool:
+        """Nothing more to do: the caller should end the stream (Envoy then goes on alone)."""
+        return self.state.phase is Phase.DONE
+
+    def close(self, *, error: str | None) -> None:
+        """The stream ended; release the request if the response never completed."""
+        self._finish(error)
+
+    # --- request path ------------------------------------------------------------------
+    def _request_headers(self, request: pb.ProcessingRequest) -> Responses:
+        msg = request.request_headers
+        self.state.headers = headers = _headers(msg.headers)
+        self.state.subset = _subset_hint(request)
+        if msg.end_of_stream:
+            return self._route(b"", has_body=False, trailers=False)
+        self._preallocate(headers.get("content-length"))
+        self.state.phase = Phase.REQUEST_BODY
+        return []
+
+    def _preallocate(self, content_length: str | None) -> None:
+        if content_length is None or not content_length.isdigit():
+            return
+        size = int(content_length)
+        if size > self._max_body:
+            raise payload_too_large(self._max_body)
+        self.state.body = bytearray(size)
+
+    def _request_body(self, msg: pb.HttpBody) -> Responses:
+        state = self.state
+        if state.phase is not Phase.REQUEST_BODY:
+            return []
+        chunk = msg.body
+        start = state.received
+        state.received = stop = start + len(chunk)
+        if stop > self._max_body:
+            raise payload_too_large(self._max_body)
+        state.body[start:stop] = chunk
+        if not msg.end_of_stream:
+            return []
+        return self._route(self._take_body(), has_body=True, trailers=False)
+
+    def _request_trailers(self) -> Responses:
+        if self.state.phase is not Phase.REQUEST_BODY:
+            return [msgs.EMPTY_REQUEST_TRAILERS]
+        out = self._route(self._take_body(), has_body=True, trailers=True)
+        out.append(msgs.EMPTY_REQUEST_TRAILERS)
+        return out
+
+    def _take_body(self) -> bytes:
+        body = self.state.body
+        if len(body) != self.state.received:
+            del body[self.state.received :]
+        self.state.body = bytearray()
+        return bytes(body)
+
+    def _route(self, body: bytes, *, has_body: bool, trailers: bool) -> Responses:
+        state = self.state
+        request = IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
+        routed = self._director.route(request)
+        state.routed = routed
+        state.phase = Phase.ROUTED
+        forwarded = body if routed.body is None else routed.body
+        extra: dict[str, str] = {}
+        if "x-request-id" not in state.headers and routed.request_id:
+            extra["x-request-id"] = routed.request_id
+        out = [
+            msgs.route_headers(
+                ",".join(routed.endpoints),
+                content_length=len(forwarded) if has_body else None,
+                extra=extra,
+            )
+        ]
+        if has_body:
+            out.extend(msgs.request_body_chunks(forwarded, end_of_stream=not trailers))
+        return out
+
+    def _reject(self, err: GatewayError) -> Responses:
+        if self.state.phase in (Phase.RESPONSE, Phase.DONE):
+            return []
+        self._finish(err.reason)
+        self.state.phase = Phase.DONE
+        return [msgs.immediate(err)]
+
+    # --- response path -----------------------------------------------------------------
+    def _response_headers(self, request: pb.ProcessingRequest) -> Responses:
+        routed = self.state.routed
+        if routed is None:
+            return [msgs.EMPTY_RESPONSE_HEADERS]
+        msg = request.response_headers
+        headers = _headers(msg.headers)
+        status = int(headers.get(":status", "0") or 0)
+        added = self._director.response_started(routed, status, headers, _served(request))
+        self.state.phase = Phase.RESPONSE
+        if msg.end_of_stream or not routed.needs_response_body:
+            self._finish(None)
+        return [msgs.response_headers(added)]
+
+    def _response_body(self, msg: pb.HttpBody) -> Responses:
+        routed = self.state.routed
+        eos = msg.end_of_stream
+        if routed is None or self.state.finished:
+            return [msgs.EMPTY_RESPONSE_BODY]
+        chunk = msg.body
+        out = self._director.response_chunk(routed, chunk, eos)
+        if eos:
+            self._finish(None)
+        return [msgs.response_body(None if out is chunk or out == chunk else out)]
+
+    def _finish(self, error: str | None) -> None:
+        state = self.state
+        if state.routed is None or state.finished:
+            return
+        state.finished = True
+        state.phase = Phase.DONE
+        try:
+            self._director.finish(state.routed, error=error)
+        except Exception:
+            log.exception("ext_proc: director.finish failed")
+
+
+def _headers(header_map: base_pb2.HeaderMap) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for h in header_map.headers:
+        raw = h.raw_value
+        out[h.key.lower()] = raw.decode("utf-8", "replace") if raw else h.value
+    return out
+
+
+def _subset_hint(request: pb.ProcessingRequest) -> tuple[str, ...] | None:
+    meta = request.metadata_context.filter_metadata
+    if msgs.SUBSET_NAMESPACE not in meta:
+        return None
+    fields = meta[msgs.SUBSET_NAMESPACE].fields
+    if msgs.SUBSET_KEY not in fields:
+        return None
+    values = fields[msgs.SUBSET_KEY].list_value.values
+    return tuple(v.string_value for v in values if v.string_value)
+
+
+def _served(request: pb.ProcessingRequest) -> str | None:
+    """The endpoint that answered: proxy metadata if set, else Envoy's upstream address."""
+    meta = request.metadata_context.filter_metadata
+    if msgs.LB_NAMESPACE in meta:
+        value = meta[msgs.LB_NAMESPACE].fields.get(msgs.SERVED_KEY)
+        if value is not None and value.string_value:
+            return str(value.string_value)
+    if _ATTRIBUTES_KEY in request.attributes:
+        value = request.attributes[_ATTRIBUTES_KEY].fields.get(_UPSTREAM_ADDRESS)
+        if value is not None and value.string_value:
+            return str(value.string_value)
+    return None
+
+
+def _passthrough(request: pb.ProcessingRequest) -> Responses:
+    kind = request.WhichOneof("request")
+    if kind == "response_body":
+        return [msgs.EMPTY_RESPONSE_BODY]
+    if kind == "response_headers":
+        return [msgs.EMPTY_RESPONSE_HEADERS]
+    if kind == "response_trailers":
+        return [msgs.EMPTY_RESPONSE_TRAILERS]
+    return [msgs.EMPTY_REQUEST_TRAILERS] if kind == "request_trailers" else []
