@@ -2,11 +2,12 @@
 
 Envoy runs the request body in FULL_DUPLEX_STREAMED (the response body STREAMED): it sends
 the request headers and then the body chunks without waiting for answers. The routing
-decision needs the whole body, so the request-headers message is answered only at the body's end, followed by
-the (possibly rewritten) body and the trailers answer, strictly in that order. Bodiless
-requests (``GET /v1/models``) are routed at once with an empty body; the director decides
-where they go. On the response path every chunk is answered as soon as it arrives, so
-server-sent events are never held back, and an unchanged chunk is answered without a copy.
+decision needs the whole body, so the request-headers message is answered only at the
+body's end, followed by the (possibly rewritten) body and the trailers answer, strictly in
+that order. Bodiless requests (``GET /v1/models``) are routed at once with an empty body;
+the director decides where they go. On the response path every chunk is answered as soon
+as it arrives, so server-sent events are never held back, and an unchanged chunk is
+answered without a copy.
 
 Envoy ignores ``mode_override`` whenever a body mode is FULL_DUPLEX_STREAMED, so a request
 whose response needs no reading (``Routed.needs_response_body`` False) is let go another
