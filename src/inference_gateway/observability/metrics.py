@@ -14,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -23,6 +24,19 @@ from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN,
 from inference_gateway.observability.server import serve_metrics
 
 _MODEL_LABELS = ("model_name", "target_model_name")
+
+
+@dataclass(frozen=True, slots=True)
+class _Children:
+    total: Counter
+    request_sizes: Histogram
+    duration: Histogram
+    response_sizes: Histogram
+    input_tokens: Histogram
+    output_tokens: Histogram
+    cached_tokens: Histogram
+    ntpot: Histogram
+    running: Gauge
 
 
 class EppMetrics:
@@ -120,17 +134,40 @@ class EppMetrics:
             registry=r,
         )
         self.info.labels(commit, build_ref).set(1)
+        self._children: dict[tuple[str, str], _Children] = {}
+        self._attempt_ok = self.scheduler_attempts.labels("success")
+        self._attempt_failed = self.scheduler_attempts.labels("failure")
         if datastore is not None:
             r.register(PoolCollector(datastore, clock=clock, fresh_within=fresh_within))
 
     def _histogram(self, name: str, doc: str, bounds: tuple[float, ...]) -> Histogram:
         return Histogram(name, doc, _MODEL_LABELS, buckets=bounds, registry=self.registry)
 
+    def _for(self, model: str, target: str) -> _Children:
+        """Label children per (model, target), cached: ``labels()`` is the hot path's cost."""
+        key = (model, target)
+        children = self._children.get(key)
+        if children is None:
+            children = _Children(
+                total=self.request_total.labels(model, target),
+                request_sizes=self.request_sizes.labels(model, target),
+                duration=self.request_duration.labels(model, target),
+                response_sizes=self.response_sizes.labels(model, target),
+                input_tokens=self.input_tokens.labels(model, target),
+                output_tokens=self.output_tokens.labels(model, target),
+                cached_tokens=self.cached_tokens.labels(model, target),
+                ntpot=self.ntpot.labels(model, target),
+                running=self.running_requests.labels(model),
+            )
+            self._children[key] = children
+        return children
+
     # --- requestcontrol.RequestMetrics ----------------------------------------------------
     def request_routed(self, model: str, target: str, request_bytes: int) -> None:
-        self.request_total.labels(model, target).inc()
-        self.request_sizes.labels(model, target).observe(request_bytes)
-        self.running_requests.labels(model).inc()
+        c = self._for(model, target)
+        c.total.inc()
+        c.request_sizes.observe(request_bytes)
+        c.running.inc()
 
     def request_failed(self, model: str, target: str, code: str) -> None:
         self.request_error_total.labels(model, target, code).inc()
@@ -146,23 +183,24 @@ class EppMetrics:
         completion_tokens: int | None,
         cached_tokens: int | None,
     ) -> None:
-        self.request_duration.labels(model, target).observe(seconds)
-        self.response_sizes.labels(model, target).observe(response_bytes)
+        c = self._for(model, target)
+        c.duration.observe(seconds)
+        c.response_sizes.observe(response_bytes)
         if prompt_tokens is not None:
-            self.input_tokens.labels(model, target).observe(prompt_tokens)
+            c.input_tokens.observe(prompt_tokens)
         if completion_tokens is not None:
-            self.output_tokens.labels(model, target).observe(completion_tokens)
+            c.output_tokens.observe(completion_tokens)
             if completion_tokens > 0:
-                self.ntpot.labels(model, target).observe(seconds / completion_tokens)
+                c.ntpot.observe(seconds / completion_tokens)
         if cached_tokens is not None:
-            self.cached_tokens.labels(model, target).observe(cached_tokens)
+            c.cached_tokens.observe(cached_tokens)
 
     def request_ended(self, model: str) -> None:
         self.running_requests.labels(model).dec()
 
     def scheduled(self, seconds: float, *, success: bool) -> None:
         self.scheduler_e2e.observe(seconds)
-        self.scheduler_attempts.labels("success" if success else "failure").inc()
+        (self._attempt_ok if success else self._attempt_failed).inc()
 
     # --- scheduling framework Observer ----------------------------------------------------
     def observe_plugin(

@@ -86,7 +86,7 @@ def test_no_ntpot_without_output_tokens(metrics: EppMetrics, clock: FakeClock) -
     director.response_chunk(routed, b'{"usage":{"prompt_tokens":3,"completion_tokens":0}}', True)
     director.finish(routed)
     ntpot = "inference_model_normalized_time_per_output_token_seconds_count"
-    assert sample(metrics, ntpot, LABELS) is None
+    assert sample(metrics, ntpot, LABELS) == 0
     assert sample(metrics, "inference_model_output_tokens_count", LABELS) == 1
 
 
@@ -108,7 +108,7 @@ def test_response_errors_count_once(
     director.finish(routed, error=error)
     labels = {**LABELS, "error_code": code}
     assert sample(metrics, "inference_model_request_error_total", labels) == 1
-    assert sample(metrics, "inference_model_request_duration_seconds_count", LABELS) is None
+    assert sample(metrics, "inference_model_request_duration_seconds_count", LABELS) == 0
     assert sample(metrics, "inference_model_running_requests", {"model_name": "llama"}) == 0
 
 
