@@ -67,6 +67,8 @@ class Engine:
     def __init__(self, config: EngineConfig) -> None:
         self.config = config
         self.profile = config.latency
+        self.slowdown = config.slowdown
+        """Compute-time multiplier; may be changed at run time ('make this pod slow')."""
         self.pool = BlockPool(config.kv_blocks)
         self.adapters: set[str] = set(config.adapters)
         self.now = 0.0
@@ -269,7 +271,7 @@ class Engine:
         ctx += self._ssum + d * (g + 1)
         dur = p.b0 + p.b1 * prefill + p.b2 * d + p.b3 * ctx + p.b4 * (d + len(done))
         self._phase = _STEP
-        self._step_end = now + dur * self.config.slowdown + lora_cost
+        self._step_end = now + dur * self.slowdown + lora_cost
         self._step_done = done
         self._step_decodes = d
 
@@ -360,7 +362,7 @@ class Engine:
         return k
 
     def _run_coeffs(self) -> tuple[float, float]:
-        p, d, s = self.profile, self._d, self.config.slowdown
+        p, d, s = self.profile, self._d, self.slowdown
         ctx = self._ssum + d * (self.gstep + 1)
         return s * (p.b0 + (p.b2 + p.b4) * d + p.b3 * ctx), s * p.b3 * d
 
