@@ -18,17 +18,21 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from inference_gateway.datastore import Datastore, Endpoint, ModelInfo, PoolInfo
+from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
 from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
-from inference_gateway.requestcontrol.resolve import in_subset, rewrite_target, weighted_target
+from inference_gateway.requestcontrol.resolve import (
+    criticality_for,
+    in_subset,
+    pool_for,
+    target_for,
+)
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
 from inference_gateway.requestcontrol.settings import DirectorSettings
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.types import (
-    Criticality,
     Decision,
     LLMRequest,
     NoCapacityError,
@@ -38,8 +42,6 @@ from inference_gateway.scheduling.types import (
 
 log = logging.getLogger(__name__)
 
-MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite"
-OBJECTIVE_HEADER = "x-gateway-inference-objective"
 DEBUG_HEADER = "x-gateway-debug"
 REQUEST_ID_HEADER = "x-request-id"
 
@@ -63,6 +65,7 @@ class _Lifecycle:
     restorer: ModelRestorer | None
     usage: UsageReader | None = None
     finished: bool = False
+    metered: bool = True
 
 
 class Director:
@@ -103,20 +106,19 @@ class Director:
 
     def _route(self, request: IncomingRequest, names: _Names) -> Routed:
         started = self.clock()
+        if not request.body:
+            return self._route_bodiless(request, started)
         parsed = parse_body(request.path, request.body)
         names.model = model = parsed.model
         headers = request.headers
         info = self.datastore.model(model)
-        pool = self._pool_for(model, info)
-        target = self._target(model, info, pool, headers)
-        names.target = target
-        criticality = self._criticality(info, pool, headers)
+        pool = pool_for(self.datastore, model, info)
+        names.target = target = target_for(self.datastore, model, info, pool, headers, self.rng)
+        default = self.settings.default_criticality
+        criticality = criticality_for(self.datastore, info, pool, headers, default)
         candidates = self._candidates(model, pool, request)
-        request_id = headers.get(REQUEST_ID_HEADER) or str(
-            uuid.UUID(int=self.rng.getrandbits(128), version=4)
-        )
         llm = LLMRequest(
-            request_id=request_id,
+            request_id=self._request_id(headers),
             model=model,
             target_model=target,
             criticality=criticality,
@@ -126,47 +128,36 @@ class Director:
         decision = self._schedule(llm, candidates)
         return self._routed(request, parsed, llm, pool, decision, started)
 
-    def _pool_for(self, model: str, info: ModelInfo | None) -> PoolInfo:
-        if info is None:
-            pool = self._passthrough_pool()
-            if pool is None:
-                raise errors.model_not_found(model)
-            return pool
-        pool = self.datastore.pool(info.pool_key)
-        if pool is None:
-            raise errors.service_unavailable(f"no ready endpoints for model {model}")
-        return pool
+    def _request_id(self, headers: Mapping[str, str]) -> str:
+        given = headers.get(REQUEST_ID_HEADER)
+        return given or str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
-    def _passthrough_pool(self) -> PoolInfo | None:
-        """v1 semantics: a lone v1 pool without InferenceModels serves any model name."""
-        pools = self.datastore.pools()
-        if len(pools) != 1 or pools[0].api_version != "v1":
-            return None
-        key = pools[0].key
-        if any(m.pool_key == key for m in self.datastore.models()):
-            return None
-        return pools[0]
+    def _route_bodiless(self, request: IncomingRequest, started: float) -> Routed:
+        """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.
 
-    def _target(
-        self, model: str, info: ModelInfo | None, pool: PoolInfo, headers: Mapping[str, str]
-    ) -> str:
-        target = headers.get(MODEL_REWRITE_HEADER) or ""
-        if not target:
-            target = weighted_target(info.targets, self.rng) if info and info.targets else model
-        rewritten = rewrite_target(self.datastore.rewrites(pool.key), model, self.rng)
-        return rewritten or target
-
-    def _criticality(
-        self, info: ModelInfo | None, pool: PoolInfo, headers: Mapping[str, str]
-    ) -> Criticality:
-        name = headers.get(OBJECTIVE_HEADER)
-        if name:
-            objective = self.datastore.objective(pool.namespace, name)
-            if objective is not None:
-                return Criticality.from_priority(objective.priority)
-        if info is not None and info.criticality is not None:
-            return Criticality(info.criticality)
-        return Criticality(self.settings.default_criticality)
+        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
+        """
+        pools = sorted(self.datastore.pools(), key=lambda p: p.key)
+        endpoints = self.datastore.endpoints(pools[0].key) if pools else ()
+        hint = request.subset_hint
+        if hint is not None and self.settings.subset_filter:
+            endpoints = tuple(in_subset(endpoints, hint))
+        if not endpoints:
+            raise errors.service_unavailable("no ready endpoints")
+        chosen = endpoints[self.rng.randrange(len(endpoints))]
+        routed = Routed(
+            request_id=self._request_id(request.headers),
+            model="",
+            target_model="",
+            endpoints=(chosen.hostport,),
+            body=None,
+            pool=pools[0].key,
+            needs_response_body=False,
+            started_at=started,
+        )
+        routed.state[_STATE_KEY] = _Lifecycle(chosen.hostport, None, metered=False)
+        self.datastore.acquire(chosen.hostport)
+        return routed
 
     def _candidates(self, model: str, pool: PoolInfo, request: IncomingRequest) -> list[Endpoint]:
         endpoints = self.datastore.endpoints(pool.key)
@@ -271,11 +262,7 @@ class Director:
                     streaming=routed.streaming, limit=self.settings.max_usage_buffer_bytes
                 )
             lc.usage.feed(chunk, end_of_stream)
-            found = lc.usage.usage
-            if found is not None:
-                routed.prompt_tokens = found.prompt_tokens
-                routed.completion_tokens = found.completion_tokens
-                routed.cached_tokens = found.cached_tokens
+            _copy_usage(lc.usage, routed)
         if lc.restorer is None:
             return chunk
         return lc.restorer.feed(chunk, end_of_stream)
@@ -287,6 +274,12 @@ class Director:
         lc.finished = True
         if lc.hostport is not None:
             self.datastore.release(lc.hostport)
+        if not lc.metered:
+            return
+        if lc.usage is not None and not lc.usage.done:
+            # The response ended without an end-of-stream chunk (trailers, disconnect).
+            lc.usage.feed(b"", True)
+            _copy_usage(lc.usage, routed)
         code = error
         if code is None and routed.status and not 200 <= routed.status < 300:
             code = "ModelServerError"
@@ -303,6 +296,14 @@ class Director:
                 cached_tokens=routed.cached_tokens,
             )
         self.metrics.request_ended(routed.model)
+
+
+def _copy_usage(reader: UsageReader, routed: Routed) -> None:
+    found = reader.usage
+    if found is not None:
+        routed.prompt_tokens = found.prompt_tokens
+        routed.completion_tokens = found.completion_tokens
+        routed.cached_tokens = found.cached_tokens
 
 
 def _lifecycle(routed: Routed) -> _Lifecycle | None:

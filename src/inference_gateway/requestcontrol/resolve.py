@@ -1,18 +1,91 @@
-"""Turning the requested model into the model a server will see, and the candidate set.
+"""Turning the requested model into a pool, the model a server will see, a criticality,
+and the candidate endpoints.
 
-Order (upstream v1.5 plus the v1alpha2 InferenceModel): the ``x-gateway-model-name-rewrite``
-header, else a weighted draw over the InferenceModel's ``targetModels``, else the name
-itself; then the pool's InferenceModelRewrite rules, matched against the *requested* name,
-override it. Rule precedence: an exact match beats a match-all rule; between objects the
-oldest wins; within one object the first rule wins. Draws use the injected RNG only.
+An unknown model is a 404, except under v1 semantics: a lone v1 InferencePool without any
+InferenceModel serves whatever model name arrives, unchanged. Target order (upstream v1.5
+plus the v1alpha2 InferenceModel): the ``x-gateway-model-name-rewrite`` header, else a
+weighted draw over the InferenceModel's ``targetModels``, else the name itself; then the
+pool's InferenceModelRewrite rules, matched against the *requested* name, override it.
+Rule precedence: an exact match beats a match-all rule; between objects the oldest wins;
+within one object the first rule wins. Draws use the injected RNG only. Criticality comes
+from the InferenceModel (unset: the configured default), overridden by an
+InferenceObjective named in ``x-gateway-inference-objective`` (looked up in the pool's
+namespace; an unknown name leaves the model's criticality in place).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from inference_gateway.datastore import Endpoint, RewriteInfo, TargetModel
+from inference_gateway.datastore import (
+    Datastore,
+    Endpoint,
+    ModelInfo,
+    PoolInfo,
+    RewriteInfo,
+    TargetModel,
+)
+from inference_gateway.requestcontrol import errors
+from inference_gateway.scheduling.types import Criticality
+
+MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite"
+OBJECTIVE_HEADER = "x-gateway-inference-objective"
+
+
+def pool_for(datastore: Datastore, model: str, info: ModelInfo | None) -> PoolInfo:
+    if info is None:
+        pool = passthrough_pool(datastore)
+        if pool is None:
+            raise errors.model_not_found(model)
+        return pool
+    pool = datastore.pool(info.pool_key)
+    if pool is None:
+        raise errors.service_unavailable(f"no ready endpoints for model {model}")
+    return pool
+
+
+def passthrough_pool(datastore: Datastore) -> PoolInfo | None:
+    """v1 semantics: a lone v1 pool without InferenceModels serves any model name."""
+    pools = datastore.pools()
+    if len(pools) != 1 or pools[0].api_version != "v1":
+        return None
+    key = pools[0].key
+    if any(m.pool_key == key for m in datastore.models()):
+        return None
+    return pools[0]
+
+
+def target_for(
+    datastore: Datastore,
+    model: str,
+    info: ModelInfo | None,
+    pool: PoolInfo,
+    headers: Mapping[str, str],
+    rng: random.Random,
+) -> str:
+    target = headers.get(MODEL_REWRITE_HEADER) or ""
+    if not target:
+        target = weighted_target(info.targets, rng) if info and info.targets else model
+    rewritten = rewrite_target(datastore.rewrites(pool.key), model, rng)
+    return rewritten or target
+
+
+def criticality_for(
+    datastore: Datastore,
+    info: ModelInfo | None,
+    pool: PoolInfo,
+    headers: Mapping[str, str],
+    default: str,
+) -> Criticality:
+    name = headers.get(OBJECTIVE_HEADER)
+    if name:
+        objective = datastore.objective(pool.namespace, name)
+        if objective is not None:
+            return Criticality.from_priority(objective.priority)
+    if info is not None and info.criticality is not None:
+        return Criticality(info.criticality)
+    return Criticality(default)
 
 
 def weighted_target(targets: Sequence[TargetModel], rng: random.Random) -> str:

@@ -102,10 +102,14 @@ class UsageReader:
     limit: int
     """Bytes of a buffered body (or of one partial SSE line) kept before giving up."""
     usage: Usage | None = None
+    done: bool = False
+    """True once end of stream was fed; later feeds are ignored."""
     _buf: bytearray = field(default_factory=bytearray)
     _overflow: bool = False
 
     def feed(self, chunk: bytes, end_of_stream: bool) -> None:
+        if self.done:
+            return
         if self.streaming:
             self._feed_sse(chunk)
         elif not self._overflow:
@@ -114,6 +118,7 @@ class UsageReader:
                 self._overflow = True
                 self._buf.clear()
         if end_of_stream:
+            self.done = True
             self._finish()
 
     def _feed_sse(self, chunk: bytes) -> None:

@@ -234,3 +234,13 @@ def test_errors_acquire_nothing() -> None:
         with pytest.raises(Exception):  # noqa: B017 - any GatewayError
             director.route(request)
     assert store.in_flight("127.0.0.11:8000") == store.in_flight("127.0.0.12:8000") == 0
+
+
+def test_finish_reads_usage_when_no_end_of_stream_chunk_came() -> None:
+    director = make_director(make_store(models=[model("llama")]))
+    routed = director.route(chat("llama"))
+    director.response_started(routed, 200, {"content-type": "application/json"}, None)
+    director.response_chunk(routed, json.dumps(COMPLETION).encode(), False)
+    assert routed.prompt_tokens is None
+    director.finish(routed)
+    assert (routed.prompt_tokens, routed.completion_tokens) == (12, 4)

@@ -382,3 +382,29 @@ def test_needs_response_body() -> None:
     assert lean.route(chat("llama")).needs_response_body is False
     assert lean.route(chat("lora")).needs_response_body is True
     assert make_director(store).route(chat("llama")).needs_response_body is True
+
+
+def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
+    from inference_gateway.observability import EppMetrics
+
+    store = make_store(models=[model("llama")])
+    metrics = EppMetrics()
+    director = make_director(store, metrics=metrics)
+    seen = set()
+    for _ in range(40):
+        routed = director.route(
+            IncomingRequest(headers={":path": "/v1/models", ":method": "GET"}, body=b"")
+        )
+        assert routed.body is None and routed.needs_response_body is False
+        assert store.in_flight(routed.endpoints[0]) == 1
+        director.response_started(routed, 200, {}, None)
+        director.finish(routed)
+        assert store.in_flight(routed.endpoints[0]) == 0
+        seen.add(routed.endpoints[0])
+    assert seen == {"127.0.0.11:8000", "127.0.0.12:8000"}
+    assert b"inference_model_request_total{" not in metrics.render()
+
+
+def test_bodiless_request_without_endpoints_is_503() -> None:
+    err = route_error(make_director(make_store(pods=0)), raw(b"", path="/v1/models"))
+    assert err.status == 503
