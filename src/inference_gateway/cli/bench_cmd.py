@@ -1,9 +1,45 @@
-"""Placeholder; filled in by the part that owns these commands."""
+"""Benchmark commands under ``inference-gateway bench``."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from inference_gateway.bench.pick_speed import run as run_pick_speed
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add this module's commands to ``app`` (and benchmarks to ``bench``)."""
+
+    @bench.command("pick")
+    def pick(
+        config: Annotated[
+            list[str] | None,
+            typer.Option("--config", "-c", help="Built-in config name or path (repeatable)."),
+        ] = None,
+        sizes: Annotated[
+            str, typer.Option(help="Comma-separated endpoint counts.")
+        ] = "10,100,1000",
+        seconds: Annotated[float, typer.Option(help="Wall time per cell.")] = 1.0,
+        seed: Annotated[int, typer.Option(help="Seed for metrics, requests and RNG.")] = 0,
+    ) -> None:
+        """Scheduling decisions per second of the pure core, on one core."""
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+        configs = config or ["default", "scorer-mix"]
+        results = run_pick_speed(configs, counts, seed=seed, seconds=seconds)
+        table = Table(title="bench pick: decisions per second, one core, best of 5 rounds")
+        for column in ("config", "endpoints", "picks/s", "us/pick", "picks", "shed"):
+            table.add_column(column, justify="left" if column == "config" else "right")
+        for r in results:
+            table.add_row(
+                r.config,
+                str(r.endpoints),
+                f"{r.per_second:,.0f}",
+                f"{r.micros_per_pick:.1f}",
+                str(r.picks),
+                str(r.shed),
+            )
+        Console().print(table)

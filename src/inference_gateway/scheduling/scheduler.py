@@ -15,6 +15,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import add, attrgetter
 from typing import Any
 
 from inference_gateway.datastore.types import Endpoint
@@ -41,6 +42,7 @@ from inference_gateway.scheduling.types import (
 
 DEFAULT_STALENESS = 0.5
 _MAX_PROFILE_ROUNDS = 16
+_UPDATED_AT = attrgetter("metrics.updated_at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,7 +57,12 @@ def _type(plugin: object) -> str:
     return str(getattr(plugin, "type", type(plugin).__name__))
 
 
-def _clamp(scores: Sequence[float]) -> list[float]:
+def _clamp(scores: Sequence[float]) -> Sequence[float]:
+    # Fast path in C: a NaN anywhere makes the sum NaN, which fails ``total == total``.
+    if scores:
+        total = sum(scores)
+        if total == total and min(scores) >= 0.0 and max(scores) <= 1.0:
+            return scores
     # NaN fails both comparisons and becomes 0.0.
     return [s if 0.0 <= s <= 1.0 else (1.0 if s > 1.0 else 0.0) for s in scores]
 
@@ -97,9 +104,10 @@ class PluginScheduler:
         candidates = endpoints
         if self.staleness is not None:
             oldest = now - self.staleness
-            fresh = [e for e in endpoints if e.metrics.updated_at >= oldest]
-            if fresh:
-                candidates = fresh
+            if min(map(_UPDATED_AT, endpoints)) < oldest:
+                fresh = [e for e in endpoints if e.metrics.updated_at >= oldest]
+                if fresh:
+                    candidates = fresh
         stale = len(endpoints) - len(candidates)
         cycle_state: CycleState = {TRACE_KEY: []}
         results: dict[str, ProfileResult | None] = {}
@@ -155,7 +163,7 @@ class PluginScheduler:
             if not endpoints:
                 raise NoCapacityError(f"no endpoints left after filter {f.name!r}")
         per_scorer: list[tuple[str, Sequence[float]]] = []
-        totals = [0.0] * len(endpoints)
+        totals: list[float] = [0.0] * len(endpoints)
         for scorer, weight in profile.scorers:
             scores = _clamp(
                 self._call("scorer", scorer, scorer.score, request, endpoints, cycle_state)
@@ -164,8 +172,9 @@ class PluginScheduler:
                 raise ValueError(
                     f"scorer {scorer.name!r}: {len(scores)} scores, {len(endpoints)} endpoints"
                 )
+            weighted = scores if weight == 1.0 else list(map(float(weight).__mul__, scores))
+            totals = list(map(add, totals, weighted)) if per_scorer else list(weighted)
             per_scorer.append((scorer.name, scores))
-            totals = [t + weight * s for t, s in zip(totals, scores, strict=True)]
         picked = self._call(
             "picker", profile.picker, profile.picker.pick, request, endpoints, totals, cycle_state
         )

@@ -46,8 +46,10 @@ class MaxScorePicker(_Picker):
     ) -> list[Endpoint]:
         if self.count == 1:
             best = max(scores)
+            if scores.count(best) == 1:
+                return [endpoints[scores.index(best)]]
             tied = [e for e, s in zip(endpoints, scores, strict=True) if s == best]
-            return [tied[0] if len(tied) == 1 else self.rng.choice(tied)]
+            return [self.rng.choice(tied)]
         rnd = self.rng.random
         keyed = sorted(((-s, rnd(), i) for i, s in enumerate(scores)))
         return [endpoints[i] for _, _, i in keyed[: self.count]]

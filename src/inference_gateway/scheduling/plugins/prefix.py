@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
+from itertools import repeat
+from operator import attrgetter
 
 import xxhash
 from pydantic import BaseModel, Field
@@ -25,6 +27,7 @@ from inference_gateway.scheduling.framework import CycleState, Params, Plugin, P
 from inference_gateway.scheduling.types import LLMRequest
 
 _HASHES_KEY = "prefix-cache-scorer/hashes"
+_NAME = attrgetter("name")
 
 
 class PrefixParams(Params):
@@ -69,33 +72,38 @@ class PrefixCacheScorer(Plugin):
             cycle_state[_HASHES_KEY] = cached
         return cached
 
-    def matches(self, hashes: Sequence[int]) -> dict[str, int]:
-        """Leading blocks held, per server that holds at least the first one."""
-        counts: dict[str, int] = {}
-        alive: set[str] | None = None
-        for i, h in enumerate(hashes):
+    def matches(self, hashes: Sequence[int]) -> dict[str, float]:
+        """Share of the request's blocks each server holds as an unbroken prefix.
+
+        Works level by level on sets: a server leaving the surviving set at block ``i``
+        holds ``i`` leading blocks. Only set operations and ``dict.fromkeys`` touch every
+        holder, so a prefix held by all of a large pool stays cheap.
+        """
+        total = len(hashes)
+        shares: dict[str, float] = {}
+        alive: set[str] = set()
+        depth = 0
+        for h in hashes:
             holders = self._servers.get(h)
             if not holders:
                 break
-            alive = set(holders) if alive is None else alive & holders
+            survivors = holders if depth == 0 else alive & holders
+            if depth and len(survivors) < len(alive):
+                shares.update(dict.fromkeys(alive - survivors, depth / total))
+            alive, depth = survivors, depth + 1
             if not alive:
                 break
-            for server in alive:
-                counts[server] = i + 1
-        return counts
+        shares.update(dict.fromkeys(alive, depth / total))
+        return shares
 
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
         hashes = self.hashes(request, cycle_state)
-        if not hashes:
+        shares = self.matches(hashes) if hashes else None
+        if not shares:
             return [0.0] * len(endpoints)
-        counts = self.matches(hashes)
-        if not counts:
-            return [0.0] * len(endpoints)
-        total = float(len(hashes))
-        get = counts.get
-        return [get(e.name, 0) / total for e in endpoints]
+        return list(map(shares.get, map(_NAME, endpoints), repeat(0.0)))
 
     def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
         server = endpoint.name
