@@ -129,8 +129,9 @@ class Director:
         return self._routed(request, parsed, llm, pool, decision, started)
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
-        given = headers.get(REQUEST_ID_HEADER)
-        return given or str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        # Not drawn from ``self.rng``: that would make tie-breaks depend on whether clients
+        # send ids, and a seeded run would repeat ids across restarts.
+        return headers.get(REQUEST_ID_HEADER) or str(uuid.uuid4())
 
     def _route_bodiless(self, request: IncomingRequest, started: float) -> Routed:
         """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.

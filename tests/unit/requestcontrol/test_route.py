@@ -246,11 +246,14 @@ def test_scheduler_sees_prompt_request_id_and_headers() -> None:
     assert routed.endpoints == ("127.0.0.11:8000", "127.0.0.12:8000")
 
 
-def test_generated_request_ids_are_uuids_from_the_rng() -> None:
-    one = make_director(make_store(models=[model("llama")]), seed=1).route(chat("llama"))
-    two = make_director(make_store(models=[model("llama")]), seed=1).route(chat("llama"))
-    assert one.request_id == two.request_id
-    assert len(one.request_id) == 36
+def test_generated_request_ids_are_unique_uuids_and_leave_the_rng_alone() -> None:
+    import uuid
+
+    director = make_director(make_store(models=[model("llama")]), seed=1)
+    ids = {director.route(chat("llama")).request_id for _ in range(50)}
+    assert len(ids) == 50
+    assert all(uuid.UUID(i).version == 4 for i in ids)
+    assert director.rng.random() == random.Random(1).random()
 
 
 # --- target model and body rewrite ---------------------------------------------------------
