@@ -134,3 +134,38 @@ def test_payload_too_large_reason() -> None:
     err = payload_too_large(1024)
     assert (err.status, err.reason) == (413, "PayloadTooLarge")
     assert "1024" in err.message
+
+
+def test_settings_are_frozen_and_strict() -> None:
+    from pydantic import ValidationError
+
+    from inference_gateway.requestcontrol import DirectorSettings
+
+    settings = DirectorSettings()
+    assert settings.max_body_bytes == 10 * 1024 * 1024
+    assert settings.account_usage is True
+    with pytest.raises(ValidationError):
+        DirectorSettings(max_body_byte=1)  # type: ignore[call-arg]
+    with pytest.raises(ValidationError):
+        settings.account_usage = False  # type: ignore[misc]
+
+
+def test_least_in_flight_ties_by_name() -> None:
+    from inference_gateway.datastore import Endpoint
+    from inference_gateway.requestcontrol import LeastInFlightScheduler
+    from inference_gateway.scheduling.types import LLMRequest, NoEndpointsError
+
+    eps = [
+        Endpoint("b", "127.0.0.12", 1),
+        Endpoint("a", "127.0.0.11", 1),
+        Endpoint("c", "127.0.0.13", 1, in_flight=0),
+    ]
+    request = LLMRequest("r", "m", "m")
+    assert LeastInFlightScheduler().schedule(request, eps, 0.0).primary.name == "a"
+    busy = [
+        Endpoint("a", "127.0.0.11", 1, in_flight=3),
+        Endpoint("z", "127.0.0.19", 1, in_flight=1),
+    ]
+    assert LeastInFlightScheduler().schedule(request, busy, 0.0).primary.name == "z"
+    with pytest.raises(NoEndpointsError):
+        LeastInFlightScheduler().schedule(request, [], 0.0)
