@@ -75,10 +75,10 @@ class BlockPool:
             else:
                 ref[h] = r + 1
         if missing:
+            self.take(missing)
             for i in range(start, stop):
                 h = hashes[i]
                 if h not in ref:
-                    self.take(1)
                     ref[h] = 1
         if private > 0:
             self.take(private)

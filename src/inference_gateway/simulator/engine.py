@@ -240,7 +240,8 @@ class Engine:
                 need -= 1
             self._preempt(victim)
             preempted = True
-        pool.take(need)
+        if need:
+            pool.take(need)
         self._alloc_upto = g + 1
         budget = self.config.max_num_batched_tokens - self._d
         prefill, ctx, lora_cost = 0, 0, 0.0
@@ -396,7 +397,8 @@ class Engine:
         blocks = (span // bs) * self._d
         for g in range(lo + (span // bs) * bs, upto):
             blocks += cnt[-g % bs]
-        self.pool.take(blocks)
+        if blocks:
+            self.pool.take(blocks)
         self._alloc_upto = upto
 
     def _end_step(self, out: list[RequestRecord]) -> None:

@@ -20,7 +20,11 @@ from inference_gateway.simulator.virtual import drive
 
 
 def req(
-    rid: str, prompt: int = 64, out: int = 8, keys: tuple[int, ...] | None = None, adapter=None
+    rid: str,
+    prompt: int = 64,
+    out: int = 8,
+    keys: tuple[int, ...] | None = None,
+    adapter: str | None = None,
 ) -> SimRequest:
     if keys is None:
         keys = tuple(hash((rid, i)) for i in range(prompt // 16))
@@ -192,7 +196,9 @@ def _mixed_workload(seed: int, n: int = 300) -> list[tuple[float, SimRequest]]:
     return out
 
 
-def _drive_by(mode: str, workload: list[tuple[float, SimRequest]]) -> tuple[Engine, list]:
+def _drive_by(
+    mode: str, workload: list[tuple[float, SimRequest]]
+) -> tuple[Engine, list[tuple[str, float, float, int, int]]]:
     engine = Engine(
         EngineConfig(adapters=("a", "b", "c"), max_loras=2, max_num_seqs=32, kv_blocks=600)
     )
