@@ -21,8 +21,8 @@ from tests.unit.scheduling.helpers import handle, make_endpoint, make_request, n
 @pytest.mark.parametrize(
     ("waits", "threshold", "expected"),
     [
-        ([0, 127, 128, 500], 128, ["p0", "p1"]),
-        ([5, 6], 6, ["p0"]),
+        ([0, 127, 128, 129, 500], 128, ["p0", "p1", "p2"]),
+        ([5, 6, 7], 6, ["p0", "p1"]),
         ([200, 300], 128, []),
         ([], 128, []),
     ],

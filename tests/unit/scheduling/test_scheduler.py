@@ -143,7 +143,7 @@ def test_format_explanation_is_a_short_ascii_line(registry: Registry) -> None:
     line = format_explanation(decision)
     assert line.isascii() and "\n" not in line and len(line.encode()) < 1024
     assert line.startswith(f"profile=default; pick=pod-?{decision.primary.name[5:-2]}?x; n=200")
-    assert "low-queue-filter:200>128" in line
+    assert "low-queue-filter:200>129" in line
 
 
 def test_format_explanation_truncates(registry: Registry) -> None:

@@ -1,7 +1,7 @@
 """Metric filters of the legacy (v0.3-v0.5) algorithm, one small class per upstream type.
 
-Thresholds are the upstream defaults: 128 waiting requests for the low-latency path
-(``queueingThresholdLoRA``), and queue <= 5 with KV <= 0.8 for "has capacity" (the same
+Thresholds are the upstream defaults: at most 128 waiting requests for the low-latency path
+(``queueingThresholdLoRA``; v0.5's plugin keeps ``<=``, v0.3's tree used ``<``), and queue <= 5 with KV <= 0.8 for "has capacity" (the same
 numbers as the saturation detector, so a pod with capacity is exactly an unsaturated one).
 """
 
@@ -18,7 +18,7 @@ from inference_gateway.scheduling.types import Criticality, LLMRequest
 
 class LowQueueParams(Params):
     threshold: int = Field(default=128, ge=0)
-    """Keep endpoints with fewer waiting requests than this."""
+    """Keep endpoints with at most this many waiting requests."""
 
 
 class LowQueueFilter(Plugin):
@@ -34,7 +34,7 @@ class LowQueueFilter(Plugin):
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[Endpoint]:
         t = self.threshold
-        return [e for e in endpoints if e.metrics.waiting < t]
+        return [e for e in endpoints if e.metrics.waiting <= t]
 
 
 class CapacityParams(Params):

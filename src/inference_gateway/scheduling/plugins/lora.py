@@ -43,7 +43,7 @@ class LoraAffinityFilter(Plugin):
             m = e.metrics
             if target in m.running_adapters or target in m.waiting_adapters:
                 affinity.append(e)
-            elif len(m.running_adapters | m.waiting_adapters) < m.max_adapters:
+            elif len(m.running_adapters) + len(m.waiting_adapters) < m.max_adapters:
                 available.append(e)
         if affinity and available:
             return affinity if self.rng.random() < self.threshold else available
@@ -64,7 +64,7 @@ class LoraAffinityScorer(Plugin):
             m = e.metrics
             if target in m.running_adapters:
                 out.append(1.0)
-            elif len(m.running_adapters | m.waiting_adapters) < m.max_adapters:
+            elif len(m.running_adapters) + len(m.waiting_adapters) < m.max_adapters:
                 out.append(0.8)
             elif target in m.waiting_adapters:
                 out.append(0.6)
