@@ -1,8 +1,9 @@
 """Metric filters of the legacy (v0.3-v0.5) algorithm, one small class per upstream type.
 
-Thresholds are the upstream defaults: at most 128 waiting requests for the low-latency path
-(``queueingThresholdLoRA``; v0.5's plugin keeps ``<=``, v0.3's tree used ``<``), and queue <= 5 with KV <= 0.8 for "has capacity" (the same
-numbers as the saturation detector, so a pod with capacity is exactly an unsaturated one).
+Thresholds are the upstream defaults: at most 128 waiting requests for the low-latency
+path (``queueingThresholdLoRA``; v0.5's plugin keeps ``<=``, v0.3's tree used ``<``), and
+queue <= 5 with KV <= 0.8 for "has capacity" (the same numbers as the saturation
+detector, so a pod with capacity is exactly an unsaturated one).
 """
 
 from __future__ import annotations
