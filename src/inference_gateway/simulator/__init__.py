@@ -21,6 +21,9 @@ cached tokens and preemptions, so TTFT/TPOT/e2e are ``rec.ttft``/``rec.tpot``/``
 ``submit`` raises ``QueueFullError`` (429), ``UnknownModelError`` (404) or ``EngineError``
 (400). ``virtual.drive`` is the one-engine loop.
 
+Over HTTP, ``run_pods([PodSpec("p0", "127.0.0.11", 0, model="m")], time_scale=0.05)`` starts
+pods (see ``server``); ``inference-gateway sim`` is the command-line form.
+
 Prompts become block keys through ``tokens``: 4 characters per token, block content keys
 are xxh64 hashes of 64-character slices, chained by the engine with the adapter name.
 """
@@ -41,6 +44,7 @@ from inference_gateway.simulator.records import (
     SimRequest,
     UnknownModelError,
 )
+from inference_gateway.simulator.server import PodSpec, SimPod, run_pods, serve_pods
 from inference_gateway.simulator.tokens import block_keys, chat_text, count_tokens
 from inference_gateway.simulator.virtual import drive, measure_speed, poisson_arrivals
 
@@ -51,8 +55,10 @@ __all__ = [
     "EngineConfig",
     "EngineError",
     "LatencyProfile",
+    "PodSpec",
     "QueueFullError",
     "RequestRecord",
+    "SimPod",
     "SimRequest",
     "UnknownModelError",
     "block_keys",
@@ -61,4 +67,6 @@ __all__ = [
     "drive",
     "measure_speed",
     "poisson_arrivals",
+    "run_pods",
+    "serve_pods",
 ]

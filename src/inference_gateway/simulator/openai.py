@@ -233,7 +233,10 @@ async def handle(request: web.Request, kind: Kind, rt: RealtimeEngine) -> web.St
         return error_response(e.status, str(e), e.kind)
     created = int(time.time())
     if parsed.stream:
-        return await stream(request, parsed, ticket, rid, created)
+        try:
+            return await stream(request, parsed, ticket, rid, created)
+        except ConnectionResetError:  # the client left; vLLM would abort, we let it finish
+            return web.Response(status=499)
     while not ticket.done:
         await ticket.changed.wait()
         ticket.changed.clear()

@@ -73,7 +73,8 @@ class RealtimeEngine:
         engine = self.engine
         while True:
             self._publish(engine.advance(self.now()))
-            t_next = engine.next_step_time()
+            # token granularity only matters to streams; others need just the finish
+            t_next = engine.next_step_time() if self._streams else engine.next_event_time()
             self._wake.clear()
             if math.isinf(t_next):
                 await self._wake.wait()

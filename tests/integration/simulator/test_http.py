@@ -271,3 +271,19 @@ async def test_slow_pod_takes_longer_in_virtual_time(http: aiohttp.ClientSession
             assert (await post(http, f"{p.url}/v1/completions", body))[0] == 200
         fast, slow = (p.engine.e2e.sum - p.engine.config.api_overhead for p in pods)
     assert slow == pytest.approx(3 * fast)
+
+
+async def test_stream_delivers_tokens_while_the_request_runs(http: aiohttp.ClientSession) -> None:
+    async with run_pods([PodSpec("s", "127.0.0.17", 0)], time_scale=0.5) as (pod,):
+        body = {"model": "sim-model", "prompt": "go", "max_tokens": 50, "ignore_eos": True}
+        body["stream"] = True
+        running_at_first_token = None
+        chunks = 0
+        async with http.post(f"{pod.url}/v1/completions", json=body) as resp:
+            async for line in resp.content:
+                if line.startswith(b"data: {"):
+                    chunks += 1
+                    if running_at_first_token is None:
+                        running_at_first_token = pod.engine.num_running
+    assert running_at_first_token == 1
+    assert chunks == 50

@@ -237,3 +237,16 @@ def test_drive_matches_arrivals() -> None:
     done = drive(engine, [(0.5 * i, req(f"r{i}")) for i in range(5)])
     assert sorted(r.request_id for r in done) == [f"r{i}" for i in range(5)]
     assert all(r.arrival == 0.5 * int(r.request_id[1:]) for r in done)
+
+
+def test_long_prompt_prefills_in_budget_sized_chunks() -> None:
+    engine = Engine(cfg(max_num_batched_tokens=2048))
+    rec = engine.submit(req("long", prompt=5000, out=2), 0.0)
+    while rec.first_token != rec.first_token:
+        engine.advance(engine.next_step_time())
+    assert engine.gstep == 3  # 2048 + 2048 + 904 prompt tokens
+    assert engine.prefix_cache_queries == 5000 and engine.num_running == 1
+    p = PROFILES["llama3-8b-h100"]
+    assert rec.first_token == pytest.approx(
+        3 * p.b0 + p.b1 * 5000 + p.b3 * (2048 + 4096 + 5000) + p.b4
+    )
