@@ -268,3 +268,23 @@ def test_random_text_only_ever_raises_parse_error(text: str) -> None:
         assert got.waiting >= 0 and got.running >= 0
         assert 0.0 <= got.kv_usage <= 1.0 and math.isfinite(got.kv_usage)
         assert got.updated_at == 1.0
+
+
+def test_search_stays_inside_the_family_group() -> None:
+    text = (
+        "# HELP vllm:num_requests_waiting w\n"
+        "# TYPE vllm:num_requests_waiting gauge\n"
+        'vllm:num_requests_waiting{engine="0"} 2\n'
+        'vllm:num_requests_waiting_by_reason{engine="0",reason="capacity"} 50\n'
+        'vllm:num_requests_waiting{engine="1"} 3\n'
+        "# HELP other o\n"
+        "# TYPE other gauge\n"
+        "other 1\n"
+        'vllm:num_requests_waiting{engine="2"} 100\n'
+    )
+    assert parse(text, VLLM, now=0.0).waiting == 5
+
+
+def test_without_comments_every_sample_line_is_found() -> None:
+    text = 'vllm:num_requests_waiting 2\nother 1\nvllm:num_requests_waiting{engine="1"} 3'
+    assert parse(text, VLLM, now=0.0).waiting == 5
