@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import heapq
 import zlib
-from collections import Counter, OrderedDict, deque
+from collections import Counter, deque
 
 from inference_gateway.simulator import _steps
 from inference_gateway.simulator._blocks import BlockPool
+from inference_gateway.simulator._lora import LoraSlots
 from inference_gateway.simulator.config import EngineConfig
 from inference_gateway.simulator.histogram import (
     E2E_BUCKETS,
@@ -89,7 +90,7 @@ class Engine:
         self._running: dict[int, _Seq] = {}
         self._prefilling: list[_Seq] = []
         self._live: dict[str, _Seq] = {}
-        self._lora: OrderedDict[str, int] = OrderedDict()
+        self._lora = LoraSlots(config.max_loras)
         self._keys = 0
         # decode aggregates
         self._d = 0
@@ -125,11 +126,11 @@ class Engine:
 
     @property
     def running_adapters(self) -> list[str]:
-        return [a for a, users in self._lora.items() if users > 0]
+        return self._lora.running
 
     @property
     def resident_adapters(self) -> list[str]:
-        return list(self._lora)
+        return self._lora.resident
 
     @property
     def waiting_adapters(self) -> list[str]:
@@ -140,8 +141,7 @@ class Engine:
 
     def unregister_adapter(self, name: str) -> None:
         self.adapters.discard(name)
-        if self._lora.get(name) == 0:
-            del self._lora[name]
+        self._lora.drop_if_idle(name)
 
     def serves(self, model: str) -> bool:
         return model == self.config.model or model in self.adapters
@@ -284,7 +284,7 @@ class Engine:
         lora_cost = 0.0
         while waiting and budget > 0 and len(running) < cfg.max_num_seqs:
             seq = waiting[0]
-            if seq.adapter is not None and not self._lora_fits(seq.adapter):
+            if seq.adapter is not None and not self._lora.fits(seq.adapter):
                 skipped.append(waiting.popleft())
                 continue
             if seq.hashes is None:
@@ -300,7 +300,8 @@ class Engine:
             waiting.popleft()
             if seq.adapter is not None:
                 self._waiting_adapters[seq.adapter] -= 1
-                lora_cost += self._lora_acquire(seq.adapter)
+                if self._lora.acquire(seq.adapter):
+                    lora_cost += self.config.lora_load_time
             pool.acquire(seq.hashes, 0, hashed, private)
             seq.held, seq.private, seq.computed = hashed, private, kv
             seq.state = _PREFILL
@@ -479,8 +480,8 @@ class Engine:
 
     def _release_slot(self, seq: _Seq) -> None:
         del self._running[seq.key]
-        if seq.adapter is not None and seq.adapter in self._lora:
-            self._lora[seq.adapter] -= 1
+        if seq.adapter is not None:
+            self._lora.release(seq.adapter)
 
     def _enqueue(self, seq: _Seq, *, front: bool) -> None:
         seq.state = _WAITING
@@ -491,25 +492,7 @@ class Engine:
         if seq.adapter is not None:
             self._waiting_adapters[seq.adapter] += 1
 
-    # ---- LoRA slots and hashing -------------------------------------------------------
-    def _lora_fits(self, adapter: str) -> bool:
-        lora = self._lora
-        if adapter in lora or len(lora) < self.config.max_loras:
-            return True
-        return any(users == 0 for users in lora.values())
-
-    def _lora_acquire(self, adapter: str) -> float:
-        lora = self._lora
-        if adapter in lora:
-            lora[adapter] += 1
-            lora.move_to_end(adapter)
-            return 0.0
-        if len(lora) >= self.config.max_loras:
-            idle = next(a for a, users in lora.items() if users == 0)
-            del lora[idle]
-        lora[adapter] = 1
-        return self.config.lora_load_time
-
+    # ---- hashing -------------------------------------------------------
     def _chain(self, seq: _Seq) -> tuple[int, ...]:
         seed = self._seeds.get(seq.adapter)
         if seed is None:
