@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Protocol
 
 import aiohttp
+import yarl
 
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
 from inference_gateway.datastore.store import EndpointListener
@@ -102,7 +103,11 @@ class MetricsScraper:
         self._path = path if path.startswith("/") else "/" + path
         self._engines = engines or EngineMappings()
         self._limit_per_host = limit_per_host
-        self._headers = {"Accept": "text/plain", "Accept-Encoding": "gzip" if gzip else "identity"}
+        self._headers = {
+            "Accept": "text/plain",
+            "Accept-Encoding": "gzip" if gzip else "identity",
+            "User-Agent": "inference-gateway-epp",
+        }
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -130,7 +135,10 @@ class MetricsScraper:
             raise RuntimeError("MetricsScraper can be started once")
         connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=aiohttp.ClientTimeout(total=None)
+            connector=connector,
+            timeout=aiohttp.ClientTimeout(total=None),
+            headers=self._headers,
+            cookie_jar=aiohttp.DummyCookieJar(),
         )
         self._datastore.add_listener(self)
 
@@ -179,7 +187,7 @@ class MetricsScraper:
 
     # --- the loop -------------------------------------------------------------------------
     async def _run(self, hostport: str, mapping: EngineMapping) -> None:
-        url = f"{self._scheme}://{hostport}{self._path}"
+        url = yarl.URL(f"{self._scheme}://{hostport}{self._path}")
         health = self._health.setdefault(hostport, _Health())
         loop = asyncio.get_running_loop()
         await asyncio.sleep(self._rng.uniform(0.0, self._interval))
@@ -193,7 +201,7 @@ class MetricsScraper:
             await asyncio.sleep(next_at - now)
 
     async def _scrape_once(
-        self, url: str, hostport: str, mapping: EngineMapping, health: _Health
+        self, url: yarl.URL, hostport: str, mapping: EngineMapping, health: _Health
     ) -> None:
         self.stats.scrapes_total += 1
         try:
@@ -220,11 +228,11 @@ class MetricsScraper:
                 health.failures = 0
                 self.stats.failing_endpoints -= 1
 
-    async def _fetch_and_parse(self, url: str, mapping: EngineMapping) -> Metrics:
+    async def _fetch_and_parse(self, url: yarl.URL, mapping: EngineMapping) -> Metrics:
         assert self._session is not None
         async with (
             asyncio.timeout(self._timeout),
-            self._session.get(url, headers=self._headers) as resp,
+            self._session.get(url) as resp,
         ):
             if resp.status != 200:
                 raise _ScrapeFailure("http_status", f"HTTP {resp.status}")

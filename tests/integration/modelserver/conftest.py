@@ -12,8 +12,11 @@ from aiohttp import web
 class FakeModelServer:
     """``GET /metrics`` returns ``text`` with ``status``; ``hang`` makes it never answer."""
 
-    def __init__(self, host: str, text: str) -> None:
+    def __init__(self, host: str, text: str, path: str = "/metrics") -> None:
         self.host = host
+        self.path = path
+        self.gzip = False
+        self.seen_headers: dict[str, str] = {}
         self.port = 0
         self.text = text
         self.status = 200
@@ -24,7 +27,7 @@ class FakeModelServer:
 
     async def start(self, port: int = 0) -> None:
         app = web.Application()
-        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get(self.path, self._metrics)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, port)
@@ -40,9 +43,13 @@ class FakeModelServer:
 
     async def _metrics(self, request: web.Request) -> web.Response:
         self.hits += 1
+        self.seen_headers = dict(request.headers)
         if self.hang:
             await self._release.wait()
-        return web.Response(text=self.text, status=self.status, content_type="text/plain")
+        response = web.Response(text=self.text, status=self.status, content_type="text/plain")
+        if self.gzip:
+            response.enable_compression(web.ContentCoding.gzip)
+        return response
 
 
 @pytest.fixture

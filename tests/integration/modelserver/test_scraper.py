@@ -208,3 +208,26 @@ async def test_collector_exposes_stats(servers: StartServer) -> None:
     assert "inference_gateway_model_server_scrapes_total" in text
     assert 'inference_gateway_model_server_scrape_errors_total{reason="http_status"}' in text
     assert "inference_gateway_model_server_scrape_failing_endpoints 1.0" in text
+
+
+async def test_gzip_body_and_custom_path() -> None:
+    server = FakeModelServer("127.0.0.11", vllm_text(5), path="/stats/prometheus")
+    server.gzip = True
+    await server.start()
+    try:
+        store = Datastore()
+        add_pool(store, server.port)
+        add_pod(store, "a", "127.0.0.11")
+        hp = f"127.0.0.11:{server.port}"
+        async with MetricsScraper(store, interval=0.01, path="stats/prometheus"):
+            await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 5)
+        assert "gzip" in server.seen_headers.get("Accept-Encoding", "")
+    finally:
+        await server.stop()
+
+
+async def test_scraper_starts_once() -> None:
+    scraper = MetricsScraper(Datastore())
+    async with scraper:
+        with pytest.raises(RuntimeError, match="started once"):
+            await scraper.start()
