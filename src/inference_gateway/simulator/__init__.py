@@ -19,7 +19,8 @@ virtual time. A virtual-time harness for N engines keeps a heap over their
 by ``submit``) carries arrival, queued, scheduled, first-token and finish times, output and
 cached tokens and preemptions, so TTFT/TPOT/e2e are ``rec.ttft``/``rec.tpot``/``rec.e2e``.
 ``submit`` raises ``QueueFullError`` (429), ``UnknownModelError`` (404) or ``EngineError``
-(400). ``virtual.drive`` is the one-engine loop.
+(400). ``virtual.drive`` is the one-engine loop, and ``snapshot(engine, t)`` gives the shared
+``datastore.types.Metrics`` a scrape at ``t`` would produce.
 
 Over HTTP, ``run_pods([PodSpec("p0", "127.0.0.11", 0, model="m")], time_scale=0.05)`` starts
 pods (see ``server``); ``inference-gateway sim`` is the command-line form.
@@ -46,7 +47,7 @@ from inference_gateway.simulator.records import (
 )
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods, serve_pods
 from inference_gateway.simulator.tokens import block_keys, chat_text, count_tokens
-from inference_gateway.simulator.virtual import drive, measure_speed, poisson_arrivals
+from inference_gateway.simulator.virtual import drive, measure_speed, poisson_arrivals, snapshot
 
 __all__ = [
     "DEFAULT_PROFILE",
@@ -69,4 +70,5 @@ __all__ = [
     "poisson_arrivals",
     "run_pods",
     "serve_pods",
+    "snapshot",
 ]

@@ -13,6 +13,7 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from inference_gateway.datastore.types import Metrics
 from inference_gateway.simulator.config import EngineConfig
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.records import QueueFullError, RequestRecord, SimRequest
@@ -34,6 +35,25 @@ def drive(engine: Engine, arrivals: Iterable[tuple[float, SimRequest]]) -> list[
     while (t_next := engine.next_event_time()) != float("inf"):
         done.extend(engine.advance(t_next))
     return done
+
+
+def snapshot(engine: Engine, now: float) -> Metrics:
+    """What a scrape of this engine's ``/metrics`` at ``now`` would tell the gateway.
+
+    Call ``engine.advance(now)`` first (and keep what it returns) so the gauges are current.
+    """
+    cfg = engine.config
+    return Metrics(
+        waiting=engine.num_waiting,
+        running=engine.num_running,
+        kv_usage=engine.kv_usage,
+        running_adapters=frozenset(engine.running_adapters),
+        waiting_adapters=frozenset(engine.waiting_adapters),
+        max_adapters=cfg.max_loras,
+        block_size=cfg.block_size,
+        num_blocks=cfg.kv_blocks,
+        updated_at=now,
+    )
 
 
 def poisson_arrivals(

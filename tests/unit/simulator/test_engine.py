@@ -16,7 +16,7 @@ from inference_gateway.simulator.records import (
     SimRequest,
     UnknownModelError,
 )
-from inference_gateway.simulator.virtual import drive
+from inference_gateway.simulator.virtual import drive, snapshot
 
 
 def req(
@@ -250,3 +250,13 @@ def test_long_prompt_prefills_in_budget_sized_chunks() -> None:
     assert rec.first_token == pytest.approx(
         3 * p.b0 + p.b1 * 5000 + p.b3 * (2048 + 4096 + 5000) + p.b4
     )
+
+
+def test_snapshot_matches_the_gauges() -> None:
+    engine = Engine(cfg(adapters=("a",), max_num_seqs=1, kv_blocks=100))
+    engine.submit(req("x", 64, adapter="a"), 0.0)
+    engine.submit(req("y", 64), 0.0)
+    engine.advance(0.0)
+    m = snapshot(engine, 0.0)
+    assert (m.running, m.waiting, m.running_adapters, m.max_adapters) == (1, 1, {"a"}, 1)
+    assert m.kv_usage == pytest.approx(4 / 100) and (m.block_size, m.num_blocks) == (16, 100)
