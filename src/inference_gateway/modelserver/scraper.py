@@ -93,6 +93,7 @@ class MetricsScraper:
         engines: EngineMappings | None = None,
         limit_per_host: int = 1,
         gzip: bool = True,
+        max_body_bytes: int = MAX_BODY_BYTES,
         rng: random.Random | None = None,
     ) -> None:
         self._datastore = datastore
@@ -103,6 +104,7 @@ class MetricsScraper:
         self._path = path if path.startswith("/") else "/" + path
         self._engines = engines or EngineMappings()
         self._limit_per_host = limit_per_host
+        self._max_body = max_body_bytes
         self._headers = {
             "Accept": "text/plain",
             "Accept-Encoding": "gzip" if gzip else "identity",
@@ -236,9 +238,7 @@ class MetricsScraper:
         ):
             if resp.status != 200:
                 raise _ScrapeFailure("http_status", f"HTTP {resp.status}")
-            if (resp.content_length or 0) > MAX_BODY_BYTES:
-                raise _ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
-            body = await resp.read()
+            body = await _read_capped(resp, self._max_body)
         now = self._clock()
         started = time.perf_counter()
         try:
@@ -261,3 +261,19 @@ class MetricsScraper:
                 exc_info=exc,
             )
         health.failures += 1
+
+
+async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
+    """The body, refusing more than ``cap`` bytes (chunked bodies are counted as read)."""
+    if resp.content_length is not None:
+        if resp.content_length > cap:
+            raise _ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
+        return await resp.read()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in resp.content.iter_any():
+        size += len(chunk)
+        if size > cap:
+            raise _ScrapeFailure("too_large", f"body over {cap} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -16,6 +16,7 @@ class FakeModelServer:
         self.host = host
         self.path = path
         self.gzip = False
+        self.chunked = False
         self.seen_headers: dict[str, str] = {}
         self.port = 0
         self.text = text
@@ -41,11 +42,20 @@ class FakeModelServer:
             self._runner = None
         self._release = asyncio.Event()
 
-    async def _metrics(self, request: web.Request) -> web.Response:
+    async def _metrics(self, request: web.Request) -> web.StreamResponse:
         self.hits += 1
         self.seen_headers = dict(request.headers)
         if self.hang:
             await self._release.wait()
+        if self.chunked:
+            stream = web.StreamResponse(status=self.status)
+            stream.content_type = "text/plain"
+            await stream.prepare(request)
+            half = len(self.text) // 2
+            await stream.write(self.text[:half].encode())
+            await stream.write(self.text[half:].encode())
+            await stream.write_eof()
+            return stream
         response = web.Response(text=self.text, status=self.status, content_type="text/plain")
         if self.gzip:
             response.enable_compression(web.ContentCoding.gzip)

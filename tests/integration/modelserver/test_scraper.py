@@ -231,3 +231,19 @@ async def test_scraper_starts_once() -> None:
     async with scraper:
         with pytest.raises(RuntimeError, match="started once"):
             await scraper.start()
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+async def test_oversized_body_is_refused(servers: StartServer, chunked: bool) -> None:
+    a = await servers("127.0.0.11", vllm_text(5))
+    a.chunked = chunked
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    hp = f"127.0.0.11:{a.port}"
+    async with MetricsScraper(store, interval=0.01, max_body_bytes=4096) as scraper:
+        await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 5)
+        a.text = vllm_text(6) + "# padding\n" * 1000
+        await eventually(lambda: scraper.stats.errors_total["too_large"] >= 2)
+        m = store.metrics(hp)
+        assert m is not None and m.waiting == 5
