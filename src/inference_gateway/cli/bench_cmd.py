@@ -30,7 +30,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         counts = [int(s) for s in sizes.split(",") if s.strip()]
         configs = config or ["default", "scorer-mix"]
         results = run_pick_speed(configs, counts, seed=seed, seconds=seconds)
-        table = Table(title="bench pick: decisions per second, one core, best of 5 rounds")
+        table = Table(title="bench pick: decisions per CPU-second (one core), best of 5 rounds")
         for column in ("config", "endpoints", "picks/s", "us/pick", "picks", "shed"):
             table.add_column(column, justify="left" if column == "config" else "right")
         for r in results:
