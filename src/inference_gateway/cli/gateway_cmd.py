@@ -1,9 +1,268 @@
-"""Placeholder; filled in by the part that owns these commands."""
+"""Gateway commands: ``run``, ``epp``, ``envoy-config`` and ``bench overhead``.
+
+Each command maps its options onto the settings models of ``extproc.standalone`` and
+``envoy.bootstrap`` (the single source of defaults) and runs the async composition under
+uvloop when it is installed. SIGINT/SIGTERM set a stop event; shutdown is Envoy first,
+then the EPP, each waiting for its own tasks.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import json
+import logging
+import signal
+from collections.abc import Coroutine, Iterator
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
 import typer
+import yaml
+from rich.console import Console
+from rich.panel import Panel
+
+from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
+from inference_gateway.envoy.bootstrap import EnvoySettings, build_bootstrap
+from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.extproc.standalone import Epp, EppSettings, Gateway, GatewaySettings
+from inference_gateway.observability.logging import setup_logging
+from inference_gateway.requestcontrol import DirectorSettings
+from inference_gateway.sources.file import load_file
+
+log = logging.getLogger(__name__)
+
+FailureMode = Literal["FailOpen", "FailClose"]
+_CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
+
+
+def _run(main: Coroutine[Any, Any, int]) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stop: asyncio.Event) -> Iterator[None]:
+    loop = asyncio.get_running_loop()
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for sig in signals:
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        yield
+    finally:
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+# --- run ---------------------------------------------------------------------------------
+def run(
+    config: Annotated[Path, typer.Option("-f", "--config", exists=True, help=_CONFIG_HELP)],
+    port: Annotated[int, typer.Option(help="Client listener port (Envoy).")] = 8081,
+    host: Annotated[str, typer.Option(help="Client listener address.")] = "127.0.0.1",
+    admin_port: Annotated[int, typer.Option(help="Envoy admin port (0: any).")] = 19000,
+    grpc_port: Annotated[int, typer.Option(help="EPP ext_proc port on loopback.")] = 9002,
+    metrics_port: Annotated[
+        int | None, typer.Option(help="Serve EPP /metrics on this port.")
+    ] = 9090,
+    plugins_config: Annotated[
+        str, typer.Option(help="EndpointPickerConfig file or built-in name.")
+    ] = "default",
+    failure_mode: Annotated[
+        FailureMode | None, typer.Option(help="Override the pools' failureMode.")
+    ] = None,
+    concurrency: Annotated[int, typer.Option(help="Envoy worker threads.")] = 1,
+    log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
+    envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
+) -> None:
+    """Run the standalone gateway (EPP in-process + Envoy) until Ctrl-C."""
+    setup_logging(log_level)
+    settings = GatewaySettings(
+        epp=EppSettings(
+            config_file=config,
+            grpc=ExtProcSettings(port=grpc_port),
+            plugins_config=plugins_config,
+            metrics_port=metrics_port,
+        ),
+        envoy=EnvoySettings(
+            host=host,
+            port=port,
+            admin_port=admin_port,
+            concurrency=concurrency,
+            log_level=envoy_log_level,
+        ),
+        failure_mode=failure_mode,
+    )
+    raise typer.Exit(_run(_serve_gateway(settings)))
+
+
+async def _serve_gateway(settings: GatewaySettings) -> int:
+    stop = asyncio.Event()
+    with _stop_on_signals(stop):
+        async with Gateway(settings) as gw:
+            assert gw.envoy is not None
+            _announce(gw)
+            stopping = asyncio.create_task(stop.wait(), name="stop-signal")
+            died = asyncio.create_task(gw.envoy.exited.wait(), name="envoy-exit")
+            await asyncio.wait({stopping, died}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (stopping, died):
+                task.cancel()
+            await asyncio.gather(stopping, died, return_exceptions=True)
+            if gw.envoy.exited.is_set():
+                tail = "\n".join(gw.envoy.tail())
+                Console(stderr=True).print(f"[red]Envoy exited ({gw.envoy.returncode}):[/]")
+                Console(stderr=True, highlight=False).print(tail)
+                return 1
+    return 0
+
+
+def _announce(gw: Gateway) -> None:
+    ds = gw.datastore
+    models = ", ".join(sorted(m.model_name for m in ds.models())) or "(none)"
+    metrics = f"http://127.0.0.1:{gw.epp.metrics_port}/metrics" if gw.epp.metrics_port else "off"
+    admin = gw.envoy.admin_url if gw.envoy else ""
+    lines = [
+        f"Send OpenAI requests to [bold]{gw.url}/v1/chat/completions[/] (or /v1/completions)",
+        f"pools: {len(ds.pools())}   endpoints: {len(ds.all_endpoints())}   models: {models}",
+        f"EPP metrics: {metrics}   Envoy admin: {admin}",
+        "Ctrl-C stops Envoy and the EPP.",
+    ]
+    Console(stderr=True).print(Panel("\n".join(lines), title="inference-gateway"))
+
+
+# --- epp ---------------------------------------------------------------------------------
+def epp(
+    config_file: Annotated[
+        Path | None, typer.Option("--config-file", exists=True, help=_CONFIG_HELP)
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address for the gRPC ports.")] = "0.0.0.0",
+    grpc_port: Annotated[int, typer.Option(help="ext_proc port.")] = 9002,
+    grpc_health_port: Annotated[int, typer.Option(help="gRPC health port.")] = 9003,
+    metrics_port: Annotated[int, typer.Option(help="/metrics port.")] = 9090,
+    metrics_host: Annotated[str, typer.Option(help="/metrics address.")] = "0.0.0.0",
+    plugins_config: Annotated[
+        str, typer.Option(help="EndpointPickerConfig file or built-in name.")
+    ] = "default",
+    max_body_bytes: Annotated[
+        int, typer.Option(help="Largest request body (413 above).")
+    ] = DirectorSettings().max_body_bytes,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+) -> None:
+    """Run the endpoint picker alone, behind an Envoy you run yourself."""
+    setup_logging(log_level)
+    if config_file is None:
+        # The Kubernetes source (--pool-name) plugs in here.
+        raise typer.BadParameter("--config-file is required", param_hint="--config-file")
+    settings = EppSettings(
+        config_file=config_file,
+        grpc=ExtProcSettings(host=host, port=grpc_port, health_port=grpc_health_port),
+        plugins_config=plugins_config,
+        director=DirectorSettings(max_body_bytes=max_body_bytes),
+        metrics_host=metrics_host,
+        metrics_port=metrics_port,
+    )
+    raise typer.Exit(_run(_serve_epp(settings)))
+
+
+async def _serve_epp(settings: EppSettings) -> int:
+    stop = asyncio.Event()
+    with _stop_on_signals(stop):
+        async with Epp(settings) as running:
+            assert running.server is not None
+            log.info(
+                "EPP ready: ext_proc %s:%d, health %s, metrics %s",
+                settings.grpc.host,
+                running.server.port,
+                running.server.health_port,
+                running.metrics_port,
+            )
+            await stop.wait()
+    return 0
+
+
+# --- envoy-config ------------------------------------------------------------------------
+def envoy_config(
+    config: Annotated[Path, typer.Option("-f", "--config", exists=True, help=_CONFIG_HELP)],
+    port: Annotated[int, typer.Option(help="Client listener port.")] = 8081,
+    host: Annotated[str, typer.Option(help="Client listener address.")] = "127.0.0.1",
+    admin_port: Annotated[int, typer.Option(help="Envoy admin port.")] = 19000,
+    epp_host: Annotated[str, typer.Option(help="Where the EPP listens.")] = "127.0.0.1",
+    epp_port: Annotated[int, typer.Option(help="EPP ext_proc port.")] = 9002,
+    eds_dir: Annotated[
+        Path, typer.Option(help="Directory of the fallback EDS file (FailOpen).")
+    ] = Path("envoy-eds"),
+    output: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
+) -> None:
+    """Print the Envoy bootstrap that ``run`` would use."""
+    state = load_file(config)
+    failure: FailureMode = (
+        "FailOpen" if any(p.failure_mode == "FailOpen" for p in state.pools) else "FailClose"
+    )
+    settings = EnvoySettings(
+        host=host,
+        port=port,
+        admin_port=admin_port,
+        epp_host=epp_host,
+        epp_port=epp_port,
+        failure_mode=failure,
+    )
+    bootstrap = build_bootstrap(settings, eds_dir=eds_dir.absolute())
+    if output == "json":
+        typer.echo(json.dumps(bootstrap, indent=2))
+    else:
+        typer.echo(yaml.safe_dump(bootstrap, sort_keys=False), nl=False)
+
+
+# --- bench overhead ----------------------------------------------------------------------
+def overhead(
+    duration: Annotated[float, typer.Option(help="Seconds per load step.")] = 3.0,
+    concurrency: Annotated[
+        str, typer.Option(help="Comma-separated closed-loop concurrency sweep.")
+    ] = "1,8,32",
+    envoy_concurrency: Annotated[int, typer.Option(help="Envoy worker threads.")] = 1,
+    output: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "warning",
+) -> None:
+    """What the EPP adds through real Envoy on loopback: latency, throughput, big prompts, SSE."""
+    setup_logging(log_level)
+    levels = tuple(int(c) for c in concurrency.split(",") if c.strip())
+    settings = OverheadSettings(
+        duration=duration, concurrency=levels, envoy_concurrency=envoy_concurrency
+    )
+    report = _run_value(run_overhead(settings, gateway=_gateway_factory))
+    typer.echo(format_report(report))
+    if output is not None:
+        output.write_text(json.dumps(report, indent=2))
+
+
+def _gateway_factory(config: Path, *, account_usage: bool, envoy_concurrency: int) -> Gateway:
+    return Gateway(
+        GatewaySettings(
+            epp=EppSettings(
+                config_file=config,
+                grpc=ExtProcSettings(port=0),
+                director=DirectorSettings(account_usage=account_usage),
+            ),
+            envoy=EnvoySettings(
+                port=0, admin_port=0, direct_listener=True, concurrency=envoy_concurrency
+            ),
+        )
+    )
+
+
+def _run_value(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add this module's commands to ``app`` (and benchmarks to ``bench``)."""
+    app.command("run")(run)
+    app.command("epp")(epp)
+    app.command("envoy-config")(envoy_config)
+    bench.command("overhead")(overhead)

@@ -27,9 +27,9 @@ from pydantic import BaseModel, ConfigDict
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 EPP_CLUSTER = "epp"
+EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 ORIGINAL_DST_CLUSTER = "original_destination_cluster"
 FALLBACK_CLUSTER = "epp_fallback"
-DIRECT_CLUSTER = "direct_upstream"
 GATEWAY_LISTENER = "gateway"
 DIRECT_LISTENER = "direct"
 EDS_FILE_NAME = "fallback_eds.json"
@@ -53,10 +53,14 @@ class EnvoySettings(BaseModel):
     epp_port: int = 9002
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
     message_timeout_seconds: float = 60.0
+    epp_health_interval_seconds: float = 1.0
+    """Active gRPC health checks of the EPP; see ``_epp_cluster`` for why FailOpen needs them."""
     response_path: bool = True
     """Send responses through the EPP (usage accounting, model-name restore, served endpoint)."""
-    direct_upstream: str | None = None
-    """``ip:port``: add a second listener straight to it, without ext_proc (benchmarks)."""
+    direct_listener: bool = False
+    """Add a second listener without ext_proc that routes by the client's own
+    ``x-gateway-destination-endpoint`` (the "Envoy alone" baseline of ``bench overhead``).
+    It lets a client pick any upstream, so it is for loopback benchmarks only."""
     direct_port: int = 0
     concurrency: int = 1
     log_level: str = "warning"
@@ -67,9 +71,8 @@ def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]
     s = settings
     listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, _gateway_hcm(s))]
     clusters = [_epp_cluster(s), _original_dst_cluster(), _fallback_cluster(eds_dir)]
-    if s.direct_upstream is not None:
+    if s.direct_listener:
         listeners.append(_listener(DIRECT_LISTENER, s.host, s.direct_port, _direct_hcm()))
-        clusters.append(_direct_cluster(s.direct_upstream))
     return {
         "node": {"id": "inference-gateway", "cluster": "inference-gateway"},
         "admin": {"address": _address(s.admin_host, s.admin_port)},
@@ -151,7 +154,7 @@ def _gateway_hcm(s: EnvoySettings) -> dict[str, Any]:
 
 
 def _direct_hcm() -> dict[str, Any]:
-    return _hcm("direct", [_route(DIRECT_CLUSTER, require_header=False)], [])
+    return _hcm("direct", [_route(ORIGINAL_DST_CLUSTER, require_header=True)], [])
 
 
 def _router() -> dict[str, Any]:
@@ -245,12 +248,31 @@ def _static_endpoints(cluster: str, hostports: list[tuple[str, int]]) -> dict[st
 
 
 def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
+    """The EPP as a cluster, health-checked with panic mode off.
+
+    In FULL_DUPLEX_STREAMED, Envoy can fail open only while no body chunk has gone to the
+    processor (envoyproxy/envoy#41276); a refused connection is noticed too late for that,
+    because the first chunk is already queued. With the EPP marked unhealthy and no panic
+    routing, the stream fails as it opens and FailOpen works as the pool promises.
+    """
+    interval = f"{s.epp_health_interval_seconds:g}s"
     return {
         "name": EPP_CLUSTER,
         "type": "STATIC",
         "connect_timeout": "1s",
         "typed_extension_protocol_options": _http2_options(),
         "circuit_breakers": _breakers(),
+        "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        "health_checks": [
+            {
+                "timeout": "1s",
+                "interval": interval,
+                "no_traffic_interval": interval,
+                "unhealthy_threshold": 1,
+                "healthy_threshold": 1,
+                "grpc_health_check": {"service_name": EXT_PROC_SERVICE},
+            }
+        ],
         "load_assignment": _static_endpoints(EPP_CLUSTER, [(s.epp_host, s.epp_port)]),
     }
 
@@ -287,15 +309,4 @@ def _fallback_cluster(eds_dir: Path) -> dict[str, Any]:
                 },
             }
         },
-    }
-
-
-def _direct_cluster(hostport: str) -> dict[str, Any]:
-    host, _, port = hostport.rpartition(":")
-    return {
-        "name": DIRECT_CLUSTER,
-        "type": "STATIC",
-        "connect_timeout": "10s",
-        "circuit_breakers": _breakers(),
-        "load_assignment": _static_endpoints(DIRECT_CLUSTER, [(host.strip("[]"), int(port))]),
     }

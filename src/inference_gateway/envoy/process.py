@@ -128,13 +128,17 @@ class EnvoyProcess:
     def _failure(self, what: str) -> str:
         return what + ":\n" + "\n".join(self.tail())
 
-    async def listener_port(self, name: str) -> int:
-        """The port Envoy bound for listener ``name`` (useful when configured as 0)."""
+    async def admin(self, path: str) -> str:
+        """GET an admin endpoint (``/clusters``, ``/stats?filter=...``) as text."""
         async with (
             aiohttp.ClientSession() as session,
-            session.get(f"{self.admin_url}/listeners?format=json") as resp,
+            session.get(f"{self.admin_url}{path}") as resp,
         ):
-            data = await resp.json(content_type=None)
+            return await resp.text()
+
+    async def listener_port(self, name: str) -> int:
+        """The port Envoy bound for listener ``name`` (useful when configured as 0)."""
+        data = json.loads(await self.admin("/listeners?format=json"))
         for listener in data.get("listener_statuses", []):
             if listener.get("name") == name:
                 return int(listener["local_address"]["socket_address"]["port_value"])

@@ -26,7 +26,12 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from inference_gateway.datastore import Datastore
-from inference_gateway.envoy.bootstrap import GATEWAY_LISTENER, EnvoySettings, build_bootstrap
+from inference_gateway.envoy.bootstrap import (
+    DIRECT_LISTENER,
+    GATEWAY_LISTENER,
+    EnvoySettings,
+    build_bootstrap,
+)
 from inference_gateway.envoy.endpoints_file import EndpointsFile, fallback_hostports
 from inference_gateway.envoy.process import EnvoyProcess
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
@@ -148,6 +153,7 @@ class Gateway:
         self.epp = Epp(settings.epp)
         self.envoy: EnvoyProcess | None = None
         self.port = 0
+        self.direct_port = 0
         self._stack = AsyncExitStack()
 
     @property
@@ -156,8 +162,12 @@ class Gateway:
 
     @property
     def url(self) -> str:
-        host = self.settings.envoy.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self.settings.envoy.host}:{self.port}"
+
+    @property
+    def direct_url(self) -> str:
+        """The benchmark listener without ext_proc (only with ``envoy.direct_listener``)."""
+        return f"http://{self.settings.envoy.host}:{self.direct_port}"
 
     async def __aenter__(self) -> Gateway:
         try:
@@ -189,6 +199,8 @@ class Gateway:
         )
         await stack.enter_async_context(self.envoy)
         self.port = await self.envoy.listener_port(GATEWAY_LISTENER)
+        if envoy_settings.direct_listener:
+            self.direct_port = await self.envoy.listener_port(DIRECT_LISTENER)
         log.info("gateway listening on %s", self.url)
 
     def _failure_mode(self) -> Literal["FailOpen", "FailClose"]:

@@ -1,0 +1,210 @@
+"""``bench overhead``: what the EPP adds to a request through real Envoy on loopback.
+
+Same Envoy, two listeners: ``direct`` routes by a destination header the client sets
+itself (Envoy alone), ``gateway`` runs ext_proc and lets the EPP set it. Figures:
+
+* small requests: p50/p99 latency and throughput over a closed-loop concurrency sweep;
+* a 200 KB prompt: median latency one at a time, and what the EPP adds to it;
+* SSE: events per second over concurrent streams with the EPP on the response path.
+
+Two EPP variants run: ``epp`` (defaults: usage accounting reads every response) and
+``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite is let past
+the EPP after its headers). The gateway itself is built by the caller (``GatewayFactory``)
+because ``bench`` sits beside, not above, the ext_proc package.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import aiohttp
+from pydantic import BaseModel, ConfigDict
+
+from inference_gateway.bench._overhead_load import (
+    LoadResult,
+    python_load,
+    sequential_latency_ms,
+    sse_rate,
+    static_upstream,
+    stream_upstream,
+    wrk_available,
+    wrk_load,
+)
+
+FAST_HOST, STREAM_HOST = "127.0.0.11", "127.0.0.12"
+FAST_MODEL, STREAM_MODEL = "bench-fast", "bench-stream"
+DESTINATION = "x-gateway-destination-endpoint"
+
+
+class OverheadSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    duration: float = 3.0
+    concurrency: tuple[int, ...] = (1, 8, 32)
+    envoy_concurrency: int = 1
+    big_prompt_bytes: int = 200_000
+    big_prompt_requests: int = 30
+    sse_streams: int = 8
+    sse_events: int = 500
+    load_tool: Literal["auto", "wrk", "python"] = "auto"
+    fast_port: int = 18000
+    stream_port: int = 18001
+
+
+class BenchTarget(Protocol):
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def direct_url(self) -> str: ...
+
+
+GatewayFactory = Callable[..., AbstractAsyncContextManager[BenchTarget]]
+"""``factory(config_file, *, account_usage, envoy_concurrency)``: a started gateway whose
+Envoy also has the direct listener."""
+
+
+def bench_config(fast_port: int, stream_port: int) -> str:
+    docs = []
+    for pool, host, port, model in (
+        ("fast", FAST_HOST, fast_port, FAST_MODEL),
+        ("stream", STREAM_HOST, stream_port, STREAM_MODEL),
+    ):
+        docs += [
+            "apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\n"
+            f"metadata: {{name: {pool}}}\nspec:\n  selector: {{app: {pool}}}\n"
+            f"  targetPortNumber: {port}\n  extensionRef: {{name: epp}}\n",
+            "apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferenceModel\n"
+            f"metadata: {{name: {pool}}}\n"
+            f"spec: {{modelName: {model}, poolRef: {{name: {pool}}}}}\n",
+            f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {pool}-0, labels: {{app: {pool}}}}}\n"
+            f'status: {{podIP: {host}, conditions: [{{type: Ready, status: "True"}}]}}\n',
+        ]
+    return "---\n".join(docs)
+
+
+def _chat(model: str, content: str = "hi", **extra: Any) -> bytes:
+    body = {"model": model, "messages": [{"role": "user", "content": content}], **extra}
+    return json.dumps(body).encode()
+
+
+async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -> dict[str, Any]:
+    s = settings
+    use_wrk = s.load_tool == "wrk" or (s.load_tool == "auto" and wrk_available())
+    report: dict[str, Any] = {
+        "settings": s.model_dump(),
+        "load_tool": "wrk" if use_wrk else "python",
+    }
+    with tempfile.TemporaryDirectory(prefix="igw-bench-") as tmp:
+        work = Path(tmp)
+        config = work / "bench.yaml"
+        config.write_text(bench_config(s.fast_port, s.stream_port))
+        (work / "upstream").mkdir()
+        async with AsyncExitStack() as stack:
+            await stack.enter_async_context(
+                static_upstream(FAST_HOST, s.fast_port, FAST_MODEL, work / "upstream")
+            )
+            await stack.enter_async_context(
+                stream_upstream(STREAM_HOST, s.stream_port, STREAM_MODEL)
+            )
+            session = await stack.enter_async_context(aiohttp.ClientSession())
+            for name, account_usage in (("epp", True), ("epp-lean", False)):
+                factory = gateway(
+                    config, account_usage=account_usage, envoy_concurrency=s.envoy_concurrency
+                )
+                async with factory as target:
+                    if "envoy" not in report:
+                        report["envoy"] = await _measure(
+                            s, target, session, work, use_wrk, direct=True
+                        )
+                    report[name] = await _measure(s, target, session, work, use_wrk, direct=False)
+    _derive(report)
+    return report
+
+
+async def _measure(
+    s: OverheadSettings,
+    target: BenchTarget,
+    session: aiohttp.ClientSession,
+    work: Path,
+    use_wrk: bool,
+    *,
+    direct: bool,
+) -> dict[str, Any]:
+    url = (target.direct_url if direct else target.url) + "/v1/chat/completions"
+    fast = {"content-type": "application/json"}
+    stream = dict(fast)
+    if direct:
+        fast[DESTINATION] = f"{FAST_HOST}:{s.fast_port}"
+        stream[DESTINATION] = f"{STREAM_HOST}:{s.stream_port}"
+    small = _chat(FAST_MODEL)
+    sweep: list[LoadResult] = []
+    for c in s.concurrency:
+        if use_wrk:
+            sweep.append(
+                await wrk_load(url, small, fast, concurrency=c, seconds=s.duration, workdir=work)
+            )
+        else:
+            sweep.append(await python_load(url, small, fast, concurrency=c, seconds=s.duration))
+    big = _chat(STREAM_MODEL, "x" * s.big_prompt_bytes)
+    sse = _chat(STREAM_MODEL, stream=True, max_tokens=s.sse_events)
+    return {
+        "sweep": [
+            {
+                "concurrency": r.concurrency,
+                "rps": round(r.rps, 1),
+                "p50_ms": round(r.p50_ms, 3),
+                "p99_ms": round(r.p99_ms, 3),
+                "requests": r.requests,
+                "errors": r.errors,
+            }
+            for r in sweep
+        ],
+        "big_prompt_p50_ms": round(
+            await sequential_latency_ms(session, url, big, stream, s.big_prompt_requests), 3
+        ),
+        "sse_events_per_s": round(
+            await sse_rate(session, url, sse, stream, streams=s.sse_streams), 1
+        ),
+    }
+
+
+def _derive(report: dict[str, Any]) -> None:
+    base = report["envoy"]
+    for name in ("epp", "epp-lean"):
+        run = report[name]
+        run["added_p50_ms_c1"] = round(run["sweep"][0]["p50_ms"] - base["sweep"][0]["p50_ms"], 3)
+        run["max_rps"] = max(r["rps"] for r in run["sweep"])
+        run["big_prompt_added_ms"] = round(run["big_prompt_p50_ms"] - base["big_prompt_p50_ms"], 3)
+        run["sse_ratio"] = round(run["sse_events_per_s"] / max(base["sse_events_per_s"], 1e-9), 3)
+    base["max_rps"] = max(r["rps"] for r in base["sweep"])
+
+
+def format_report(report: dict[str, Any]) -> str:
+    lines = [f"load tool: {report['load_tool']}", ""]
+    lines.append(f"{'path':<10} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
+    for name in ("envoy", "epp", "epp-lean"):
+        for r in report[name]["sweep"]:
+            lines.append(
+                f"{name:<10} {r['concurrency']:>5} {r['rps']:>9.1f} {r['p50_ms']:>8.3f} "
+                f"{r['p99_ms']:>8.3f} {r['errors']:>7}"
+            )
+    lines.append("")
+    base = report["envoy"]
+    lines.append(
+        f"Envoy alone: max {base['max_rps']:.0f} req/s, 200 KB prompt p50 "
+        f"{base['big_prompt_p50_ms']:.2f} ms, SSE {base['sse_events_per_s']:.0f} events/s"
+    )
+    for name in ("epp", "epp-lean"):
+        run = report[name]
+        lines.append(
+            f"{name}: +{run['added_p50_ms_c1']:.3f} ms p50 at c=1, max {run['max_rps']:.0f} req/s, "
+            f"200 KB prompt +{run['big_prompt_added_ms']:.2f} ms, "
+            f"SSE {run['sse_events_per_s']:.0f} events/s ({run['sse_ratio']:.0%} of Envoy alone)"
+        )
+    return "\n".join(lines)
