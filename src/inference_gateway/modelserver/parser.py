@@ -130,32 +130,30 @@ class _Lines:
 
 def _sample_lines(text: str, family: str) -> list[str]:
     """The sample lines (not comments) of ``family``, from its one group in the body."""
-    needle = "\n" + family
     if text.startswith(family):
         start = 0
     else:
-        pos = text.find(needle)
+        pos = text.find("\n" + family)
         if pos == -1:
             return []
         start = pos + 1
-    group_end = _group_end(text, start)
-    lines: list[str] = []
-    while start != -1:
-        end = text.find("\n", start, group_end)
-        if end == -1:
-            end = group_end
-        after = start + len(family)
-        if after < end and text[after] in "{ \t" and end - start <= _MAX_LINE:
-            lines.append(text[start:end])
-        pos = text.find(needle, end, group_end)
-        start = -1 if pos == -1 else pos + 1
-    return lines
+    n = len(family)
+    return [
+        line
+        for line in text[start : _group_end(text, start)].split("\n")
+        if line.startswith(family)
+        and len(line) > n
+        and line[n] in "{ \t"
+        and len(line) <= _MAX_LINE
+    ]
 
 
 def _group_end(text: str, start: int) -> int:
     """Where the next family's HELP or TYPE line begins (or the end of the body)."""
-    ends = [p for p in (text.find("\n# HELP ", start), text.find("\n# TYPE ", start)) if p != -1]
-    return min(ends) if ends else len(text)
+    pos = text.find("\n# ", start)
+    while pos != -1 and text[pos + 3 : pos + 8] not in ("HELP ", "TYPE "):
+        pos = text.find("\n# ", pos + 3)
+    return len(text) if pos == -1 else pos
 
 
 def _parse_line(line: str) -> _Sample | None:
