@@ -88,6 +88,13 @@ class PluginScheduler:
         self._observer = observer
         self._clock = perf_counter
 
+    def forget(self, endpoint_name: str) -> None:
+        """Tell stateful plugins (the prefix index) that an endpoint left the pool."""
+        for plugin in self.post_pick:
+            forget = getattr(plugin, "forget", None)
+            if callable(forget):
+                forget(endpoint_name)
+
     def _call(self, point: str, plugin: object, fn: Callable[..., Any], *args: Any) -> Any:
         if self._observer is None:
             return fn(*args)

@@ -94,3 +94,18 @@ def test_hit_rate_rises_with_a_repeated_prefix(registry: Registry) -> None:
         scheduler.schedule(make_request(prompt=system), EPS, NOW).primary.name for _ in range(5)
     }
     assert len(chosen) == 1
+
+
+def test_scheduler_forget_reaches_the_prefix_index(registry: Registry) -> None:
+    scheduler = build_scheduler(load_config("scorer-mix", registry), rng=random.Random(0))
+    request = make_request(prompt="p" * 640)
+    first = scheduler.schedule(request, EPS, NOW).primary.name
+    assert (
+        scheduler.schedule(request, EPS, NOW).explanation["scores"][0][2][  # type: ignore[index]
+            "prefix-cache-scorer"
+        ]
+        == 1.0
+    )
+    scheduler.forget(first)
+    again = scheduler.schedule(request, EPS, NOW)
+    assert again.explanation["scores"][0][2]["prefix-cache-scorer"] == 0.0  # type: ignore[index]
