@@ -6,7 +6,7 @@ import pytest
 
 from inference_gateway.scheduling.config import load_config, parse_config
 from inference_gateway.scheduling.registry import Registry
-from inference_gateway.scheduling.scheduler import build_scheduler
+from inference_gateway.scheduling.scheduler import PluginScheduler, build_scheduler
 from inference_gateway.scheduling.types import Criticality, NoCapacityError
 from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request, names
 
@@ -16,7 +16,7 @@ kind: EndpointPickerConfig
 """
 
 
-def _tree_scheduler(registry: Registry, tree: str) -> object:
+def _tree_scheduler(registry: Registry, tree: str) -> PluginScheduler:
     import yaml
 
     doc = yaml.safe_load(
@@ -46,9 +46,10 @@ nextOnFailure: {pluginRef: least-queue-filter}
 """,
     )
     eps = [make_endpoint("p0", waiting=50), make_endpoint("p1", waiting=0)]
-    decision = scheduler.schedule(make_request(), eps, NOW)  # type: ignore[attr-defined]
+    decision = scheduler.schedule(make_request(), eps, NOW)
     assert decision.primary.name == "p1"
-    assert decision.explanation["filters"][:2] == [("nothing", 2, 0), ("least-queue-filter", 2, 1)]
+    steps = decision.explanation["filters"]
+    assert steps[:2] == [("nothing", 2, 0), ("least-queue-filter", 2, 1)]  # type: ignore[index]
 
 
 def test_success_branch_receives_the_filtered_set(registry: Registry) -> None:
@@ -68,18 +69,18 @@ nextOnFailure: {pluginRef: nothing}
         make_endpoint("p1", waiting=5),
         make_endpoint("p2", waiting=9),
     ]
-    decision = scheduler.schedule(make_request(), eps, NOW)  # type: ignore[attr-defined]
+    decision = scheduler.schedule(make_request(), eps, NOW)
     assert decision.primary.name == "p1"
 
 
 def test_failure_without_branch_yields_no_capacity(registry: Registry) -> None:
     scheduler = _tree_scheduler(registry, "current: {pluginRef: low-queue-filter}")
     with pytest.raises(NoCapacityError):
-        scheduler.schedule(make_request(), [make_endpoint("p0", waiting=99)], NOW)  # type: ignore[attr-defined]
+        scheduler.schedule(make_request(), [make_endpoint("p0", waiting=99)], NOW)
 
 
 @pytest.fixture
-def default_scheduler(registry: Registry) -> object:
+def default_scheduler(registry: Registry) -> PluginScheduler:
     return build_scheduler(load_config("default", registry), rng=random.Random(0))
 
 
@@ -124,7 +125,7 @@ def default_scheduler(registry: Registry) -> object:
     ],
 )
 def test_default_tree_paths(
-    default_scheduler: object,
+    default_scheduler: PluginScheduler,
     criticality: Criticality,
     endpoints: list[tuple[str, int, float]],
     allowed: set[str],
@@ -132,19 +133,19 @@ def test_default_tree_paths(
 ) -> None:
     eps = [make_endpoint(n, waiting=w, kv=kv) for n, w, kv in endpoints]
     for _ in range(20):
-        decision = default_scheduler.schedule(make_request(criticality), eps, NOW)  # type: ignore[attr-defined]
+        decision = default_scheduler.schedule(make_request(criticality), eps, NOW)
         assert decision.primary.name in allowed
-    steps = [name for name, _, _ in decision.explanation["filters"]]
+    steps = [name for name, _, _ in decision.explanation["filters"]]  # type: ignore[attr-defined]
     assert steps[: len(path)] == path
 
 
-def test_default_tree_sheds_sheddable_without_capacity(default_scheduler: object) -> None:
+def test_default_tree_sheds_sheddable_without_capacity(default_scheduler: PluginScheduler) -> None:
     eps = [make_endpoint("p0", waiting=50, kv=0.9), make_endpoint("p1", waiting=6)]
     with pytest.raises(NoCapacityError):
-        default_scheduler.schedule(make_request(Criticality.SHEDDABLE), eps, NOW)  # type: ignore[attr-defined]
+        default_scheduler.schedule(make_request(Criticality.SHEDDABLE), eps, NOW)
 
 
-def test_default_tree_prefers_lora_affinity(default_scheduler: object) -> None:
+def test_default_tree_prefers_lora_affinity(default_scheduler: PluginScheduler) -> None:
     eps = [
         make_endpoint("p0", waiting=0, adapters={"chat"}, max_adapters=1),
         make_endpoint("p1", waiting=3, adapters={"sql"}, max_adapters=1),
@@ -152,15 +153,15 @@ def test_default_tree_prefers_lora_affinity(default_scheduler: object) -> None:
     picks = {
         default_scheduler.schedule(
             make_request(Criticality.CRITICAL, target="sql"), eps, NOW
-        ).primary.name  # type: ignore[attr-defined]
+        ).primary.name
         for _ in range(30)
     }
     assert picks == {"p1"}
 
 
-def test_trace_key_is_per_cycle(default_scheduler: object) -> None:
+def test_trace_key_is_per_cycle(default_scheduler: PluginScheduler) -> None:
     eps = [make_endpoint("p0")]
-    a = default_scheduler.schedule(make_request(), eps, NOW)  # type: ignore[attr-defined]
-    b = default_scheduler.schedule(make_request(), eps, NOW)  # type: ignore[attr-defined]
+    a = default_scheduler.schedule(make_request(), eps, NOW)
+    b = default_scheduler.schedule(make_request(), eps, NOW)
     assert a.explanation["filters"] == b.explanation["filters"]
     assert names(a.endpoints) == ["p0"]

@@ -49,14 +49,14 @@ def test_admit(criticality: Criticality, saturated: bool, shed: bool) -> None:
     [("200ms", 0.2), ("1s", 1.0), ("1.5s", 1.5), ("250us", 0.00025), (0.3, 0.3), ("2m", 120.0)],
 )
 def test_staleness_accepts_durations(value: object, seconds: float) -> None:
-    params = SaturationParams(metricsStalenessThreshold=value)  # type: ignore[arg-type]
+    params = SaturationParams(metricsStalenessThreshold=value)
     assert params.metricsStalenessThreshold == pytest.approx(seconds)
 
 
 @pytest.mark.parametrize("value", ["fast", "10", "-1s", -1.0])
 def test_staleness_rejects_garbage(value: object) -> None:
     with pytest.raises(ValidationError):
-        SaturationParams(metricsStalenessThreshold=value)  # type: ignore[arg-type]
+        SaturationParams(metricsStalenessThreshold=value)
 
 
 def test_custom_thresholds() -> None:

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from inference_gateway.scheduling.framework import NoParams
+from inference_gateway.scheduling.framework import NoParams, Plugin, Scorer
 from inference_gateway.scheduling.plugins.lora import LoraAffinityScorer
 from inference_gateway.scheduling.plugins.scorers import (
     InflightLoadScorer,
@@ -25,12 +25,13 @@ from tests.unit.scheduling.helpers import handle, make_endpoint, make_request
 )
 @pytest.mark.parametrize("field", ["waiting", "running", "in_flight"])
 def test_min_max_inverted_scorers(values: list[int], expected: list[float], field: str) -> None:
-    scorer = {
+    cls: type[Plugin] = {
         "waiting": QueueScorer,
         "running": RunningRequestsSizeScorer,
         "in_flight": InflightLoadScorer,
-    }[field]("s", NoParams(), handle())
-    eps = [make_endpoint(f"p{i}", **{field: v}) for i, v in enumerate(values)]
+    }[field]
+    scorer: Scorer = cls("s", NoParams(), handle())  # type: ignore[assignment]
+    eps = [make_endpoint(f"p{i}", **{field: v}) for i, v in enumerate(values)]  # type: ignore[arg-type]
     assert scorer.score(make_request(), eps, {}) == pytest.approx(expected)
 
 
