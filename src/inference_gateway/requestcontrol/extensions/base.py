@@ -166,7 +166,13 @@ EXTENSION_POINTS: Mapping[str, type[Any]] = {
 
 
 def points_of(cls: type[Any]) -> frozenset[str]:
-    """The extension points a plugin class implements, judged by its methods."""
+    """The request-control points a plugin class implements, judged by its methods.
+
+    Only ``ExtensionPlugin`` subclasses count: method names alone are ambiguous (the
+    scheduling saturation detector has an unrelated ``admit``).
+    """
+    if not (isinstance(cls, type) and issubclass(cls, ExtensionPlugin)):
+        return frozenset()
     return frozenset(m for m in EXTENSION_POINTS if callable(getattr(cls, m, None)))
 
 
