@@ -17,7 +17,7 @@ from typing import Protocol
 from inference_gateway.datastore.types import Endpoint
 
 
-class Criticality(str, Enum):
+class Criticality(str, Enum):  # noqa: UP042 (str mixin kept: others compare and format it)
     CRITICAL = "Critical"
     STANDARD = "Standard"
     SHEDDABLE = "Sheddable"
@@ -67,5 +67,6 @@ class NoEndpointsError(Exception):
 class Scheduler(Protocol):
     """What the request path needs from scheduling; implemented in ``scheduling.scheduler``."""
 
-    def schedule(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> Decision:
-        ...
+    def schedule(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float
+    ) -> Decision: ...
