@@ -1,4 +1,4 @@
-"""Suite-wide guards: no test may leak an asyncio task."""
+"""Suite-wide guards: no test may leak an asyncio task; hypothesis without deadlines."""
 
 from __future__ import annotations
 
@@ -6,6 +6,12 @@ import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import settings
+
+# Per-example deadlines turn a busy 2-core CI machine into flaky failures; size is bounded
+# by max_examples instead.
+settings.register_profile("gateway", deadline=None, print_blob=True)
+settings.load_profile("gateway")
 
 
 @pytest.fixture(autouse=True)
