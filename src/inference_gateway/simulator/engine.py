@@ -172,6 +172,47 @@ class Engine:
             self._run_max = min(self._run_max, self._steps_to_reach(ready))
         return rec
 
+    def abort(self, request_id: str) -> RequestRecord | None:
+        """Drop a live request at once (its client left), freeing its slot and blocks.
+
+        Call ``advance(now)`` first. The request is removed from the step in progress too,
+        which then finishes a little sooner than vLLM's would (it still computes the token).
+        """
+        seq = self._live.pop(request_id, None)
+        if seq is None:
+            return None
+        if seq.state == _WAITING:
+            if seq.rec.queued != seq.rec.queued:  # still in API overhead
+                self._pending.remove(next(e for e in self._pending if e[2] is seq))
+                heapq.heapify(self._pending)
+            else:
+                self._waiting.remove(seq)
+                if seq.adapter is not None:
+                    self._waiting_adapters[seq.adapter] -= 1
+        else:
+            if seq.state == _DECODE:
+                seq.t = self.gstep - seq.anchor
+                private = self._leave_decode(seq)
+                if self._alloc_upto > self.gstep and (self.gstep + seq.cls) % self._bs == 0:
+                    private += 1  # the block it took for the step in progress
+                if self._phase == _STEP:
+                    self._step_decodes -= 1
+            else:
+                private = seq.private
+                if seq in self._step_done:
+                    self._step_done.remove(seq)
+                if seq in self._prefilling:
+                    self._prefilling.remove(seq)
+            self.pool.release(seq.hashes or (), seq.held, private)
+            self._release_slot(seq)
+            if self._phase == _RUN:
+                self._run_max = 1  # recompose after the step in progress
+        seq.state = _DONE
+        rec = seq.rec
+        rec.finish, rec.output_tokens, rec.finish_reason = self.now, seq.t, "abort"
+        self.success["abort"] += 1
+        return rec
+
     def tokens_generated(self, request_id: str) -> int:
         """Output tokens produced so far by a live request (0 when unknown or finished)."""
         seq = self._live.get(request_id)

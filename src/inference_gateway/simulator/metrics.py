@@ -101,7 +101,7 @@ class EngineCollector(Collector):
             "Count of successfully processed requests.",
             labels=[*names, "finished_reason"],
         )
-        for reason in ("stop", "length"):
+        for reason in ("stop", "length", "abort"):
             success.add_metric([*values, reason], e.success[reason])
         yield success
         for name, doc, hist in (

@@ -9,6 +9,7 @@ Output text is synthetic, one word per token.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -232,12 +233,16 @@ async def handle(request: web.Request, kind: Kind, rt: RealtimeEngine) -> web.St
     except EngineError as e:
         return error_response(e.status, str(e), e.kind)
     created = int(time.time())
-    if parsed.stream:
-        try:
+    try:
+        if parsed.stream:
             return await stream(request, parsed, ticket, rid, created)
-        except ConnectionResetError:  # the client left; vLLM would abort, we let it finish
-            return web.Response(status=499)
-    while not ticket.done:
-        await ticket.changed.wait()
-        ticket.changed.clear()
+        while not ticket.done:
+            await ticket.changed.wait()
+            ticket.changed.clear()
+    except asyncio.CancelledError:
+        rt.abort(rid)
+        raise
+    except ConnectionResetError:  # the client went away mid-stream
+        rt.abort(rid)
+        return web.Response(status=499)
     return web.json_response(complete_body(parsed, ticket, rid, created))

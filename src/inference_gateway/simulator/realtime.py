@@ -64,6 +64,14 @@ class RealtimeEngine:
         self._wake.set()
         return ticket
 
+    def abort(self, request_id: str) -> None:
+        """The client left: drop its request from the engine (vLLM aborts it too)."""
+        self.sync()
+        if self.engine.abort(request_id) is not None:
+            self._tickets.pop(request_id, None)
+            self._streams.pop(request_id, None)
+            self._wake.set()
+
     def sync(self) -> None:
         """Bring the engine up to now (so gauges are current) and publish what finished."""
         self._publish(self.engine.advance(self.now()))

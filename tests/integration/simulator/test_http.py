@@ -287,3 +287,22 @@ async def test_stream_delivers_tokens_while_the_request_runs(http: aiohttp.Clien
                         running_at_first_token = pod.engine.num_running
     assert running_at_first_token == 1
     assert chunks == 50
+
+
+async def test_stream_client_leaving_aborts_its_request(http: aiohttp.ClientSession) -> None:
+    async with run_pods([PodSpec("ab", "127.0.0.18", 0)], time_scale=0.5) as (pod,):
+        body = {"model": "sim-model", "prompt": "go", "max_tokens": 500, "ignore_eos": True}
+        body["stream"] = True
+        async with http.post(f"{pod.url}/v1/completions", json=body) as resp:
+            await resp.content.readline()
+            assert pod.engine.num_running == 1
+            resp.close()
+        async with asyncio.timeout(5):
+            for _ in range(10_000):
+                m = await metrics(http, pod)
+                reasons = {s.labels["finished_reason"]: s.value for s in m["vllm:request_success"]}
+                if reasons["abort"] == 1:
+                    break
+                await asyncio.sleep(0.005)
+        assert m["vllm:num_requests_running"][0].value == 0
+        assert m["vllm:kv_cache_usage_perc"][0].value == 0.0

@@ -260,3 +260,42 @@ def test_snapshot_matches_the_gauges() -> None:
     m = snapshot(engine, 0.0)
     assert (m.running, m.waiting, m.running_adapters, m.max_adapters) == (1, 1, {"a"}, 1)
     assert m.kv_usage == pytest.approx(4 / 100) and (m.block_size, m.num_blocks) == (16, 100)
+
+
+def test_abort_frees_everything_wherever_the_request_is() -> None:
+    engine = Engine(cfg(api_overhead=0.01, max_num_seqs=2, adapters=("a",)))
+    for rid in ("dec", "pre", "wait"):
+        engine.submit(req(rid, prompt=7000 if rid == "pre" else 64, out=50, adapter="a"), 0.0)
+    while engine.tokens_generated("dec") < 3:
+        engine.advance(engine.next_step_time())
+    engine.submit(req("pend", out=50), engine.now)
+    assert (engine.num_running, engine.num_waiting, engine.num_pending) == (2, 1, 1)
+    assert engine.tokens_generated("pre") == 0
+    aborted = [engine.abort(rid) for rid in ("pend", "wait", "pre", "dec")]
+    assert [r.finish_reason if r else None for r in aborted] == ["abort"] * 4
+    assert aborted[3] is not None and aborted[3].output_tokens == 3
+    assert engine.abort("dec") is None
+    assert (engine.num_running, engine.num_waiting, engine.num_pending) == (0, 0, 0)
+    assert engine.pool.used == 0 and engine.waiting_adapters == [] and engine.running_adapters == []
+    assert run_all(engine) == []
+    engine.submit(req("after", 64, out=3), engine.now)
+    assert [r.request_id for r in run_all(engine)] == ["after"]
+    assert engine.success["abort"] == 4
+
+
+@pytest.mark.parametrize("steps", [1, 15, 16, 17, 40])
+def test_abort_inside_a_decode_run_keeps_block_counts_exact(steps: int) -> None:
+    engine = Engine(cfg())
+    engine.submit(req("stay", 64, out=100), 0.0)
+    engine.submit(req("go", 70, out=100), 0.0)
+    engine.advance(0.0)
+    engine.advance(engine.next_step_time())
+    for _ in range(steps):
+        engine.advance(engine.next_step_time())
+    assert engine.tokens_generated("go") == steps + 1
+    engine.abort("go")
+    stay_blocks = -(-(64 + engine.tokens_generated("stay")) // 16)
+    assert engine.pool.used == stay_blocks
+    (done,) = run_all(engine)
+    assert done.request_id == "stay" and done.output_tokens == 100
+    assert engine.pool.used == 0
