@@ -35,7 +35,7 @@ from rich.table import Table
 
 from inference_gateway.datastore.objects import PodInfo, PoolInfo
 from inference_gateway.datastore.store import Datastore
-from inference_gateway.modelserver.scraper import MetricsScraper
+from inference_gateway.modelserver.scraper import MetricsScraper, Transport
 
 FIRST_ADDRESS = ipaddress.IPv4Address("127.0.0.11")
 _SLOT = "\x00"
@@ -56,6 +56,7 @@ class ScrapeBenchResult:
     body_bytes: int
     gunzip_us: float
     loop: str
+    transport: str
     ages: list[float] = field(default_factory=list)
     """Metrics age of every endpoint, sampled every 100 ms during the run."""
 
@@ -231,7 +232,9 @@ class _Window:
     ages: list[float]
 
 
-async def _scrape(endpoints: int, port: int, interval: float, seconds: float) -> _Window:
+async def _scrape(
+    endpoints: int, port: int, interval: float, seconds: float, transport: Transport
+) -> _Window:
     store = Datastore()
     store.upsert_pool(
         PoolInfo(name="bench", namespace="default", selector={"app": "vllm"}, target_ports=(port,))
@@ -247,7 +250,8 @@ async def _scrape(endpoints: int, port: int, interval: float, seconds: float) ->
         )
     loop = asyncio.get_running_loop()
     ages: list[float] = []
-    async with MetricsScraper(store, interval=interval, clock=loop.time) as scraper:
+    scraper = MetricsScraper(store, interval=interval, clock=loop.time, transport=transport)
+    async with scraper:
         await asyncio.sleep(min(1.0, seconds / 5))  # warm-up: connections, parser memo
         stats = scraper.stats
         scrapes0, parse0, errors0 = (
@@ -275,7 +279,12 @@ async def _scrape(endpoints: int, port: int, interval: float, seconds: float) ->
 
 
 def run_scrape_bench(
-    endpoints: int = 256, interval: float = 0.05, seconds: float = 10.0, *, uvloop: bool = True
+    endpoints: int = 256,
+    interval: float = 0.05,
+    seconds: float = 10.0,
+    *,
+    uvloop: bool = True,
+    transport: Transport = "aiohttp",
 ) -> ScrapeBenchResult:
     """Scrape ``endpoints`` simulated vLLM servers every ``interval`` for ``seconds``."""
     if not 1 <= endpoints <= 60000:
@@ -307,7 +316,7 @@ def run_scrape_bench(
             except ImportError:
                 pass
         with asyncio.Runner(loop_factory=factory) as runner:
-            got = runner.run(_scrape(endpoints, port, interval, seconds))
+            got = runner.run(_scrape(endpoints, port, interval, seconds, transport))
         server_cpu1 = _child_cpu_seconds(child.pid)
     finally:
         child.stdin.close()
@@ -338,6 +347,7 @@ def run_scrape_bench(
         body_bytes=len(body),
         gunzip_us=gunzip_us,
         loop=loop_name,
+        transport=transport,
         ages=got.ages,
     )
 
@@ -373,7 +383,7 @@ def print_report(result: ScrapeBenchResult, console: Console | None = None) -> N
             "-" if r.server_cpu_seconds is None else f"{r.server_cpu_seconds / r.wall_seconds:.3f}",
         ),
         ("body size", f"{r.body_bytes / 1024:.1f} KiB"),
-        ("event loop", r.loop),
+        ("event loop / HTTP client", f"{r.loop} / {r.transport}"),
         ("wall time", f"{r.wall_seconds:.1f} s"),
     ]
     for name, value in rows:

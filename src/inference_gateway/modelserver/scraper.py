@@ -20,10 +20,11 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import aiohttp
 import yarl
@@ -31,6 +32,7 @@ import yarl
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
 from inference_gateway.datastore.store import EndpointListener
 from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.modelserver._http import BodyTooLarge, HTTPError, LeanClient
 from inference_gateway.modelserver._tasks import spawn
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
@@ -66,6 +68,10 @@ class ScrapeStats:
     """Wall time spent in the parser (it runs on the event loop)."""
 
 
+Transport = Literal["aiohttp", "lean"]
+"""``aiohttp``: a shared ClientSession. ``lean``: ``_http.LeanClient``, plain http, ~3x less CPU."""
+
+
 class _ScrapeFailure(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -94,8 +100,11 @@ class MetricsScraper:
         limit_per_host: int = 1,
         gzip: bool = True,
         max_body_bytes: int = MAX_BODY_BYTES,
+        transport: Transport = "aiohttp",
         rng: random.Random | None = None,
     ) -> None:
+        if transport == "lean" and scheme != "http":
+            raise ValueError("the lean transport speaks plain http only")
         self._datastore = datastore
         self._clock = clock
         self._interval = interval
@@ -105,6 +114,8 @@ class MetricsScraper:
         self._engines = engines or EngineMappings()
         self._limit_per_host = limit_per_host
         self._max_body = max_body_bytes
+        self._transport = transport
+        self._gzip = gzip
         self._headers = {
             "Accept": "text/plain",
             "Accept-Encoding": "gzip" if gzip else "identity",
@@ -112,6 +123,7 @@ class MetricsScraper:
         }
         self._rng = rng or random.Random()
         self._session: aiohttp.ClientSession | None = None
+        self._started = False
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._all_tasks: set[asyncio.Task[Any]] = set()
         self._health: dict[str, _Health] = {}
@@ -133,15 +145,17 @@ class MetricsScraper:
 
     async def start(self) -> None:
         """Open the shared session and subscribe to the datastore (starts existing loops)."""
-        if self._session is not None or self._closed:
+        if self._started or self._closed:
             raise RuntimeError("MetricsScraper can be started once")
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
-        self._session = aiohttp.ClientSession(
-            connector=connector,
-            timeout=aiohttp.ClientTimeout(total=None),
-            headers=self._headers,
-            cookie_jar=aiohttp.DummyCookieJar(),
-        )
+        self._started = True
+        if self._transport == "aiohttp":
+            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None),
+                headers=self._headers,
+                cookie_jar=aiohttp.DummyCookieJar(),
+            )
         self._datastore.add_listener(self)
 
     async def close(self) -> None:
@@ -167,13 +181,13 @@ class MetricsScraper:
 
     # --- EndpointListener -----------------------------------------------------------------
     def endpoint_added(self, endpoint: Endpoint) -> None:
-        if self._closed or self._session is None:
+        if self._closed or not self._started:
             return
         hostport = endpoint.hostport
         self._stop(hostport)
         mapping = self._engines.resolve(endpoint.labels.get(ENGINE_TYPE_LABEL))
         self._loops[hostport] = spawn(
-            self._run(hostport, mapping), name=f"scrape {hostport}", owner=self._all_tasks
+            self._run(endpoint, mapping), name=f"scrape {hostport}", owner=self._all_tasks
         )
 
     def endpoint_removed(self, endpoint: Endpoint) -> None:
@@ -188,35 +202,69 @@ class MetricsScraper:
             self.stats.failing_endpoints -= 1
 
     # --- the loop -------------------------------------------------------------------------
-    async def _run(self, hostport: str, mapping: EngineMapping) -> None:
-        url = yarl.URL(f"{self._scheme}://{hostport}{self._path}")
+    async def _run(self, endpoint: Endpoint, mapping: EngineMapping) -> None:
+        hostport = endpoint.hostport
         health = self._health.setdefault(hostport, _Health())
+        client: LeanClient | None = None
+        fetch: Callable[[], Awaitable[bytes]]
+        if self._transport == "lean":
+            client = LeanClient(
+                endpoint.address,
+                endpoint.port,
+                self._path,
+                gzip=self._gzip,
+                max_body=self._max_body,
+            )
+            fetch = partial(self._fetch_lean, client)
+        else:
+            fetch = partial(
+                self._fetch_aiohttp, yarl.URL(f"{self._scheme}://{hostport}{self._path}")
+            )
         loop = asyncio.get_running_loop()
-        await asyncio.sleep(self._rng.uniform(0.0, self._interval))
-        next_at = loop.time()
-        while True:
-            await self._scrape_once(url, hostport, mapping, health)
-            next_at += self._interval
-            now = loop.time()
-            if next_at < now:
-                next_at = now
-            await asyncio.sleep(next_at - now)
+        try:
+            await asyncio.sleep(self._rng.uniform(0.0, self._interval))
+            next_at = loop.time()
+            while True:
+                await self._scrape_once(fetch, hostport, mapping, health)
+                next_at += self._interval
+                now = loop.time()
+                if next_at < now:
+                    next_at = now
+                await asyncio.sleep(next_at - now)
+        finally:
+            if client is not None:
+                client.close()
 
     async def _scrape_once(
-        self, url: yarl.URL, hostport: str, mapping: EngineMapping, health: _Health
+        self,
+        fetch: Callable[[], Awaitable[bytes]],
+        hostport: str,
+        mapping: EngineMapping,
+        health: _Health,
     ) -> None:
         self.stats.scrapes_total += 1
         try:
-            metrics = await self._fetch_and_parse(url, mapping)
+            async with asyncio.timeout(self._timeout):
+                body = await fetch()
+            now = self._clock()
+            started = time.perf_counter()
+            try:
+                metrics = parse(body.decode("utf-8", errors="replace"), mapping, now=now)
+            finally:
+                self.stats.parse_seconds_total += time.perf_counter() - started
         except _ScrapeFailure as e:
             self._failed(hostport, health, e.reason, str(e), None)
         except TimeoutError:
             self._failed(hostport, health, "timeout", f"no answer within {self._timeout}s", None)
-        except aiohttp.ClientConnectionError as e:
+        except (aiohttp.ClientConnectionError, OSError) as e:
             self._failed(hostport, health, "connection", str(e) or type(e).__name__, None)
+        except BodyTooLarge as e:
+            self._failed(hostport, health, "too_large", str(e), None)
+        except (aiohttp.ClientError, HTTPError) as e:
+            self._failed(hostport, health, "http", str(e) or type(e).__name__, None)
         except MetricsParseError as e:
             self._failed(hostport, health, "parse", str(e), None)
-        except Exception as e:  # a bug or a surprise from aiohttp: keep the loop alive
+        except Exception as e:  # a bug or a surprise from a client: keep the loop alive
             self._failed(hostport, health, "unexpected", repr(e), e)
         else:
             self._datastore.set_metrics(hostport, metrics)
@@ -230,21 +278,18 @@ class MetricsScraper:
                 health.failures = 0
                 self.stats.failing_endpoints -= 1
 
-    async def _fetch_and_parse(self, url: yarl.URL, mapping: EngineMapping) -> Metrics:
+    async def _fetch_aiohttp(self, url: yarl.URL) -> bytes:
         assert self._session is not None
-        async with (
-            asyncio.timeout(self._timeout),
-            self._session.get(url) as resp,
-        ):
+        async with self._session.get(url) as resp:
             if resp.status != 200:
                 raise _ScrapeFailure("http_status", f"HTTP {resp.status}")
-            body = await _read_capped(resp, self._max_body)
-        now = self._clock()
-        started = time.perf_counter()
-        try:
-            return parse(body.decode("utf-8", errors="replace"), mapping, now=now)
-        finally:
-            self.stats.parse_seconds_total += time.perf_counter() - started
+            return await _read_capped(resp, self._max_body)
+
+    async def _fetch_lean(self, client: LeanClient) -> bytes:
+        status, body = await client.get()
+        if status != 200:
+            raise _ScrapeFailure("http_status", f"HTTP {status}")
+        return body
 
     def _failed(
         self, hostport: str, health: _Health, reason: str, detail: str, exc: Exception | None

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL, PodInfo, PoolInfo
 from inference_gateway.datastore.store import Datastore
 from inference_gateway.modelserver.collector import ScraperCollector
-from inference_gateway.modelserver.scraper import MetricsScraper
+from inference_gateway.modelserver.scraper import MetricsScraper, Transport
 
 from .conftest import FakeModelServer, eventually
 
@@ -43,17 +43,26 @@ def add_pod(store: Datastore, name: str, ip: str, **labels: str) -> str:
     return name
 
 
-def scraper_for(store: Datastore, *, timeout: float = 1.0) -> MetricsScraper:
-    return MetricsScraper(store, interval=0.01, timeout=timeout)
+@pytest.fixture(params=["aiohttp", "lean"])
+def transport(request: pytest.FixtureRequest) -> Transport:
+    """Every scraper test runs over both HTTP clients."""
+    value: Transport = request.param
+    return value
 
 
-async def test_metrics_land_and_follow_the_server(servers: StartServer) -> None:
+def scraper_for(store: Datastore, transport: Transport, *, timeout: float = 1.0) -> MetricsScraper:
+    return MetricsScraper(store, interval=0.01, timeout=timeout, transport=transport)
+
+
+async def test_metrics_land_and_follow_the_server(
+    servers: StartServer, transport: Transport
+) -> None:
     a = await servers("127.0.0.11", vllm_text(3))
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
     hp = f"127.0.0.11:{a.port}"
-    async with scraper_for(store) as scraper:
+    async with scraper_for(store, transport) as scraper:
         await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 3)
         first = store.metrics(hp)
         assert first is not None and (first.running, first.kv_usage) == (1, 0.5)
@@ -66,27 +75,31 @@ async def test_metrics_land_and_follow_the_server(servers: StartServer) -> None:
         assert endpoint.metrics.kv_usage == 0.75
 
 
-async def test_engine_type_label_selects_the_mapping(servers: StartServer) -> None:
+async def test_engine_type_label_selects_the_mapping(
+    servers: StartServer, transport: Transport
+) -> None:
     sglang_text = "sglang:num_queue_reqs 7\nsglang:num_running_reqs 2\nsglang:token_usage 0.1\n"
     a = await servers("127.0.0.11", sglang_text)
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11", **{ENGINE_TYPE_LABEL: "sglang"})
     hp = f"127.0.0.11:{a.port}"
-    async with scraper_for(store):
+    async with scraper_for(store, transport):
         await eventually(lambda: store.metrics(hp) is not None)
         m = store.metrics(hp)
         assert m is not None and (m.waiting, m.running, m.kv_usage) == (7, 2, 0.1)
 
 
-async def test_endpoints_known_before_start_are_scraped(servers: StartServer) -> None:
+async def test_endpoints_known_before_start_are_scraped(
+    servers: StartServer, transport: Transport
+) -> None:
     a = await servers("127.0.0.11", vllm_text(1))
     b = await servers("127.0.0.12", vllm_text(2))
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
     add_pod(store, "b", "127.0.0.12")
-    async with scraper_for(store) as scraper:
+    async with scraper_for(store, transport) as scraper:
         assert scraper.scraping == {f"127.0.0.11:{a.port}", f"127.0.0.12:{b.port}"}
         await eventually(lambda: a.hits > 0 and b.hits > 0)
         await eventually(lambda: [e.metrics.waiting for e in store.endpoints(POOL)] == [1, 2])
@@ -94,7 +107,7 @@ async def test_endpoints_known_before_start_are_scraped(servers: StartServer) ->
 
 @pytest.mark.parametrize("failure", ["http_500", "garbage", "connection"])
 async def test_failing_server_goes_stale_stays_and_recovers(
-    servers: StartServer, failure: str, caplog: pytest.LogCaptureFixture
+    servers: StartServer, failure: str, caplog: pytest.LogCaptureFixture, transport: Transport
 ) -> None:
     a = await servers("127.0.0.11", vllm_text(4))
     store = Datastore()
@@ -103,7 +116,7 @@ async def test_failing_server_goes_stale_stays_and_recovers(
     hp = f"127.0.0.11:{a.port}"
     reason = {"http_500": "http_status", "garbage": "parse", "connection": "connection"}[failure]
     caplog.set_level(logging.INFO, logger="inference_gateway.modelserver.scraper")
-    async with scraper_for(store) as scraper:
+    async with scraper_for(store, transport) as scraper:
         await eventually(lambda: store.metrics(hp) is not None)
         if failure == "http_500":
             a.status = 500
@@ -134,14 +147,14 @@ async def test_failing_server_goes_stale_stays_and_recovers(
     assert len(recoveries) == 1
 
 
-async def test_timeout_counts_as_failure(servers: StartServer) -> None:
+async def test_timeout_counts_as_failure(servers: StartServer, transport: Transport) -> None:
     a = await servers("127.0.0.11", vllm_text(4))
     a.hang = True
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
     hp = f"127.0.0.11:{a.port}"
-    async with scraper_for(store, timeout=0.05) as scraper:
+    async with scraper_for(store, transport, timeout=0.05) as scraper:
         await eventually(lambda: scraper.stats.errors_total["timeout"] >= 2)
         assert store.metrics(hp) is None
         assert [e.metrics.updated_at for e in store.endpoints(POOL)] == [float("-inf")]
@@ -154,7 +167,9 @@ def scrape_tasks() -> set[str]:
     return {t.get_name() for t in asyncio.all_tasks() if t.get_name().startswith("scrape ")}
 
 
-async def test_removed_endpoint_loop_is_cancelled(servers: StartServer) -> None:
+async def test_removed_endpoint_loop_is_cancelled(
+    servers: StartServer, transport: Transport
+) -> None:
     a = await servers("127.0.0.11", vllm_text(1))
     await servers("127.0.0.12", vllm_text(2))
     store = Datastore()
@@ -162,7 +177,7 @@ async def test_removed_endpoint_loop_is_cancelled(servers: StartServer) -> None:
     add_pod(store, "a", "127.0.0.11")
     add_pod(store, "b", "127.0.0.12")
     hp_a, hp_b = f"127.0.0.11:{a.port}", f"127.0.0.12:{a.port}"
-    async with scraper_for(store) as scraper:
+    async with scraper_for(store, transport) as scraper:
         await eventually(lambda: store.metrics(hp_a) is not None)
         store.delete_pod("default/a")
         assert scraper.scraping == {hp_b}
@@ -180,12 +195,14 @@ async def test_removed_endpoint_loop_is_cancelled(servers: StartServer) -> None:
         assert scrape_tasks() == set()
 
 
-async def test_close_stops_every_loop_and_ignores_later_events(servers: StartServer) -> None:
+async def test_close_stops_every_loop_and_ignores_later_events(
+    servers: StartServer, transport: Transport
+) -> None:
     a = await servers("127.0.0.11", vllm_text(1))
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
-    scraper = scraper_for(store)
+    scraper = scraper_for(store, transport)
     async with scraper:
         assert scrape_tasks()
     assert scrape_tasks() == set()
@@ -194,14 +211,14 @@ async def test_close_stops_every_loop_and_ignores_later_events(servers: StartSer
     assert scrape_tasks() == set()
 
 
-async def test_collector_exposes_stats(servers: StartServer) -> None:
+async def test_collector_exposes_stats(servers: StartServer, transport: Transport) -> None:
     a = await servers("127.0.0.11", vllm_text(1))
     a.status = 503
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
     registry = CollectorRegistry()
-    async with scraper_for(store) as scraper:
+    async with scraper_for(store, transport) as scraper:
         registry.register(ScraperCollector(scraper.stats))
         await eventually(lambda: scraper.stats.errors_total["http_status"] >= 2)
         text = generate_latest(registry).decode()
@@ -210,7 +227,7 @@ async def test_collector_exposes_stats(servers: StartServer) -> None:
     assert "inference_gateway_model_server_scrape_failing_endpoints 1.0" in text
 
 
-async def test_gzip_body_and_custom_path() -> None:
+async def test_gzip_body_and_custom_path(transport: Transport) -> None:
     server = FakeModelServer("127.0.0.11", vllm_text(5), path="/stats/prometheus")
     server.gzip = True
     await server.start()
@@ -219,7 +236,9 @@ async def test_gzip_body_and_custom_path() -> None:
         add_pool(store, server.port)
         add_pod(store, "a", "127.0.0.11")
         hp = f"127.0.0.11:{server.port}"
-        async with MetricsScraper(store, interval=0.01, path="stats/prometheus"):
+        async with MetricsScraper(
+            store, interval=0.01, path="stats/prometheus", transport=transport
+        ):
             await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 5)
         assert "gzip" in server.seen_headers.get("Accept-Encoding", "")
     finally:
@@ -234,14 +253,18 @@ async def test_scraper_starts_once() -> None:
 
 
 @pytest.mark.parametrize("chunked", [False, True])
-async def test_oversized_body_is_refused(servers: StartServer, chunked: bool) -> None:
+async def test_oversized_body_is_refused(
+    servers: StartServer, chunked: bool, transport: Transport
+) -> None:
     a = await servers("127.0.0.11", vllm_text(5))
     a.chunked = chunked
     store = Datastore()
     add_pool(store, a.port)
     add_pod(store, "a", "127.0.0.11")
     hp = f"127.0.0.11:{a.port}"
-    async with MetricsScraper(store, interval=0.01, max_body_bytes=4096) as scraper:
+    async with MetricsScraper(
+        store, interval=0.01, max_body_bytes=4096, transport=transport
+    ) as scraper:
         await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 5)
         a.text = vllm_text(6) + "# padding\n" * 1000
         await eventually(lambda: scraper.stats.errors_total["too_large"] >= 2)
