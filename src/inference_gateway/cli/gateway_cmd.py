@@ -23,7 +23,8 @@ from rich.console import Console
 from rich.panel import Panel
 
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
-from inference_gateway.envoy.bootstrap import EnvoySettings, build_bootstrap
+from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
+from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.standalone import Epp, EppSettings, Gateway, GatewaySettings
 from inference_gateway.observability.logging import setup_logging
@@ -191,7 +192,11 @@ def envoy_config(
     epp_host: Annotated[str, typer.Option(help="Where the EPP listens.")] = "127.0.0.1",
     epp_port: Annotated[int, typer.Option(help="EPP ext_proc port.")] = 9002,
     eds_dir: Annotated[
-        Path, typer.Option(help="Directory of the fallback EDS file (FailOpen).")
+        Path,
+        typer.Option(
+            help="Directory of the fallback EDS file (FailOpen); an empty one is created "
+            "there if missing, since Envoy refuses to start without it."
+        ),
     ] = Path("envoy-eds"),
     output: Annotated[str, typer.Option("--format", help="yaml or json.")] = "yaml",
 ) -> None:
@@ -209,6 +214,9 @@ def envoy_config(
         failure_mode=failure,
     )
     bootstrap = build_bootstrap(settings, eds_dir=eds_dir.absolute())
+    eds_dir.mkdir(parents=True, exist_ok=True)
+    if not (eds_dir / EDS_FILE_NAME).exists():
+        EndpointsFile(eds_dir).write([])
     if output == "json":
         typer.echo(json.dumps(bootstrap, indent=2))
     else:

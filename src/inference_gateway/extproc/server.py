@@ -102,6 +102,7 @@ class ExtProcServer:
             health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
             self.health_port = _bind(health, s.host, s.health_port)
             self._servers.append(health)
+        await self.set_serving(False)
         for server in self._servers:
             await server.start()
         log.info("ext_proc serving on %s:%d", s.host, self.port)
