@@ -37,7 +37,9 @@ class SafetyService:
         if self.mode == "garbage":
             return web.Response(text="not json")
         allowed = "forbidden" not in payload["prompt"]
-        return web.json_response({"allowed": allowed, "reason": "" if allowed else "nope: forbidden"})
+        return web.json_response(
+            {"allowed": allowed, "reason": "" if allowed else "nope: forbidden"}
+        )
 
 
 @pytest.fixture
