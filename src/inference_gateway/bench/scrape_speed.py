@@ -372,7 +372,7 @@ def print_report(result: ScrapeBenchResult, console: Console | None = None) -> N
         ("goal < 0.5 core met", verdict),
         ("CPU per scrape", f"{r.cpu_us_per_scrape:.0f} us"),
         ("  of which user", f"{1e6 * r.user_seconds / max(r.scrapes, 1):.0f} us"),
-        ("  of which parsing", f"{1e6 * r.parse_seconds / max(r.scrapes, 1):.0f} us"),
+        ("  of which decode + parse", f"{1e6 * r.parse_seconds / max(r.scrapes, 1):.0f} us"),
         ("gunzip per scrape if gzip", f"{r.gunzip_us:.0f} us"),
         ("scrapes/s per endpoint", f"{r.scrape_rate:.1f} (target {1 / r.interval:.1f})"),
         ("errors", ", ".join(f"{k}={v}" for k, v in sorted(r.errors.items())) or "none"),

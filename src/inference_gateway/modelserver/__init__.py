@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.parser import MetricsParseError, parse
-from inference_gateway.modelserver.scraper import MetricsScraper, MetricsSink, ScrapeStats
+from inference_gateway.modelserver.scraper import (
+    MetricsScraper,
+    MetricsSink,
+    ScrapeStats,
+    Transport,
+)
 from inference_gateway.modelserver.spec import (
     BUILTIN_ENGINES,
     DEFAULT_ENGINE,
@@ -26,5 +31,6 @@ __all__ = [
     "MetricsSink",
     "ScrapeStats",
     "ScraperCollector",
+    "Transport",
     "parse",
 ]

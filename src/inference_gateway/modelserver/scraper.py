@@ -11,6 +11,12 @@ start and once on recovery, and counted in ``stats``.
 
 Loops start at a random phase within the first interval, so a few hundred endpoints added at once
 do not all parse in the same tick of the event loop.
+
+Two HTTP clients are available. ``transport="aiohttp"`` (default) shares one ``ClientSession``
+(keep-alive, ``limit_per_host`` connections per server, http or https). ``transport="lean"`` is
+``_http.LeanClient``: one kept-alive plain-http connection per server and only the response
+framing a metrics page needs. ``bench scrape`` measured ~200 us of CPU per scrape with aiohttp
+and ~90 us with the lean client (256 servers every 50 ms: ~1.0 core vs ~0.47 core).
 """
 
 from __future__ import annotations
@@ -65,7 +71,7 @@ class ScrapeStats:
     failing_endpoints: int = 0
     """Endpoints whose latest scrape failed."""
     parse_seconds_total: float = 0.0
-    """Wall time spent in the parser (it runs on the event loop)."""
+    """CPU time spent decoding and parsing bodies (on the event loop's thread)."""
 
 
 Transport = Literal["aiohttp", "lean"]
@@ -247,11 +253,11 @@ class MetricsScraper:
             async with asyncio.timeout(self._timeout):
                 body = await fetch()
             now = self._clock()
-            started = time.perf_counter()
+            started = time.thread_time()
             try:
                 metrics = parse(body.decode("utf-8", errors="replace"), mapping, now=now)
             finally:
-                self.stats.parse_seconds_total += time.perf_counter() - started
+                self.stats.parse_seconds_total += time.thread_time() - started
         except _ScrapeFailure as e:
             self._failed(hostport, health, e.reason, str(e), None)
         except TimeoutError:
