@@ -174,3 +174,17 @@ async def test_missing_optional_crds_warn_and_the_pool_is_still_served(
         api.not_installed.clear()  # the CRD gets installed; found on the slow retry
         await eventually(lambda: store.model("llama") is not None, within=120, step=1)
         assert loop.time() - start >= SETTINGS.missing_crd_retry * 0.9
+
+
+async def test_http_410_on_the_watch_request_relists(
+    api: FakeApiServer, kubeconfig: str, store: Datastore
+) -> None:
+    api.put(make_pool())
+    async with source(store, kubeconfig) as src:
+        await eventually(src.synced.is_set)
+        await eventually(lambda: api.watching("pods") == 1)
+        api.fail("WATCH", "pods", 410)
+        api.put(make_pod("a", "127.0.0.11"))
+        api.drop_watches()
+        await eventually(lambda: hostports(store) == ["127.0.0.11:8000"])
+        await eventually(lambda: lists(api, "pods") == 2)

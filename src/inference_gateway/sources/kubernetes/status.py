@@ -79,7 +79,11 @@ class ModelStatusWriter:
 
     async def _write_all(self) -> bool:
         ok = True
-        for claim in self._datastore.model_claims():
+        claims = self._datastore.model_claims()
+        # Objects of other pools, and ones deleted while no watch ran, need no status from us.
+        keep = {claim.key for claim in claims}
+        self._objects = {k: v for k, v in self._objects.items() if k in keep}
+        for claim in claims:
             want = ACCEPTED if self._datastore.model_accepted(claim.key) else IN_USE
             current = self._objects.get(claim.key)
             if current is None or _verdict(current) == want:
