@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -117,9 +117,11 @@ class KubeClient:
         opened = await self._retrying(
             f"watch {resource.plural}", lambda: self._open("GET", path, query=query)
         )
+        events = self._events(opened, resource)
         try:
-            yield self._events(opened, resource)
+            yield events
         finally:
+            await events.aclose()
             opened.release()
 
     async def patch_status(self, resource: Resource, namespace: str, name: str, patch: Obj) -> Obj:
@@ -138,7 +140,7 @@ class KubeClient:
 
     async def _events(
         self, response: aiohttp.ClientResponse, resource: Resource
-    ) -> AsyncIterator[Obj]:
+    ) -> AsyncGenerator[Obj, None]:
         # Lines are split by hand: aiohttp's readline() refuses lines over 128 KiB, and a Pod
         # with its managedFields can be that big.
         buffer = b""
