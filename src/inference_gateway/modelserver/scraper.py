@@ -2,7 +2,7 @@
 
 The scraper is an ``EndpointListener``: the datastore tells it when an ``ip:port`` appears
 (start a loop) or goes (cancel it; ``close`` awaits every loop). Each loop GETs
-``<scheme>://<hostport><path>`` every ``interval`` over one shared keep-alive session, parses the
+``<scheme>://<hostport><path>`` every ``interval`` over a kept-alive connection, parses the
 body with the mapping the pod's ``inference.networking.k8s.io/engine-type`` label selects, and
 swaps in a new frozen ``Metrics`` stamped with ``clock()``. A failed scrape (refused, timeout,
 non-200, unreadable body) leaves the last snapshot in place so its ``updated_at`` ages and readers
@@ -26,19 +26,20 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import partial
 from types import TracebackType
 from typing import Any, Literal, Protocol
-
-import aiohttp
-import yarl
 
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
 from inference_gateway.datastore.store import EndpointListener
 from inference_gateway.datastore.types import Endpoint, Metrics
-from inference_gateway.modelserver._http import BodyTooLarge, HTTPError, LeanClient
+from inference_gateway.modelserver._fetch import (
+    AiohttpFetchers,
+    Fetcher,
+    LeanFetcher,
+    ScrapeFailure,
+)
 from inference_gateway.modelserver._tasks import spawn
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
@@ -67,7 +68,8 @@ class ScrapeStats:
     scrapes_total: int = 0
     """Scrape attempts, successful or not."""
     errors_total: Counter[str] = field(default_factory=Counter)
-    """Failed scrapes by reason: connection, timeout, http_status, too_large, parse, unexpected."""
+    """Failed scrapes by reason: connection, timeout, http_status, http, too_large, parse,
+    unexpected."""
     failing_endpoints: int = 0
     """Endpoints whose latest scrape failed."""
     parse_seconds_total: float = 0.0
@@ -75,13 +77,7 @@ class ScrapeStats:
 
 
 Transport = Literal["aiohttp", "lean"]
-"""``aiohttp``: a shared ClientSession. ``lean``: ``_http.LeanClient``, plain http, ~3x less CPU."""
-
-
-class _ScrapeFailure(Exception):
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
+"""``aiohttp``: a shared ClientSession. ``lean``: ``_http.LeanClient``, plain http, about half the CPU."""
 
 
 @dataclass(slots=True)
@@ -122,13 +118,8 @@ class MetricsScraper:
         self._max_body = max_body_bytes
         self._transport = transport
         self._gzip = gzip
-        self._headers = {
-            "Accept": "text/plain",
-            "Accept-Encoding": "gzip" if gzip else "identity",
-            "User-Agent": "inference-gateway-epp",
-        }
         self._rng = rng or random.Random()
-        self._session: aiohttp.ClientSession | None = None
+        self._shared: AiohttpFetchers | None = None
         self._started = False
         self._loops: dict[str, asyncio.Task[None]] = {}
         self._all_tasks: set[asyncio.Task[Any]] = set()
@@ -155,12 +146,8 @@ class MetricsScraper:
             raise RuntimeError("MetricsScraper can be started once")
         self._started = True
         if self._transport == "aiohttp":
-            connector = aiohttp.TCPConnector(limit=0, limit_per_host=self._limit_per_host)
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                timeout=aiohttp.ClientTimeout(total=None),
-                headers=self._headers,
-                cookie_jar=aiohttp.DummyCookieJar(),
+            self._shared = AiohttpFetchers(
+                limit_per_host=self._limit_per_host, gzip=self._gzip, max_body=self._max_body
             )
         self._datastore.add_listener(self)
 
@@ -172,8 +159,8 @@ class MetricsScraper:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._session is not None:
-            await self._session.close()
+        if self._shared is not None:
+            await self._shared.close()
 
     async def join_removed(self) -> None:
         """Wait until the loops of removed endpoints have finished cancelling."""
@@ -211,39 +198,31 @@ class MetricsScraper:
     async def _run(self, endpoint: Endpoint, mapping: EngineMapping) -> None:
         hostport = endpoint.hostport
         health = self._health.setdefault(hostport, _Health())
-        client: LeanClient | None = None
-        fetch: Callable[[], Awaitable[bytes]]
-        if self._transport == "lean":
-            client = LeanClient(
-                endpoint.address,
-                endpoint.port,
-                self._path,
-                gzip=self._gzip,
-                max_body=self._max_body,
-            )
-            fetch = partial(self._fetch_lean, client)
-        else:
-            fetch = partial(
-                self._fetch_aiohttp, yarl.URL(f"{self._scheme}://{hostport}{self._path}")
-            )
+        fetcher = self._fetcher(endpoint)
         loop = asyncio.get_running_loop()
         try:
             await asyncio.sleep(self._rng.uniform(0.0, self._interval))
             next_at = loop.time()
             while True:
-                await self._scrape_once(fetch, hostport, mapping, health)
+                await self._scrape_once(fetcher, hostport, mapping, health)
                 next_at += self._interval
                 now = loop.time()
                 if next_at < now:
                     next_at = now
                 await asyncio.sleep(next_at - now)
         finally:
-            if client is not None:
-                client.close()
+            fetcher.close()
+
+    def _fetcher(self, endpoint: Endpoint) -> Fetcher:
+        if self._shared is not None:
+            return self._shared.fetcher(f"{self._scheme}://{endpoint.hostport}{self._path}")
+        return LeanFetcher(
+            endpoint.address, endpoint.port, self._path, gzip=self._gzip, max_body=self._max_body
+        )
 
     async def _scrape_once(
         self,
-        fetch: Callable[[], Awaitable[bytes]],
+        fetcher: Fetcher,
         hostport: str,
         mapping: EngineMapping,
         health: _Health,
@@ -251,23 +230,19 @@ class MetricsScraper:
         self.stats.scrapes_total += 1
         try:
             async with asyncio.timeout(self._timeout):
-                body = await fetch()
+                body = await fetcher.fetch()
             now = self._clock()
             started = time.thread_time()
             try:
                 metrics = parse(body.decode("utf-8", errors="replace"), mapping, now=now)
             finally:
                 self.stats.parse_seconds_total += time.thread_time() - started
-        except _ScrapeFailure as e:
+        except ScrapeFailure as e:
             self._failed(hostport, health, e.reason, str(e), None)
         except TimeoutError:
             self._failed(hostport, health, "timeout", f"no answer within {self._timeout}s", None)
-        except (aiohttp.ClientConnectionError, OSError) as e:
+        except OSError as e:  # e.g. creating the connection, before a client could map it
             self._failed(hostport, health, "connection", str(e) or type(e).__name__, None)
-        except BodyTooLarge as e:
-            self._failed(hostport, health, "too_large", str(e), None)
-        except (aiohttp.ClientError, HTTPError) as e:
-            self._failed(hostport, health, "http", str(e) or type(e).__name__, None)
         except MetricsParseError as e:
             self._failed(hostport, health, "parse", str(e), None)
         except Exception as e:  # a bug or a surprise from a client: keep the loop alive
@@ -284,19 +259,6 @@ class MetricsScraper:
                 health.failures = 0
                 self.stats.failing_endpoints -= 1
 
-    async def _fetch_aiohttp(self, url: yarl.URL) -> bytes:
-        assert self._session is not None
-        async with self._session.get(url) as resp:
-            if resp.status != 200:
-                raise _ScrapeFailure("http_status", f"HTTP {resp.status}")
-            return await _read_capped(resp, self._max_body)
-
-    async def _fetch_lean(self, client: LeanClient) -> bytes:
-        status, body = await client.get()
-        if status != 200:
-            raise _ScrapeFailure("http_status", f"HTTP {status}")
-        return body
-
     def _failed(
         self, hostport: str, health: _Health, reason: str, detail: str, exc: Exception | None
     ) -> None:
@@ -312,19 +274,3 @@ class MetricsScraper:
                 exc_info=exc,
             )
         health.failures += 1
-
-
-async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """The body, refusing more than ``cap`` bytes (chunked bodies are counted as read)."""
-    if resp.content_length is not None:
-        if resp.content_length > cap:
-            raise _ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
-        return await resp.read()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in resp.content.iter_any():
-        size += len(chunk)
-        if size > cap:
-            raise _ScrapeFailure("too_large", f"body over {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
