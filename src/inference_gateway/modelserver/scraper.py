@@ -77,7 +77,7 @@ class ScrapeStats:
 
 
 Transport = Literal["aiohttp", "lean"]
-"""``aiohttp``: a shared ClientSession. ``lean``: ``_http.LeanClient``, plain http, about half the CPU."""
+"""``aiohttp``: one shared ClientSession. ``lean``: ``LeanClient``, plain http, half the CPU."""
 
 
 @dataclass(slots=True)
