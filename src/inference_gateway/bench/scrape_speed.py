@@ -325,6 +325,7 @@ def run_scrape_bench(
         except subprocess.TimeoutExpired:
             child.kill()
             child.wait()
+        child.stdout.close()
     body = template.replace(_SLOT, "0").encode()
     packed = gzip.compress(body)
     started = time.perf_counter()
