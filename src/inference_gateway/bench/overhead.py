@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict
 
 from inference_gateway.bench._overhead_load import (
     LoadResult,
+    free_port,
     python_load,
     sequential_latency_ms,
     sse_rate,
@@ -52,8 +53,10 @@ class OverheadSettings(BaseModel):
     sse_streams: int = 8
     sse_events: int = 500
     load_tool: Literal["auto", "wrk", "python"] = "auto"
-    fast_port: int = 18000
-    stream_port: int = 18001
+    fast_port: int = 0
+    """Port of the static upstream on 127.0.0.11 (0: a free one)."""
+    stream_port: int = 0
+    """Port of the streaming upstream on 127.0.0.12 (0: a free one)."""
 
 
 class BenchTarget(Protocol):
@@ -94,7 +97,12 @@ def _chat(model: str, content: str = "hi", **extra: Any) -> bytes:
 
 
 async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -> dict[str, Any]:
-    s = settings
+    s = settings.model_copy(
+        update={
+            "fast_port": settings.fast_port or free_port(FAST_HOST),
+            "stream_port": settings.stream_port or free_port(STREAM_HOST),
+        }
+    )
     use_wrk = s.load_tool == "wrk" or (s.load_tool == "auto" and wrk_available())
     report: dict[str, Any] = {
         "settings": s.model_dump(),

@@ -26,7 +26,13 @@ from inference_gateway.bench.overhead import OverheadSettings, format_report, ru
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import Epp, EppSettings, Gateway, GatewaySettings
+from inference_gateway.extproc.standalone import (
+    Epp,
+    EppSettings,
+    Gateway,
+    GatewaySettings,
+    bench_gateway,
+)
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.requestcontrol import DirectorSettings
 from inference_gateway.sources.file import load_file
@@ -239,25 +245,10 @@ def overhead(
     settings = OverheadSettings(
         duration=duration, concurrency=levels, envoy_concurrency=envoy_concurrency
     )
-    report = _run_value(run_overhead(settings, gateway=_gateway_factory))
+    report = _run_value(run_overhead(settings, gateway=bench_gateway))
     typer.echo(format_report(report))
     if output is not None:
         output.write_text(json.dumps(report, indent=2))
-
-
-def _gateway_factory(config: Path, *, account_usage: bool, envoy_concurrency: int) -> Gateway:
-    return Gateway(
-        GatewaySettings(
-            epp=EppSettings(
-                config_file=config,
-                grpc=ExtProcSettings(port=0),
-                director=DirectorSettings(account_usage=account_usage),
-            ),
-            envoy=EnvoySettings(
-                port=0, admin_port=0, direct_listener=True, concurrency=envoy_concurrency
-            ),
-        )
-    )
 
 
 def _run_value(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:

@@ -32,7 +32,7 @@ from inference_gateway.envoy.bootstrap import (
     EnvoySettings,
     build_bootstrap,
 )
-from inference_gateway.envoy.endpoints_file import EndpointsFile, fallback_hostports
+from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.envoy.process import EnvoyProcess
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.modelserver.scraper import MetricsScraper
@@ -218,4 +218,20 @@ class Gateway:
         await self._stack.aclose()
 
 
-__all__ = ["Epp", "EppSettings", "Gateway", "GatewaySettings", "fallback_hostports"]
+def bench_gateway(config: Path, *, account_usage: bool, envoy_concurrency: int) -> Gateway:
+    """The gateway ``bench overhead`` measures: free ports, plus Envoy's direct listener."""
+    return Gateway(
+        GatewaySettings(
+            epp=EppSettings(
+                config_file=config,
+                grpc=ExtProcSettings(port=0),
+                director=DirectorSettings(account_usage=account_usage),
+            ),
+            envoy=EnvoySettings(
+                port=0, admin_port=0, direct_listener=True, concurrency=envoy_concurrency
+            ),
+        )
+    )
+
+
+__all__ = ["Epp", "EppSettings", "Gateway", "GatewaySettings", "bench_gateway"]
