@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -23,7 +25,7 @@ def test_block_keys_cover_full_64_character_blocks_and_follow_shared_prefixes() 
 
 
 def test_chat_text_joins_string_and_part_contents() -> None:
-    messages = [
+    messages: list[dict[str, Any]] = [
         {"role": "system", "content": "be brief"},
         {"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "image_url"}]},
     ]
