@@ -40,9 +40,11 @@ _Sample = tuple[str, Mapping[str, str], float]
 _Combine = Literal["max", "sum"]
 
 # Sized for 256 servers x ~8 read series; heads rarely differ between servers of one model.
+# Only heads up to 1 KiB are kept, so a hostile server can pin at most ~8 MiB.
 _HEAD_MEMO_SIZE = 8192
+_HEAD_MEMO_MAX_CHARS = 1024
 # Longer sample lines are not from a sane exporter; the parser is quadratic on some of them.
-_MAX_LINE = 64 * 1024
+_MAX_LINE = 16 * 1024
 
 _RUNNING_LORA = "running_lora_adapters"
 _WAITING_LORA = "waiting_lora_adapters"
@@ -176,11 +178,11 @@ def _parse_line(line: str) -> _Sample | None:
         value = float(tokens[0])
     except ValueError:
         return None
-    head = _parse_head(line[:cut])
+    text = line[:cut]
+    head = _memo_head(text) if len(text) <= _HEAD_MEMO_MAX_CHARS else _parse_head(text)
     return None if head is None else (head[0], head[1], value)
 
 
-@functools.lru_cache(maxsize=_HEAD_MEMO_SIZE)
 def _parse_head(head: str) -> tuple[str, Mapping[str, str]] | None:
     """Name and labels of ``name{labels}`` through prometheus_client (None if it rejects it)."""
     try:
@@ -250,3 +252,6 @@ def _lora(samples: list[_Sample]) -> tuple[frozenset[str], frozenset[str], int] 
 
 def _adapter_set(raw: str) -> frozenset[str]:
     return frozenset(a.strip() for a in raw.split(",") if a.strip())
+
+
+_memo_head = functools.lru_cache(maxsize=_HEAD_MEMO_SIZE)(_parse_head)

@@ -288,3 +288,12 @@ def test_search_stays_inside_the_family_group() -> None:
 def test_without_comments_every_sample_line_is_found() -> None:
     text = 'vllm:num_requests_waiting 2\nother 1\nvllm:num_requests_waiting{engine="1"} 3'
     assert parse(text, VLLM, now=0.0).waiting == 5
+
+
+def test_long_lora_line_is_read_and_absurd_lines_are_skipped() -> None:
+    many = ",".join(f"adapter-{i}" for i in range(300))
+    text = LORA_HEADER + lora_line(many, "", 10.0)
+    assert len(parse(text, VLLM, now=0.0).running_adapters) == 300
+    huge = 'vllm:num_requests_running{pad="' + "x" * 20_000 + '"} 5\n'
+    got = parse("vllm:num_requests_waiting 1\n" + huge, VLLM, now=0.0)
+    assert (got.waiting, got.running) == (1, 0)
