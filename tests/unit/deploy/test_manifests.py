@@ -152,11 +152,13 @@ def test_chart_values_flow_into_the_objects() -> None:
     values = yaml.safe_load((DEPLOY / "charts/inferencepool/values.yaml").read_text())
     values["inferencePool"]["modelServers"]["matchLabels"] = {"app": "qwen", "tier": "gpu"}
     values["inferencePool"]["targetPorts"] = [{"number": 8000}, {"number": 8001}]
+    values["inferencePool"]["name"] = "qwen-pool"
     values["inferenceExtension"]["extProcPort"] = 9102
     docs = chart_docs(**values)
     pool = find(docs, "InferencePool")
+    assert find(docs, "Service")["metadata"]["name"] == "qwen-pool-epp"
     assert pool["metadata"] == {
-        "name": "llama",
+        "name": "qwen-pool",
         "namespace": "serving",
         "labels": {
             "app.kubernetes.io/name": "inferencepool",
