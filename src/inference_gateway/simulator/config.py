@@ -7,9 +7,11 @@ A step of the simulated engine costs
 
 b0..b2 are the BLIS fit for Llama-3.1-8B on one H100 (vLLM 0.8.4); b3 is the research
 digest's estimate for attention reads (128 KB of KV per token at 3.35 TB/s, doubled). b4 is
-the per-token output/streaming overhead (~0.05 ms, research/sim-bench.md 3.8): without it the
-four BLIS terms alone saturate one H100 at ~134 req/s on the calibration workload, while
-measured vLLM 0.11 saturates at ~101-106 req/s; with it the model gives ~95 req/s.
+a per-token output/streaming overhead (the digest suggests ~0.05 ms; 35 us fits): with the
+four BLIS terms alone one H100 saturates at ~134 req/s on the calibration workload (~200-token
+prompts, 64-token outputs, max_num_seqs 128), while vLLM 0.11 measured ~101-106 req/s.
+With b4 = 35 us the model gives TTFT p50 29 ms at 1 QPS (measured 31), 48 ms at 92 QPS
+(measured 45) and saturation at ~102 req/s (research/sim-bench.md 3.8).
 """
 
 from __future__ import annotations

@@ -193,8 +193,6 @@ class Engine:
             if seq.state == _DECODE:
                 seq.t = self.gstep - seq.anchor
                 private = self._leave_decode(seq)
-                if self._alloc_upto > self.gstep and (self.gstep + seq.cls) % self._bs == 0:
-                    private += 1  # the block it took for the step in progress
                 if self._phase == _STEP:
                     self._step_decodes -= 1
             else:
@@ -489,6 +487,8 @@ class Engine:
         self._d -= 1
         seq.ver += 1
         kv = seq.n + self.gstep - seq.anchor - 1
+        if self._alloc_upto > self.gstep and (self.gstep + seq.cls) % self._bs == 0:
+            kv += 1  # it already took a block for the step in progress
         return -(-kv // self._bs) - seq.held
 
     def _finish_seq(self, seq: _Seq, out: list[RequestRecord], *, decoding: bool) -> None:
