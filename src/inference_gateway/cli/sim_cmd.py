@@ -91,8 +91,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         specs = pod_specs(
             host=host, port=port, name=name, replicas=replicas, kind=kind, config=config
         )
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(serve(specs, time_scale=time_scale))
+        try:
+            with contextlib.suppress(KeyboardInterrupt):
+                asyncio.run(serve(specs, time_scale=time_scale))
+        except OSError as e:  # address in use or not assignable
+            typer.echo(f"sim: cannot listen: {e}", err=True)
+            raise typer.Exit(1) from e
 
     @bench.command("sim-speed")
     def sim_speed(
