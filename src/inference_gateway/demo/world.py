@@ -1,0 +1,211 @@
+"""What one demo run stands on: four simulated pods, their config file, EPP and Envoy.
+
+A pool has one target port, so all four pods listen on the same port on 127.0.0.11-14;
+``shared_free_port`` finds one that is free on every address. The standalone config is
+written at run time (pods are ``v1/Pod`` objects whose ``podIP`` is the loopback address)
+with four InferenceModels that exercise the routing rules the demo shows: a Critical chat
+model on a LoRA adapter, a Standard model split 90/10 between two adapter versions (a
+rollout), a Sheddable batch model and the base model by its own name.
+
+``demo_world`` starts pods, then the gateway, and waits (bounded) until the EPP has fresh
+metrics for all four pods, so the first scheduled request already sees the whole pool.
+Exit stops them in reverse order, Envoy (a child process) included.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from inference_gateway.demo.settings import (
+    ADAPTERS,
+    BASE_MODEL,
+    CHAT_ADAPTER,
+    POD_HOSTS,
+    POD_NAMES,
+    POOL_NAME,
+    SLOW_POD,
+    SQL_V1,
+    SQL_V2,
+    DemoSettings,
+    Policy,
+)
+from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
+from inference_gateway.simulator import PodSpec, SimPod, run_pods
+
+_PORT_ATTEMPTS = 50
+_READY_TIMEOUT = 10.0
+_READY_POLL = 0.05
+
+
+@dataclass(frozen=True, slots=True)
+class ModelEntry:
+    """One InferenceModel of the demo: the client-facing name and where it goes."""
+
+    name: str
+    criticality: str
+    targets: tuple[tuple[str, int], ...]
+
+
+MODELS = (
+    ModelEntry("chat", "Critical", ((CHAT_ADAPTER, 100),)),
+    ModelEntry("support", "Standard", ((SQL_V1, 90), (SQL_V2, 10))),
+    ModelEntry("batch", "Sheddable", ((BASE_MODEL, 100),)),
+    ModelEntry(BASE_MODEL, "Standard", ((BASE_MODEL, 100),)),
+)
+CRITICALITY = {m.name: m.criticality for m in MODELS}
+
+
+class DemoStartError(RuntimeError):
+    """Something the demo needs could not start; the message says what and why."""
+
+
+def shared_free_port(hosts: Sequence[str]) -> int:
+    """A TCP port free on every host (bound and released; a small race remains)."""
+    for _ in range(_PORT_ATTEMPTS):
+        with socket.socket() as first:
+            first.bind((hosts[0], 0))
+            port = int(first.getsockname()[1])
+            if all(_free(h, port) for h in hosts[1:]):
+                return port
+    raise DemoStartError(f"no port free on all of {', '.join(hosts)}")
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+        return True
+
+
+def pod_specs(settings: DemoSettings, port: int) -> list[PodSpec]:
+    return [
+        PodSpec(
+            name,
+            host,
+            port,
+            model=BASE_MODEL,
+            adapters=ADAPTERS,
+            max_loras=settings.max_loras,
+            max_num_seqs=settings.max_num_seqs,
+            slowdown=settings.slowdown if name == SLOW_POD else 1.0,
+            seed=i,
+        )
+        for i, (name, host) in enumerate(zip(POD_NAMES, POD_HOSTS, strict=True))
+    ]
+
+
+def config_yaml(port: int) -> str:
+    """The standalone config: one pool, the four models and the four pods."""
+    pool = {
+        "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+        "kind": "InferencePool",
+        "metadata": {"name": POOL_NAME, "namespace": "default"},
+        "spec": {
+            "selector": {"app": POOL_NAME},
+            "targetPortNumber": port,
+            "extensionRef": {"name": "epp", "failureMode": "FailClose"},
+        },
+    }
+    docs: list[object] = [pool]
+    for i, m in enumerate(MODELS):
+        targets = [{"name": n, "weight": w} for n, w in m.targets]
+        docs.append(
+            {
+                "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
+                "kind": "InferenceModel",
+                "metadata": {"name": f"model-{i}", "namespace": "default"},
+                "spec": {
+                    "modelName": m.name,
+                    "criticality": m.criticality,
+                    "poolRef": {"name": POOL_NAME},
+                    "targetModels": targets,
+                },
+            }
+        )
+    for name, host in zip(POD_NAMES, POD_HOSTS, strict=True):
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": name, "namespace": "default", "labels": {"app": POOL_NAME}},
+                "status": {"podIP": host, "conditions": [{"type": "Ready", "status": "True"}]},
+            }
+        )
+    # JSON is YAML; one object per document keeps the file readable for a curious user.
+    return "---\n".join(json.dumps(d, indent=2) + "\n" for d in docs)
+
+
+@dataclass
+class World:
+    gateway: Gateway
+    pods: list[SimPod]
+    policy: Policy
+
+    @property
+    def url(self) -> str:
+        return self.gateway.url
+
+    def pod_name(self, hostport: str) -> str:
+        return next((p.name for p in self.pods if f"{p.host}:{p.port}" == hostport), hostport)
+
+
+@contextlib.asynccontextmanager
+async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> AsyncIterator[World]:
+    """Pods, then EPP + Envoy with ``policy``'s scheduler config; all stopped on exit."""
+    port = shared_free_port(POD_HOSTS)
+    config = _write_config(workdir, port)
+    gw_settings = GatewaySettings(
+        epp=EppSettings(
+            config_file=config,
+            grpc=ExtProcSettings(port=0),
+            plugins_config=policy,
+            seed=settings.seed,
+        ),
+        envoy=EnvoySettings(
+            port=0,
+            admin_port=0,
+            log_level=settings.envoy_log_level,
+            epp_health_interval_seconds=0.2,
+        ),
+        workdir=workdir,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            pods = await stack.enter_async_context(
+                run_pods(pod_specs(settings, port), time_scale=settings.time_scale)
+            )
+        except OSError as e:
+            raise DemoStartError(f"could not start the simulated pods on port {port}: {e}") from e
+        gateway = await stack.enter_async_context(Gateway(gw_settings))
+        await _wait_for_metrics(gateway)
+        yield World(gateway, pods, policy)
+
+
+def _write_config(workdir: Path, port: int) -> Path:
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "gateway.yaml"
+    config.write_text(config_yaml(port))
+    return config
+
+
+async def _wait_for_metrics(gateway: Gateway) -> None:
+    """Until the EPP has scraped every pod once (bounded); the scheduler needs that."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + _READY_TIMEOUT
+    while loop.time() < deadline:
+        endpoints = gateway.datastore.all_endpoints()
+        scraped = [e for e in endpoints if e.metrics.updated_at > float("-inf")]
+        if len(scraped) == len(POD_NAMES):
+            return
+        await asyncio.sleep(_READY_POLL)
+    raise DemoStartError("the endpoint picker did not see metrics from all four pods in time")
