@@ -64,7 +64,7 @@ async def make_chain() -> AsyncIterator[Callable[..., ExtensionChain]]:
 
     def make(url: str, **service: object) -> ExtensionChain:
         params = SafetyPolicyParams.model_validate(
-            {"denyPatterns": ["local-rule"], "service": {"url": url, **service}}
+            {"denyPatterns": ["local-rule"], "timeout": 30, "service": {"url": url, **service}}
         )
         chain = ExtensionChain([SafetyPolicy("policy", params)])
         chains.append(chain)
@@ -73,6 +73,12 @@ async def make_chain() -> AsyncIterator[Callable[..., ExtensionChain]]:
     yield make
     for chain in chains:
         await chain.close()
+
+
+def budget(mode: str) -> float:
+    """The service timeout: short enough for a hanging service to be given up on quickly,
+    long enough for a loaded host to deliver the request first; generous otherwise."""
+    return 1.0 if mode == "hang" else 10.0
 
 
 async def outcome(chain: ExtensionChain, text: str) -> GatewayError | None:
@@ -110,7 +116,7 @@ async def test_service_failure_fails_closed_with_503(
     service: SafetyService, make_chain: Callable[..., ExtensionChain], mode: str
 ) -> None:
     service.mode = mode
-    chain = make_chain(service.url, timeout="200ms", failureMode="closed")
+    chain = make_chain(service.url, timeout=budget(mode), failureMode="closed")
     err = await outcome(chain, "How do I bake bread?")
     assert err is not None and (err.status, err.code) == (503, "safety_service_unavailable")
     assert len(service.seen) == 1
@@ -121,7 +127,7 @@ async def test_service_failure_fails_open(
     service: SafetyService, make_chain: Callable[..., ExtensionChain], mode: str
 ) -> None:
     service.mode = mode
-    chain = make_chain(service.url, timeout="200ms", failureMode="open")
+    chain = make_chain(service.url, timeout=budget(mode), failureMode="open")
     assert await outcome(chain, "How do I bake bread?") is None
     assert len(service.seen) == 1
     refused = await outcome(chain, "local-rule still applies")

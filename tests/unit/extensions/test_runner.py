@@ -15,7 +15,7 @@ from inference_gateway.requestcontrol.extensions import (
     ImmediateAnswer,
     RequestContext,
 )
-from inference_gateway.requestcontrol.extensions.base import points_of
+from inference_gateway.requestcontrol.extensions.base import FailureMode, points_of
 from inference_gateway.requestcontrol.types import GatewayError
 from inference_gateway.scheduling.saturation import SaturationDetector
 from tests.unit.extensions.helpers import begin, chat_body, incoming, routed
@@ -62,8 +62,8 @@ class Recorder(ExtensionPlugin):
 class Stuck(ExtensionPlugin):
     TYPE = "stuck"
 
-    def __init__(self, failure_mode: str, timeout: float = 5.0) -> None:
-        params = ExtensionParams(timeout=timeout, failureMode=failure_mode)  # type: ignore[arg-type]
+    def __init__(self, failure_mode: FailureMode, timeout: float = 5.0) -> None:
+        params = ExtensionParams(timeout=timeout, failureMode=failure_mode)
         super().__init__("stuck", params)
         self.never = asyncio.Event()
 
@@ -74,8 +74,8 @@ class Stuck(ExtensionPlugin):
 class Broken(ExtensionPlugin):
     TYPE = "broken"
 
-    def __init__(self, failure_mode: str) -> None:
-        super().__init__("broken", ExtensionParams(failureMode=failure_mode))  # type: ignore[arg-type]
+    def __init__(self, failure_mode: FailureMode) -> None:
+        super().__init__("broken", ExtensionParams(failureMode=failure_mode))
 
     def prepare_data(self, ctx: RequestContext) -> None:
         raise RuntimeError("bug")

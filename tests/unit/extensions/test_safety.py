@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -21,7 +22,7 @@ def chain_with(**params: object) -> ExtensionChain:
     return ExtensionChain([SafetyPolicy("policy", SafetyPolicyParams.model_validate(params))])
 
 
-async def refusal(chain: ExtensionChain, body: dict[str, object], **kw: str) -> GatewayError | None:
+async def refusal(chain: ExtensionChain, body: dict[str, Any], **kw: str) -> GatewayError | None:
     try:
         await begin(chain, body, **kw).before_route()
     except GatewayError as err:
