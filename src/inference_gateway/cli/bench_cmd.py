@@ -9,6 +9,8 @@ from rich.console import Console
 from rich.table import Table
 
 from inference_gateway.bench.pick_speed import run as run_pick_speed
+from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
+from inference_gateway.bench.scrape_speed import run_scrape_bench
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -43,3 +45,20 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 str(r.shed),
             )
         Console().print(table)
+
+    @bench.command("scrape")
+    def scrape(
+        endpoints: Annotated[int, typer.Option(help="Simulated model servers.")] = 256,
+        interval: Annotated[float, typer.Option(help="Seconds between scrapes.")] = 0.05,
+        seconds: Annotated[float, typer.Option(help="How long to measure.")] = 10.0,
+        transport: Annotated[
+            str, typer.Option(help="HTTP client: aiohttp (default) or lean (plain http only).")
+        ] = "aiohttp",
+    ) -> None:
+        """CPU the metrics scraper uses over many endpoints (servers in a child process)."""
+        if transport not in ("aiohttp", "lean"):
+            raise typer.BadParameter("transport must be aiohttp or lean")
+        result = run_scrape_bench(
+            endpoints, interval, seconds, transport="lean" if transport == "lean" else "aiohttp"
+        )
+        print_scrape_report(result)
