@@ -108,5 +108,6 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         typer.echo(
             f"{result.requests} requests, {result.simulated_seconds:.1f} simulated s, "
             f"{result.wall_seconds:.2f} wall s: "
-            f"{result.requests_per_wall_second:,.0f} simulated requests per wall second"
+            f"{result.requests_per_wall_second:,.0f} simulated requests per wall second "
+            f"({result.requests_per_cpu_second:,.0f} per CPU second)"
         )
