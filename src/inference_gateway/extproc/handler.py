@@ -164,13 +164,13 @@ class Stream:
         extra: dict[str, str] = {}
         if "x-request-id" not in state.headers and routed.request_id:
             extra["x-request-id"] = routed.request_id
-        out = [
-            msgs.route_headers(
-                ",".join(routed.endpoints),
-                content_length=len(forwarded) if has_body else None,
-                extra=extra,
-            )
-        ]
+        length = len(forwarded) if has_body else None
+        endpoints = ",".join(routed.endpoints)
+        if has_body and not trailers and len(forwarded) <= msgs.BODY_CHUNK_BYTES:
+            return [
+                msgs.route_headers(endpoints, content_length=length, extra=extra, body=forwarded)
+            ]
+        out = [msgs.route_headers(endpoints, content_length=length, extra=extra)]
         if has_body:
             out.extend(msgs.request_body_chunks(forwarded, end_of_stream=not trailers))
         return out

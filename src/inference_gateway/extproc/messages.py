@@ -8,7 +8,9 @@ shapes can be unit tested without a stream. Protocol facts that shaped them:
   router re-matches on the new header;
 * the request body (FULL_DUPLEX_STREAMED) goes back as ``streamed_response`` chunks of at
   most 62,000 bytes (the upstream EPP's ``BodyByteLimit``, under gRPC's and Envoy's 64 KiB
-  comfort zone), with ``end_of_stream`` on the last one;
+  comfort zone), with ``end_of_stream`` on the last one; a body that fits in one chunk rides
+  in the header answer itself (status CONTINUE_AND_REPLACE, which Envoy 1.40 honours in
+  full duplex), saving one gRPC message per request, the common case;
 * response chunks (STREAMED) are answered one by one, with a body mutation only when the
   bytes changed, so an untouched chunk is never copied back;
 * the header answer sets ``content-length`` to the length of the body actually forwarded
@@ -61,8 +63,13 @@ def route_headers(
     *,
     content_length: int | None,
     extra: Mapping[str, str] | None = None,
+    body: bytes | None = None,
 ) -> pb.ProcessingResponse:
-    """The request-headers answer that sends the request to ``endpoints`` (``ip:port,...``)."""
+    """The request-headers answer that sends the request to ``endpoints`` (``ip:port,...``).
+
+    With ``body``, the answer also carries the whole body to forward (CONTINUE_AND_REPLACE),
+    so no request-body answer follows.
+    """
     sets = [_set(DESTINATION_HEADER, endpoints)]
     if content_length is not None:
         sets.append(_set("content-length", str(content_length)))
@@ -70,14 +77,14 @@ def route_headers(
         sets.extend(_set(k, v) for k, v in extra.items())
     metadata = struct_pb2.Struct()
     metadata.fields[LB_NAMESPACE].struct_value.fields[DESTINATION_HEADER].string_value = endpoints
+    common = pb.CommonResponse(
+        header_mutation=pb.HeaderMutation(set_headers=sets), clear_route_cache=True
+    )
+    if body is not None:
+        common.status = pb.CommonResponse.CONTINUE_AND_REPLACE
+        common.body_mutation.body = body
     return pb.ProcessingResponse(
-        request_headers=pb.HeadersResponse(
-            response=pb.CommonResponse(
-                header_mutation=pb.HeaderMutation(set_headers=sets),
-                clear_route_cache=True,
-            )
-        ),
-        dynamic_metadata=metadata,
+        request_headers=pb.HeadersResponse(response=common), dynamic_metadata=metadata
     )
 
 

@@ -105,7 +105,7 @@ def set_headers(resp: pb.ProcessingResponse) -> dict[str, str]:
     return {h.header.key: h.header.raw_value.decode() for h in mutation.set_headers}
 
 
-async def test_headers_are_answered_after_the_body_with_endpoint_and_new_length(
+async def test_small_body_rides_in_the_header_answer_sent_after_the_body(
     stub: pb_grpc.ExternalProcessorStub, director: ScriptedDirector
 ) -> None:
     call = stub.Process()
@@ -126,10 +126,10 @@ async def test_headers_are_answered_after_the_body_with_endpoint_and_new_length(
     assert sent["x-request-id"] == "rid-1"
     lb = first.dynamic_metadata.fields["envoy.lb"].struct_value
     assert lb.fields[DESTINATION_HEADER].string_value == ENDPOINT
-    second = await call.read()
-    streamed = second.request_body.response.body_mutation.streamed_response
-    assert streamed.body == forwarded and streamed.end_of_stream
+    assert common.status == pb.CommonResponse.CONTINUE_AND_REPLACE
+    assert common.body_mutation.body == forwarded
     await call.done_writing()
+    assert await call.read() == grpc.aio.EOF
 
 
 async def test_big_bodies_go_back_in_62000_byte_chunks(
