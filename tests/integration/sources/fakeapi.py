@@ -278,8 +278,8 @@ class FakeApiServer:
         self._streams.append(stream)
         try:
             async with asyncio.timeout(float(query.get("timeoutSeconds") or 3600)):
-                while (event := await stream.queue.get()) is not None:
-                    await response.write(json.dumps(event).encode() + b"\n")
+                while (live := await stream.queue.get()) is not None:
+                    await response.write(json.dumps(live).encode() + b"\n")
         except TimeoutError:
             pass
         finally:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from inference_gateway.datastore import Datastore
@@ -78,7 +80,7 @@ async def test_watch_events_add_change_and_remove(
     ids=["not-ready", "terminating"],
 )
 async def test_a_pod_leaves_within_one_event(
-    api: FakeApiServer, kubeconfig: str, store: Datastore, change: dict[str, bool]
+    api: FakeApiServer, kubeconfig: str, store: Datastore, change: dict[str, Any]
 ) -> None:
     api.put(make_pool())
     api.put(make_pod("a", "127.0.0.11"))

@@ -118,7 +118,7 @@ async def test_rename_replace_is_picked_up_repeatedly(tmp_path: Path) -> None:
             tmp = tmp_path / f".gw.yaml.swp{n}"
             tmp.write_text(config(*ips))
             os.replace(tmp, path)
-            await wait(source, lambda n=n: source.reloads >= n)
+            await wait(source, lambda: source.reloads >= n)  # noqa: B023 (awaited here)
             assert hostports(store) == sorted(f"{ip}:8000" for ip in ips)
 
 
