@@ -275,7 +275,7 @@ async def test_slow_pod_takes_longer_in_virtual_time(http: aiohttp.ClientSession
 
 async def test_stream_delivers_tokens_while_the_request_runs(http: aiohttp.ClientSession) -> None:
     async with run_pods([PodSpec("s", "127.0.0.17", 0)], time_scale=0.5) as (pod,):
-        body = {"model": "sim-model", "prompt": "go", "max_tokens": 50, "ignore_eos": True}
+        body = {"model": "sim-model", "prompt": "go", "max_tokens": 150, "ignore_eos": True}
         body["stream"] = True
         running_at_first_token = None
         chunks = 0
@@ -286,7 +286,7 @@ async def test_stream_delivers_tokens_while_the_request_runs(http: aiohttp.Clien
                     if running_at_first_token is None:
                         running_at_first_token = pod.engine.num_running
     assert running_at_first_token == 1
-    assert chunks == 50
+    assert chunks == 150
 
 
 async def test_stream_client_leaving_aborts_its_request(http: aiohttp.ClientSession) -> None:
