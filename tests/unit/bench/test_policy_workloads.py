@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import Counter
 
@@ -43,7 +44,7 @@ def test_arrival_rate_is_the_requested_mean(burstiness: float) -> None:
 def test_bursty_arrivals_are_burstier_than_poisson() -> None:
     def cv2(name: str) -> float:
         times = [r.arrival for r in generate(WORKLOADS[name], 50.0, 100.0, seed=2)]
-        gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+        gaps = [b - a for a, b in itertools.pairwise(times)]
         return statistics.pvariance(gaps) / statistics.fmean(gaps) ** 2
 
     assert 0.85 <= cv2("sharegpt") <= 1.15
