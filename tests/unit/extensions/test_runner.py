@@ -239,6 +239,8 @@ def test_context_carries_the_prompt_text() -> None:
         "ab",
         False,
     )
+    embeddings = begin(chain, {"model": "m", "input": "to embed"}, path="/v1/embeddings").ctx
+    assert (embeddings.api, embeddings.prompt) == ("other", "to embed")
 
 
 def test_points_are_detected_from_methods() -> None:

@@ -75,6 +75,9 @@ async def test_miss_fills_and_a_paraphrase_hits(chain: ExtensionChain) -> None:
     body = json.loads(hit.body)
     assert body["choices"][0]["message"]["content"] == "Knead, rise, bake."
     assert body["model"] == "m" and body["created"] == 7
+    cache = chain.plugins[0]
+    assert isinstance(cache, SemanticCache)
+    assert (cache.stats.lookups, cache.stats.hits, cache.stats.fills) == (2, 1, 1)
 
 
 async def test_unrelated_prompt_misses(chain: ExtensionChain) -> None:

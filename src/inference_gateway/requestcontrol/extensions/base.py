@@ -97,9 +97,10 @@ def content_text(content: object) -> str:
 
 
 def prompt_text(api: ApiKind, data: Mapping[str, Any]) -> str:
+    """The text policies and embeddings look at; ``input`` for other APIs (embeddings)."""
     if api == "chat":
         return chat_text(data.get("messages"))
-    prompt = data.get("prompt")
+    prompt = data.get("prompt") if api == "completions" else data.get("input", data.get("prompt"))
     if isinstance(prompt, str):
         return prompt
     if isinstance(prompt, list) and all(isinstance(p, str) for p in prompt):

@@ -143,7 +143,8 @@ class ExtensionChain:
             if getattr(plugin, "failure_mode", "open") == "closed":
                 log.warning("%s %s %s; failing closed", point, name, why)
                 raise extension_unavailable(name, why) from e
-            log.warning("%s %s %s; failing open", point, name, why, exc_info=True)
+            slow = isinstance(e, TimeoutError)
+            log.warning("%s %s %s; failing open", point, name, why, exc_info=not slow)
             return False, None
         finally:
             if self.observer is not None:

@@ -81,6 +81,15 @@ class SemanticCacheParams(ExtensionParams):
 
 
 @dataclass(slots=True)
+class CacheStats:
+    """Counters for whoever exports metrics (requestcontrol does not import Prometheus)."""
+
+    lookups: int = 0
+    hits: int = 0
+    fills: int = 0
+
+
+@dataclass(slots=True)
 class _Pending:
     vector: Vector
     scope: int
@@ -133,6 +142,7 @@ class SemanticCache(ExtensionPlugin):
         self.clock = clock
         self.wall_clock = wall_clock
         self.store: SemanticStore[answers.CachedAnswer] | None = None
+        self.stats = CacheStats()
         self._executor: ThreadPoolExecutor | None = None
 
     async def start(self) -> None:
@@ -208,8 +218,10 @@ class SemanticCache(ExtensionPlugin):
             return None
         key = ctx.target_model or ctx.model
         if pending.lookup:
+            self.stats.lookups += 1
             hit = store.lookup(key, pending.scope, pending.vector, self.params.threshold)
             if hit is not None:
+                self.stats.hits += 1
                 return self._answer(ctx, hit.value, hit.similarity)
         if pending.store:
             pending.capturing = ctx.capture_response = True
@@ -258,3 +270,4 @@ class SemanticCache(ExtensionPlugin):
         answer = answers.from_sse(api, raw) if sse else answers.from_json(api, raw)
         if answer is not None and self.store is not None:
             self.store.insert(ctx.target_model or ctx.model, pending.scope, pending.vector, answer)
+            self.stats.fills += 1
