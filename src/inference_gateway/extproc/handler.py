@@ -29,17 +29,15 @@ import enum
 import logging
 from dataclasses import dataclass, field
 
-from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from inference_gateway.extproc import messages as msgs
+from inference_gateway.extproc._read import read_headers, served_endpoint, subset_hint
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
+from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
 
 log = logging.getLogger(__name__)
-
-_ATTRIBUTES_KEY = "envoy.filters.http.ext_proc"
-_UPSTREAM_ADDRESS = "upstream.address"
 
 
 class Phase(enum.Enum):
@@ -60,6 +58,9 @@ class StreamState:
     subset: tuple[str, ...] | None = None
     routed: Routed | None = None
     finished: bool = False
+    pending: tuple[bytes, bool, bool] | None = None
+    """A complete request waiting for ``route_pending`` (async request-control plugins)."""
+    ext: RequestExtensions | None = None
 
 
 Responses = list[pb.ProcessingResponse]
@@ -68,9 +69,16 @@ Responses = list[pb.ProcessingResponse]
 class Stream:
     """Turns each ``ProcessingRequest`` of one stream into the answers to send, in order."""
 
-    def __init__(self, director: Director, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        director: Director,
+        *,
+        max_body_bytes: int,
+        extensions: ExtensionChain | None = None,
+    ) -> None:
         self._director = director
         self._max_body = max_body_bytes
+        self._chain = extensions if extensions else None
         self.state = StreamState()
 
     def on_message(self, request: pb.ProcessingRequest) -> Responses:
@@ -99,6 +107,36 @@ class Stream:
             return self._reject(internal())
 
     @property
+    def routing_pending(self) -> bool:
+        """The request is complete and must be routed with ``await route_pending()``."""
+        return self.state.pending is not None
+
+    async def route_pending(self) -> Responses:
+        """Route through the request-control plugins (async: they may call services)."""
+        assert self._chain is not None and self.state.pending is not None
+        body, has_body, trailers = self.state.pending
+        self.state.pending = None
+        try:
+            request = self._incoming(body)
+            ext = self.state.ext = self._chain.for_request(request)
+            if ext is not None:
+                await ext.before_route()
+            out = self._route(request, has_body=has_body, trailers=trailers)
+            routed = self.state.routed
+            if ext is None or routed is None:
+                return out
+            answer = await ext.after_route(routed)
+            if answer is None:
+                return out
+            self._finish(None)
+            return [msgs.answer(answer.status, answer.headers, answer.body)]
+        except GatewayError as err:
+            return self._reject(err)
+        except Exception:
+            log.exception("ext_proc: unexpected error while routing")
+            return self._reject(internal())
+
+    @property
     def done(self) -> bool:
         """Nothing more to do: the caller should end the stream (Envoy then goes on alone)."""
         return self.state.phase is Phase.DONE
@@ -110,10 +148,10 @@ class Stream:
     # --- request path ------------------------------------------------------------------
     def _request_headers(self, request: pb.ProcessingRequest) -> Responses:
         msg = request.request_headers
-        self.state.headers = headers = _headers(msg.headers)
-        self.state.subset = _subset_hint(request)
+        self.state.headers = headers = read_headers(msg.headers)
+        self.state.subset = subset_hint(request)
         if msg.end_of_stream:
-            return self._route(b"", has_body=False, trailers=False)
+            return self._complete(b"", has_body=False, trailers=False)
         self._preallocate(headers.get("content-length"))
         self.state.phase = Phase.REQUEST_BODY
         return []
@@ -138,14 +176,12 @@ class Stream:
         state.body[start:stop] = chunk
         if not msg.end_of_stream:
             return []
-        return self._route(self._take_body(), has_body=True, trailers=False)
+        return self._complete(self._take_body(), has_body=True, trailers=False)
 
     def _request_trailers(self) -> Responses:
         if self.state.phase is not Phase.REQUEST_BODY:
             return [msgs.EMPTY_REQUEST_TRAILERS]
-        out = self._route(self._take_body(), has_body=True, trailers=True)
-        out.append(msgs.EMPTY_REQUEST_TRAILERS)
-        return out
+        return self._complete(self._take_body(), has_body=True, trailers=True)
 
     def _take_body(self) -> bytes:
         body = self.state.body
@@ -154,9 +190,21 @@ class Stream:
         self.state.body = bytearray()
         return bytes(body)
 
-    def _route(self, body: bytes, *, has_body: bool, trailers: bool) -> Responses:
+    def _incoming(self, body: bytes) -> IncomingRequest:
         state = self.state
-        request = IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
+        return IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
+
+    def _complete(self, body: bytes, *, has_body: bool, trailers: bool) -> Responses:
+        """The request is whole: route it now, or leave it for ``route_pending``."""
+        if self._chain is not None:
+            self.state.pending = (body, has_body, trailers)
+            self.state.phase = Phase.ROUTED
+            return []
+        return self._route(self._incoming(body), has_body=has_body, trailers=trailers)
+
+    def _route(self, request: IncomingRequest, *, has_body: bool, trailers: bool) -> Responses:
+        state = self.state
+        body = request.body
         routed = self._director.route(request)
         state.routed = routed
         state.phase = Phase.ROUTED
@@ -173,6 +221,8 @@ class Stream:
         out = [msgs.route_headers(endpoints, content_length=length, extra=extra)]
         if has_body:
             out.extend(msgs.request_body_chunks(forwarded, end_of_stream=not trailers))
+        if trailers:
+            out.append(msgs.EMPTY_REQUEST_TRAILERS)
         return out
 
     def _reject(self, err: GatewayError) -> Responses:
@@ -188,11 +238,15 @@ class Stream:
         if routed is None:
             return [msgs.EMPTY_RESPONSE_HEADERS]
         msg = request.response_headers
-        headers = _headers(msg.headers)
+        headers = read_headers(msg.headers)
         status = int(headers.get(":status", "0") or 0)
-        added = self._director.response_started(routed, status, headers, _served(request))
+        added = self._director.response_started(routed, status, headers, served_endpoint(request))
+        ext = self.state.ext
+        if ext is not None:
+            added = {**added, **ext.response_header(status, headers)}
         self.state.phase = Phase.RESPONSE
-        if msg.end_of_stream or not routed.needs_response_body:
+        needed = routed.needs_response_body or (ext is not None and ext.needs_response_body)
+        if msg.end_of_stream or not needed:
             self._finish(None)
         return [msgs.response_headers(added)]
 
@@ -203,6 +257,8 @@ class Stream:
             return [msgs.EMPTY_RESPONSE_BODY]
         chunk = msg.body
         out = self._director.response_chunk(routed, chunk, eos)
+        if self.state.ext is not None:
+            self.state.ext.response_body(out, eos)
         if eos:
             self._finish(None)
         return [msgs.response_body(None if out is chunk or out == chunk else out)]
@@ -217,39 +273,6 @@ class Stream:
             self._director.finish(state.routed, error=error)
         except Exception:
             log.exception("ext_proc: director.finish failed")
-
-
-def _headers(header_map: base_pb2.HeaderMap) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for h in header_map.headers:
-        raw = h.raw_value
-        out[h.key.lower()] = raw.decode("utf-8", "replace") if raw else h.value
-    return out
-
-
-def _subset_hint(request: pb.ProcessingRequest) -> tuple[str, ...] | None:
-    meta = request.metadata_context.filter_metadata
-    if msgs.SUBSET_NAMESPACE not in meta:
-        return None
-    fields = meta[msgs.SUBSET_NAMESPACE].fields
-    if msgs.SUBSET_KEY not in fields:
-        return None
-    values = fields[msgs.SUBSET_KEY].list_value.values
-    return tuple(v.string_value for v in values if v.string_value)
-
-
-def _served(request: pb.ProcessingRequest) -> str | None:
-    """The endpoint that answered: proxy metadata if set, else Envoy's upstream address."""
-    meta = request.metadata_context.filter_metadata
-    if msgs.LB_NAMESPACE in meta:
-        value = meta[msgs.LB_NAMESPACE].fields.get(msgs.SERVED_KEY)
-        if value is not None and value.string_value:
-            return str(value.string_value)
-    if _ATTRIBUTES_KEY in request.attributes:
-        value = request.attributes[_ATTRIBUTES_KEY].fields.get(_UPSTREAM_ADDRESS)
-        if value is not None and value.string_value:
-            return str(value.string_value)
-    return None
 
 
 def _passthrough(request: pb.ProcessingRequest) -> Responses:

@@ -130,6 +130,17 @@ def response_headers(headers: Mapping[str, str]) -> pb.ProcessingResponse:
     )
 
 
+def answer(status: int, headers: Mapping[str, str], body: bytes) -> pb.ProcessingResponse:
+    """A complete response a request-control plugin gives instead of forwarding."""
+    return pb.ProcessingResponse(
+        immediate_response=pb.ImmediateResponse(
+            status=http_status_pb2.HttpStatus(code=status),
+            headers=header_mutation(headers),
+            body=body,
+        )
+    )
+
+
 def immediate(err: GatewayError) -> pb.ProcessingResponse:
     """An error answered by the gateway itself: status, OpenAI JSON body, reason header."""
     return pb.ProcessingResponse(

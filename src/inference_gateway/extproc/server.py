@@ -22,6 +22,7 @@ from grpc_health.v1.health import aio as health_aio
 from pydantic import BaseModel, ConfigDict
 
 from inference_gateway.extproc.handler import Stream
+from inference_gateway.requestcontrol.extensions import ExtensionChain
 from inference_gateway.requestcontrol.types import Director
 
 log = logging.getLogger(__name__)
@@ -53,20 +54,30 @@ class ExtProcSettings(BaseModel):
 
 
 class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
-    def __init__(self, director: Director, *, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        director: Director,
+        *,
+        max_body_bytes: int,
+        extensions: ExtensionChain | None = None,
+    ) -> None:
         self._director = director
         self._max_body = max_body_bytes
+        self._extensions = extensions
 
     async def Process(
         self,
         request_iterator: AsyncIterator[pb.ProcessingRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.ProcessingResponse]:
-        stream = Stream(self._director, max_body_bytes=self._max_body)
+        stream = Stream(self._director, max_body_bytes=self._max_body, extensions=self._extensions)
         error: str | None = "stream_closed"
         try:
             async for request in request_iterator:
-                for response in stream.on_message(request):
+                responses = stream.on_message(request)
+                if stream.routing_pending:
+                    responses = await stream.route_pending()
+                for response in responses:
                     yield response
                 if stream.done:
                     return
@@ -81,9 +92,16 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
 class ExtProcServer:
     """``async with ExtProcServer(director, settings) as server:`` serves until the block ends."""
 
-    def __init__(self, director: Director, settings: ExtProcSettings | None = None) -> None:
+    def __init__(
+        self,
+        director: Director,
+        settings: ExtProcSettings | None = None,
+        *,
+        extensions: ExtensionChain | None = None,
+    ) -> None:
         self.settings = settings or ExtProcSettings()
         self._director = director
+        self._extensions = extensions
         self._servers: list[grpc.aio.Server] = []
         self._health = health_aio.HealthServicer()
         self.port = 0
@@ -92,7 +110,9 @@ class ExtProcServer:
     async def start(self) -> None:
         s = self.settings
         main = grpc.aio.server(options=_GRPC_OPTIONS)
-        servicer = ExtProcServicer(self._director, max_body_bytes=s.max_body_bytes)
+        servicer = ExtProcServicer(
+            self._director, max_body_bytes=s.max_body_bytes, extensions=self._extensions
+        )
         pb_grpc.add_ExternalProcessorServicer_to_server(servicer, main)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
         self.port = _bind(main, s.host, s.port)

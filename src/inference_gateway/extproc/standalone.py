@@ -5,6 +5,7 @@ the benchmarks and the demo, so the wiring lives in one place:
 
     datastore <- file source (hot reload) ; metrics scraper -> datastore
     scheduler (EndpointPickerConfig) + saturation detector -> director -> ext_proc server
+    request-control plugins (same EndpointPickerConfig) -> ext_proc server
     datastore changes -> fallback EDS file -> Envoy (FailOpen path)
 
 Start order is bottom-up and stop order the reverse, so nothing serves before what it reads
@@ -38,7 +39,13 @@ from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director, DirectorSettings
+from inference_gateway.requestcontrol.extensions import (
+    ExtensionChain,
+    build_chain,
+    register_extensions,
+)
 from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
 from inference_gateway.sources.file import FileSource
 
@@ -71,6 +78,8 @@ class Epp:
         self.datastore = Datastore()
         self.metrics = EppMetrics(self.datastore)
         self.director: Director | None = None
+        self.extensions: ExtensionChain | None = None
+        """Request-control plugins from the EndpointPickerConfig (empty when none)."""
         self.server: ExtProcServer | None = None
         self.source: FileSource | None = None
         self.metrics_port: int | None = None
@@ -92,23 +101,29 @@ class Epp:
                 MetricsScraper(self.datastore, interval=s.scrape_interval)
             )
         self.source = await stack.enter_async_context(FileSource(s.config_file, self.datastore))
-        self.director = self._build_director()
+        self.director, self.extensions = self._build_director()
+        if self.extensions:
+            await self.extensions.start()
+            stack.push_async_callback(self.extensions.close)
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
-        self.server = await stack.enter_async_context(ExtProcServer(self.director, grpc_settings))
+        server = ExtProcServer(self.director, grpc_settings, extensions=self.extensions)
+        self.server = await stack.enter_async_context(server)
         await self.server.set_serving(self.datastore.synced)
         if s.metrics_port is not None:
             self.metrics_port = await stack.enter_async_context(
                 self.metrics.serve(s.metrics_host, s.metrics_port)
             )
 
-    def _build_director(self) -> Director:
+    def _build_director(self) -> tuple[Director, ExtensionChain]:
         s = self.settings
         rng = random.Random(s.seed)
-        config = load_config(s.plugins_config)
+        registry = default_registry()
+        register_extensions(registry)
+        config = load_config(s.plugins_config, registry)
         scheduler = build_scheduler(
             config, rng=rng, observer=self.metrics.observe_plugin, perf_counter=time.perf_counter
         )
-        return Director(
+        director = Director(
             self.datastore,
             scheduler,
             metrics=self.metrics,
@@ -116,6 +131,8 @@ class Epp:
             rng=rng,
             settings=s.director,
         )
+        chain = build_chain(config.plugins.values(), observer=self.metrics.observe_plugin)
+        return director, chain
 
     async def stop_grpc(self, grace: float = 0.0) -> None:
         """Stop answering Envoy (tests use this to exercise FailOpen and FailClose)."""
