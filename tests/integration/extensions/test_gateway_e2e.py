@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -20,7 +19,7 @@ from aiohttp import web
 
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import Epp, EppSettings, Gateway, GatewaySettings
+from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 from inference_gateway.simulator.server import PodSpec, run_pods
 from tests.integration.gateway.pods import documents, free_port, model_doc, pod_doc, pool_doc
 
@@ -51,11 +50,6 @@ schedulingProfiles:
 - name: default
   plugins: [{{pluginRef: queue-scorer}}, {{pluginRef: max-score-picker}}]
 """
-
-
-def _wired(tmp: Path) -> bool:
-    epp = Epp(EppSettings(config_file=tmp / "none.yaml"))
-    return hasattr(epp, "extensions")
 
 
 @dataclass
@@ -103,8 +97,6 @@ async def _safety_service(checks: list[dict[str, Any]]) -> tuple[web.AppRunner, 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     tmp = tmp_path_factory.mktemp("ext")
-    if not _wired(tmp):
-        pytest.skip("the extension chain is not wired into the gateway yet (Epp.extensions)")
     checks: list[dict[str, Any]] = []
     service, url = await _safety_service(checks)
     port = free_port(HOSTS[0])
