@@ -24,8 +24,7 @@ from inference_gateway.datastore.types import Endpoint
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
-from inference_gateway.simulator.server import SimPod, run_pods
-from inference_gateway.simulator.server import PodSpec as PodSpec
+from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from tests.integration.gateway.pods import documents, free_port, pod_doc, pool_doc
 
 BASE = "sim-model"
@@ -86,15 +85,15 @@ class Cluster:
         return {n: e for n, e in self.endpoints().items() if e.metrics.age(now) <= within}
 
     async def wait_until(
-        self, cond: Callable[[], bool], what: str, timeout: float = 3.0, every: float = 0.01
+        self, cond: Callable[[], bool], what: str, within: float = 3.0, every: float = 0.01
     ) -> float:
-        """Poll ``cond`` until true; returns the seconds it took, fails after ``timeout``."""
+        """Poll ``cond`` until true; returns the seconds it took, fails after ``within`` s."""
         start = time.monotonic()
-        for _ in range(int(timeout / every) + 1):
-            if cond():
-                return time.monotonic() - start
+        while not cond():
+            if time.monotonic() - start > within:
+                raise AssertionError(f"timed out after {within} s waiting for {what}")
             await asyncio.sleep(every)
-        raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        return time.monotonic() - start
 
     async def wait_all_fresh(self) -> None:
         want = set(self.names)

@@ -1,4 +1,4 @@
-"""``x-gateway-debug: true`` answers with why the endpoint was chosen, naming the one that served."""
+"""``x-gateway-debug: true`` answers with why an endpoint was chosen: the one that served."""
 
 from __future__ import annotations
 
