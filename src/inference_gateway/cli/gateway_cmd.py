@@ -131,9 +131,13 @@ def _announce(gw: Gateway) -> None:
     metrics = f"http://127.0.0.1:{gw.epp.metrics_port}/metrics" if gw.epp.metrics_port else "off"
     admin = gw.envoy.admin_url if gw.envoy else ""
     lines = [
-        f"Send OpenAI requests to [bold]{gw.url}/v1/chat/completions[/] (or /v1/completions)",
-        f"pools: {len(ds.pools())}   endpoints: {len(ds.all_endpoints())}   models: {models}",
-        f"EPP metrics: {metrics}   Envoy admin: {admin}",
+        "Send OpenAI requests to",
+        f"  [bold]{gw.url}/v1/chat/completions[/]",
+        f"  [bold]{gw.url}/v1/completions[/]",
+        f"pools: {len(ds.pools())}   endpoints: {len(ds.all_endpoints())}",
+        f"models: {models}",
+        f"EPP metrics: {metrics}",
+        f"Envoy admin: {admin}",
         "Ctrl-C stops Envoy and the EPP.",
     ]
     Console(stderr=True).print(Panel("\n".join(lines), title="inference-gateway"))

@@ -71,6 +71,26 @@ async def test_run_serves_until_interrupted(tmp_path: Path) -> None:
         assert code == 0
 
 
+async def test_run_exits_non_zero_with_envoys_last_words_when_envoy_dies(
+    tmp_path: Path,
+) -> None:
+    async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.13"]) as b:
+        config = tmp_path / "gw.yaml"
+        config.write_text(documents(*base_config(a, b)))
+        proc = await start(
+            "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
+            "--metrics-port", "0", "--log-level", "warning",
+        )  # fmt: skip
+        assert proc.stderr is not None
+        admin = (await read_until(proc.stderr, r"Envoy admin: (http://127\.0\.0\.1:\d+)"))[1]
+        async with aiohttp.ClientSession() as session, session.post(admin + "/quitquitquit"):
+            pass
+        async with asyncio.timeout(20):
+            _, err = await proc.communicate()
+        assert proc.returncode == 1
+        assert "Envoy exited" in err.decode()
+
+
 async def test_epp_serves_health_on_its_own_port(tmp_path: Path) -> None:
     async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.13"]) as b:
         config = tmp_path / "gw.yaml"

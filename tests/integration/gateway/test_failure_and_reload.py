@@ -106,6 +106,32 @@ async def test_hot_reload_adds_a_model_and_a_pod_without_failing_requests(
         assert new_pod.hostport in seen
 
 
+async def test_fail_open_fallback_follows_a_reload_without_restarting_envoy(
+    tmp_path: Path,
+) -> None:
+    async with (
+        world(tmp_path, failure_mode="FailOpen") as w,
+        run_pods(["127.0.0.15"], port=w.pool_a[0].port) as (new_pod,),
+    ):
+        await w.gateway.epp.stop_grpc()
+        await epp_marked_down(w)
+        docs = [*base_config(w.pool_a, w.pool_b, failure_mode="FailOpen")]
+        docs.append(pod_doc("a-new", "pool-a", new_pod.host))
+        source = w.gateway.epp.source
+        assert source is not None
+        replace_file(w.config, documents(*docs))
+        async with asyncio.timeout(10):
+            await source.wait_until(lambda: len(w.gateway.datastore.all_endpoints()) == 5)
+        envoy = w.gateway.envoy
+        assert envoy is not None
+        for _ in range(200):  # Envoy's file watch has no completion signal to wait on
+            if f"epp_fallback::{new_pod.hostport}::" in await envoy.admin("/clusters"):
+                break
+            await asyncio.sleep(0.05)
+        served = {(await chat_once(w, LLAMA))[1] for _ in range(30)}
+        assert new_pod.hostport in served
+
+
 async def test_fallback_endpoints_file_follows_the_datastore(tmp_path: Path) -> None:
     async with world(tmp_path, failure_mode="FailOpen") as w:
         eds = json.loads((tmp_path / "eds" / "fallback_eds.json").read_text())
