@@ -8,7 +8,15 @@ from __future__ import annotations
 
 import typer
 
-from inference_gateway.cli import bench_cmd, demo_cmd, gateway_cmd, k8s_cmd, sim_cmd, tools_cmd
+from inference_gateway.cli import (
+    bench_cmd,
+    bench_policies_cmd,
+    demo_cmd,
+    gateway_cmd,
+    k8s_cmd,
+    sim_cmd,
+    tools_cmd,
+)
 
 
 def build_app() -> typer.Typer:
@@ -23,7 +31,15 @@ def build_app() -> typer.Typer:
         help="Benchmarks: speed, overhead and routing policies.", no_args_is_help=True
     )
     app.add_typer(bench, name="bench")
-    for module in (sim_cmd, gateway_cmd, k8s_cmd, tools_cmd, demo_cmd, bench_cmd):
+    for module in (
+        sim_cmd,
+        gateway_cmd,
+        k8s_cmd,
+        tools_cmd,
+        demo_cmd,
+        bench_cmd,
+        bench_policies_cmd,
+    ):
         module.register(app, bench)
     return app
 

@@ -8,6 +8,11 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from inference_gateway.bench.cache_bench import (
+    CacheBenchSettings,
+    format_cache_report,
+    run_cache_bench,
+)
 from inference_gateway.bench.pick_speed import run as run_pick_speed
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
@@ -62,3 +67,18 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             endpoints, interval, seconds, transport="lean" if transport == "lean" else "aiohttp"
         )
         print_scrape_report(result)
+
+    @bench.command("cache")
+    def cache(
+        prompts: Annotated[
+            int, typer.Option(help="Distinct questions (each also paraphrased).")
+        ] = 40,
+        max_tokens: Annotated[int, typer.Option(help="Tokens per simulated answer.")] = 64,
+        threshold: Annotated[float, typer.Option(help="Cosine similarity for a hit.")] = 0.95,
+        seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+    ) -> None:
+        """Semantic-cache hit path against the model path: latency and CPU per embedding."""
+        settings = CacheBenchSettings(
+            prompts=prompts, max_tokens=max_tokens, threshold=threshold, seed=seed
+        )
+        Console().print(format_cache_report(run_cache_bench(settings)))
