@@ -125,6 +125,20 @@ class Cluster:
                 pass
 
 
+async def held(c: Cluster, url: str, model: str) -> asyncio.Task[None]:
+    """Start ``Cluster.hold`` and return its task once the pod has accepted the request."""
+    started = asyncio.Event()
+    task = asyncio.create_task(c.hold(url, model, started))
+    try:
+        await c.wait_until(lambda: started.is_set() or task.done(), "a long request to start")
+        if task.done():
+            task.result()
+    except BaseException:
+        await cancel_all([task])
+        raise
+    return task
+
+
 async def cancel_all(tasks: Sequence[asyncio.Task[Any]]) -> None:
     for task in tasks:
         task.cancel()

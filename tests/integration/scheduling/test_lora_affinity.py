@@ -12,7 +12,14 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
-from tests.integration.scheduling.conftest import Cluster, cancel_all, cluster, model_doc, specs
+from tests.integration.scheduling.conftest import (
+    Cluster,
+    cancel_all,
+    cluster,
+    held,
+    model_doc,
+    specs,
+)
 
 HOSTS = ("127.0.0.64", "127.0.0.65", "127.0.0.66")
 ADAPTERS = {"sql-lora": "pod-0", "chat-lora": "pod-2"}
@@ -39,10 +46,9 @@ async def test_adapter_requests_go_to_the_pod_that_has_it_loaded(tmp_path: Path)
     models = [model_doc(a, "Standard") for a in ADAPTERS]
     async with cluster(tmp_path, pods, models=models) as c:
         anchors = []
-        for adapter, name in ADAPTERS.items():
-            started = asyncio.Event()
-            anchors.append(asyncio.create_task(c.hold(c.pod(name).url, adapter, started)))
         try:
+            for adapter, name in ADAPTERS.items():
+                anchors.append(await held(c, c.pod(name).url, adapter))
 
             def loaded() -> bool:
                 fresh = c.fresh()
