@@ -197,10 +197,13 @@ async def wrk_load(
         str(script),
         url,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.PIPE,
     )
-    out, _ = await proc.communicate()
-    last = [ln for ln in out.decode().splitlines() if ln.startswith("{")][-1]
+    out, err = await proc.communicate()
+    found = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
+    if not found:
+        raise RuntimeError(f"wrk produced no result: {err.decode()[-500:]}")
+    last = found[-1]
     r = json.loads(last)
     return LoadResult(
         concurrency, r["requests"], r["errors"], r["us"] / 1e6, r["p50"] / 1000, r["p99"] / 1000
