@@ -21,6 +21,7 @@ from inference_gateway.demo.world import CRITICALITY
 from inference_gateway.simulator.server import SERVED_BY
 
 _CONNECTIONS = 1024
+LATE = "late"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +45,11 @@ class Outcome:
     @property
     def shed(self) -> bool:
         return self.status == 429 and self.pod is None
+
+    @property
+    def late(self) -> bool:
+        """Still unanswered when the run ended (the client gave up on it)."""
+        return self.error == LATE
 
 
 @dataclass
@@ -150,7 +156,7 @@ async def run_load(
             for task in leftover:
                 req = tasks[task]
                 crit = CRITICALITY.get(req.model, "Standard")
-                late = Outcome(req.index, req.model, crit, req.stream, 0, None, None, None, "late")
+                late = Outcome(req.index, req.model, crit, req.stream, 0, None, None, None, LATE)
                 outcomes.append(late)
                 tally.record(late, loop.time())
     outcomes.sort(key=lambda o: o.index)

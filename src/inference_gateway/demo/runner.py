@@ -33,7 +33,9 @@ async def run_demo(
 ) -> list[dict[str, Any]]:
     """Summaries (see ``summary.summarize``) of each policy's run, default first."""
     requests = schedule(seconds=settings.seconds, rate=settings.rate, seed=settings.seed)
-    policies: list[Policy] = ["default", "round-robin"] if settings.compare else ["default"]
+    policies: list[Policy] = [settings.policy]
+    if settings.compare:
+        policies.append(settings.baseline)
     summaries = []
     for policy in policies:
         if stop.is_set():

@@ -21,7 +21,11 @@ from inference_gateway.demo.world import MODELS
 
 CRITICALITIES = ("Critical", "Standard", "Sheddable")
 QUANTILES = (50, 90, 99)
-LABELS = {"default": "endpoint picker (default)", "round-robin": "round-robin"}
+LABELS = {
+    "default": "EPP (criticality tree)",
+    "scorer-mix": "EPP (scorer mix)",
+    "round-robin": "round-robin",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +60,8 @@ def summarize(run: RunResult) -> dict[str, Any]:
         "policy": run.policy,
         "requests": len(outs),
         "ok": len(ok),
-        "errors": sum(1 for o in outs if not o.ok and not o.shed),
+        "errors": sum(1 for o in outs if not o.ok and not o.shed and not o.late),
+        "unfinished": sum(1 for o in outs if o.late),
         "shed": {c: shed[c] for c in CRITICALITIES},
         "per_pod": {p: per_pod[p] for p in POD_NAMES},
         "per_target": {f"{m} -> {t}": n for (m, t), n in sorted(run.targets.items())},
@@ -87,6 +92,7 @@ def summary_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
     row("answered 200", lambda s: s["ok"])
     row("answers / s", lambda s: s["answers_per_second"])
     row("errors", lambda s: s["errors"])
+    row("unanswered at the end", lambda s: s["unfinished"])
     section("served by pod")
     for pod in POD_NAMES:
         label = f"  {pod}" + (" (slow)" if pod == SLOW_POD else "")
@@ -94,7 +100,7 @@ def summary_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
     section("routed to target model")
     keys = sorted({k for s in summaries for k in s["per_target"]}, key=_model_order)
     for key in keys:
-        row(f"  {key}", lambda s, k=key: s["per_target"].get(k, 0))
+        row(f"  {_short(key)}", lambda s, k=key: s["per_target"].get(k, 0))
     section("shed (429) by criticality")
     for crit in CRITICALITIES:
         row(f"  {crit}", lambda s, c=crit: s["shed"][c])
@@ -106,6 +112,14 @@ def summary_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
     for crit in CRITICALITIES:
         row(f"  {crit} p90", lambda s, c=crit: _ms(s["e2e_ms_by_criticality"][c]["p90"]))
     return table
+
+
+def _short(key: str) -> str:
+    """``batch -> meta-llama/Llama-3.1-8B-Instruct`` as ``batch → Llama-3.1-8B-Instruct``."""
+    model, _, target = key.partition(" -> ")
+    if model == target:
+        return f"{model.split('/')[-1]} (as named)"
+    return f"{model.split('/')[-1]} → {target.split('/')[-1]}"
 
 
 def _share(n: int, total: int) -> str:
@@ -166,8 +180,14 @@ def _compare_sentence(epp: Mapping[str, Any], rr: Mapping[str, Any]) -> str:
             f" Critical chat requests finished within {crit_epp:,.0f} ms (p90) with the "
             f"endpoint picker against {crit_rr:,.0f} ms with round-robin."
         )
+    unfinished = ""
+    if rr["unfinished"] > epp["unfinished"]:
+        unfinished = (
+            f" Round-robin also left {rr['unfinished']} requests queued behind the slow pod "
+            f"when the run ended (the endpoint picker: {epp['unfinished']})."
+        )
     return (
         f"Round-robin ignores load and gave the slow {SLOW_POD} {_slow_share(rr):.0f}% of "
         f"the answered requests; the endpoint picker, which reads each pod's queue, gave it "
-        f"{_slow_share(epp):.0f}%.{latency}"
+        f"{_slow_share(epp):.0f}%.{latency}{unfinished}"
     )

@@ -47,7 +47,7 @@ def render(world: World, tally: Tally, *, elapsed: float, seconds: float, now: f
             label,
             f"[{queue_style}]{waiting}[/]",
             str(engine.num_running),
-            ",".join(sorted(engine.resident_adapters)) or "-",
+            " ".join(a.replace("-lora", "") for a in sorted(engine.resident_adapters)) or "-",
             str(served),
             f"[cyan]{bar}[/]",
         )
