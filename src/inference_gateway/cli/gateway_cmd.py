@@ -22,9 +22,11 @@ import yaml
 from rich.console import Console
 from rich.panel import Panel
 
+from inference_gateway.api import ObjectError
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
+from inference_gateway.envoy.process import EnvoyError
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.standalone import (
     Epp,
@@ -35,6 +37,7 @@ from inference_gateway.extproc.standalone import (
 )
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.requestcontrol import DirectorSettings
+from inference_gateway.scheduling.config import ConfigError
 from inference_gateway.sources.file import load_file
 
 log = logging.getLogger(__name__)
@@ -44,11 +47,19 @@ _CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod ob
 
 
 def _run(main: Coroutine[Any, Any, int]) -> int:
+    """Run under uvloop if installed; a start-up failure is one red line, not a traceback."""
     try:
-        import uvloop
-    except ImportError:
-        return asyncio.run(main)
-    return uvloop.run(main)
+        try:
+            import uvloop
+        except ImportError:
+            return asyncio.run(main)
+        return uvloop.run(main)
+    except (ObjectError, ConfigError, FileNotFoundError) as e:
+        Console(stderr=True, highlight=False).print(f"[red]configuration error:[/] {e}")
+        return 2
+    except (EnvoyError, OSError) as e:
+        Console(stderr=True, highlight=False).print(f"[red]cannot start:[/] {e}")
+        return 1
 
 
 @contextlib.contextmanager

@@ -96,6 +96,9 @@ def _listener(name: str, host: str, port: int, hcm: dict[str, Any]) -> dict[str,
     return {
         "name": name,
         "address": _address(host, port),
+        # Envoy shares ports by default (SO_REUSEPORT): a second gateway on the same port
+        # would silently take half the traffic instead of failing to start.
+        "enable_reuse_port": False,
         "per_connection_buffer_limit_bytes": _CONNECTION_BUFFER,
         "filter_chains": [
             {
