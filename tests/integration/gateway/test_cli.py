@@ -123,3 +123,17 @@ def test_envoy_config_prints_a_bootstrap_for_the_file(tmp_path: Path) -> None:
     listener = bootstrap["static_resources"]["listeners"][0]
     assert listener["address"]["socket_address"]["port_value"] == 8081
     assert (eds / "fallback_eds.json").exists()
+
+
+async def test_run_with_an_invalid_config_says_why_and_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text(
+        "apiVersion: inference.networking.x-k8s.io/v1alpha2\nkind: InferencePool\n"
+        "metadata: {name: x}\n"
+        "spec: {selector: {}, targetPortNumber: 99999, extensionRef: {name: e}}\n"
+    )
+    proc = await start("run", "-f", str(config), "--port", "0", "--admin-port", "0")
+    async with asyncio.timeout(20):
+        _, err = await proc.communicate()
+    assert proc.returncode == 2
+    assert "targetPortNumber" in err.decode()
