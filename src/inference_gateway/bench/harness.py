@@ -44,11 +44,12 @@ class RunResult:
     end: float
 
 
-def snapshot(engine: Engine, now: float) -> Metrics:
-    """What one scrape of a vLLM server reports, normalised."""
+def snapshot(engine: Engine, now: float, *, exact: bool = False) -> Metrics:
+    """What one scrape of a vLLM server reports, normalised. ``exact`` also counts requests
+    still in API overhead (accepted, not yet queued), which no real scrape can see."""
     cfg = engine.config
     return Metrics(
-        waiting=engine.num_waiting,
+        waiting=engine.num_waiting + (engine.num_pending if exact else 0),
         running=engine.num_running,
         kv_usage=engine.kv_usage,
         running_adapters=frozenset(engine.running_adapters),
@@ -116,7 +117,8 @@ class _Run:
     def scrape(self, now: float) -> None:
         for i, engine in enumerate(self.engines):
             self.settle(i, now)
-            self.endpoints[i] = replace(self.endpoints[i], metrics=snapshot(engine, now))
+            metrics = snapshot(engine, now, exact=self.policy.oracle)
+            self.endpoints[i] = replace(self.endpoints[i], metrics=metrics)
 
     def mark(self) -> tuple[int, int, int]:
         hits = sum(e.prefix_cache_hits for e in self.engines)

@@ -3,9 +3,10 @@
 A policy is an ``EndpointPickerConfig`` (a built-in name or a YAML path) run by the real
 scheduler, plus two harness switches. ``oracle`` feeds the scheduler exact engine state
 taken at pick time instead of the last 50 ms scrape, the limit any metrics-based policy
-could reach. ``admission`` applies the gateway's saturation detector to Sheddable
-requests; it is off for ``random`` and ``round-robin``, which stand in for a Kubernetes
-Service, which sheds nothing. Our own configs live next to this module in ``policies/``.
+could reach; plain ``oracle`` is our ``tuned`` config so fed, ``oracle:<policy>`` any
+other. ``admission`` applies the gateway's saturation detector to Sheddable requests; it
+is off for ``random`` and ``round-robin``, which stand in for a Kubernetes Service, which
+sheds nothing. Our own configs live next to this module in ``policies/``.
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ class Policy:
     admission: bool = True
 
 
-OWN_CONFIGS: tuple[str, ...] = ()
+OWN_CONFIGS: tuple[str, ...] = ("tuned",)
 """Configs shipped in ``bench/policies/<name>.yaml``, usable by name."""
+
+ORACLE_BASE = "tuned"
+"""The config ``oracle`` runs with exact state: our best, which on every workload is at
+least as good as the upstream scorer mix (``oracle:scorer-mix`` runs that one instead)."""
 
 BUILTIN_POLICIES: dict[str, Policy] = {
     "random": Policy("random", "random", admission=False),
@@ -43,10 +48,17 @@ BUILTIN_POLICIES: dict[str, Policy] = {
     "least-request": Policy("least-request", "least-request"),
     "default": Policy("default", "default"),
     "scorer-mix": Policy("scorer-mix", "scorer-mix"),
-    "oracle": Policy("oracle", "scorer-mix", oracle=True),
 }
 
-DEFAULT_POLICIES = ("random", "round-robin", "least-request", "default", "scorer-mix", "oracle")
+DEFAULT_POLICIES = (
+    "random",
+    "round-robin",
+    "least-request",
+    "default",
+    "scorer-mix",
+    "tuned",
+    "oracle",
+)
 
 
 def _own_config_text(name: str) -> str:
@@ -60,13 +72,15 @@ def resolve(name: str) -> Policy:
         return BUILTIN_POLICIES[name]
     if name in OWN_CONFIGS:
         return Policy(name, _own_config_text(name))
+    if name == "oracle":
+        return Policy(name, _own_config_text(ORACLE_BASE), oracle=True)
     if name.startswith("oracle:"):
         inner = resolve(name.removeprefix("oracle:"))
         return Policy(name, inner.source, oracle=True, admission=inner.admission)
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return Policy(path.stem, path.read_text(encoding="utf-8"))
-    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS])
+    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS, "oracle", "oracle:<policy>"])
     raise ValueError(f"unknown policy {name!r}: use one of {known} or a path to a .yaml file")
 
 

@@ -78,6 +78,33 @@ def markdown_table(result: SweepResult) -> str:
     return "\n".join(lines)
 
 
+def ratio_table(result: SweepResult, baseline: str = "oracle", metric: str = "e2e") -> str:
+    """p90 of ``metric`` per policy divided by the baseline's, one row per stage."""
+    if baseline not in result.results:
+        return ""
+    others = [p for p in result.results if p != baseline]
+    head = f"| load | {' | '.join(others)} |"
+    lines = [head, "|" + "---|" * (len(others) + 1)]
+    for i, base in enumerate(result.results[baseline]):
+        ref = getattr(base.stats, metric)["p90"]
+        cells = []
+        for p in others:
+            value = getattr(result.results[p][i].stats, metric)["p90"]
+            cells.append(f"{value / ref:.2f}" if ref > 0 and not math.isnan(value) else "-")
+        label = f"{base.fraction:.0%}" if not math.isnan(base.fraction) else f"{base.rate:g}/s"
+        lines.append(f"| {label} | {' | '.join(cells)} |")
+    return "\n".join(lines)
+
+
+def document(result: SweepResult) -> str:
+    """The whole ``results.md``: legend, main table, p90 e2e relative to the oracle."""
+    parts = [legend(result), "", markdown_table(result)]
+    ratios = ratio_table(result)
+    if ratios:
+        parts += ["", "p90 end-to-end latency relative to `oracle` (1.00 = as good):", "", ratios]
+    return "\n".join(parts) + "\n"
+
+
 def _separator() -> str:
     return "|" + "---|" * (_HEADER.count("|") - 1)
 

@@ -65,8 +65,7 @@ def execute(config: SweepConfig, out: Path, *, progress: bool = True) -> report.
         result = run_sweep(config, on_probe=probed, on_task=finished)
     result.meta["wall_seconds"] = round(time.perf_counter() - started, 1)
     report.write_json(result, out / "results.json")
-    table = report.markdown_table(result)
-    (out / "results.md").write_text(f"{report.legend(result)}\n\n{table}\n")
+    (out / "results.md").write_text(report.document(result))
     report.write_plots(result, out)
     return result
 
@@ -137,7 +136,5 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             processes=processes,
         )
         result = execute(config, out, progress=progress)
-        typer.echo(report.legend(result))
-        typer.echo("")
-        typer.echo(report.markdown_table(result))
+        typer.echo(report.document(result))
         typer.echo(f"\nwrote {out}/results.json, results.md, latency_p90.png, throughput.png")
