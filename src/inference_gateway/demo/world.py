@@ -43,6 +43,11 @@ from inference_gateway.simulator import PodSpec, SimPod, run_pods
 _PORT_ATTEMPTS = 50
 _READY_TIMEOUT = 10.0
 _READY_POLL = 0.05
+_LOOPBACK_HINT = (
+    "cannot bind {host} ({error}). The demo gives each simulated pod its own loopback "
+    "address; Linux routes all of 127.0.0.0/8 to lo, macOS needs aliases first: "
+    "for i in 11 12 13 14; do sudo ifconfig lo0 alias 127.0.0.$i up; done"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +76,10 @@ def shared_free_port(hosts: Sequence[str]) -> int:
     """A TCP port free on every host (bound and released; a small race remains)."""
     for _ in range(_PORT_ATTEMPTS):
         with socket.socket() as first:
-            first.bind((hosts[0], 0))
+            try:
+                first.bind((hosts[0], 0))
+            except OSError as e:
+                raise DemoStartError(_LOOPBACK_HINT.format(host=hosts[0], error=e)) from e
             port = int(first.getsockname()[1])
             if all(_free(h, port) for h in hosts[1:]):
                 return port
