@@ -95,3 +95,17 @@ def test_markdown_table_has_one_row_per_stage_and_policy() -> None:
     table = report.markdown_table(result).splitlines()
     assert len(table) == 2 + 2
     assert table[0].count("|") == table[2].count("|")
+
+
+def test_policy_names_resolve_to_configs(tmp_path: Path) -> None:
+    from inference_gateway.bench.policies import load, resolve
+
+    oracle = resolve("oracle")
+    assert oracle.oracle and oracle.source == resolve("tuned").source
+    mix = resolve("oracle:scorer-mix")
+    assert mix.oracle and mix.source == "scorer-mix" and mix.admission
+    assert not resolve("round-robin").admission and resolve("default").admission
+    tuned = load(resolve("tuned"))
+    assert {"inflight-load-scorer", "prefix-cache-scorer"} <= set(tuned.plugins)
+    with pytest.raises(ValueError, match="unknown policy"):
+        resolve(str(tmp_path / "missing.yaml"))
