@@ -104,7 +104,7 @@ async def _watch(
 
     def frame() -> Any:
         now = loop.time()
-        return render(world, tally, elapsed=now - start, seconds=settings.seconds, now=now)
+        return render(world, tally, elapsed=now - start, settings=settings, now=now)
 
     if settings.plain:
         while True:

@@ -77,7 +77,8 @@ def _ms(value: float | None) -> str:
 
 
 def summary_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
-    table = Table(title="Same requests, same seed", title_justify="left", show_lines=False)
+    title = "Same requests, same seed" if len(summaries) > 1 else "Summary"
+    table = Table(title=title, title_justify="left")
     table.add_column("")
     for s in summaries:
         table.add_column(LABELS.get(s["policy"], s["policy"]), justify="right")

@@ -8,12 +8,14 @@ numbers go out as one log line every few seconds instead.
 from __future__ import annotations
 
 from rich.console import Group
+from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from inference_gateway.demo.load import Tally
-from inference_gateway.demo.settings import SLOW_POD
+from inference_gateway.demo.settings import SLOW_POD, DemoSettings
 from inference_gateway.demo.summary import CRITICALITIES, LABELS
+from inference_gateway.demo.workload import rate_at
 from inference_gateway.demo.world import World
 
 _BAR = 30
@@ -21,8 +23,11 @@ SATURATION_QUEUE = 5
 """The default saturation detector's queue threshold (scheduling/configs/default.yaml)."""
 
 
-def render(world: World, tally: Tally, *, elapsed: float, seconds: float, now: float) -> Group:
+def render(
+    world: World, tally: Tally, *, elapsed: float, settings: DemoSettings, now: float
+) -> Panel:
     """The whole live panel for one moment of the run."""
+    seconds = settings.seconds
     total = max(1, sum(tally.served.values()))
     pods = Table(box=None, pad_edge=False)
     for name, justify in (
@@ -51,10 +56,16 @@ def render(world: World, tally: Tally, *, elapsed: float, seconds: float, now: f
             str(served),
             f"[cyan]{bar}[/]",
         )
+    if elapsed < seconds:
+        offered = rate_at(elapsed, seconds, settings.rate)
+        phase = f"offering {offered:g} req/s" + (" (burst)" if offered > settings.rate else "")
+    else:
+        phase = "schedule done, waiting for answers"
     head = Text.assemble(
-        (LABELS.get(world.policy, world.policy), "bold"),
-        f"   {min(elapsed, seconds):4.1f}/{seconds:.0f} s   sent {tally.sent}   ",
-        f"in flight {tally.in_flight}   answered {tally.ok} ({tally.rate(now):.0f}/s)   ",
+        f"{min(elapsed, seconds):4.1f}/{seconds:g} s   ",
+        (phase, "bold"),
+        f"   sent {tally.sent}   in flight {tally.in_flight}   ",
+        f"answered {tally.ok} ({tally.rate(now):.0f}/s)   ",
         (f"errors {tally.errors}", "red" if tally.errors else ""),
     )
     shed = Text.assemble(
@@ -62,7 +73,8 @@ def render(world: World, tally: Tally, *, elapsed: float, seconds: float, now: f
         *(f"{c} {tally.shed[c]}   " for c in CRITICALITIES),
         ("pool saturated" if saturated else "pool has capacity", "red" if saturated else "green"),
     )
-    return Group(head, shed, pods)
+    title = f"inference-gateway demo: {LABELS.get(world.policy, world.policy)}"
+    return Panel(Group(head, shed, Text(""), pods), title=title, title_align="left")
 
 
 def plain_line(world: World, tally: Tally, *, elapsed: float) -> str:
