@@ -4,8 +4,8 @@ Three pods with two sequence slots each; one computes every engine step ten time
 A closed loop of ten clients keeps all slots busy, so the slow pod's waiting queue grows
 and the queue-aware policies steer around it: both the legacy filter tree (least queue)
 and the scorer mix (queue and KV scorers). A metrics-blind policy gives the slow pod a
-third of the requests (measured: round robin 30 of 90, random 24; not asserted, as that
-takes the slow pod's time); these policies gave it 7-12 of 90, peers ~40 each.
+third of the requests (measured: round robin 30 of 90, random 24; not asserted: those
+runs take 6-7 s); these policies gave it 7-12 of 90, peers ~40 each.
 """
 
 from __future__ import annotations
