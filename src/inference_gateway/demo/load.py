@@ -13,6 +13,7 @@ import asyncio
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 
@@ -167,15 +168,16 @@ async def _drain(pending: set[asyncio.Task[Outcome]], stop: asyncio.Event, limit
     """Until every task is done, ``stop`` is set or ``limit`` seconds have passed."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit
-    waiter = asyncio.create_task(stop.wait(), name="demo-stop")
+    waiter: asyncio.Task[Any] = asyncio.create_task(stop.wait(), name="demo-stop")
+    waiting: set[asyncio.Task[Any]] = set(pending)
     try:
-        while pending and not stop.is_set() and loop.time() < deadline:
+        while waiting and not stop.is_set() and loop.time() < deadline:
             _, still = await asyncio.wait(
-                pending | {waiter},
+                waiting | {waiter},
                 timeout=deadline - loop.time(),
                 return_when=asyncio.FIRST_COMPLETED,
             )
-            pending = {t for t in still if t is not waiter}  # type: ignore[misc]
+            waiting = still - {waiter}
     finally:
         waiter.cancel()
         await asyncio.gather(waiter, return_exceptions=True)
