@@ -1,3 +1,3 @@
-from inference_gateway.cli import main
+from inference_gateway._entry import main
 
 main()

@@ -172,7 +172,9 @@ async def run_pods(
     drivers = [asyncio.create_task(p.realtime.run(), name=f"sim-driver-{p.name}") for p in pods]
     try:
         for pod in pods:
-            runner = web.AppRunner(pod.app, access_log=None, shutdown_timeout=1.0)
+            runner = web.AppRunner(
+                pod.app, access_log=None, shutdown_timeout=1.0, handler_cancellation=True
+            )
             await runner.setup()
             runners.append(runner)
             site = web.TCPSite(runner, pod.host, pod.port)
