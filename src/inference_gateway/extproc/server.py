@@ -1,24 +1,20 @@
 """The EPP's gRPC server: ext_proc ``Process`` plus the gRPC health service.
 
-``Process`` is deliberately thin (one ``Stream`` per call, ``async for`` in, ``yield`` out);
-the protocol lives in ``handler`` and every decision in the director. Health follows the
-upstream EPP: SERVING once the datastore has been synced, on the main port and, for the
-``epp`` command, also on a separate health port (9003) that kubelet probes.
+The protocol lives in ``handler`` and every decision in the director; this module only
+picks a transport (``grpclib`` by default, ``grpcio`` as the reference, both serving the
+same ``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until the owner
+says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
+command, also on a separate health port (9003) that kubelet probes.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
 from types import TracebackType
-from typing import Any
+from typing import Literal, Protocol
 
-import grpc
-from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
-from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
+from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, ConfigDict
 
 from inference_gateway.extproc.handler import Stream
@@ -29,16 +25,6 @@ log = logging.getLogger(__name__)
 
 EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 _HEALTH_SERVICES = ("", EXT_PROC_SERVICE, "inference-extension", "readiness", "liveness")
-
-# Bodies arrive in Envoy-sized chunks and leave in 62,000-byte ones; 64 MiB only bounds a
-# misbehaving peer. SO_REUSEPORT off so a second EPP on the same port fails loudly.
-_GRPC_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
-    ("grpc.max_send_message_length", 64 * 1024 * 1024),
-    ("grpc.so_reuseport", 0),
-    ("grpc.http2.max_pings_without_data", 0),
-    ("grpc.keepalive_permit_without_calls", 1),
-]
 
 
 class ExtProcSettings(BaseModel):
@@ -51,42 +37,19 @@ class ExtProcSettings(BaseModel):
     """A second port serving only gRPC health (9003 for the ``epp`` command)."""
     max_body_bytes: int = 10 * 1024 * 1024
     grace_seconds: float = 5.0
+    transport: Literal["grpclib", "grpcio"] = "grpclib"
+    """grpclib (pure asyncio) costs less per message; grpcio is the reference server."""
 
 
-class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
-    def __init__(
-        self,
-        director: Director,
-        *,
-        max_body_bytes: int,
-        extensions: ExtensionChain | None = None,
-    ) -> None:
-        self._director = director
-        self._max_body = max_body_bytes
-        self._extensions = extensions
+class _Backend(Protocol):
+    port: int
+    health_port: int | None
 
-    async def Process(
-        self,
-        request_iterator: AsyncIterator[pb.ProcessingRequest],
-        context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[pb.ProcessingResponse]:
-        stream = Stream(self._director, max_body_bytes=self._max_body, extensions=self._extensions)
-        error: str | None = "stream_closed"
-        try:
-            async for request in request_iterator:
-                responses = stream.on_message(request)
-                if stream.routing_pending:
-                    responses = await stream.route_pending()
-                for response in responses:
-                    yield response
-                if stream.done:
-                    return
-            error = "incomplete"
-        except asyncio.CancelledError:
-            error = "cancelled"
-            raise
-        finally:
-            stream.close(error=error)
+    async def start(self) -> None: ...
+
+    async def set_status(self, names: tuple[str, ...], status: int) -> None: ...
+
+    async def stop(self, grace: float) -> None: ...
 
 
 class ExtProcServer:
@@ -99,33 +62,37 @@ class ExtProcServer:
         *,
         extensions: ExtensionChain | None = None,
     ) -> None:
-        self.settings = settings or ExtProcSettings()
-        self._director = director
-        self._extensions = extensions
-        self._servers: list[grpc.aio.Server] = []
-        self._health = health_aio.HealthServicer()
-        self.port = 0
-        self.health_port: int | None = None
+        self.settings = s = settings or ExtProcSettings()
+
+        def make_stream() -> Stream:
+            return Stream(director, max_body_bytes=s.max_body_bytes, extensions=extensions)
+
+        self._backend: _Backend
+        if s.transport == "grpclib":
+            from inference_gateway.extproc._grpclib import GrpclibBackend
+
+            self._backend = GrpclibBackend(make_stream, s.host, s.port, s.health_port)
+        else:
+            from inference_gateway.extproc._grpcio import GrpcioBackend
+
+            self._backend = GrpcioBackend(make_stream, s.host, s.port, s.health_port)
+        self._running = False
+
+    @property
+    def port(self) -> int:
+        return self._backend.port
+
+    @property
+    def health_port(self) -> int | None:
+        return self._backend.health_port
 
     async def start(self) -> None:
-        s = self.settings
-        main = grpc.aio.server(options=_GRPC_OPTIONS)
-        servicer = ExtProcServicer(
-            self._director, max_body_bytes=s.max_body_bytes, extensions=self._extensions
-        )
-        pb_grpc.add_ExternalProcessorServicer_to_server(servicer, main)
-        health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
-        self.port = _bind(main, s.host, s.port)
-        self._servers.append(main)
-        if s.health_port is not None:
-            health = grpc.aio.server(options=_GRPC_OPTIONS)
-            health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
-            self.health_port = _bind(health, s.host, s.health_port)
-            self._servers.append(health)
         await self.set_serving(False)
-        for server in self._servers:
-            await server.start()
-        log.info("ext_proc serving on %s:%d", s.host, self.port)
+        await self._backend.start()
+        self._running = True
+        log.info(
+            "ext_proc serving on %s:%d (%s)", self.settings.host, self.port, self.settings.transport
+        )
 
     async def set_serving(self, serving: bool) -> None:
         status = (
@@ -133,17 +100,14 @@ class ExtProcServer:
             if serving
             else health_pb2.HealthCheckResponse.NOT_SERVING
         )
-        for name in _HEALTH_SERVICES:
-            await self._health.set(name, status)
+        await self._backend.set_status(_HEALTH_SERVICES, status)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Refuse new streams, give open ones ``grace`` seconds, then cancel them."""
-        servers, self._servers = self._servers, []
-        if not servers:
+        """Health NOT_SERVING, open streams get ``grace`` seconds, then they are cancelled."""
+        if not self._running:
             return
-        await self._health.enter_graceful_shutdown()
-        g = self.settings.grace_seconds if grace is None else grace
-        await asyncio.gather(*(server.stop(g) for server in servers))
+        self._running = False
+        await self._backend.stop(self.settings.grace_seconds if grace is None else grace)
 
     async def __aenter__(self) -> ExtProcServer:
         await self.start()
@@ -156,14 +120,6 @@ class ExtProcServer:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
-    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = int(server.add_insecure_port(target))
-    if bound == 0:
-        raise OSError(f"cannot listen on {target}")
-    return bound
 
 
 async def serve(

@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import grpc
 import pytest
@@ -67,9 +68,11 @@ def director() -> ScriptedDirector:
     return ScriptedDirector()
 
 
-@pytest.fixture
-async def stub(director: ScriptedDirector) -> AsyncIterator[pb_grpc.ExternalProcessorStub]:
-    settings = ExtProcSettings(port=0, max_body_bytes=200_000)
+@pytest.fixture(params=["grpclib", "grpcio"])
+async def stub(
+    director: ScriptedDirector, request: pytest.FixtureRequest
+) -> AsyncIterator[pb_grpc.ExternalProcessorStub]:
+    settings = ExtProcSettings(port=0, max_body_bytes=200_000, transport=request.param)
     async with (
         ExtProcServer(director, settings) as server,
         grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
@@ -100,6 +103,13 @@ def response_headers(status: str, served: str | None = None) -> pb.ProcessingReq
     return req
 
 
+async def end(call: Any) -> None:
+    """Half-close and read to the end, so the call's status is consumed (no pending task)."""
+    await call.done_writing()
+    assert await call.read() == grpc.aio.EOF
+    assert await call.code() == grpc.StatusCode.OK
+
+
 def set_headers(resp: pb.ProcessingResponse) -> dict[str, str]:
     mutation = resp.request_headers.response.header_mutation
     return {h.header.key: h.header.raw_value.decode() for h in mutation.set_headers}
@@ -128,8 +138,7 @@ async def test_small_body_rides_in_the_header_answer_sent_after_the_body(
     assert lb.fields[DESTINATION_HEADER].string_value == ENDPOINT
     assert common.status == pb.CommonResponse.CONTINUE_AND_REPLACE
     assert common.body_mutation.body == forwarded
-    await call.done_writing()
-    assert await call.read() == grpc.aio.EOF
+    await end(call)
 
 
 async def test_big_bodies_go_back_in_62000_byte_chunks(
@@ -148,7 +157,7 @@ async def test_big_bodies_go_back_in_62000_byte_chunks(
         parts.append(streamed)
     assert [p.end_of_stream for p in parts] == [False, False, True]
     assert b"".join(p.body for p in parts) == payload.replace(b"MODEL", b"TARGET")
-    await call.done_writing()
+    await end(call)
 
 
 @pytest.mark.parametrize("declared", [True, False])
@@ -204,7 +213,7 @@ async def test_unexpected_director_failure_is_a_500_and_the_server_lives_on(
     resp = await call.read()
     assert set_headers(resp)[DESTINATION_HEADER] == ENDPOINT
     assert "content-length" not in set_headers(resp)
-    await call.done_writing()
+    await end(call)
 
 
 async def test_response_path_restores_and_finishes_once(
@@ -265,7 +274,7 @@ async def test_subset_hint_reaches_the_director(
     await call.write(req)
     await call.read()
     assert director.requests[0].subset_hint == ("10.0.0.1:8000",)
-    await call.done_writing()
+    await end(call)
 
 
 async def test_request_trailers_route_and_are_answered_last(
@@ -277,11 +286,14 @@ async def test_request_trailers_route_and_are_answered_last(
     await call.write(pb.ProcessingRequest(request_trailers=pb.HttpTrailers()))
     kinds = [(await call.read()).WhichOneof("response") for _ in range(3)]
     assert kinds == ["request_headers", "request_body", "request_trailers"]
-    await call.done_writing()
+    await end(call)
 
 
-async def test_health_reports_serving_on_the_separate_port(director: ScriptedDirector) -> None:
-    settings = ExtProcSettings(port=0, health_port=0)
+@pytest.mark.parametrize("transport", ["grpclib", "grpcio"])
+async def test_health_reports_serving_on_the_separate_port(
+    director: ScriptedDirector, transport: Literal["grpclib", "grpcio"]
+) -> None:
+    settings = ExtProcSettings(port=0, health_port=0, transport=transport)
     async with ExtProcServer(director, settings) as server:
         assert server.health_port
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.health_port}") as channel:

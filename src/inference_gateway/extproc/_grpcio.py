@@ -1,0 +1,103 @@
+"""The ext_proc and health services on grpcio's asyncio server (``transport="grpcio"``).
+
+``Process`` is the thin loop STYLE rule 14 asks for: ``async for`` in, ``yield`` out, one
+handler ``Stream`` per call. Kept as the reference transport next to ``_grpclib``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import grpc
+from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
+from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+
+from inference_gateway.extproc.handler import Stream
+
+# Bodies arrive in Envoy-sized chunks and leave in 62,000-byte ones; 64 MiB only bounds a
+# misbehaving peer. SO_REUSEPORT off so a second EPP on the same port fails loudly.
+_GRPC_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+    ("grpc.http2.max_pings_without_data", 0),
+    ("grpc.keepalive_permit_without_calls", 1),
+]
+
+
+class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
+    def __init__(self, make_stream: Callable[[], Stream]) -> None:
+        self._make_stream = make_stream
+
+    async def Process(
+        self,
+        request_iterator: AsyncIterator[pb.ProcessingRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.ProcessingResponse]:
+        stream = self._make_stream()
+        error: str | None = "stream_closed"
+        try:
+            async for request in request_iterator:
+                responses = stream.on_message(request)
+                if stream.routing_pending:
+                    responses = await stream.route_pending()
+                for response in responses:
+                    yield response
+                if stream.done:
+                    return
+            error = "incomplete"
+        except asyncio.CancelledError:
+            error = "cancelled"
+            raise
+        finally:
+            stream.close(error=error)
+
+
+class GrpcioBackend:
+    def __init__(
+        self, make_stream: Callable[[], Stream], host: str, port: int, health_port: int | None
+    ) -> None:
+        self._make_stream = make_stream
+        self._host = host
+        self._want = (port, health_port)
+        self._servers: list[grpc.aio.Server] = []
+        self._health = health_aio.HealthServicer()
+        self.port = 0
+        self.health_port: int | None = None
+
+    async def start(self) -> None:
+        port, health_port = self._want
+        main = grpc.aio.server(options=_GRPC_OPTIONS)
+        pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(self._make_stream), main)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
+        self.port = _bind(main, self._host, port)
+        self._servers.append(main)
+        if health_port is not None:
+            health = grpc.aio.server(options=_GRPC_OPTIONS)
+            health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
+            self.health_port = _bind(health, self._host, health_port)
+            self._servers.append(health)
+        for server in self._servers:
+            await server.start()
+
+    async def set_status(self, names: tuple[str, ...], status: int) -> None:
+        for name in names:
+            await self._health.set(name, status)
+
+    async def stop(self, grace: float) -> None:
+        servers, self._servers = self._servers, []
+        if servers:
+            await self._health.enter_graceful_shutdown()
+            await asyncio.gather(*(server.stop(grace) for server in servers))
+
+
+def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bound = int(server.add_insecure_port(target))
+    if bound == 0:
+        raise OSError(f"cannot listen on {target}")
+    return bound
