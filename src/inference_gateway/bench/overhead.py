@@ -7,10 +7,11 @@ itself (Envoy alone), ``gateway`` runs ext_proc and lets the EPP set it. Figures
 * a 200 KB prompt: median latency one at a time, and what the EPP adds to it;
 * SSE: events per second over concurrent streams with the EPP on the response path.
 
-Two EPP variants run: ``epp`` (defaults: usage accounting reads every response) and
-``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite is let past
-the EPP after its headers). The gateway itself is built by the caller (``GatewayFactory``)
-because ``bench`` sits beside, not above, the ext_proc package.
+Three EPP variants run: ``epp`` (defaults: grpclib transport, usage accounting reads every
+response), ``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite
+is let past the EPP after its headers) and ``epp-grpcio`` (defaults on the grpcio server).
+The gateway itself is built by the caller (``GatewayFactory``) because ``bench`` sits
+beside, not above, the ext_proc package.
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ from inference_gateway.bench._overhead_load import (
 FAST_HOST, STREAM_HOST = "127.0.0.11", "127.0.0.12"
 FAST_MODEL, STREAM_MODEL = "bench-fast", "bench-stream"
 DESTINATION = "x-gateway-destination-endpoint"
+VARIANTS = (
+    ("epp", True, "grpclib"),
+    ("epp-lean", False, "grpclib"),
+    ("epp-grpcio", True, "grpcio"),
+)
+"""(name, director ``account_usage``, ext_proc transport) of each EPP run."""
 
 
 class OverheadSettings(BaseModel):
@@ -68,8 +75,8 @@ class BenchTarget(Protocol):
 
 
 GatewayFactory = Callable[..., AbstractAsyncContextManager[BenchTarget]]
-"""``factory(config_file, *, account_usage, envoy_concurrency)``: a started gateway whose
-Envoy also has the direct listener."""
+"""``factory(config_file, *, account_usage, envoy_concurrency, transport)``: a started
+gateway whose Envoy also has the direct listener."""
 
 
 def bench_config(fast_port: int, stream_port: int) -> str:
@@ -121,9 +128,12 @@ async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -
                 stream_upstream(STREAM_HOST, s.stream_port, STREAM_MODEL)
             )
             session = await stack.enter_async_context(aiohttp.ClientSession())
-            for name, account_usage in (("epp", True), ("epp-lean", False)):
+            for name, account_usage, transport in VARIANTS:
                 factory = gateway(
-                    config, account_usage=account_usage, envoy_concurrency=s.envoy_concurrency
+                    config,
+                    account_usage=account_usage,
+                    envoy_concurrency=s.envoy_concurrency,
+                    transport=transport,
                 )
                 async with factory as target:
                     if "envoy" not in report:
@@ -184,7 +194,7 @@ async def _measure(
 
 def _derive(report: dict[str, Any]) -> None:
     base = report["envoy"]
-    for name in ("epp", "epp-lean"):
+    for name, _, _ in VARIANTS:
         run = report[name]
         run["added_p50_ms_c1"] = round(run["sweep"][0]["p50_ms"] - base["sweep"][0]["p50_ms"], 3)
         run["max_rps"] = max(r["rps"] for r in run["sweep"])
@@ -196,7 +206,7 @@ def _derive(report: dict[str, Any]) -> None:
 def format_report(report: dict[str, Any]) -> str:
     lines = [f"load tool: {report['load_tool']}", ""]
     lines.append(f"{'path':<10} {'conc':>5} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7}")
-    for name in ("envoy", "epp", "epp-lean"):
+    for name in ("envoy", *(v[0] for v in VARIANTS)):
         for r in report[name]["sweep"]:
             lines.append(
                 f"{name:<10} {r['concurrency']:>5} {r['rps']:>9.1f} {r['p50_ms']:>8.3f} "
@@ -208,7 +218,7 @@ def format_report(report: dict[str, Any]) -> str:
         f"Envoy alone: max {base['max_rps']:.0f} req/s, 200 KB prompt p50 "
         f"{base['big_prompt_p50_ms']:.2f} ms, SSE {base['sse_events_per_s']:.0f} events/s"
     )
-    for name in ("epp", "epp-lean"):
+    for name, _, _ in VARIANTS:
         run = report[name]
         lines.append(
             f"{name}: +{run['added_p50_ms_c1']:.3f} ms p50 at c=1, max {run['max_rps']:.0f} req/s, "

@@ -235,13 +235,19 @@ class Gateway:
         await self._stack.aclose()
 
 
-def bench_gateway(config: Path, *, account_usage: bool, envoy_concurrency: int) -> Gateway:
+def bench_gateway(
+    config: Path,
+    *,
+    account_usage: bool,
+    envoy_concurrency: int,
+    transport: Literal["grpclib", "grpcio"] = "grpclib",
+) -> Gateway:
     """The gateway ``bench overhead`` measures: free ports, plus Envoy's direct listener."""
     return Gateway(
         GatewaySettings(
             epp=EppSettings(
                 config_file=config,
-                grpc=ExtProcSettings(port=0),
+                grpc=ExtProcSettings(port=0, transport=transport),
                 director=DirectorSettings(account_usage=account_usage),
             ),
             envoy=EnvoySettings(

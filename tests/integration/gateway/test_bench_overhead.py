@@ -16,7 +16,7 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
         load_tool="python",
     )
     report = await run_overhead(settings, gateway=bench_gateway)
-    for path in ("envoy", "epp", "epp-lean"):
+    for path in ("envoy", "epp", "epp-lean", "epp-grpcio"):
         (step,) = report[path]["sweep"]
         assert step["requests"] > 0 and step["errors"] == 0
         assert report[path]["sse_events_per_s"] > 0
