@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2
 from grpclib.const import Cardinality, Handler, Status
 from grpclib.exceptions import GRPCError
 from grpclib.protocol import H2Protocol
+from grpclib.server import Handler as GrpclibHandler
 from grpclib.server import Server
 from grpclib.server import Stream as GrpcStream
 
@@ -99,6 +100,48 @@ class HealthService:
         await grpc_stream.send_message(health_pb2.HealthCheckResponse(status=status))
 
 
+class _CorkedTransport:
+    """Sends what grpclib writes during one loop iteration as one ``write``.
+
+    grpclib writes every HTTP/2 frame as soon as h2 produces it (headers, data, trailers:
+    three writes for one ext_proc answer, five when a body follows). Each is a syscall here
+    and a wake-up in Envoy; joining them per loop iteration halves both at no latency cost.
+    """
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._pending: list[bytes] = []
+        self._loop = asyncio.get_running_loop()
+
+    def write(self, data: bytes) -> None:
+        if not data:
+            return
+        if not self._pending:
+            self._loop.call_soon(self._flush)
+        self._pending.append(data)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        if pending and not self._transport.is_closing():
+            self._transport.write(b"".join(pending))
+
+    def close(self) -> None:
+        self._flush()
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return bool(self._transport.is_closing())
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+
+class _CorkedProtocol(H2Protocol):
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports are not asyncio.Transport subclasses: duck typing only.
+        super().connection_made(_CorkedTransport(transport))  # type: ignore[arg-type]
+
+
 class _Server(Server):
     """grpclib's server, plus closing its open connections on ``close_connections``.
 
@@ -112,7 +155,13 @@ class _Server(Server):
         self.protocols: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
 
     def _protocol_factory(self) -> H2Protocol:
-        protocol = super()._protocol_factory()
+        # As grpclib's own factory, with a protocol that corks its transport.
+        self.__gc_step__()
+        handler = GrpclibHandler(
+            self._mapping, self._codec, self._status_details_codec, self.__dispatch__
+        )
+        self._handlers.add(handler)
+        protocol = _CorkedProtocol(handler, self._config, self._h2_config)
         self.protocols.add(protocol)
         return protocol
 
