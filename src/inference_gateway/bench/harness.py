@@ -29,7 +29,7 @@ from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.types import NoCapacityError
 from inference_gateway.simulator.engine import Engine
-from inference_gateway.simulator.records import EngineError, RequestRecord
+from inference_gateway.simulator.records import EngineError, QueueFullError, RequestRecord
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
 
@@ -145,8 +145,8 @@ class _Run:
         outcome.pod = i
         try:
             self.engines[i].submit(sim, now)
-        except EngineError:
-            outcome.status = Status.REJECTED
+        except EngineError as e:
+            outcome.status = Status.REJECTED if isinstance(e, QueueFullError) else Status.ERROR
             self.top_up(now)
             return
         outcome.status = Status.TIMEOUT

@@ -51,7 +51,7 @@ def _s(value: float) -> str:
 
 _HEADER = (
     "| load | rate | policy | done/s | out tok/s | TTFT p50 | TTFT p90 | TTFT p99 "
-    "| TPOT p50 | TPOT p90 | e2e p50 | e2e p90 | e2e p99 | goodput | shed | 429 | timeout "
+    "| TPOT p50 | TPOT p90 | e2e p50 | e2e p90 | e2e p99 | goodput | shed | 429 | error | timeout "
     "| prefix hit | CV |"
 )
 
@@ -72,8 +72,8 @@ def markdown_table(result: SweepResult) -> str:
                 f"| {s.output_tokens_per_s:.0f} | {_ms(s.ttft['p50'])} | {_ms(s.ttft['p90'])} "
                 f"| {_ms(s.ttft['p99'])} | {_ms(s.tpot['p50'])} | {_ms(s.tpot['p90'])} "
                 f"| {_s(s.e2e['p50'])} | {_s(s.e2e['p90'])} | {_s(s.e2e['p99'])} "
-                f"| {s.goodput_fraction:.0%} | {s.shed} | {s.rejected} | {s.timed_out} "
-                f"| {s.prefix_hit_rate:.0%} | {s.imbalance_cv:.2f} |"
+                f"| {s.goodput_fraction:.0%} | {s.shed} | {s.rejected} | {s.errors} "
+                f"| {s.timed_out} | {s.prefix_hit_rate:.0%} | {s.imbalance_cv:.2f} |"
             )
     return "\n".join(lines)
 
@@ -116,8 +116,9 @@ def legend(result: SweepResult) -> str:
         f"{m['capacity']:.1f} req/s (probe: {m['probe_policy']}), {m['stage_seconds']:g} s "
         f"measured per stage after {m['warmup_seconds']:g} s warmup. TTFT/TPOT in ms, e2e in "
         f"s; goodput = share of requests with TTFT <= {m['slo_ttft']:g} s and TPOT <= "
-        f"{m['slo_tpot'] * 1000:g} ms; 429 = refused by a pod's full queue; CV = coefficient "
-        "of variation of requests per pod."
+        f"{m['slo_tpot'] * 1000:g} ms; shed = 429 from the gateway; 429 = refused by a "
+        "pod's full queue; error = other refusals by a pod; CV = coefficient of variation "
+        "of requests per pod."
     )
 
 

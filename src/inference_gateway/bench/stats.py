@@ -2,9 +2,10 @@
 
 Only requests that arrive inside the measured window (after the warmup) count. Latency
 percentiles are over the requests that finished; shed (429 by the gateway), rejected (429
-by a pod's full queue) and timed-out requests (still running when the drain cap hit) are
-counted separately. Throughput counts the requests that finish inside the window (whenever they
-arrived), so at overload it shows the rate the pool really sustained, not the offered rate.
+by a pod's full queue), errors (other refusals by a pod) and timed-out requests (still
+running when the drain cap hit) are counted separately. Throughput counts the requests that
+finish inside the window (whenever they arrived), so at overload it shows the rate the pool
+really sustained, not the offered rate.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ class Status(StrEnum):
     OK = "ok"
     SHED = "shed"
     REJECTED = "rejected"
+    ERROR = "error"
     TIMEOUT = "timeout"
 
 
@@ -99,6 +101,8 @@ class StageStats:
     completed: int
     shed: int
     rejected: int
+    errors: int
+    """Refused by a pod for another reason than a full queue (4xx, e.g. too long)."""
     timed_out: int
     sent_rate: float
     completed_rate: float
@@ -145,6 +149,7 @@ def summarize(
         completed=len(done),
         shed=count[Status.SHED],
         rejected=count[Status.REJECTED],
+        errors=count[Status.ERROR],
         timed_out=count[Status.TIMEOUT],
         sent_rate=len(measured) / length,
         completed_rate=len(finished_in) / length,
