@@ -45,6 +45,10 @@ def _ms(value: float) -> str:
     return f"{value * 1000:.0f}" if value < 10 else f"{value * 1000:.3g}"
 
 
+def _pct(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value:.0%}"
+
+
 def _s(value: float) -> str:
     return "-" if math.isnan(value) else f"{value:.2f}"
 
@@ -68,7 +72,7 @@ def markdown_table(result: SweepResult) -> str:
             st = result.results[policy][i]
             s = st.stats
             lines.append(
-                f"| {st.fraction:.0%} | {st.rate:.1f} | {policy} | {s.completed_rate:.1f} "
+                f"| {_pct(st.fraction)} | {st.rate:.1f} | {policy} | {s.completed_rate:.1f} "
                 f"| {s.output_tokens_per_s:.0f} | {_ms(s.ttft['p50'])} | {_ms(s.ttft['p90'])} "
                 f"| {_ms(s.ttft['p99'])} | {_ms(s.tpot['p50'])} | {_ms(s.tpot['p90'])} "
                 f"| {_s(s.e2e['p50'])} | {_s(s.e2e['p90'])} | {_s(s.e2e['p99'])} "
@@ -91,7 +95,7 @@ def ratio_table(result: SweepResult, baseline: str = "oracle", metric: str = "e2
         for p in others:
             value = getattr(result.results[p][i].stats, metric)["p90"]
             cells.append(f"{value / ref:.2f}" if ref > 0 and not math.isnan(value) else "-")
-        label = f"{base.fraction:.0%}" if not math.isnan(base.fraction) else f"{base.rate:g}/s"
+        label = _pct(base.fraction) if not math.isnan(base.fraction) else f"{base.rate:g}/s"
         lines.append(f"| {label} | {' | '.join(cells)} |")
     return "\n".join(lines)
 
