@@ -43,6 +43,7 @@ from inference_gateway.sources.file import load_file
 log = logging.getLogger(__name__)
 
 FailureMode = Literal["FailOpen", "FailClose"]
+Transport = Literal["grpclib", "grpcio"]
 _CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
 
 
@@ -92,6 +93,9 @@ def run(
         FailureMode | None, typer.Option(help="Override the pools' failureMode.")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Envoy worker threads.")] = 1,
+    transport: Annotated[
+        Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
+    ] = "grpclib",
     log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
     envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
 ) -> None:
@@ -100,7 +104,7 @@ def run(
     settings = GatewaySettings(
         epp=EppSettings(
             config_file=config,
-            grpc=ExtProcSettings(port=grpc_port),
+            grpc=ExtProcSettings(port=grpc_port, transport=transport),
             plugins_config=plugins_config,
             metrics_port=metrics_port,
         ),
@@ -170,6 +174,9 @@ def epp(
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body (413 above).")
     ] = DirectorSettings().max_body_bytes,
+    transport: Annotated[
+        Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
+    ] = "grpclib",
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the endpoint picker alone, behind an Envoy you run yourself."""
@@ -179,7 +186,9 @@ def epp(
         raise typer.BadParameter("--config-file is required", param_hint="--config-file")
     settings = EppSettings(
         config_file=config_file,
-        grpc=ExtProcSettings(host=host, port=grpc_port, health_port=grpc_health_port),
+        grpc=ExtProcSettings(
+            host=host, port=grpc_port, health_port=grpc_health_port, transport=transport
+        ),
         plugins_config=plugins_config,
         director=DirectorSettings(max_body_bytes=max_body_bytes),
         metrics_host=metrics_host,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import aiohttp
 import grpc
+import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from typer.testing import CliRunner
@@ -91,13 +92,15 @@ async def test_run_exits_non_zero_with_envoys_last_words_when_envoy_dies(
         assert "Envoy exited" in err.decode()
 
 
-async def test_epp_serves_health_on_its_own_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("transport", ["grpclib", "grpcio"])
+async def test_epp_serves_health_on_its_own_port(tmp_path: Path, transport: str) -> None:
     async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.13"]) as b:
         config = tmp_path / "gw.yaml"
         config.write_text(documents(*base_config(a, b)))
         proc = await start(
             "epp", "--config-file", str(config), "--host", "127.0.0.1", "--grpc-port", "0",
             "--grpc-health-port", "0", "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+            "--transport", transport,
         )  # fmt: skip
         try:
             assert proc.stderr is not None
