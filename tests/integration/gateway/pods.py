@@ -79,7 +79,10 @@ class Pod:
             return web.json_response(body, headers=self._me())
         resp = web.StreamResponse(headers={**self._me(), "content-type": "text/event-stream"})
         await resp.prepare(request)
-        for word in ("a", "b", "c"):
+        words = ["a", "b", "c"] * max(1, int(data.get("repeat", 1)))
+        for word in words:
+            if data.get("delay"):
+                await asyncio.sleep(float(data["delay"]))  # a slow generation, not test sync
             delta = {"content": word} if chat else None
             choice = {"index": 0, "delta": delta} if chat else {"index": 0, "text": word}
             chunk = {"id": "x", "object": "chat.completion.chunk", "model": model,
