@@ -37,6 +37,8 @@ class Pod:
     bodies: list[bytes] = field(default_factory=list)
     headers: list[dict[str, str]] = field(default_factory=list)
     running: int = 0
+    gate: asyncio.Event = field(default_factory=asyncio.Event)
+    """A ``"gated": true`` stream waits here after its first event."""
 
     @property
     def hostport(self) -> str:
@@ -80,7 +82,9 @@ class Pod:
         resp = web.StreamResponse(headers={**self._me(), "content-type": "text/event-stream"})
         await resp.prepare(request)
         words = ["a", "b", "c"] * max(1, int(data.get("repeat", 1)))
-        for word in words:
+        for i, word in enumerate(words):
+            if i == 1 and data.get("gated"):
+                await self.gate.wait()
             if data.get("delay"):
                 await asyncio.sleep(float(data["delay"]))  # a slow generation, not test sync
             delta = {"content": word} if chat else None

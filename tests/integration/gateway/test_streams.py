@@ -1,4 +1,5 @@
-"""Clients that hang up mid-stream: every routed request is still finished exactly once."""
+"""Streams through the gateway: events are never held back, and clients that hang up
+mid-stream still get every routed request finished exactly once."""
 
 from __future__ import annotations
 
@@ -43,3 +44,19 @@ async def test_disconnects_mid_stream_release_every_in_flight_slot(tmp_path: Pat
         short = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}]}
         async with w.session.post(w.url + "/v1/chat/completions", json=short) as resp:
             assert resp.status == 200
+
+
+async def test_an_event_reaches_the_client_before_the_pod_sends_the_next(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path) as w:
+        body = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}], "stream": True}
+        body["gated"] = True
+        async with w.session.post(w.url + "/v1/chat/completions", json=body) as resp:
+            async with asyncio.timeout(10):  # a buffering gateway would never deliver it
+                first = await resp.content.readline()
+            assert first.startswith(b"data: ") and LLAMA.encode() in first
+            for pod in w.pool_a:
+                pod.gate.set()
+            rest = await resp.read()
+        assert rest.rstrip().endswith(b"data: [DONE]")
