@@ -40,6 +40,11 @@ from inference_gateway.requestcontrol.types import Director, GatewayError, Incom
 log = logging.getLogger(__name__)
 
 
+# Upstream caps its Content-Length preallocation at 1 MiB too (#2928): a client may declare
+# a large body and never send it, and this memory is taken before a byte has arrived.
+_PREALLOCATE_MAX = 1024 * 1024
+
+
 class Phase(enum.Enum):
     REQUEST_HEADERS = "request_headers"
     REQUEST_BODY = "request_body"
@@ -162,7 +167,7 @@ class Stream:
         size = int(content_length)
         if size > self._max_body:
             raise payload_too_large(self._max_body)
-        self.state.body = bytearray(size)
+        self.state.body = bytearray(min(size, _PREALLOCATE_MAX))
 
     def _request_body(self, msg: pb.HttpBody) -> Responses:
         state = self.state
