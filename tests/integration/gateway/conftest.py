@@ -75,7 +75,7 @@ def gateway_settings(config: Path, tmp: Path, **overrides: object) -> GatewaySet
         epp=epp,
         envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2),
         workdir=tmp,
-        **overrides,  # type: ignore[arg-type]
+        **overrides,
     )
 
 

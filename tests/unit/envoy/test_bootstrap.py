@@ -73,7 +73,7 @@ def test_only_the_destination_header_leads_to_original_dst() -> None:
 
 @pytest.mark.parametrize(("mode", "allow"), [("FailOpen", True), ("FailClose", False)])
 def test_failure_mode_sets_failure_mode_allow(mode: str, allow: bool) -> None:
-    settings = EnvoySettings(failure_mode=mode)  # type: ignore[arg-type]
+    settings = EnvoySettings(failure_mode=mode)
     ext_proc = filters(build_bootstrap(settings, eds_dir=Path("/tmp")))[1]["typed_config"]
     assert ext_proc["failure_mode_allow"] is allow
     assert ext_proc["processing_mode"]["request_body_mode"] == "FULL_DUPLEX_STREAMED"

@@ -80,8 +80,8 @@ async def stub(
         yield pb_grpc.ExternalProcessorStub(channel)
 
 
-def headers(eos: bool = False, **extra: str) -> pb.ProcessingRequest:
-    values = {":method": "POST", ":path": "/v1/completions", **extra}
+def headers(eos: bool = False, extra: dict[str, str] | None = None) -> pb.ProcessingRequest:
+    values = {":method": "POST", ":path": "/v1/completions", **(extra or {})}
     hmap = base_pb2.HeaderMap(
         headers=[base_pb2.HeaderValue(key=k, raw_value=v.encode()) for k, v in values.items()]
     )
@@ -120,7 +120,7 @@ async def test_small_body_rides_in_the_header_answer_sent_after_the_body(
 ) -> None:
     call = stub.Process()
     payload = b'{"model": "MODEL", "prompt": "hi"}'
-    await call.write(headers(**{"content-length": str(len(payload))}))
+    await call.write(headers(extra={"content-length": str(len(payload))}))
     await call.write(body(payload[:10], eos=False))
     await call.write(body(payload[10:], eos=True))
     first = await call.read()
@@ -166,7 +166,7 @@ async def test_body_over_the_limit_is_413_as_soon_as_known(
 ) -> None:
     call = stub.Process()
     extra = {"content-length": "300000"} if declared else {}
-    await call.write(headers(**extra))
+    await call.write(headers(extra=extra))
     if not declared:
         await call.write(body(b"x" * 150_000, eos=False))
         await call.write(body(b"x" * 150_000, eos=False))
