@@ -268,10 +268,11 @@ def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
         "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
         "health_checks": [
             {
-                "timeout": "1s",
+                # Two misses, not one: a busy EPP answering late is not a dead EPP.
+                "timeout": "2s",
                 "interval": interval,
                 "no_traffic_interval": interval,
-                "unhealthy_threshold": 1,
+                "unhealthy_threshold": 2,
                 "healthy_threshold": 1,
                 "grpc_health_check": {"service_name": EXT_PROC_SERVICE},
             }
