@@ -177,6 +177,13 @@ def epp(
     transport: Annotated[
         Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
     ] = "grpclib",
+    inline_small_bodies: Annotated[
+        bool,
+        typer.Option(
+            help="Send small bodies inside the header answer (needs Envoy >= 1.40; "
+            "one gRPC message fewer per request)."
+        ),
+    ] = False,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
 ) -> None:
     """Run the endpoint picker alone, behind an Envoy you run yourself."""
@@ -187,7 +194,11 @@ def epp(
     settings = EppSettings(
         config_file=config_file,
         grpc=ExtProcSettings(
-            host=host, port=grpc_port, health_port=grpc_health_port, transport=transport
+            host=host,
+            port=grpc_port,
+            health_port=grpc_health_port,
+            transport=transport,
+            inline_small_bodies=inline_small_bodies,
         ),
         plugins_config=plugins_config,
         director=DirectorSettings(max_body_bytes=max_body_bytes),

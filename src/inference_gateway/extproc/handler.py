@@ -80,9 +80,11 @@ class Stream:
         *,
         max_body_bytes: int,
         extensions: ExtensionChain | None = None,
+        inline_small_bodies: bool = True,
     ) -> None:
         self._director = director
         self._max_body = max_body_bytes
+        self._inline_limit = msgs.BODY_CHUNK_BYTES if inline_small_bodies else -1
         self._chain = extensions if extensions else None
         self.state = StreamState()
 
@@ -219,7 +221,7 @@ class Stream:
             extra["x-request-id"] = routed.request_id
         length = len(forwarded) if has_body else None
         endpoints = ",".join(routed.endpoints)
-        if has_body and not trailers and len(forwarded) <= msgs.BODY_CHUNK_BYTES:
+        if has_body and not trailers and len(forwarded) <= self._inline_limit:
             return [
                 msgs.route_headers(endpoints, content_length=length, extra=extra, body=forwarded)
             ]

@@ -39,6 +39,10 @@ class ExtProcSettings(BaseModel):
     grace_seconds: float = 5.0
     transport: Literal["grpclib", "grpcio"] = "grpclib"
     """grpclib (pure asyncio) costs less per message; grpcio is the reference server."""
+    inline_small_bodies: bool = True
+    """Send a body of one chunk or less inside the header answer (CONTINUE_AND_REPLACE),
+    one message fewer. Verified with the bundled Envoy 1.40; the ``epp`` command, which
+    may sit behind any Envoy, turns it off unless asked."""
 
 
 class _Backend(Protocol):
@@ -65,7 +69,12 @@ class ExtProcServer:
         self.settings = s = settings or ExtProcSettings()
 
         def make_stream() -> Stream:
-            return Stream(director, max_body_bytes=s.max_body_bytes, extensions=extensions)
+            return Stream(
+                director,
+                max_body_bytes=s.max_body_bytes,
+                extensions=extensions,
+                inline_small_bodies=s.inline_small_bodies,
+            )
 
         self._backend: _Backend
         if s.transport == "grpclib":

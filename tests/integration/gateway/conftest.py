@@ -64,10 +64,12 @@ def base_config(a: list[Pod], b: list[Pod], *, failure_mode: str = "FailClose") 
     ]
 
 
-def gateway_settings(config: Path, tmp: Path, **overrides: object) -> GatewaySettings:
+def gateway_settings(
+    config: Path, tmp: Path, *, inline: bool = True, **overrides: object
+) -> GatewaySettings:
     epp = EppSettings(
         config_file=config,
-        grpc=ExtProcSettings(port=0),
+        grpc=ExtProcSettings(port=0, inline_small_bodies=inline),
         director=DirectorSettings(max_body_bytes=MAX_BODY),
         seed=1,
     )
@@ -81,7 +83,7 @@ def gateway_settings(config: Path, tmp: Path, **overrides: object) -> GatewaySet
 
 @asynccontextmanager
 async def world(
-    tmp: Path, *, failure_mode: str = "FailClose", **overrides: object
+    tmp: Path, *, failure_mode: str = "FailClose", inline: bool = True, **overrides: object
 ) -> AsyncIterator[World]:
     async with (
         run_pods(["127.0.0.11", "127.0.0.12"]) as a,
@@ -89,7 +91,7 @@ async def world(
     ):
         config = tmp / "gateway.yaml"
         config.write_text(documents(*base_config(a, b, failure_mode=failure_mode)))
-        settings = gateway_settings(config, tmp, **overrides)
+        settings = gateway_settings(config, tmp, inline=inline, **overrides)
         async with Gateway(settings) as gw, aiohttp.ClientSession() as session:
             yield World(gw, a, b, config, session)
 

@@ -4,11 +4,12 @@ mid-stream still get every routed request finished exactly once."""
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 import aiohttp
 
-from tests.integration.gateway.conftest import LLAMA, world
+from tests.integration.gateway.conftest import LLAMA, SPLIT, world
 
 
 async def test_disconnects_mid_stream_release_every_in_flight_slot(tmp_path: Path) -> None:
@@ -60,3 +61,15 @@ async def test_an_event_reaches_the_client_before_the_pod_sends_the_next(
                 pod.gate.set()
             rest = await resp.read()
         assert rest.rstrip().endswith(b"data: [DONE]")
+
+
+async def test_small_bodies_also_travel_as_streamed_chunks_when_not_inlined(
+    tmp_path: Path,
+) -> None:
+    async with world(tmp_path, inline=False) as w:
+        body = {"model": SPLIT, "messages": [{"role": "user", "content": "hi"}]}
+        async with w.session.post(w.url + "/v1/chat/completions", json=body) as resp:
+            assert resp.status == 200
+            assert (await resp.json())["model"] == SPLIT
+            pod = next(p for p in w.pool_a if p.hostport == resp.headers["x-served-by"])
+        assert json.loads(pod.bodies[-1])["model"] in {"food-review-1", "food-review-2"}

@@ -141,6 +141,24 @@ async def test_small_body_rides_in_the_header_answer_sent_after_the_body(
     await end(call)
 
 
+async def test_without_inlining_the_body_follows_the_header_answer(
+    director: ScriptedDirector,
+) -> None:
+    settings = ExtProcSettings(port=0, inline_small_bodies=False)
+    async with (
+        ExtProcServer(director, settings) as server,
+        grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
+    ):
+        call = pb_grpc.ExternalProcessorStub(channel).Process()
+        await call.write(headers())
+        await call.write(body(b'{"model": "MODEL"}', eos=True))
+        first = await call.read()
+        assert first.request_headers.response.status == pb.CommonResponse.CONTINUE
+        streamed = (await call.read()).request_body.response.body_mutation.streamed_response
+        assert streamed.body == b'{"model": "TARGET"}' and streamed.end_of_stream
+        await end(call)
+
+
 async def test_big_bodies_go_back_in_62000_byte_chunks(
     stub: pb_grpc.ExternalProcessorStub,
 ) -> None:
