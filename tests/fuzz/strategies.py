@@ -64,18 +64,24 @@ def _get(doc: Doc, path: tuple[Any, ...]) -> Any:
 
 
 @st.composite
-def mutated(draw: st.DrawFn, doc: Doc, *, values: st.SearchStrategy[Any] = json_values) -> Doc:
-    """``doc`` (a deep copy) after one to four random structural edits."""
+def mutated(
+    draw: st.DrawFn,
+    doc: Doc,
+    *,
+    values: st.SearchStrategy[Any] = json_values,
+    max_edits: int = 4,
+) -> Doc:
+    """``doc`` (a deep copy) after one to ``max_edits`` random structural edits."""
     doc = copy.deepcopy(doc)
-    for _ in range(draw(st.integers(1, 4))):
+    for _ in range(draw(st.integers(1, max_edits))):
         slots = _slots(doc)
         if not slots:
-            return draw(values)
+            return copy.deepcopy(draw(values))
         *parent_path, key = draw(st.sampled_from(slots))
         parent = _get(doc, tuple(parent_path))
         op = draw(st.sampled_from(["replace", "delete", "wrap", "retype", "dup", "add"]))
         if op == "replace":
-            parent[key] = draw(values)
+            parent[key] = copy.deepcopy(draw(values))
         elif op == "delete":
             del parent[key]
         elif op == "wrap":
@@ -85,9 +91,9 @@ def mutated(draw: st.DrawFn, doc: Doc, *, values: st.SearchStrategy[Any] = json_
         elif op == "dup" and isinstance(parent, list):
             parent.append(copy.deepcopy(parent[key]))
         elif isinstance(parent, dict):
-            parent[draw(st.text(max_size=12))] = draw(values)
+            parent[draw(st.text(max_size=12))] = copy.deepcopy(draw(values))
         else:
-            parent.insert(key, draw(values))
+            parent.insert(key, copy.deepcopy(draw(values)))
     return doc
 
 
@@ -173,3 +179,58 @@ def text_mutants(text: str, rnd: random.Random, k: int) -> list[str]:
     """``byte_mutants`` for text; bytes that stop being UTF-8 are replaced, as a reader would."""
     data = text.encode("utf-8", "surrogatepass")
     return [m.decode("utf-8", "replace") for m in byte_mutants(data, rnd, k)]
+
+
+FAST_VALUES: list[Any] = [
+    None, True, False, 0, -1, 1, 0.5, -2.5, 2**63, 1e308, float("nan"), float("inf"), "",
+    "x", "-1", "200ms", "1h", "Critical", [], {}, [1, "a"], {"a": 1}, {"pluginRef": "x"},
+]  # fmt: skip
+
+
+def doc_mutants(doc: Doc, rnd: random.Random, k: int, pool: list[Any]) -> list[Doc]:
+    """``k`` structural mutants of ``doc`` (``mutated``'s edits, driven by ``rnd``).
+
+    Replacement values come from ``pool``: pass the names the parser knows (plugin types,
+    field names) so a mutant stays close enough to valid to reach the deep checks.
+    """
+    out = []
+    for _ in range(k):
+        new = copy.deepcopy(doc)
+        for _ in range(rnd.randint(1, 2)):
+            slots = _slots(new)
+            if not slots:
+                break
+            *parent_path, key = rnd.choice(slots)
+            parent = _get(new, tuple(parent_path))
+            op = rnd.randrange(10)
+            if op >= 6:
+                parent[key] = _tweak(parent[key], rnd, pool)
+            elif op == 0:
+                parent[key] = copy.deepcopy(rnd.choice(pool))
+            elif op == 1:
+                del parent[key]
+            elif op == 2:
+                parent[key] = [parent[key]]
+            elif op == 3:
+                parent[key] = _retype(parent[key], rnd.randrange(4))
+            elif op == 4 and isinstance(parent, list):
+                parent.append(copy.deepcopy(parent[key]))
+            elif isinstance(parent, dict):
+                names = [p for p in pool if isinstance(p, str)] or ["x"]
+                parent[rnd.choice(names)] = copy.deepcopy(rnd.choice(pool))
+            else:
+                parent.insert(key, copy.deepcopy(rnd.choice(pool)))
+        out.append(new)
+    return out
+
+
+def _tweak(value: Any, rnd: random.Random, pool: list[Any]) -> Any:
+    """A plausible neighbour of ``value``: another number, another known name, the other bool."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int | float):
+        return rnd.choice([0, -1, 1, value * 10, value / 10, -value, value + 1, 2**40, 1e-9])
+    if isinstance(value, str):
+        names = [p for p in pool if isinstance(p, str)]
+        return rnd.choice(names) if names and rnd.random() < 0.8 else value + rnd.choice("x-_ ")
+    return value
