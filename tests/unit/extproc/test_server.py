@@ -16,7 +16,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.extproc.messages import BODY_CHUNK_BYTES, DESTINATION_HEADER
-from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
+from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings, serve
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
 
 ENDPOINT = "127.0.0.11:8000"
@@ -322,3 +322,32 @@ async def test_health_reports_serving_on_the_separate_port(
             ).status == health_pb2.HealthCheckResponse.NOT_SERVING
             await server.set_serving(True)
             assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_serve_is_ready_then_stops_when_asked(director: ScriptedDirector) -> None:
+    ready, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(serve(director, ExtProcSettings(port=0), ready=ready, stop=stop))
+    async with asyncio.timeout(5):
+        await ready.wait()
+    assert not task.done()
+    stop.set()
+    async with asyncio.timeout(5):
+        await task
+
+
+async def test_stop_lets_an_open_stream_finish_within_the_grace(
+    director: ScriptedDirector,
+) -> None:
+    server = ExtProcServer(director, ExtProcSettings(port=0, grace_seconds=5))
+    await server.start()
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        call = pb_grpc.ExternalProcessorStub(channel).Process()
+        await call.write(headers(eos=True))
+        await call.read()
+        stopping = asyncio.create_task(server.stop())
+        await call.write(response_headers("200"))
+        assert (await call.read()).WhichOneof("response") == "response_headers"
+        await end(call)
+        async with asyncio.timeout(5):
+            await stopping
+    assert director.finished == ["incomplete"]
