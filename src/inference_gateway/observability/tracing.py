@@ -153,6 +153,34 @@ def start_span(
     return _current.start(name, attrs, carrier=carrier)
 
 
+def start_request(headers: Mapping[str, str]) -> Span:
+    """The ``gateway.request`` span of one ext_proc stream, from its request headers.
+
+    A W3C ``traceparent`` among them makes it a child of the caller's trace.
+    """
+    if not _current.enabled:
+        return NULL_SPAN
+    attrs = {
+        "http.request.method": headers.get(":method"),
+        "url.path": headers.get(":path"),
+        "gateway.request_id": headers.get("x-request-id"),
+    }
+    return _current.start(REQUEST_SPAN, attrs, carrier=headers)
+
+
+def record_route(span: Span, routed: Any) -> None:
+    """Attributes of a routing decision (a ``requestcontrol.Routed``) on ``span``."""
+    if span is NULL_SPAN:
+        return
+    span.set("gen_ai.request.model", routed.model)
+    span.set("gateway.target_model", routed.target_model)
+    span.set("gateway.endpoint", ",".join(routed.endpoints))
+    span.set("gateway.pool", routed.pool)
+    span.set("gateway.criticality", routed.criticality)
+    span.set("gateway.request_id", routed.request_id)
+    span.set("gateway.streaming", routed.streaming)
+
+
 def endpoint_from_env(env: Mapping[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     for key in ENDPOINT_ENV:
@@ -243,8 +271,10 @@ __all__ = [
     "Span",
     "Tracer",
     "endpoint_from_env",
+    "record_route",
     "setup_tracing",
     "shutdown_tracing",
+    "start_request",
     "start_span",
     "tracer",
 ]

@@ -27,6 +27,7 @@ needs_sdk = pytest.mark.skipif(not _HAVE_SDK, reason="the 'tracing' extra is not
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
+_TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
 
 
 @pytest.fixture(autouse=True)
@@ -118,7 +119,7 @@ def test_request_span_carries_attributes_and_resource(exporter: Any) -> None:
 
 @needs_sdk
 def test_incoming_traceparent_makes_the_span_a_child(exporter: Any) -> None:
-    carrier = {"traceparent": f"00-{TRACE_ID}-{PARENT_ID}-01", ":path": "/v1/completions"}
+    carrier = {"traceparent": _TRACEPARENT, ":path": "/v1/completions"}
     start_span(carrier=carrier).end()
     (done,) = exporter.get_finished_spans()
     assert format(done.context.trace_id, "032x") == TRACE_ID
@@ -161,3 +162,32 @@ def test_endpoint_without_otlp_exporter_stays_off(caplog: pytest.LogCaptureFixtu
     else:
         assert not t.enabled
         assert "no OTLP exporter" in caplog.text
+
+
+def test_request_helpers_are_free_when_off() -> None:
+    span = tracing.start_request({":path": "/v1/completions", "traceparent": "garbage"})
+    assert span is NULL_SPAN
+    tracing.record_route(span, object())  # never touches the routed object when off
+
+
+@needs_sdk
+def test_request_span_records_the_routing_decision(exporter: Any) -> None:
+    from tests.unit.requestcontrol.builders import chat, make_director, make_store, model
+
+    director = make_director(make_store(models=[model("llama", targets=[("adapter", None)])]))
+    request = chat("llama", headers={"x-request-id": "r-1", "traceparent": _TRACEPARENT})
+    span = tracing.start_request(request.headers)
+    routed = director.route(request)
+    tracing.record_route(span, routed)
+    span.end()
+    director.finish(routed)
+    (done,) = exporter.get_finished_spans()
+    attrs = dict(done.attributes)
+    assert done.name == "gateway.request"
+    assert attrs["http.request.method"] == "POST"
+    assert attrs["url.path"] == "/v1/chat/completions"
+    assert attrs["gen_ai.request.model"] == "llama"
+    assert attrs["gateway.target_model"] == "adapter"
+    assert attrs["gateway.endpoint"] == routed.endpoints[0]
+    assert attrs["gateway.request_id"] == "r-1"
+    assert format(done.context.trace_id, "032x") == TRACE_ID
