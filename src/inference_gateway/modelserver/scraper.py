@@ -40,7 +40,7 @@ from inference_gateway.modelserver._fetch import (
     LeanFetcher,
     ScrapeFailure,
 )
-from inference_gateway.modelserver._tasks import spawn
+from inference_gateway.aio import spawn
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
 

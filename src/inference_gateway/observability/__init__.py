@@ -2,6 +2,5 @@
 
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.observability.metrics import EppMetrics
-from inference_gateway.observability.tasks import spawn, stop_all
 
-__all__ = ["EppMetrics", "setup_logging", "spawn", "stop_all"]
+__all__ = ["EppMetrics", "setup_logging"]

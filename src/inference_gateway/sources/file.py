@@ -24,7 +24,7 @@ import watchfiles
 
 from inference_gateway.api import ObjectError, UnknownKindError, parse_documents
 from inference_gateway.datastore import Datastore, DesiredState
-from inference_gateway.sources._tasks import spawn, stop
+from inference_gateway.aio import spawn, stop
 from inference_gateway.sources.convert import desired_state
 
 log = logging.getLogger(__name__)

@@ -1,14 +1,12 @@
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from inference_gateway.observability import setup_logging, spawn, stop_all
+from inference_gateway.observability import setup_logging
 from inference_gateway.observability.logging import JsonFormatter
 
 
@@ -53,42 +51,3 @@ def test_setup_logging_installs_one_handler(
     assert (line["msg"], line["k"]) == ("hello", 1)
     with pytest.raises(ValueError):
         setup_logging("loud", json=False)
-
-
-async def test_spawn_names_logs_failure_and_unregisters(caplog: pytest.LogCaptureFixture) -> None:
-    tasks: set[asyncio.Task[Any]] = set()
-
-    async def boom() -> None:
-        raise RuntimeError("loop died")
-
-    task = spawn(boom(), name="scraper", tasks=tasks)
-    assert task.get_name() == "scraper" and task in tasks
-    with pytest.raises(RuntimeError):
-        await task
-    await asyncio.sleep(0)
-    assert task not in tasks
-    assert any("scraper failed" in r.getMessage() and r.exc_info for r in caplog.records)
-
-
-async def test_spawn_warns_on_unexpected_exit_and_stop_all_cancels(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    tasks: set[asyncio.Task[Any]] = set()
-    started = asyncio.Event()
-
-    async def forever() -> None:
-        started.set()
-        await asyncio.Event().wait()
-
-    async def quits() -> None:
-        return None
-
-    spawn(quits(), name="quitter", tasks=tasks)
-    spawn(forever(), name="watcher", tasks=tasks)
-    await started.wait()
-    assert [t.get_name() for t in tasks] == ["watcher"]
-    await stop_all(tasks)
-    assert not tasks
-    messages = [r.getMessage() for r in caplog.records]
-    assert "task quitter exited unexpectedly" in messages
-    assert not any("watcher" in m for m in messages)

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from inference_gateway.modelserver._tasks import spawn
+from inference_gateway.aio import spawn, stop, stop_all
 
 
 async def _fail() -> None:
@@ -51,3 +51,22 @@ async def test_cancelled_task_is_quiet_and_leaves_its_owner(
         await asyncio.gather(task, return_exceptions=True)
     assert caplog.records == []
     assert owner == set()
+
+
+async def test_stop_all_cancels_everything_still_running() -> None:
+    owner: set[asyncio.Task[Any]] = set()
+    started = asyncio.Event()
+    spawn(_forever(started), name="watcher", owner=owner)
+    assert await spawn(_return(), name="finite", owner=owner, forever=False) == 1
+    await started.wait()
+    assert [t.get_name() for t in owner] == ["watcher"]
+    await stop_all(owner)
+    assert owner == set()
+
+
+async def test_stop_waits_for_the_task_and_keeps_the_callers_cancellation() -> None:
+    started = asyncio.Event()
+    task = spawn(_forever(started), name="loop")
+    await started.wait()
+    await stop(task)
+    assert task.cancelled()
