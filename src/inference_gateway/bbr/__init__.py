@@ -4,6 +4,6 @@ Placed before routing, it lets an ordinary HTTPRoute (or the standalone Envoy ro
 pick a pool by ``X-Gateway-Model-Name`` without parsing JSON itself.
 """
 
-from inference_gateway.bbr.server import BbrStats, BodyBasedRouter, serve_bbr
+from inference_gateway.bbr.server import BbrServer, BbrStats, BodyBasedRouter, serve_bbr
 
-__all__ = ["BbrStats", "BodyBasedRouter", "serve_bbr"]
+__all__ = ["BbrServer", "BbrStats", "BodyBasedRouter", "serve_bbr"]

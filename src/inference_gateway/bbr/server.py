@@ -14,17 +14,22 @@ import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
 
 import grpc
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from envoy.type.v3 import http_status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
 
 log = logging.getLogger(__name__)
 
 MODEL_HEADER = "X-Gateway-Model-Name"
 JSON = "application/json"
+EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
 BODY_CHUNK_LIMIT = 62_000
 """Envoy refuses streamed body mutations much above 64 KiB; upstream uses 62,000 bytes."""
 
@@ -151,6 +156,99 @@ class BodyBasedRouter(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
                 yield pb.ProcessingResponse(response_trailers=pb.TrailersResponse())
 
 
+# Bodies arrive in Envoy-sized chunks; 64 MiB only bounds a misbehaving peer. SO_REUSEPORT
+# off so a second router on the same port fails loudly instead of sharing it.
+_GRPC_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
+    ("grpc.max_send_message_length", 64 * 1024 * 1024),
+    ("grpc.so_reuseport", 0),
+]
+
+
+class BbrServer:
+    """The router as a gRPC server: ``async with BbrServer(...) as bbr: bbr.port``.
+
+    Health (``grpc.health.v1``) answers on the main port and, when ``health_port`` is set,
+    on a port of its own (upstream's chart: 9004 for ext_proc, 9005 for health), SERVING for
+    ``""`` and the ext_proc service name; stopping turns it NOT_SERVING first.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        streaming: bool = True,
+        health_port: int | None = None,
+        grace: float = 1.0,
+    ) -> None:
+        self.host = host
+        self.router = BodyBasedRouter(streaming=streaming)
+        self.port = 0
+        self.health_port: int | None = None
+        self._want = (port, health_port)
+        self._grace = grace
+        self._health = health_aio.HealthServicer()
+        self._servers: list[grpc.aio.Server] = []
+
+    @property
+    def streaming(self) -> bool:
+        return self.router.streaming
+
+    async def __aenter__(self) -> BbrServer:
+        port, health_port = self._want
+        main = grpc.aio.server(options=_GRPC_OPTIONS)
+        pb_grpc.add_ExternalProcessorServicer_to_server(self.router, main)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
+        self._servers.append(main)
+        try:
+            self.port = _bind(main, self.host, port)
+            if health_port is not None:
+                health = grpc.aio.server(options=_GRPC_OPTIONS)
+                health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
+                self._servers.append(health)
+                self.health_port = _bind(health, self.host, health_port)
+            for server in self._servers:
+                await server.start()
+            for name in ("", EXT_PROC_SERVICE):
+                await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        except BaseException:
+            await self.stop()
+            raise
+        log.info(
+            "body-based router listening on %s:%d (streaming=%s)",
+            self.host,
+            self.port,
+            self.streaming,
+        )
+        return self
+
+    async def stop(self) -> None:
+        servers, self._servers = self._servers, []
+        if servers:
+            await self._health.enter_graceful_shutdown()
+            await asyncio.gather(*(server.stop(self._grace) for server in servers))
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+
+def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
+    target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    try:
+        bound = int(server.add_insecure_port(target))
+    except RuntimeError as e:
+        raise OSError(f"cannot listen on {target}") from e
+    if bound == 0:
+        raise OSError(f"cannot listen on {target}")
+    return bound
+
+
 async def serve_bbr(
     host: str,
     port: int,
@@ -159,18 +257,12 @@ async def serve_bbr(
     ready: asyncio.Event | None = None,
     stop: asyncio.Event | None = None,
     bound: list[int] | None = None,
+    health_port: int | None = None,
 ) -> None:
     """Serve BBR until ``stop`` is set; ``bound`` receives the port actually bound."""
-    server = grpc.aio.server()
-    pb_grpc.add_ExternalProcessorServicer_to_server(BodyBasedRouter(streaming=streaming), server)
-    actual = server.add_insecure_port(f"{host}:{port}")
-    if bound is not None:
-        bound.append(actual)
-    await server.start()
-    log.info("body-based router listening on %s:%d (streaming=%s)", host, actual, streaming)
-    if ready is not None:
-        ready.set()
-    try:
+    async with BbrServer(host, port, streaming=streaming, health_port=health_port) as server:
+        if bound is not None:
+            bound.append(server.port)
+        if ready is not None:
+            ready.set()
         await (stop or asyncio.Event()).wait()
-    finally:
-        await server.stop(grace=1.0)
