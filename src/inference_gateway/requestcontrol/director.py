@@ -43,6 +43,8 @@ from inference_gateway.scheduling.types import (
 log = logging.getLogger(__name__)
 
 DEBUG_HEADER = "x-gateway-debug"
+POOL_HEADER = "x-gateway-inference-pool"
+"""The pool a route picked (body-based routing), honoured with ``DirectorSettings.pool_header``."""
 REQUEST_ID_HEADER = "x-request-id"
 
 _STATE_KEY = "requestcontrol"
@@ -112,7 +114,11 @@ class Director:
         names.model = model = parsed.model
         headers = request.headers
         info = self.datastore.model(model)
-        pool = pool_for(self.datastore, model, info)
+        pool = self._routed_pool(request)
+        if pool is None:
+            pool = pool_for(self.datastore, model, info)
+        elif info is None or info.pool_key != pool.key:
+            raise errors.model_not_found(model)
         names.target = target = target_for(self.datastore, model, info, pool, headers, self.rng)
         default = self.settings.default_criticality
         criticality = criticality_for(self.datastore, info, pool, headers, default)
@@ -138,7 +144,10 @@ class Director:
 
         Without a model there is nothing to rewrite or meter, so only in-flight is counted.
         """
+        chosen_pool = self._routed_pool(request)
         pools = sorted(self.datastore.pools(), key=lambda p: p.key)
+        if chosen_pool is not None:
+            pools = [chosen_pool]
         endpoints = self.datastore.endpoints(pools[0].key) if pools else ()
         hint = request.subset_hint
         if hint is not None and self.settings.subset_filter:
@@ -159,6 +168,16 @@ class Director:
         routed.state[_STATE_KEY] = _Lifecycle(chosen.hostport, None, metered=False)
         self.datastore.acquire(chosen.hostport)
         return routed
+
+    def _routed_pool(self, request: IncomingRequest) -> PoolInfo | None:
+        """The pool named by the route (``POOL_HEADER``), when honoured and present."""
+        key = request.headers.get(POOL_HEADER) if self.settings.pool_header else None
+        if not key:
+            return None
+        pool = self.datastore.pool(key)
+        if pool is None:
+            raise errors.service_unavailable(f"pool {key} chosen by the route does not exist")
+        return pool
 
     def _candidates(self, model: str, pool: PoolInfo, request: IncomingRequest) -> list[Endpoint]:
         endpoints = self.datastore.endpoints(pool.key)

@@ -29,3 +29,7 @@ class DirectorSettings(BaseModel):
     subset_filter: bool = True
     """Honour the proxy's ``x-gateway-destination-endpoint-subset`` hint
     (upstream ``--disable-endpoint-subset-filter`` turns it off)."""
+    pool_header: bool = False
+    """Honour ``x-gateway-inference-pool: <namespace>/<name>``: the pool a route chose (the
+    standalone Envoy's body-based routes set it; its first filter strips client copies).
+    The model must belong to that pool, else 404. Off: the pool comes from the model."""
