@@ -17,6 +17,7 @@ from grpc_health.v1 import health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.tls import CertStore
 
 # Bodies arrive in Envoy-sized chunks and leave in 62,000-byte ones; 64 MiB only bounds a
 # misbehaving peer. SO_REUSEPORT off so a second EPP on the same port fails loudly.
@@ -57,10 +58,44 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
             stream.close(error=error)
 
 
+class _DynamicCredentials:
+    """grpcio's dynamic server credentials: C-core asks ``fetch`` (from its own thread) at
+    each handshake; it answers the pair once per change and None (keep) otherwise."""
+
+    def __init__(self, certs: CertStore) -> None:
+        self._pair = (certs.cert, certs.key)
+        self._served = self._pair
+        certs.on_change(self._changed)
+
+    def _changed(self, cert: bytes, key: bytes) -> None:
+        self._pair = (cert, key)
+
+    def fetch(self) -> grpc.ServerCertificateConfiguration | None:
+        pair = self._pair
+        if pair is self._served:
+            return None
+        self._served = pair
+        return _configuration(pair)
+
+    def credentials(self) -> grpc.ServerCredentials:
+        return grpc.dynamic_ssl_server_credentials(_configuration(self._served), self.fetch)
+
+
+def _configuration(pair: tuple[bytes, bytes]) -> grpc.ServerCertificateConfiguration:
+    cert, key = pair
+    return grpc.ssl_server_certificate_configuration([(key, cert)])
+
+
 class GrpcioBackend:
     def __init__(
-        self, make_stream: Callable[[], Stream], host: str, port: int, health_port: int | None
+        self,
+        make_stream: Callable[[], Stream],
+        host: str,
+        port: int,
+        health_port: int | None,
+        certs: CertStore | None = None,
     ) -> None:
+        self._credentials = _DynamicCredentials(certs) if certs is not None else None
         self._make_stream = make_stream
         self._host = host
         self._want = (port, health_port)
@@ -74,7 +109,8 @@ class GrpcioBackend:
         main = grpc.aio.server(options=_GRPC_OPTIONS)
         pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(self._make_stream), main)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
-        self.port = _bind(main, self._host, port)
+        creds = self._credentials.credentials() if self._credentials is not None else None
+        self.port = _bind(main, self._host, port, creds)
         self._servers.append(main)
         if health_port is not None:
             health = grpc.aio.server(options=_GRPC_OPTIONS)
@@ -95,9 +131,14 @@ class GrpcioBackend:
             await asyncio.gather(*(server.stop(grace) for server in servers))
 
 
-def _bind(server: grpc.aio.Server, host: str, port: int) -> int:
+def _bind(
+    server: grpc.aio.Server, host: str, port: int, creds: grpc.ServerCredentials | None = None
+) -> int:
     target = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-    bound = int(server.add_insecure_port(target))
+    if creds is None:
+        bound = int(server.add_insecure_port(target))
+    else:
+        bound = int(server.add_secure_port(target, creds))
     if bound == 0:
         raise OSError(f"cannot listen on {target}")
     return bound

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
+import ssl
 import weakref
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +28,7 @@ from grpclib.server import Server
 from grpclib.server import Stream as GrpcStream
 
 from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.tls import CertStore, server_context
 
 PROCESS = "/envoy.service.ext_proc.v3.ExternalProcessor/Process"
 CHECK = "/grpc.health.v1.Health/Check"
@@ -172,7 +174,9 @@ class _Server(Server):
                 processor.close("server stopped")
 
 
-async def start_server(services: list[Any], host: str, port: int) -> tuple[_Server, int]:
+async def start_server(
+    services: list[Any], host: str, port: int, *, tls: ssl.SSLContext | None = None
+) -> tuple[_Server, int]:
     """Listen on ``host:port`` (0: any free port); returns the server and the bound port."""
     from grpclib.config import Configuration
 
@@ -186,15 +190,30 @@ async def start_server(services: list[Any], host: str, port: int) -> tuple[_Serv
         raise
     config = Configuration(http2_connection_window_size=_WINDOW, http2_stream_window_size=_WINDOW)
     server = _Server(services, config=config)
-    await server.start(sock=sock)
+    await server.start(sock=sock, ssl=tls)
     return server, int(sock.getsockname()[1])
 
 
 class GrpclibBackend:
+    """The ext_proc port (TLS when ``certs`` is given) and the plaintext health port.
+
+    A reload loads the new pair into the same ``SSLContext``: OpenSSL copies a context's
+    certificate into each connection as it is accepted, so only new connections see it.
+    """
+
     def __init__(
-        self, make_stream: Callable[[], Stream], host: str, port: int, health_port: int | None
+        self,
+        make_stream: Callable[[], Stream],
+        host: str,
+        port: int,
+        health_port: int | None,
+        certs: CertStore | None = None,
     ) -> None:
         self._service = ExtProcService(make_stream)
+        self._context: ssl.SSLContext | None = None
+        if certs is not None:
+            self._context = server_context(certs.cert, certs.key)
+            certs.on_change(self._reload)
         self._statuses: dict[str, int] = {}
         self._host = host
         self._want = (port, health_port)
@@ -205,7 +224,9 @@ class GrpclibBackend:
     async def start(self) -> None:
         port, health_port = self._want
         health = HealthService(self._statuses)
-        main, self.port = await start_server([self._service, health], self._host, port)
+        main, self.port = await start_server(
+            [self._service, health], self._host, port, tls=self._context
+        )
         self._servers.append(main)
         if health_port is not None:
             try:
@@ -214,6 +235,10 @@ class GrpclibBackend:
                 await self.stop(0)
                 raise
             self._servers.append(extra)
+
+    def _reload(self, cert: bytes, key: bytes) -> None:
+        if self._context is not None:
+            server_context(cert, key, into=self._context)
 
     async def set_status(self, names: tuple[str, ...], status: int) -> None:
         for name in names:

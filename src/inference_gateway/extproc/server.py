@@ -4,7 +4,8 @@ The protocol lives in ``handler`` and every decision in the director; this modul
 picks a transport (``grpclib`` by default, ``grpcio`` as the reference, both serving the
 same ``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until the owner
 says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
-command, also on a separate health port (9003) that kubelet probes.
+command, also on a separate health port (9003) that kubelet probes. With ``tls`` set, the
+ext_proc port serves TLS (``extproc.tls``); the health port stays plaintext for kubelet.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, ConfigDict
 
 from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.tls import CertStore, TlsSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain
 from inference_gateway.requestcontrol.types import Director
 
@@ -43,6 +45,8 @@ class ExtProcSettings(BaseModel):
     """Send a body of one chunk or less inside the header answer (CONTINUE_AND_REPLACE),
     one message fewer. Verified with the bundled Envoy 1.40; the ``epp`` command, which
     may sit behind any Envoy, turns it off unless asked."""
+    tls: TlsSettings | None = None
+    """Serve ext_proc over TLS (None: plaintext)."""
 
 
 class _Backend(Protocol):
@@ -76,15 +80,18 @@ class ExtProcServer:
                 inline_small_bodies=s.inline_small_bodies,
             )
 
+        self.certs = CertStore(s.tls) if s.tls is not None else None
+        """The certificate in use (None: plaintext)."""
         self._backend: _Backend
         if s.transport == "grpclib":
             from inference_gateway.extproc._grpclib import GrpclibBackend
 
-            self._backend = GrpclibBackend(make_stream, s.host, s.port, s.health_port)
+            self._backend = GrpclibBackend(make_stream, s.host, s.port, s.health_port, self.certs)
         else:
             from inference_gateway.extproc._grpcio import GrpcioBackend
 
-            self._backend = GrpcioBackend(make_stream, s.host, s.port, s.health_port)
+            self._backend = GrpcioBackend(make_stream, s.host, s.port, s.health_port, self.certs)
+        self._watch: asyncio.Task[None] | None = None
         self._running = False
 
     @property
@@ -99,8 +106,14 @@ class ExtProcServer:
         await self.set_serving(False)
         await self._backend.start()
         self._running = True
+        if self.certs is not None:
+            self._watch = asyncio.create_task(self.certs.watch(), name="extproc-cert-watch")
         log.info(
-            "ext_proc serving on %s:%d (%s)", self.settings.host, self.port, self.settings.transport
+            "ext_proc serving on %s:%d (%s, %s)",
+            self.settings.host,
+            self.port,
+            self.settings.transport,
+            "plaintext" if self.certs is None else "TLS",
         )
 
     async def set_serving(self, serving: bool) -> None:
@@ -116,6 +129,10 @@ class ExtProcServer:
         if not self._running:
             return
         self._running = False
+        if self._watch is not None:
+            self._watch.cancel()
+            await asyncio.gather(self._watch, return_exceptions=True)
+            self._watch = None
         await self._backend.stop(self.settings.grace_seconds if grace is None else grace)
 
     async def __aenter__(self) -> ExtProcServer:
