@@ -77,6 +77,7 @@ class Datastore:
         self._live: frozenset[str] = frozenset()
         self._metrics: dict[str, Metrics] = {}
         self._in_flight: dict[str, int] = {}
+        self._failures: dict[str, tuple[int, float]] = {}
         self._synced = False
         self._change_callbacks: list[Callable[[], None]] = []
 
@@ -202,6 +203,7 @@ class Datastore:
         for hostport, slot in before.items():
             if hostport not in after:
                 self._metrics.pop(hostport, None)
+                self._failures.pop(hostport, None)
                 for listener in self._listeners:
                     listener.endpoint_removed(self._endpoint(slot))
         for hostport, slot in after.items():
@@ -213,6 +215,7 @@ class Datastore:
 
     def _endpoint(self, slot: _Slot) -> Endpoint:
         hostport = slot.hostport
+        failures, failed_at = self._failures.get(hostport, _NEVER_FAILED)
         return Endpoint(
             name=slot.name,
             address=slot.address,
@@ -222,6 +225,8 @@ class Datastore:
             labels=slot.labels,
             metrics=self._metrics.get(hostport) or _NEVER_SCRAPED,
             in_flight=self._in_flight.get(hostport, 0),
+            consecutive_failures=failures,
+            last_failure_at=failed_at,
         )
 
     def endpoints(self, pool_key: str) -> tuple[Endpoint, ...]:
@@ -256,8 +261,25 @@ class Datastore:
     def in_flight(self, hostport: str) -> int:
         return self._in_flight.get(hostport, 0)
 
+    def record_outcome(self, hostport: str, *, ok: bool, now: float) -> None:
+        """One finished request's verdict on the endpoint that served it (passive health).
+
+        A failure extends the endpoint's run of consecutive failures, a success ends it.
+        Only live endpoints are tracked, so a pod that leaves takes its record with it.
+        """
+        if ok:
+            self._failures.pop(hostport, None)
+        elif hostport in self._live:
+            count = self._failures.get(hostport, _NEVER_FAILED)[0]
+            self._failures[hostport] = (count + 1, now)
+
+    def failures(self, hostport: str) -> int:
+        """The endpoint's current run of consecutive failures (0 when healthy)."""
+        return self._failures.get(hostport, _NEVER_FAILED)[0]
+
 
 _NEVER_SCRAPED = Metrics()
+_NEVER_FAILED = (0, float("-inf"))
 
 
 def _slots_for(pool: PoolInfo, pods: Iterable[PodInfo]) -> Iterable[_Slot]:

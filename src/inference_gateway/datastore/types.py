@@ -53,6 +53,11 @@ class Endpoint:
     metrics: Metrics = field(default_factory=Metrics)
     in_flight: int = 0
     """Requests the EPP has sent here and not yet seen finish (its own count, never stale)."""
+    consecutive_failures: int = 0
+    """Requests in a row that this endpoint answered with a 5xx or a broken connection;
+    a success resets it (passive health: scheduling decides what the count means)."""
+    last_failure_at: float = float("-inf")
+    """Clock time of the latest such failure; -inf when it never failed."""
 
     @property
     def hostport(self) -> str:

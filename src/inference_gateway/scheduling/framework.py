@@ -26,6 +26,9 @@ CycleState = dict[str, Any]
 TRACE_KEY = "filter_trace"
 """Cycle-state key of the list of ``(filter name, endpoints in, endpoints out)`` steps."""
 
+NOW_KEY = "now"
+"""Cycle-state key of the scheduling clock's ``now`` (plugins never read a clock)."""
+
 Observer = Callable[[str, str, str, float], None]
 """Receives ``(extension point, plugin type, plugin name, seconds)`` after each plugin call."""
 

@@ -21,6 +21,7 @@ from inference_gateway.scheduling.plugins.filters import (
     LowQueueFilter,
     SheddableCapacityFilter,
 )
+from inference_gateway.scheduling.plugins.health import HealthyEndpointFilter
 from inference_gateway.scheduling.plugins.lora import LoraAffinityFilter, LoraAffinityScorer
 from inference_gateway.scheduling.plugins.pickers import (
     MaxScorePicker,
@@ -49,6 +50,7 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     CriticalityFilter,
     LoraAffinityFilter,
     DecisionTreeFilter,
+    HealthyEndpointFilter,
     QueueScorer,
     KVCacheUtilizationScorer,
     RunningRequestsSizeScorer,

@@ -22,6 +22,7 @@ from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.config import SchedulerConfig, instantiate
 from inference_gateway.scheduling.explain import Explanation
 from inference_gateway.scheduling.framework import (
+    NOW_KEY,
     TRACE_KEY,
     CycleState,
     Filter,
@@ -116,7 +117,7 @@ class PluginScheduler:
                 if fresh:
                     candidates = fresh
         stale = len(endpoints) - len(candidates)
-        cycle_state: CycleState = {TRACE_KEY: []}
+        cycle_state: CycleState = {TRACE_KEY: [], NOW_KEY: now}
         results: dict[str, ProfileResult | None] = {}
         explanations: dict[str, Explanation] = {}
         errors: dict[str, NoCapacityError] = {}

@@ -136,7 +136,8 @@ def test_default_tree_paths(
         decision = default_scheduler.schedule(make_request(criticality), eps, NOW)
         assert decision.primary.name in allowed
     steps = [name for name, _, _ in decision.explanation["filters"]]  # type: ignore[attr-defined]
-    assert steps[: len(path)] == path
+    assert steps[0] == "healthy-endpoint-filter"
+    assert steps[1 : len(path) + 1] == path
 
 
 def test_default_tree_sheds_sheddable_without_capacity(default_scheduler: PluginScheduler) -> None:

@@ -126,6 +126,7 @@ def test_observer_times_each_plugin(registry: Registry) -> None:
     points = [(p, t) for p, t, _, _ in seen]
     assert points == [
         ("profile-handler", "single-profile-handler"),
+        ("filter", "healthy-endpoint-filter"),
         ("scorer", "queue-scorer"),
         ("scorer", "kv-cache-utilization-scorer"),
         ("scorer", "prefix-cache-scorer"),
