@@ -14,6 +14,8 @@ Shape follows the upstream reference config (research/upstream.md 2.11) with thr
   the ``upstream.address`` response attribute (plain Envoy has no filter that writes
   ``x-gateway-destination-endpoint-served``; a proxy that does is honoured first).
 
+Body-based routing mode (``bbr_port`` set): the ``bbr_mode`` section below.
+
 Timeouts: route and stream timeouts are off or long because generations run for minutes;
 ``message_timeout`` bounds how long Envoy waits for any single EPP answer.
 """
@@ -33,6 +35,13 @@ FALLBACK_CLUSTER = "epp_fallback"
 GATEWAY_LISTENER = "gateway"
 DIRECT_LISTENER = "direct"
 EDS_FILE_NAME = "fallback_eds.json"
+BBR_CLUSTER = "bbr"
+BBR_FILTER = "inference-gateway.bbr"
+POOL_FILTER = "inference-gateway.pool_header"
+EPP_FILTER = "envoy.filters.http.ext_proc"
+MODEL_HEADER = "x-gateway-model-name"
+POOL_HEADER = "x-gateway-inference-pool"
+ROUTES_FILE_NAME = "bbr_routes.json"
 
 # Upstream's reference values: 32 KiB per connection keeps a slow client from pinning memory;
 # circuit breakers at 40,000 so Envoy never queues in front of the EPP's own admission.
@@ -64,13 +73,21 @@ class EnvoySettings(BaseModel):
     direct_port: int = 0
     concurrency: int = 1
     log_level: str = "warning"
+    bbr_port: int | None = None
+    """Body-based routing mode: the BBR ext_proc server's port (None: mode off)."""
+    bbr_host: str = "127.0.0.1"
+    bbr_streaming: bool = True
+    """Request body to BBR FULL_DUPLEX_STREAMED (True) or BUFFERED; must match the server."""
 
 
 def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]:
     """The full bootstrap; ``eds_dir`` is where ``EndpointsFile`` writes the fallback set."""
     s = settings
-    listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, _gateway_hcm(s))]
+    hcm = _gateway_hcm(s) if s.bbr_port is None else _bbr_gateway_hcm(s, eds_dir)
+    listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, hcm)]
     clusters = [_epp_cluster(s), _original_dst_cluster(), _fallback_cluster(eds_dir)]
+    if s.bbr_port is not None:
+        clusters.append(_bbr_cluster(s))
     if s.direct_listener:
         listeners.append(_listener(DIRECT_LISTENER, s.host, s.direct_port, _direct_hcm()))
     return {
@@ -154,6 +171,19 @@ def _gateway_hcm(s: EnvoySettings) -> dict[str, Any]:
         _route(FALLBACK_CLUSTER, require_header=False),
     ]
     return _hcm("gateway", routes, [_strip_destination(), _ext_proc(s)])
+
+
+def cluster_route(cluster: str, *, require_destination: bool) -> dict[str, Any]:
+    """A route to ``cluster``, only when the EPP set the destination header if required."""
+    return _route(cluster, require_header=require_destination)
+
+
+def default_routes() -> list[dict[str, Any]]:
+    """The plain mode's routes: EPP picked -> ORIGINAL_DST, else the fallback cluster."""
+    return [
+        _route(ORIGINAL_DST_CLUSTER, require_header=True),
+        _route(FALLBACK_CLUSTER, require_header=False),
+    ]
 
 
 def _direct_hcm() -> dict[str, Any]:
@@ -314,3 +344,86 @@ def _fallback_cluster(eds_dir: Path) -> dict[str, Any]:
             }
         },
     }
+
+
+# --- bbr_mode ----------------------------------------------------------------------------
+# Filters: strip client copies of the routing headers -> BBR (sets x-gateway-model-name,
+# clears the route cache) -> a header_mutation whose per-route config names the route's
+# pool in x-gateway-inference-pool -> the EPP (restricted to that pool) -> router.
+# Both later filters read their per-route config after BBR answered (BBR holds the request
+# headers until then in both modes), so they see the route the model header chose.
+#
+# The route table depends on the InferenceModels, so it is served by RDS from a file in
+# the watched EDS directory (``envoy.bbr_routes``): adding or
+# moving a model takes effect without restarting Envoy. Per model of each pool, in order:
+
+
+def _bbr_gateway_hcm(s: EnvoySettings, eds_dir: Path) -> dict[str, Any]:
+    hcm = _hcm("gateway", [], [_strip_routing_headers(), _bbr_ext_proc(s), _pool_filter()])
+    hcm["http_filters"].insert(-1, _ext_proc(s))
+    del hcm["route_config"]
+    hcm["rds"] = {
+        "route_config_name": GATEWAY_LISTENER,
+        "config_source": {
+            "resource_api_version": "V3",
+            "path_config_source": {
+                "path": str(eds_dir / ROUTES_FILE_NAME),
+                "watched_directory": {"path": str(eds_dir)},
+            },
+        },
+    }
+    return hcm
+
+
+def _strip_routing_headers() -> dict[str, Any]:
+    strip = _strip_destination()
+    strip["typed_config"]["mutations"]["request_mutations"] = [
+        {"remove": name} for name in (DESTINATION_HEADER, MODEL_HEADER, POOL_HEADER)
+    ]
+    return strip
+
+
+def bbr_processing_mode(*, streaming: bool) -> dict[str, str]:
+    """Request headers and body only; FULL_DUPLEX_STREAMED needs request trailers SEND."""
+    return {
+        "request_header_mode": "SEND",
+        "request_body_mode": "FULL_DUPLEX_STREAMED" if streaming else "BUFFERED",
+        "request_trailer_mode": "SEND" if streaming else "SKIP",
+        "response_header_mode": "SKIP",
+        "response_body_mode": "NONE",
+        "response_trailer_mode": "SKIP",
+    }
+
+
+def _bbr_ext_proc(s: EnvoySettings) -> dict[str, Any]:
+    return {
+        "name": BBR_FILTER,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http."
+            "ext_proc.v3.ExternalProcessor",
+            "grpc_service": {"envoy_grpc": {"cluster_name": BBR_CLUSTER}},
+            # BBR down + FailOpen: no model header, so the EPP resolves the pool itself.
+            "failure_mode_allow": s.failure_mode == "FailOpen",
+            "status_on_error": {"code": 503},
+            "message_timeout": f"{s.message_timeout_seconds:g}s",
+            "processing_mode": bbr_processing_mode(streaming=s.bbr_streaming),
+        },
+    }
+
+
+def _pool_filter() -> dict[str, Any]:
+    return {
+        "name": POOL_FILTER,
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http."
+            "header_mutation.v3.HeaderMutation",
+        },
+    }
+
+
+def _bbr_cluster(s: EnvoySettings) -> dict[str, Any]:
+    assert s.bbr_port is not None
+    cluster = _epp_cluster(s)
+    cluster["name"] = BBR_CLUSTER
+    cluster["load_assignment"] = _static_endpoints(BBR_CLUSTER, [(s.bbr_host, s.bbr_port)])
+    return cluster
