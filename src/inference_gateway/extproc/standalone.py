@@ -9,12 +9,16 @@ the benchmarks and the demo, so the wiring lives in one place:
     datastore changes -> fallback EDS file -> Envoy (FailOpen path)
 
 Start order is bottom-up and stop order the reverse, so nothing serves before what it reads
-from exists and nothing it reads from disappears while it serves. The Kubernetes source
-will slot in where ``FileSource`` is entered (``EppSettings.config_file`` is its switch).
+from exists and nothing it reads from disappears while it serves. The source is either the
+file (``EppSettings.config_file``) or the Kubernetes API (``EppSettings.kubernetes``); gRPC
+health turns SERVING once it has synced (the file: its first load; Kubernetes: the pool
+and every watch's first list), which may be long after the port opens.
 """
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
 import logging
 import random
 import tempfile
@@ -22,11 +26,12 @@ import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inference_gateway.datastore import Datastore
+from inference_gateway.envoy.bbr_routes import RoutesFile
 from inference_gateway.envoy.bootstrap import (
     DIRECT_LISTENER,
     GATEWAY_LISTENER,
@@ -48,15 +53,40 @@ from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
 from inference_gateway.sources.file import FileSource
+from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
+from inference_gateway.sources.kubernetes.source import GA_GROUP, X_GROUP
 
 log = logging.getLogger(__name__)
 
 
-class EppSettings(BaseModel):
+class KubernetesSourceSettings(BaseModel):
+    """Which InferencePool to serve and how to reach the API server."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    config_file: Path
+    pool_name: str
+    pool_namespace: str = "default"
+    pool_group: Literal["inference.networking.k8s.io", "inference.networking.x-k8s.io"] = (
+        "inference.networking.k8s.io"
+    )
+    """``inference.networking.k8s.io`` (v1 pool) or ``inference.networking.x-k8s.io``
+    (v1alpha2 pool)."""
+    kubeconfig: str | None = None
+    """None: the in-cluster service account, else the default kubeconfig."""
+    timings: KubeSettings = Field(default_factory=KubeSettings)
+
+
+class EppSettings(BaseModel):
+    """Everything the EPP needs; exactly one of ``config_file`` and ``kubernetes``."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    config_file: Path | None = None
     """Multi-document YAML of pools, models and pods (hot-reloaded)."""
+    kubernetes: KubernetesSourceSettings | None = None
+    """Watch one InferencePool and its pods through the Kubernetes API instead."""
+    allow_plaintext: bool = False
+    """Serve plaintext ext_proc on a non-loopback address in file mode (refused otherwise)."""
     grpc: ExtProcSettings = Field(default_factory=ExtProcSettings)
     plugins_config: str = "default"
     """A built-in EndpointPickerConfig name or a file path."""
@@ -68,6 +98,42 @@ class EppSettings(BaseModel):
     """Scrape model-server metrics (off only for upstreams without ``/metrics``)."""
     scrape_interval: float = 0.05
     seed: int | None = None
+
+    @model_validator(mode="after")
+    def _one_source_and_no_open_plaintext(self) -> EppSettings:
+        if (self.config_file is None) == (self.kubernetes is None):
+            raise ValueError("give exactly one of --config-file and --pool-name")
+        problem = plaintext_problem(self)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def plaintext_problem(settings: EppSettings) -> str | None:
+    """Why these settings would serve unencrypted ext_proc beyond this machine, or None.
+
+    In file (standalone) mode the EPP sits next to its Envoy; listening in plaintext on
+    another address is allowed only when asked for by name. Kubernetes mode may turn TLS
+    off (``--no-secure-serving``), as upstream's EPP may.
+    """
+    grpc = settings.grpc
+    if settings.kubernetes is not None or grpc.tls is not None or settings.allow_plaintext:
+        return None
+    if _is_loopback(grpc.host):
+        return None
+    return (
+        f"refusing plaintext ext_proc on {grpc.host} (not loopback): listen on 127.0.0.1, "
+        "turn on --secure-serving, or pass --insecure-allow-plaintext"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 class Epp:
@@ -81,7 +147,7 @@ class Epp:
         self.extensions: ExtensionChain | None = None
         """Request-control plugins from the EndpointPickerConfig (empty when none)."""
         self.server: ExtProcServer | None = None
-        self.source: FileSource | None = None
+        self.source: FileSource | KubernetesSource | None = None
         self.metrics_port: int | None = None
         self._stack = AsyncExitStack()
 
@@ -100,7 +166,7 @@ class Epp:
             await stack.enter_async_context(
                 MetricsScraper(self.datastore, interval=s.scrape_interval)
             )
-        self.source = await stack.enter_async_context(FileSource(s.config_file, self.datastore))
+        self.source = await stack.enter_async_context(self._source())
         self.director, self.extensions = self._build_director()
         if self.extensions:
             await self.extensions.start()
@@ -108,11 +174,38 @@ class Epp:
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
         server = ExtProcServer(self.director, grpc_settings, extensions=self.extensions)
         self.server = await stack.enter_async_context(server)
-        await self.server.set_serving(self.datastore.synced)
+        if isinstance(self.source, KubernetesSource):
+            serving = asyncio.create_task(
+                self._serve_when_synced(self.source, self.server), name="epp-serve-when-synced"
+            )
+            stack.push_async_callback(_cancel, serving)
+        else:
+            await self.server.set_serving(self.datastore.synced)
         if s.metrics_port is not None:
             self.metrics_port = await stack.enter_async_context(
                 self.metrics.serve(s.metrics_host, s.metrics_port)
             )
+
+    def _source(self) -> FileSource | KubernetesSource:
+        s = self.settings
+        if s.kubernetes is None:
+            assert s.config_file is not None
+            return FileSource(s.config_file, self.datastore)
+        k = s.kubernetes
+        return KubernetesSource(
+            self.datastore,
+            pool_name=k.pool_name,
+            pool_namespace=k.pool_namespace,
+            pool_group=k.pool_group,
+            kubeconfig=k.kubeconfig,
+            settings=k.timings,
+        )
+
+    @staticmethod
+    async def _serve_when_synced(source: KubernetesSource, server: ExtProcServer) -> None:
+        await source.synced.wait()
+        await server.set_serving(True)
+        log.info("EPP synced: health SERVING")
 
     def _build_director(self) -> tuple[Director, ExtensionChain]:
         s = self.settings
@@ -148,10 +241,45 @@ class Epp:
         await self._stack.aclose()
 
 
+async def _cancel(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
+class BbrRouting(BaseModel):
+    """Body-based routing: a BBR server sets ``x-gateway-model-name``, Envoy's route table
+    (RDS, rewritten on every reload) picks the pool, and the EPP honours that pool."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    streaming: bool = True
+    """Envoy's request-body mode towards BBR: FULL_DUPLEX_STREAMED (True) or BUFFERED."""
+    host: str = "127.0.0.1"
+    port: int = 9004
+    """Where an already running BBR listens; ignored when ``Gateway`` is given ``bbr_server``."""
+
+
+class BbrService(Protocol):
+    """A BBR server ``Gateway`` starts first and stops last (``bbr.BbrServer`` fits)."""
+
+    port: int
+
+    async def __aenter__(self) -> object: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+
+
 class GatewaySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     epp: EppSettings
+    bbr: BbrRouting | None = None
+    """Route pools by the body's model through Envoy (None: the EPP resolves the pool)."""
     envoy: EnvoySettings = Field(default_factory=EnvoySettings)
     failure_mode: Literal["FailOpen", "FailClose"] | None = None
     """None: the fallback pool's own ``failureMode`` (first FailOpen pool, else FailClose)."""
@@ -163,11 +291,19 @@ class Gateway:
     """EPP in-process plus a real Envoy in front: ``async with Gateway(settings) as gw:``.
 
     ``gw.url`` is where clients send requests; ``gw.envoy.exited`` is set if Envoy dies.
+    With ``settings.bbr``, ``bbr_server`` (if given) is started in-process; ``extproc``
+    cannot import ``bbr`` (sibling layers), so the caller builds it.
     """
 
-    def __init__(self, settings: GatewaySettings) -> None:
+    def __init__(self, settings: GatewaySettings, *, bbr_server: BbrService | None = None) -> None:
         self.settings = settings
+        if settings.bbr is not None:
+            director = settings.epp.director.model_copy(update={"pool_header": True})
+            settings = settings.model_copy(
+                update={"epp": settings.epp.model_copy(update={"director": director})}
+            )
         self.epp = Epp(settings.epp)
+        self.bbr_server = bbr_server
         self.envoy: EnvoyProcess | None = None
         self.port = 0
         self.direct_port = 0
@@ -196,6 +332,8 @@ class Gateway:
 
     async def _start(self) -> None:
         stack = self._stack
+        if self.bbr_server is not None and self.settings.bbr is not None:
+            await stack.enter_async_context(self.bbr_server)
         await stack.enter_async_context(self.epp)
         assert self.epp.server is not None
         workdir = self.settings.workdir
@@ -207,6 +345,13 @@ class Gateway:
         envoy_settings = self.settings.envoy.model_copy(
             update={"epp_port": self.epp.server.port, "failure_mode": self._failure_mode()}
         )
+        bbr = self.settings.bbr
+        if bbr is not None:
+            RoutesFile(eds_dir).follow(self.datastore)
+            port = self.bbr_server.port if self.bbr_server is not None else bbr.port
+            envoy_settings = envoy_settings.model_copy(
+                update={"bbr_port": port, "bbr_host": bbr.host, "bbr_streaming": bbr.streaming}
+            )
         bootstrap = build_bootstrap(envoy_settings, eds_dir=eds_dir)
         self.envoy = EnvoyProcess(
             bootstrap,
@@ -257,4 +402,16 @@ def bench_gateway(
     )
 
 
-__all__ = ["Epp", "EppSettings", "Gateway", "GatewaySettings", "bench_gateway"]
+__all__ = [
+    "GA_GROUP",
+    "X_GROUP",
+    "BbrRouting",
+    "BbrService",
+    "Epp",
+    "EppSettings",
+    "Gateway",
+    "GatewaySettings",
+    "KubernetesSourceSettings",
+    "bench_gateway",
+    "plaintext_problem",
+]
