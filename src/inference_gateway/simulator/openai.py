@@ -175,10 +175,23 @@ def complete_body(p: Parsed, ticket: Ticket, rid: str, created: int) -> dict[str
     }
 
 
+class PodDied(Exception):
+    """A stream reached its ``die_after`` token count (the failure-test knob)."""
+
+
 async def stream(
-    request: web.Request, p: Parsed, ticket: Ticket, rid: str, created: int
+    request: web.Request,
+    p: Parsed,
+    ticket: Ticket,
+    rid: str,
+    created: int,
+    *,
+    die_after: int | None = None,
 ) -> web.StreamResponse:
-    """SSE: one chunk per token as the engine makes them, usage chunk, then [DONE]."""
+    """SSE: one chunk per token as the engine makes them, usage chunk, then [DONE].
+
+    With ``die_after`` the stream raises ``PodDied`` once that many tokens are sent.
+    """
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     resp.headers["Cache-Control"] = "no-cache"
     await resp.prepare(request)
@@ -189,6 +202,8 @@ async def stream(
         await ticket.changed.wait()
         ticket.changed.clear()
         upto, done = ticket.tokens, ticket.done
+        if die_after is not None and upto >= die_after:
+            upto, done = die_after, False
         frames: list[bytes] = []
         for i in range(sent, upto):
             last = done and i == upto - 1
@@ -209,6 +224,8 @@ async def stream(
             frames.append(b"data: [DONE]\n\n")
         if frames:
             await resp.write(b"".join(frames))
+        if die_after is not None and sent >= die_after:
+            raise PodDied
         if done:
             await resp.write_eof()
             return resp
@@ -218,8 +235,14 @@ def _sse(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
 
 
-async def handle(request: web.Request, kind: Kind, rt: RealtimeEngine) -> web.StreamResponse:
-    """The whole request: parse, admit (or refuse as vLLM would), answer."""
+async def handle(
+    request: web.Request, kind: Kind, rt: RealtimeEngine, *, die_after: int | None = None
+) -> web.StreamResponse:
+    """The whole request: parse, admit (or refuse as vLLM would), answer.
+
+    ``die_after`` (a test knob) makes the pod drop the connection like a crashed server:
+    after that many streamed tokens, or instead of a non-streamed answer.
+    """
     try:
         body = await request.json()
     except (json.JSONDecodeError, UnicodeDecodeError):
@@ -235,10 +258,17 @@ async def handle(request: web.Request, kind: Kind, rt: RealtimeEngine) -> web.St
     created = int(time.time())
     try:
         if parsed.stream:
-            return await stream(request, parsed, ticket, rid, created)
+            return await stream(request, parsed, ticket, rid, created, die_after=die_after)
         while not ticket.done:
             await ticket.changed.wait()
             ticket.changed.clear()
+        if die_after is not None:
+            raise PodDied
+    except PodDied:
+        rt.abort(rid)
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=500)
     except asyncio.CancelledError:
         rt.abort(rid)
         raise

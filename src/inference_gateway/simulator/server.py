@@ -7,6 +7,9 @@
         pods[0].url              # http://127.0.0.11:<bound port>
         pods[0].metrics_fault = "500"   # or "close", or None: a pod whose metrics die
         pods[0].engine.slowdown = 3.0   # a pod made slow
+        pods[0].fail_status = 500       # every completion answered 500 (None: normal)
+        pods[0].die_after = 3           # connection dropped after 3 streamed tokens
+        pods[0].metrics_delay = 3.0     # /metrics answers 3 s late
 
 Every response carries ``x-served-by: <pod name>``.
 """
@@ -67,6 +70,13 @@ class SimPod:
         self.realtime = RealtimeEngine(self.engine, time_scale=time_scale)
         self.registry = make_registry(self.engine, spec.kind)
         self.metrics_fault: MetricsFault = None
+        self.metrics_delay = 0.0
+        """Seconds ``/metrics`` waits before answering (a slow metrics endpoint)."""
+        self.fail_status: int | None = None
+        """Answer every completion with this status (an OpenAI error body) when set."""
+        self.die_after: int | None = None
+        """Drop the connection after this many streamed tokens, or instead of a
+        non-streamed answer (a pod dying mid-response) when set."""
         self.app = self._build_app()
 
     @property
@@ -83,13 +93,12 @@ class SimPod:
 
     def _build_app(self) -> web.Application:
         app = web.Application()
-        rt = self.realtime
 
         async def completions(request: web.Request) -> web.StreamResponse:
-            return await openai.handle(request, "completion", rt)
+            return await self._complete(request, "completion")
 
         async def chat(request: web.Request) -> web.StreamResponse:
-            return await openai.handle(request, "chat", rt)
+            return await self._complete(request, "chat")
 
         async def stamp(request: web.Request, response: web.StreamResponse) -> None:
             response.headers[SERVED_BY] = self.name
@@ -103,6 +112,12 @@ class SimPod:
         app.router.add_get("/metrics", self._metrics)
         app.router.add_get("/health", self._health)
         return app
+
+    async def _complete(self, request: web.Request, kind: openai.Kind) -> web.StreamResponse:
+        if self.fail_status is not None:
+            await request.read()
+            return openai.error_response(self.fail_status, "simulated failure")
+        return await openai.handle(request, kind, self.realtime, die_after=self.die_after)
 
     async def _models(self, request: web.Request) -> web.Response:
         cfg, created = self.engine.config, int(time.time())
@@ -147,6 +162,8 @@ class SimPod:
         return web.Response(text=f"Success: LoRA adapter '{name}' removed successfully.")
 
     async def _metrics(self, request: web.Request) -> web.StreamResponse:
+        if self.metrics_delay > 0:
+            await asyncio.sleep(self.metrics_delay)
         if self.metrics_fault == "500":
             return web.Response(status=500, text="metrics unavailable")
         if self.metrics_fault == "close":
