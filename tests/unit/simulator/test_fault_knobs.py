@@ -18,7 +18,9 @@ async def pod() -> AsyncIterator[SimPod]:
 
 
 def body(stream: bool, tokens: int = 8) -> dict[str, object]:
-    return {"model": "m", "prompt": "hi", "max_tokens": tokens, "ignore_eos": True, "stream": stream}
+    return {"model": "m", "prompt": "hi", "max_tokens": tokens, "ignore_eos": True} | {
+        "stream": stream
+    }
 
 
 async def test_fail_status_answers_every_completion_with_an_openai_error(pod: SimPod) -> None:
