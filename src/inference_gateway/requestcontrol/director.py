@@ -6,7 +6,8 @@ InferenceModelRewrite), sets criticality (InferenceModel, overridden by the
 asks admission and then the scheduler, and re-serialises the body only when the model
 name changes. It raises only ``GatewayError``: anything unexpected is logged with its
 traceback and becomes a 500. The response half restores the requested model name and
-reads token usage; ``finish`` releases the in-flight slot exactly once and records metrics.
+reads token usage; ``finish`` releases the in-flight slot exactly once, records metrics and
+reports the request's outcome for the endpoint that served it (passive health).
 """
 
 from __future__ import annotations
@@ -294,6 +295,7 @@ class Director:
         lc.finished = True
         if lc.hostport is not None:
             self.datastore.release(lc.hostport)
+            self._record_outcome(lc.hostport, routed.status, error)
         if not lc.metered:
             return
         if lc.usage is not None and not lc.usage.done:
@@ -316,6 +318,24 @@ class Director:
                 cached_tokens=routed.cached_tokens,
             )
         self.metrics.request_ended(routed.model)
+
+    def _record_outcome(self, hostport: str, status: int, error: str | None) -> None:
+        """Tell passive health how the endpoint that served the request did.
+
+        A 5xx is the endpoint's failure, whether it answered it or Envoy did because the
+        connection to it was refused or reset before a response (then the endpoint is
+        Envoy's upstream address, or the one picked; there are no proxy retries). A
+        response that completed below 500 is a success. A stream that ended early after
+        a good status is neither: the EPP sees a client hanging up and a pod dying
+        mid-stream the same way (Envoy cancels the ext_proc stream in both cases), so it
+        blames no one; a dead pod then fails the next requests' connections instead.
+        """
+        if not status:
+            return
+        if status >= 500:
+            self.datastore.record_outcome(hostport, ok=False, now=self.clock())
+        elif error is None:
+            self.datastore.record_outcome(hostport, ok=True, now=self.clock())
 
 
 def _copy_usage(reader: UsageReader, routed: Routed) -> None:
