@@ -77,7 +77,9 @@ class EnvoySettings(BaseModel):
     """Body-based routing mode: the BBR ext_proc server's port (None: mode off)."""
     bbr_host: str = "127.0.0.1"
     bbr_streaming: bool = True
-    """Request body to BBR FULL_DUPLEX_STREAMED (True) or BUFFERED; must match the server."""
+    """Request body to BBR FULL_DUPLEX_STREAMED (True) or BUFFERED; must match the server.
+    BUFFERED holds the whole body in Envoy, so bodies above the listener's 32 KiB
+    per-connection buffer get 413 from Envoy (as with upstream's buffered BBR)."""
 
 
 def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]:
