@@ -99,20 +99,23 @@ async def test_bodiless_request_still_reaches_a_pod(bbr_world: BbrWorld) -> None
         assert resp.headers["x-served-by"] in {p.hostport for p in w.pool_a + w.pool_b}
 
 
+async def until_status(w: BbrWorld, model: str, want: int) -> CIMultiDict[str]:
+    """Poll until a request for ``model`` gets ``want``: reload and RDS have no push to await."""
+    for _ in range(200):
+        status, headers, body = await post(w, chat(model))
+        if status == want:
+            return headers
+        assert status in (200, 404), body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"{model} never answered {want}")
+
+
 async def test_a_model_added_by_reload_is_routed_without_restart(bbr_world: BbrWorld) -> None:
     w = bbr_world
     status, _, _ = await post(w, chat(QWEN))
     assert status == 404
     w.config.write_text(config_docs(w.pool_a, w.pool_b, model_doc("qwen", QWEN, "pool-b")))
-    async with asyncio.timeout(10):
-        while True:
-            status, headers, body = await post(w, chat(QWEN))
-            if status == 200:
-                break
-            assert status == 404, body
-            await asyncio.sleep(0.05)
+    headers = await until_status(w, QWEN, 200)
     assert headers["x-served-by"] in {p.hostport for p in w.pool_b}
     w.config.write_text(config_docs(w.pool_a, w.pool_b))
-    async with asyncio.timeout(10):
-        while (await post(w, chat(QWEN)))[0] != 404:
-            await asyncio.sleep(0.05)
+    await until_status(w, QWEN, 404)
