@@ -63,6 +63,9 @@ class EnvoySettings(BaseModel):
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
     message_timeout_seconds: float = 60.0
     epp_health_interval_seconds: float = 1.0
+    epp_tls: bool = False
+    """The EPP serves ext_proc over TLS: connect with TLS (ALPN h2), trusting any certificate
+    (upstream's EPP makes a self-signed one at start, so there is nothing to verify against)."""
     """Active gRPC health checks of the EPP; see ``_epp_cluster`` for why FailOpen needs them."""
     response_path: bool = True
     """Send responses through the EPP (usage accounting, model-name restore, served endpoint)."""
@@ -310,6 +313,18 @@ def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
             }
         ],
         "load_assignment": _static_endpoints(EPP_CLUSTER, [(s.epp_host, s.epp_port)]),
+        **({"transport_socket": _upstream_tls()} if s.epp_tls else {}),
+    }
+
+
+def _upstream_tls() -> dict[str, Any]:
+    return {
+        "name": "envoy.transport_sockets.tls",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.transport_sockets.tls.v3."
+            "UpstreamTlsContext",
+            "common_tls_context": {"alpn_protocols": ["h2"], "validation_context": {}},
+        },
     }
 
 
