@@ -24,6 +24,7 @@ import json
 import socket
 import sys
 import tempfile
+import tracemalloc
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ WARMUP_SHARE = 0.10
 GOAL_GROWTH_PCT = 10.0
 GOAL_MINUTES = 30.0
 _START_TIMEOUT = 60.0
+_TOP_GROWTH = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +65,9 @@ class SoakResult:
     """Failures by cause: ``status 503``, ``incomplete stream``, ``ClientConnectorError``..."""
     by_kind: dict[str, int] = field(default_factory=dict)
     wall_seconds: float = 0.0
+    allocation_growth: list[str] = field(default_factory=list)
+    """With ``trace_allocations``: the source lines whose live Python allocations grew most
+    between the end of warm-up and the end of the run (``tracemalloc``)."""
 
     @property
     def failed_total(self) -> int:
@@ -122,9 +127,14 @@ def run_soak(
     time_scale: float = 1.0,
     seed: int = 0,
     distinct_prompts: int = 1000,
+    trace_allocations: bool = False,
     progress: bool = True,
 ) -> SoakResult:
-    """Run the soak for ``minutes`` (blocking) and return what was measured."""
+    """Run the soak for ``minutes`` (blocking) and return what was measured.
+
+    ``trace_allocations`` runs ``tracemalloc`` in the gateway process to say where memory
+    grows; it costs CPU and memory of its own, so RSS figures from such a run run high.
+    """
     return asyncio.run(
         soak(
             minutes,
@@ -134,6 +144,7 @@ def run_soak(
             time_scale=time_scale,
             seed=seed,
             distinct_prompts=distinct_prompts,
+            trace_allocations=trace_allocations,
             progress=progress,
         )
     )
@@ -148,7 +159,29 @@ async def soak(
     time_scale: float = 1.0,
     seed: int = 0,
     distinct_prompts: int = 1000,
+    trace_allocations: bool = False,
     progress: bool = True,
+) -> SoakResult:
+    if trace_allocations:
+        tracemalloc.start()
+    try:
+        return await _soak(
+            minutes, concurrency, sample_interval, policy, time_scale, seed, distinct_prompts,
+            progress,
+        )  # fmt: skip
+    finally:
+        tracemalloc.stop()
+
+
+async def _soak(
+    minutes: float,
+    concurrency: int,
+    sample_interval: float | None,
+    policy: str,
+    time_scale: float,
+    seed: int,
+    distinct_prompts: int,
+    progress: bool,
 ) -> SoakResult:
     seconds = minutes * 60.0
     interval = sample_interval or min(5.0, max(seconds / 60.0, 0.5))
@@ -209,6 +242,7 @@ async def _sample_until_done(
     started = loop.time()
     deadline = started + seconds + DRAIN_MARGIN
     completed = 0
+    baseline: tracemalloc.Snapshot | None = None
     reader = asyncio.ensure_future(child.stdout.readline())
     try:
         next_sample = started
@@ -220,6 +254,12 @@ async def _sample_until_done(
                 heap = await _envoy_heap_mb(gw)
                 result.samples.append(Sample(now - started, rss_mb(), heap, completed))
                 next_sample += interval
+                if (
+                    baseline is None
+                    and tracemalloc.is_tracing()
+                    and now - started >= seconds * WARMUP_SHARE
+                ):
+                    baseline = tracemalloc.take_snapshot()
                 if progress:
                     s = result.samples[-1]
                     print(
@@ -239,6 +279,8 @@ async def _sample_until_done(
                 total = msg["result"]["succeeded"] + sum(msg["result"]["failed"].values())
                 result.samples.append(Sample(now - started, rss_mb(), heap, total))
                 report: dict[str, Any] = msg["result"]
+                if baseline is not None:
+                    result.allocation_growth = _top_growth(baseline, tracemalloc.take_snapshot())
                 return report
             completed = int(msg.get("completed", completed))
             reader = asyncio.ensure_future(child.stdout.readline())
@@ -246,6 +288,15 @@ async def _sample_until_done(
         if not reader.done():
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
+
+
+def _top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> list[str]:
+    stats = after.compare_to(before, "lineno")
+    return [
+        f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks: {stat.traceback[0]}"
+        for stat in stats[:_TOP_GROWTH]
+        if stat.size_diff > 0
+    ]
 
 
 def rss_mb(pid: int | str = "self") -> float:
@@ -340,6 +391,10 @@ def print_report(result: SoakResult, console: Console | None = None) -> None:
     )
     for line in verdict_lines(result):
         console.print(line)
+    if result.allocation_growth:
+        console.print("Python allocations that grew most after warm-up (tracemalloc):")
+        for line in result.allocation_growth:
+            console.print(f"  {line}")
 
 
 def verdict_lines(result: SoakResult) -> list[str]:

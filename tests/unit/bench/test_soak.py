@@ -4,6 +4,7 @@ against a real simulated pod (the full run with Envoy is exercised by ``bench so
 from __future__ import annotations
 
 import random
+import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,7 +12,14 @@ import pytest
 from rich.console import Console
 
 from inference_gateway.bench._soak_load import MODELS, POD_HOSTS, _one, _request, config_yaml, drive
-from inference_gateway.bench.soak import Sample, SoakResult, print_report, rss_mb, write_plot
+from inference_gateway.bench.soak import (
+    Sample,
+    SoakResult,
+    _top_growth,
+    print_report,
+    rss_mb,
+    write_plot,
+)
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from inference_gateway.sources.file import parse_text
 
@@ -105,3 +113,16 @@ async def test_drive_stops_by_itself_and_tallies(pod: SimPod) -> None:
     assert set(report["failed"]) <= {"status 404"}
     assert sum(report["by_kind"].values()) == report["sent"]
     assert 0.5 <= report["wall_seconds"] < 0.5 + 30
+
+
+def test_allocation_growth_names_the_growing_line() -> None:
+    tracemalloc.start()
+    try:
+        before = tracemalloc.take_snapshot()
+        kept = [bytearray(1000) for _ in range(2000)]
+        after = tracemalloc.take_snapshot()
+    finally:
+        tracemalloc.stop()
+    top = _top_growth(before, after)
+    assert len(kept) == 2000
+    assert top and "test_soak.py" in top[0] and top[0].startswith("+2.0")
