@@ -282,7 +282,8 @@ class GatewaySettings(BaseModel):
     """Route pools by the body's model through Envoy (None: the EPP resolves the pool)."""
     envoy: EnvoySettings = Field(default_factory=EnvoySettings)
     failure_mode: Literal["FailOpen", "FailClose"] | None = None
-    """None: the fallback pool's own ``failureMode`` (first FailOpen pool, else FailClose)."""
+    """None: the fallback pool's own ``failureMode`` (first FailOpen pool, else FailClose).
+    In Kubernetes mode the pool may not be synced when Envoy starts: FailClose then."""
     workdir: Path | None = None
     """Where the Envoy bootstrap and EDS file go (a temporary directory when None)."""
 
@@ -343,7 +344,11 @@ class Gateway:
         eds_dir.mkdir(parents=True, exist_ok=True)
         EndpointsFile(eds_dir).follow(self.datastore)
         envoy_settings = self.settings.envoy.model_copy(
-            update={"epp_port": self.epp.server.port, "failure_mode": self._failure_mode()}
+            update={
+                "epp_port": self.epp.server.port,
+                "epp_tls": self.epp.server.certs is not None,
+                "failure_mode": self._failure_mode(),
+            }
         )
         bbr = self.settings.bbr
         if bbr is not None:

@@ -102,7 +102,7 @@ async def test_a_client_trusting_the_self_signed_cert_calls_health_and_process(
             await end(call)
         if transport == "grpclib":
             # asyncio (3.11, selector loop) leaves the socket of a failed handshake for the
-            # GC, which filterwarnings=error turns into a failure; grpcio shows the same.
+            # GC, which filterwarnings=error turns into a failure; grpcio is checked below.
             return
         # Plaintext gets nowhere on a TLS port.
         async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
