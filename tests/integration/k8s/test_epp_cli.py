@@ -1,0 +1,74 @@
+"""``inference-gateway epp --pool-name`` as a process, and the choices the command refuses."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import ssl
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from typer.testing import CliRunner
+
+from inference_gateway.cli import build_app
+from tests.integration.gateway.test_cli import read_until, start, stop
+from tests.integration.k8s.conftest import IPS, Cluster
+from tests.integration.sources.conftest import make_pod, make_pool
+from tests.unit.extproc.test_tls import presented_cert
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+async def test_pool_name_serves_tls_and_is_ready_once_the_pool_exists(cluster: Cluster) -> None:
+    cluster.api.put(make_pod("sim-a", IPS["sim-a"]))
+    proc = await start(
+        "epp", "--pool-name", "pool", "--kubeconfig", str(cluster.kubeconfig),
+        "--host", "127.0.0.1", "--grpc-port", "0", "--grpc-health-port", "0",
+        "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        found = await read_until(
+            proc.stderr, r"ext_proc 127\.0\.0\.1:(\d+), health (\d+).*\(kubernetes, TLS\)"
+        )
+        port, health_port = int(found[1]), int(found[2])
+        cert = await presented_cert(port)
+        pem = ssl.DER_cert_to_PEM_cert(cert).encode()
+        request = health_pb2.HealthCheckRequest(service="")
+        async with (
+            grpc.aio.insecure_channel(f"127.0.0.1:{health_port}") as probe_channel,
+            grpc.aio.secure_channel(
+                f"127.0.0.1:{port}", grpc.ssl_channel_credentials(root_certificates=pem)
+            ) as tls_channel,
+        ):
+            probe = health_pb2_grpc.HealthStub(probe_channel).Check
+            assert (await probe(request)).status == NOT_SERVING
+            cluster.api.put(make_pool(ports=(cluster.port,)))
+            async with asyncio.timeout(15):  # another process: polling its answer is all there is
+                while (await probe(request)).status != SERVING:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)
+            reply = await health_pb2_grpc.HealthStub(tls_channel).Check(request)
+            assert reply.status == SERVING
+    finally:
+        code = await stop(proc, signal.SIGTERM)
+    assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config-file", "examples/standalone.yaml"], "refusing plaintext"),
+        (["--config-file", "examples/standalone.yaml", "--host", "10.1.2.3"], "refusing plaintext"),
+        ([], "exactly one of"),
+        (["--config-file", "examples/standalone.yaml", "--pool-name", "p"], "exactly one of"),
+        (["--pool-name", "p", "--enable-cert-reload"], "--cert-path"),
+        (["--pool-name", "p", "--no-secure-serving", "--cert-path", "/tmp"], "--secure-serving"),
+        (["--pool-name", "p", "--pool-group", "example.com"], "inference.networking"),
+    ],
+)
+def test_refused_combinations_are_one_clear_error(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(build_app(), ["epp", *args])
+    assert result.exit_code == 2, result.output
+    assert message in " ".join(result.output.replace("│", " ").split())
