@@ -17,6 +17,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
+from inference_gateway.extproc.standalone import EppSettings, KubernetesSourceSettings
 from inference_gateway.extproc.tls import (
     CERT_FILE,
     KEY_FILE,
@@ -27,6 +28,7 @@ from inference_gateway.extproc.tls import (
 )
 from tests.unit.extproc.test_server import ENDPOINT, ScriptedDirector, end, headers, set_headers
 
+SERVING = health_pb2.HealthCheckResponse.SERVING
 TRANSPORTS = pytest.mark.parametrize("transport", ["grpclib", "grpcio"])
 
 
@@ -123,12 +125,19 @@ async def test_replaced_files_are_presented_to_new_connections(
     settings = ExtProcSettings(port=0, transport=transport, tls=tls)  # type: ignore[arg-type]
     async with ExtProcServer(ScriptedDirector(), settings) as server:
         assert server.certs is not None
+        await server.set_serving(True)
         assert await presented_cert(server.port) == der(first[0])
-        write_pair(tmp_path, second)
-        async with asyncio.timeout(10):
-            await server.certs.reloaded.wait()
-        assert server.certs.cert == second[0]
-        assert await presented_cert(server.port) == der(second[0])
+        creds = grpc.ssl_channel_credentials(root_certificates=first[0])
+        async with grpc.aio.secure_channel(f"127.0.0.1:{server.port}", creds) as channel:
+            check = health_pb2_grpc.HealthStub(channel).Check
+            assert (await check(health_pb2.HealthCheckRequest())).status == SERVING
+            write_pair(tmp_path, second)
+            async with asyncio.timeout(10):
+                await server.certs.reloaded.wait()
+            assert server.certs.cert == second[0]
+            assert await presented_cert(server.port) == der(second[0])
+            # The connection opened before the reload carries on with the first certificate.
+            assert (await check(health_pb2.HealthCheckRequest())).status == SERVING
         # A torn update (new certificate, old key) is skipped; the good pair stays.
         server.certs.reloaded.clear()
         write_pair(tmp_path, (self_signed()[0], second[1]))
@@ -144,3 +153,24 @@ async def test_without_reload_the_mounted_pair_is_served(tmp_path: Path) -> None
     settings = ExtProcSettings(port=0, tls=TlsSettings(cert_path=tmp_path))
     async with ExtProcServer(ScriptedDirector(), settings) as server:
         assert await presented_cert(server.port) == der(pair[0])
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.42", "::1", "localhost"])
+def test_plaintext_on_loopback_is_fine_in_file_mode(host: str) -> None:
+    settings = EppSettings(config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
+    assert settings.grpc.tls is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.7", "epp.example"])
+def test_plaintext_beyond_loopback_needs_tls_or_the_explicit_flag(host: str) -> None:
+    with pytest.raises(ValueError, match="refusing plaintext ext_proc on"):
+        EppSettings(config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
+    tls = ExtProcSettings(host=host, tls=TlsSettings())
+    assert EppSettings(config_file=Path("x.yaml"), grpc=tls).grpc.tls is not None
+    allowed = EppSettings(
+        config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host), allow_plaintext=True
+    )
+    assert allowed.allow_plaintext
+    # Kubernetes mode may turn TLS off (--no-secure-serving), as upstream's EPP may.
+    kube = KubernetesSourceSettings(pool_name="pool")
+    assert EppSettings(kubernetes=kube, grpc=ExtProcSettings(host=host)).kubernetes == kube
