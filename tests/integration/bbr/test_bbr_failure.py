@@ -96,3 +96,33 @@ async def test_epp_down_serves_the_fallback_pool_and_503s_the_others(tmp_path: P
         status, served, body = await ask(gw, session, MISTRAL)
         assert status == 503 and not served
         assert json.loads(body)["error"]["code"] == "service_unavailable"
+
+
+async def test_gateway_uses_an_already_running_bbr_by_port(tmp_path: Path) -> None:
+    async with (
+        run_pods(["127.0.0.28"]) as a,
+        run_pods(["127.0.0.29"]) as b,
+        BbrServer("127.0.0.1", 0, streaming=False) as bbr,
+    ):
+        config = tmp_path / "gateway.yaml"
+        config.write_text(
+            documents(
+                pool_doc("pool-a", a[0].port),
+                pool_doc("pool-b", b[0].port),
+                model_doc("llama", LLAMA, "pool-a"),
+                model_doc("mistral", MISTRAL, "pool-b"),
+                pod_doc("a0", "pool-a", a[0].host),
+                pod_doc("b0", "pool-b", b[0].host),
+            )
+        )
+        settings = GatewaySettings(
+            epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0), seed=1),
+            envoy=EnvoySettings(port=0, admin_port=0),
+            bbr=BbrRouting(streaming=False, port=bbr.port),
+            workdir=tmp_path,
+        )
+        async with Gateway(settings) as gw, aiohttp.ClientSession() as session:
+            status, served, body = await ask(gw, session, MISTRAL)
+        assert status == 200, body
+        assert served == b[0].hostport
+        assert bbr.router.stats.success == 1
