@@ -441,6 +441,7 @@ def _pool_filter() -> dict[str, Any]:
 def _bbr_cluster(s: EnvoySettings) -> dict[str, Any]:
     assert s.bbr_port is not None
     cluster = _epp_cluster(s)
+    cluster.pop("transport_socket", None)  # BBR serves plaintext, whatever the EPP does
     cluster["name"] = BBR_CLUSTER
     cluster["load_assignment"] = _static_endpoints(BBR_CLUSTER, [(s.bbr_host, s.bbr_port)])
     return cluster

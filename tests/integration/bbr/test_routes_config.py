@@ -11,7 +11,15 @@ from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from google.protobuf import json_format
 
 from inference_gateway.envoy.bbr_routes import RoutesFile, bbr_route_config
-from inference_gateway.envoy.bootstrap import EPP_FILTER, POOL_FILTER, POOL_HEADER
+from inference_gateway.envoy.bootstrap import (
+    BBR_CLUSTER,
+    EPP_CLUSTER,
+    EPP_FILTER,
+    POOL_FILTER,
+    POOL_HEADER,
+    EnvoySettings,
+    build_bootstrap,
+)
 
 POOLS = {"default/a": ["llama", "llama-lora"], "default/b": ["mistral"]}
 
@@ -62,3 +70,11 @@ def test_routes_file_is_replaced_only_when_the_table_changes(tmp_path: Path) -> 
     doc = json.loads(file.path.read_text())
     assert doc["version_info"] == "2"
     assert [p.name for p in tmp_path.iterdir()] == [file.path.name]
+
+
+def test_bbr_cluster_stays_plaintext_when_the_epp_uses_tls(tmp_path: Path) -> None:
+    settings = EnvoySettings(epp_tls=True, bbr_port=9004)
+    clusters = build_bootstrap(settings, eds_dir=tmp_path)["static_resources"]["clusters"]
+    by_name = {c["name"]: c for c in clusters}
+    assert "transport_socket" in by_name[EPP_CLUSTER]
+    assert "transport_socket" not in by_name[BBR_CLUSTER]
