@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import pytest
@@ -85,11 +85,15 @@ async def cluster(tmp_path: Path) -> AsyncIterator[Cluster]:
 
 @asynccontextmanager
 async def kube_gateway(
-    cluster: Cluster, *, group: str = "inference.networking.k8s.io", tls: bool = True
+    cluster: Cluster,
+    *,
+    group: str = "inference.networking.k8s.io",
+    tls: bool = True,
+    transport: Literal["grpclib", "grpcio"] = "grpclib",
 ) -> AsyncIterator[Gateway]:
     epp = EppSettings(
         kubernetes=kube_settings(cluster.kubeconfig, group=group),
-        grpc=ExtProcSettings(port=0, tls=TlsSettings() if tls else None),
+        grpc=ExtProcSettings(port=0, tls=TlsSettings() if tls else None, transport=transport),
         seed=1,
     )
     envoy = EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2)

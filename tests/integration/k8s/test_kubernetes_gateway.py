@@ -63,6 +63,18 @@ async def test_traffic_follows_the_pods_the_api_lists(cluster: Cluster) -> None:
         assert cluster.pods[2].name == "sim-c"
 
 
+async def test_grpcio_serves_tls_behind_envoy_too(cluster: Cluster) -> None:
+    cluster.api.put(make_pool(ports=(cluster.port,)))
+    cluster.api.put(make_pod("sim-c", IPS["sim-c"]))
+    async with (
+        kube_gateway(cluster, transport="grpcio") as gw,
+        aiohttp.ClientSession() as session,
+    ):
+        assert gw.epp.server is not None and gw.epp.server.certs is not None
+        assert await first_served(session, gw.url) == (200, "sim-c")
+        assert await chat(session, gw.url) == (200, "sim-c")
+
+
 async def test_v1alpha2_pool_models_are_accepted_and_served(cluster: Cluster) -> None:
     api = cluster.api
     api.put(v1alpha2_pool(cluster.port))
