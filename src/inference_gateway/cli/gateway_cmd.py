@@ -20,6 +20,7 @@ from typing import Annotated, Any, Literal
 import pydantic
 import typer
 import yaml
+from kubernetes_asyncio.config import ConfigException as KubeConfigError
 from rich.console import Console
 from rich.panel import Panel
 
@@ -61,7 +62,7 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
         except ImportError:
             return asyncio.run(main)
         return uvloop.run(main)
-    except (ObjectError, ConfigError, CertError, FileNotFoundError) as e:
+    except (ObjectError, ConfigError, CertError, KubeConfigError, FileNotFoundError) as e:
         Console(stderr=True, highlight=False).print(f"[red]configuration error:[/] {e}")
         return 2
     except (EnvoyError, OSError) as e:
