@@ -112,7 +112,7 @@ class FileSource:
         self._datastore.mark_synced()
         log.info("loaded %s", self.path)
         self._stop = _StopSignal(asyncio.get_running_loop())
-        self._task = spawn(self._watch(), name=f"file-source:{self.path.name}")
+        self._task = spawn(self._watch(), name=f"file-source:{self.path.name}", forever=False)
         async with asyncio.timeout(_START_TIMEOUT):
             await self._stop.armed.wait()
         if self._task.done():
