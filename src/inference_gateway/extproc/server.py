@@ -26,7 +26,10 @@ from inference_gateway.requestcontrol.types import Director
 log = logging.getLogger(__name__)
 
 EXT_PROC_SERVICE = "envoy.service.ext_proc.v3.ExternalProcessor"
-_HEALTH_SERVICES = ("", EXT_PROC_SERVICE, "inference-extension", "readiness", "liveness")
+_HEALTH_SERVICES = ("", EXT_PROC_SERVICE, "inference-extension", "readiness")
+# As upstream: alive while the process serves, synced or not (a pool that takes a while to
+# appear must not get the pod restarted); NOT_SERVING only when stopping.
+_LIVENESS = ("liveness",)
 
 
 class ExtProcSettings(BaseModel):
@@ -104,6 +107,7 @@ class ExtProcServer:
 
     async def start(self) -> None:
         await self.set_serving(False)
+        await self._backend.set_status(_LIVENESS, health_pb2.HealthCheckResponse.SERVING)
         await self._backend.start()
         self._running = True
         if self.certs is not None:

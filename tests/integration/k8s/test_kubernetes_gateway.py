@@ -114,6 +114,9 @@ async def test_health_turns_serving_only_after_the_pool_syncs(cluster: Cluster) 
             await eventually(lambda: api.watching("pods") == 1)
             assert (await probe(request)).status == NOT_SERVING
             assert (await envoy(request)).status == NOT_SERVING
+            # Alive all the same: kubelet must not restart a pod waiting for its pool.
+            liveness = health_pb2.HealthCheckRequest(service="liveness")
+            assert (await probe(liveness)).status == SERVING
 
             api.put(make_pool(ports=(cluster.port,)))
             assert isinstance(epp.source, KubernetesSource)
