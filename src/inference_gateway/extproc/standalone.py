@@ -18,7 +18,6 @@ and every watch's first list), which may be long after the port opens.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import logging
 import random
 import tempfile
@@ -41,6 +40,7 @@ from inference_gateway.envoy.bootstrap import (
 from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.envoy.process import EnvoyProcess
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
+from inference_gateway.extproc.tls import plaintext_problem
 from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director, DirectorSettings
@@ -103,37 +103,13 @@ class EppSettings(BaseModel):
     def _one_source_and_no_open_plaintext(self) -> EppSettings:
         if (self.config_file is None) == (self.kubernetes is None):
             raise ValueError("give exactly one of --config-file and --pool-name")
-        problem = plaintext_problem(self)
-        if problem:
-            raise ValueError(problem)
+        # Kubernetes mode may turn TLS off (--no-secure-serving), as upstream's EPP may; in
+        # file mode the EPP sits next to its Envoy and plaintext elsewhere must be asked for.
+        if self.config_file is not None and self.grpc.tls is None and not self.allow_plaintext:
+            problem = plaintext_problem(self.grpc.host)
+            if problem:
+                raise ValueError(problem)
         return self
-
-
-def plaintext_problem(settings: EppSettings) -> str | None:
-    """Why these settings would serve unencrypted ext_proc beyond this machine, or None.
-
-    In file (standalone) mode the EPP sits next to its Envoy; listening in plaintext on
-    another address is allowed only when asked for by name. Kubernetes mode may turn TLS
-    off (``--no-secure-serving``), as upstream's EPP may.
-    """
-    grpc = settings.grpc
-    if settings.kubernetes is not None or grpc.tls is not None or settings.allow_plaintext:
-        return None
-    if _is_loopback(grpc.host):
-        return None
-    return (
-        f"refusing plaintext ext_proc on {grpc.host} (not loopback): listen on 127.0.0.1, "
-        "turn on --secure-serving, or pass --insecure-allow-plaintext"
-    )
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class Epp:
@@ -418,5 +394,4 @@ __all__ = [
     "GatewaySettings",
     "KubernetesSourceSettings",
     "bench_gateway",
-    "plaintext_problem",
 ]

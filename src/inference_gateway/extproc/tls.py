@@ -117,6 +117,21 @@ def server_context(
     return context
 
 
+def plaintext_problem(host: str) -> str | None:
+    """Why plaintext ext_proc on ``host`` would leave this machine, or None on loopback."""
+    if host == "localhost":
+        return None
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return None
+    except ValueError:
+        pass
+    return (
+        f"refusing plaintext ext_proc on {host} (not loopback): listen on 127.0.0.1, "
+        "turn on --secure-serving, or pass --insecure-allow-plaintext"
+    )
+
+
 class CertStore:
     """The pair in use; ``watch`` (when asked to reload) swaps it when the files change."""
 
@@ -156,4 +171,12 @@ class CertStore:
             self.reloaded.set()
 
 
-__all__ = ["CertError", "CertStore", "TlsSettings", "read_pair", "self_signed", "server_context"]
+__all__ = [
+    "CertError",
+    "CertStore",
+    "TlsSettings",
+    "plaintext_problem",
+    "read_pair",
+    "self_signed",
+    "server_context",
+]
