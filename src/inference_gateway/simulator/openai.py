@@ -265,9 +265,10 @@ async def handle(
         if die_after is not None:
             raise PodDied
     except PodDied:
+        # Like a crashed process: what was written still goes out, then the socket closes.
         rt.abort(rid)
         if request.transport is not None:
-            request.transport.abort()
+            request.transport.close()
         return web.Response(status=500)
     except asyncio.CancelledError:
         rt.abort(rid)
