@@ -25,6 +25,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from inference_gateway.api import ObjectError
+from inference_gateway.bbr import BbrServer
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
@@ -32,6 +33,7 @@ from inference_gateway.envoy.process import EnvoyError
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.standalone import (
     GA_GROUP,
+    BbrRouting,
     Epp,
     EppSettings,
     Gateway,
@@ -94,8 +96,12 @@ def run(
         int | None, typer.Option(help="Serve EPP /metrics on this port.")
     ] = 9090,
     plugins_config: Annotated[
-        str, typer.Option(help="EndpointPickerConfig file or built-in name.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            help="EndpointPickerConfig file or built-in name (default: the config file's own "
+            "EndpointPickerConfig document, else 'default')."
+        ),
+    ] = None,
     failure_mode: Annotated[
         FailureMode | None, typer.Option(help="Override the pools' failureMode.")
     ] = None,
@@ -105,6 +111,17 @@ def run(
     ] = "grpclib",
     log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
     envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
+    bbr: Annotated[
+        bool,
+        typer.Option(
+            help="Body-based routing: BBR sets x-gateway-model-name and Envoy's routes pick "
+            "the pool per model."
+        ),
+    ] = False,
+    bbr_body: Annotated[
+        Literal["streaming", "buffered"],
+        typer.Option(help="Request body mode towards BBR (buffered: bodies over 32 KiB get 413)."),
+    ] = "streaming",
 ) -> None:
     """Run the standalone gateway (EPP in-process + Envoy) until Ctrl-C."""
     setup_logging(log_level)
@@ -123,14 +140,16 @@ def run(
             log_level=envoy_log_level,
         ),
         failure_mode=failure_mode,
+        bbr=BbrRouting(streaming=bbr_body == "streaming") if bbr else None,
     )
-    raise typer.Exit(_run(_serve_gateway(settings)))
+    bbr_server = BbrServer("127.0.0.1", 0, streaming=bbr_body == "streaming") if bbr else None
+    raise typer.Exit(_run(_serve_gateway(settings, bbr_server)))
 
 
-async def _serve_gateway(settings: GatewaySettings) -> int:
+async def _serve_gateway(settings: GatewaySettings, bbr_server: BbrServer | None = None) -> int:
     stop = asyncio.Event()
     with _stop_on_signals(stop):
-        async with Gateway(settings) as gw:
+        async with Gateway(settings, bbr_server=bbr_server) as gw:
             assert gw.envoy is not None
             _announce(gw)
             stopping = asyncio.create_task(stop.wait(), name="stop-signal")
@@ -201,8 +220,12 @@ def epp(
     metrics_port: Annotated[int, typer.Option(help="/metrics port.")] = 9090,
     metrics_host: Annotated[str, typer.Option(help="/metrics address.")] = "0.0.0.0",
     plugins_config: Annotated[
-        str, typer.Option(help="EndpointPickerConfig file or built-in name.")
-    ] = "default",
+        str | None,
+        typer.Option(
+            help="EndpointPickerConfig file or built-in name (default: the config file's own "
+            "EndpointPickerConfig document, else 'default')."
+        ),
+    ] = None,
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body (413 above).")
     ] = DirectorSettings().max_body_bytes,

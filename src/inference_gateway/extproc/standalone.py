@@ -29,7 +29,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from inference_gateway.datastore import Datastore
+from inference_gateway.datastore import Datastore, Endpoint
 from inference_gateway.envoy.bbr_routes import RoutesFile
 from inference_gateway.envoy.bootstrap import (
     DIRECT_LISTENER,
@@ -51,8 +51,12 @@ from inference_gateway.requestcontrol.extensions import (
 )
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
-from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
-from inference_gateway.sources.file import FileSource
+from inference_gateway.scheduling.scheduler import (
+    PluginScheduler,
+    build_saturation_detector,
+    build_scheduler,
+)
+from inference_gateway.sources.file import FileSource, plugins_document
 from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
 from inference_gateway.sources.kubernetes.source import GA_GROUP, X_GROUP
 
@@ -88,8 +92,9 @@ class EppSettings(BaseModel):
     allow_plaintext: bool = False
     """Serve plaintext ext_proc on a non-loopback address in file mode (refused otherwise)."""
     grpc: ExtProcSettings = Field(default_factory=ExtProcSettings)
-    plugins_config: str = "default"
-    """A built-in EndpointPickerConfig name or a file path."""
+    plugins_config: str | None = None
+    """A built-in EndpointPickerConfig name or a file path; None: the EndpointPickerConfig
+    document in ``config_file`` if it has one, else the built-in ``default``."""
     director: DirectorSettings = Field(default_factory=DirectorSettings)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -188,10 +193,11 @@ class Epp:
         rng = random.Random(s.seed)
         registry = default_registry()
         register_extensions(registry)
-        config = load_config(s.plugins_config, registry)
+        config = load_config(self._plugins_source(), registry)
         scheduler = build_scheduler(
             config, rng=rng, observer=self.metrics.observe_plugin, perf_counter=time.perf_counter
         )
+        self.datastore.add_listener(_ForgetRemoved(scheduler))
         director = Director(
             self.datastore,
             scheduler,
@@ -202,6 +208,16 @@ class Epp:
         )
         chain = build_chain(config.plugins.values(), observer=self.metrics.observe_plugin)
         return director, chain
+
+    def _plugins_source(self) -> str:
+        s = self.settings
+        if s.plugins_config is not None:
+            return s.plugins_config
+        if s.config_file is not None:
+            inline = plugins_document(s.config_file.read_text(encoding="utf-8"))
+            if inline is not None:
+                return inline
+        return "default"
 
     async def stop_grpc(self, grace: float = 0.0) -> None:
         """Stop answering Envoy (tests use this to exercise FailOpen and FailClose)."""
@@ -215,6 +231,19 @@ class Epp:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
+
+
+class _ForgetRemoved:
+    """Drops endpoints that left the pool from the scheduler's own state (the prefix index)."""
+
+    def __init__(self, scheduler: PluginScheduler) -> None:
+        self._scheduler = scheduler
+
+    def endpoint_added(self, endpoint: Endpoint) -> None:
+        pass
+
+    def endpoint_removed(self, endpoint: Endpoint) -> None:
+        self._scheduler.forget(endpoint.name)
 
 
 async def _cancel(task: asyncio.Task[None]) -> None:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
+from inference_gateway.aio import spawn
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
 from inference_gateway.datastore.store import EndpointListener
 from inference_gateway.datastore.types import Endpoint, Metrics
@@ -40,7 +41,6 @@ from inference_gateway.modelserver._fetch import (
     LeanFetcher,
     ScrapeFailure,
 )
-from inference_gateway.aio import spawn
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
 

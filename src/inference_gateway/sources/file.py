@@ -21,10 +21,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import watchfiles
+import yaml
 
+from inference_gateway.aio import spawn, stop
 from inference_gateway.api import ObjectError, UnknownKindError, parse_documents
 from inference_gateway.datastore import Datastore, DesiredState
-from inference_gateway.aio import spawn, stop
 from inference_gateway.sources.convert import desired_state
 
 log = logging.getLogger(__name__)
@@ -60,8 +61,21 @@ class _StopSignal:
         self._stopped = True
 
 
+PLUGINS_KIND = "EndpointPickerConfig"
+"""Not an object for the datastore: the scheduler's configuration, read once at start."""
+
+
 def _warn_unknown(error: UnknownKindError) -> None:
-    log.warning("%s: skipped", error)
+    if error.kind != PLUGINS_KIND:
+        log.warning("%s: skipped", error)
+
+
+def plugins_document(text: str) -> str | None:
+    """The EndpointPickerConfig document in a standalone config, as YAML text, if any."""
+    for doc in yaml.safe_load_all(text):
+        if isinstance(doc, dict) and doc.get("kind") == PLUGINS_KIND:
+            return yaml.safe_dump(doc, sort_keys=False)
+    return None
 
 
 def parse_text(text: str) -> DesiredState:

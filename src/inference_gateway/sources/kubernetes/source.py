@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from inference_gateway.aio import spawn, stop
 from inference_gateway.api import (
     ApiObject,
     InferenceModel,
@@ -29,7 +30,6 @@ from inference_gateway.api import (
 from inference_gateway.datastore import Datastore
 from inference_gateway.datastore.objects import object_key
 from inference_gateway.sources import convert
-from inference_gateway.aio import spawn, stop
 from inference_gateway.sources.convert import Record
 from inference_gateway.sources.kubernetes.client import KubeClient, Resource
 from inference_gateway.sources.kubernetes.mirror import Mirror

@@ -1,0 +1,64 @@
+"""The standalone config may carry its own EndpointPickerConfig; a flag still wins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.extproc.standalone import Epp, EppSettings
+from inference_gateway.sources.file import load_file, plugins_document
+
+POOL = """\
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferencePool
+metadata: {name: pool}
+spec:
+  selector: {app: m}
+  targetPortNumber: 8000
+  extensionRef: {name: epp}
+"""
+
+SAFETY = """\
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- type: safety-policy
+  parameters: {denyPatterns: ["forbidden"]}
+- type: queue-scorer
+schedulingProfiles:
+- name: default
+  plugins: [{pluginRef: queue-scorer}]
+"""
+
+
+def _write(tmp_path: Path, *docs: str) -> Path:
+    path = tmp_path / "gateway.yaml"
+    path.write_text("---\n".join(docs))
+    return path
+
+
+def test_the_plugins_document_is_found_and_not_a_datastore_object(tmp_path: Path) -> None:
+    path = _write(tmp_path, POOL, SAFETY)
+    doc = plugins_document(path.read_text())
+    assert doc is not None and "safety-policy" in doc
+    assert [p.name for p in load_file(path).pools] == ["pool"]
+    assert plugins_document(POOL) is None
+
+
+def _settings(path: Path, plugins: str | None) -> EppSettings:
+    return EppSettings(
+        config_file=path,
+        grpc=ExtProcSettings(host="127.0.0.1", port=0),
+        plugins_config=plugins,
+        scrape=False,
+    )
+
+
+async def test_the_file_configures_the_epp_unless_a_flag_says_otherwise(tmp_path: Path) -> None:
+    path = _write(tmp_path, POOL, SAFETY)
+    async with Epp(_settings(path, None)) as epp:
+        assert epp.extensions
+    async with Epp(_settings(path, "default")) as epp:
+        assert not epp.extensions
+    async with Epp(_settings(_write(tmp_path, POOL), None)) as epp:
+        assert not epp.extensions
