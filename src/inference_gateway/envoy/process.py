@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import logging
 import signal
+import sys
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -90,6 +92,7 @@ class EnvoyProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=_die_with_parent,
         )
         self._reader = asyncio.get_running_loop().create_task(
             self._read_stderr(), name="envoy-stderr"
@@ -173,6 +176,22 @@ class EnvoyProcess:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the child when its parent dies, so a killed gateway leaves no Envoy.
+
+    Runs in the forked child before exec; nothing here may allocate locks or log.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        except OSError:
+            pass
+
+
+_PR_SET_PDEATHSIG = 1
 
 
 def _read_address(path: Path) -> str:
