@@ -51,6 +51,9 @@ class Sample:
     rss_mb: float
     envoy_heap_mb: float | None
     completed: int
+    py_blocks: int | None = None
+    """Live Python memory blocks (``sys.getallocatedblocks``): flat while RSS grows means
+    the growth is native memory or allocator fragmentation, not Python objects."""
 
 
 @dataclass
@@ -252,7 +255,9 @@ async def _sample_until_done(
                 raise RuntimeError("soak child did not report within its time bound")
             if now >= next_sample:
                 heap = await _envoy_heap_mb(gw)
-                result.samples.append(Sample(now - started, rss_mb(), heap, completed))
+                result.samples.append(
+                    Sample(now - started, rss_mb(), heap, completed, sys.getallocatedblocks())
+                )
                 next_sample += interval
                 if (
                     baseline is None
@@ -277,7 +282,9 @@ async def _sample_until_done(
                 now = loop.time()
                 heap = await _envoy_heap_mb(gw)
                 total = msg["result"]["succeeded"] + sum(msg["result"]["failed"].values())
-                result.samples.append(Sample(now - started, rss_mb(), heap, total))
+                result.samples.append(
+                    Sample(now - started, rss_mb(), heap, total, sys.getallocatedblocks())
+                )
                 report: dict[str, Any] = msg["result"]
                 if baseline is not None:
                     result.allocation_growth = _top_growth(baseline, tracemalloc.take_snapshot())
@@ -373,7 +380,7 @@ def print_report(result: SoakResult, console: Console | None = None) -> None:
     """RSS over time, request counts and the verdict against the goals."""
     console = console or Console()
     table = Table(title=f"bench soak: EPP process RSS ({result.minutes:g} min, {result.policy})")
-    for column in ("t (min)", "RSS (MB)", "Envoy heap (MB)", "completed"):
+    for column in ("t (min)", "RSS (MB)", "Python blocks", "Envoy heap (MB)", "completed"):
         table.add_column(column, justify="right")
     step = max(1, len(result.samples) // 20)
     shown = result.samples[::step]
@@ -381,7 +388,8 @@ def print_report(result: SoakResult, console: Console | None = None) -> None:
         shown.append(result.samples[-1])
     for s in shown:
         heap = "-" if s.envoy_heap_mb is None else f"{s.envoy_heap_mb:.1f}"
-        table.add_row(f"{s.seconds / 60:.2f}", f"{s.rss_mb:.1f}", heap, str(s.completed))
+        blocks = "-" if s.py_blocks is None else f"{s.py_blocks:,}"
+        table.add_row(f"{s.seconds / 60:.2f}", f"{s.rss_mb:.1f}", blocks, heap, str(s.completed))
     console.print(table)
     rate = result.sent / result.wall_seconds if result.wall_seconds else 0.0
     console.print(
