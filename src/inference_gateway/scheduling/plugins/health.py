@@ -83,10 +83,11 @@ class HealthyEndpointFilter(Plugin):
     def ejected(self, endpoint: Endpoint, now: float) -> bool:
         """Whether ``endpoint`` is ejected at ``now`` (updating its ejection rounds)."""
         failures = endpoint.consecutive_failures
-        key = endpoint.hostport
         if failures < self.threshold:
-            self._ejections.pop(key, None)
+            if self._ejections:
+                self._ejections.pop(endpoint.hostport, None)
             return False
+        key = endpoint.hostport
         last = endpoint.last_failure_at
         old = self._ejections.get(key)
         if old is None or failures < old.failures:
