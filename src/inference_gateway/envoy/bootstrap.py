@@ -49,6 +49,11 @@ _CONNECTION_BUFFER = 32768
 _BREAKER = 40000
 _LONG = "3600s"
 
+EPP_HEALTH_INTERVAL_SECONDS = 1.0
+"""How often Envoy health-checks the EPP. A graceful EPP stop stays up NOT_SERVING for one
+such interval (``ExtProcSettings.health_interval_seconds``) so Envoy stops opening streams
+to it first; both sides default to this value and ``Gateway`` copies Envoy's to the EPP."""
+
 
 class EnvoySettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -62,11 +67,11 @@ class EnvoySettings(BaseModel):
     epp_port: int = 9002
     failure_mode: Literal["FailOpen", "FailClose"] = "FailClose"
     message_timeout_seconds: float = 60.0
-    epp_health_interval_seconds: float = 1.0
+    epp_health_interval_seconds: float = EPP_HEALTH_INTERVAL_SECONDS
+    """Active gRPC health checks of the EPP; see ``_epp_cluster`` for why FailOpen needs them."""
     epp_tls: bool = False
     """The EPP serves ext_proc over TLS: connect with TLS (ALPN h2), trusting any certificate
     (upstream's EPP makes a self-signed one at start, so there is nothing to verify against)."""
-    """Active gRPC health checks of the EPP; see ``_epp_cluster`` for why FailOpen needs them."""
     response_path: bool = True
     """Send responses through the EPP (usage accounting, model-name restore, served endpoint)."""
     direct_listener: bool = False
@@ -286,12 +291,20 @@ def _static_endpoints(cluster: str, hostports: list[tuple[str, int]]) -> dict[st
 
 
 def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
-    """The EPP as a cluster, health-checked with panic mode off.
+    """The EPP as a cluster, health-checked, outlier-ejected, with panic mode off.
 
     In FULL_DUPLEX_STREAMED, Envoy can fail open only while no body chunk has gone to the
     processor (envoyproxy/envoy#41276); a refused connection is noticed too late for that,
     because the first chunk is already queued. With the EPP marked unhealthy and no panic
     routing, the stream fails as it opens and FailOpen works as the pool promises.
+
+    Two things make "marked unhealthy" quick. Outlier detection ejects the host on the
+    first locally originated failure (a refused or reset connection), so after an abrupt
+    stop only the streams already on their way fail, not those of the next health-check
+    interval; the ejection lasts one interval, and a successful health check lifts it.
+    ``update_merge_window: 0s`` makes the workers apply a health change at once instead
+    of up to 1 s after the main thread saw it (the default merges updates that follow
+    another one closely, as a stop then a restart do).
     """
     interval = f"{s.epp_health_interval_seconds:g}s"
     return {
@@ -300,7 +313,10 @@ def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
         "connect_timeout": "1s",
         "typed_extension_protocol_options": _http2_options(),
         "circuit_breakers": _breakers(),
-        "common_lb_config": {"healthy_panic_threshold": {"value": 0}},
+        "common_lb_config": {
+            "healthy_panic_threshold": {"value": 0},
+            "update_merge_window": "0s",
+        },
         "health_checks": [
             {
                 # Two misses, not one: a busy EPP answering late is not a dead EPP.
@@ -312,6 +328,15 @@ def _epp_cluster(s: EnvoySettings) -> dict[str, Any]:
                 "grpc_health_check": {"service_name": EXT_PROC_SERVICE},
             }
         ],
+        "outlier_detection": {
+            "split_external_local_origin_errors": True,
+            "consecutive_local_origin_failure": 1,
+            "enforcing_consecutive_local_origin_failure": 100,
+            "enforcing_consecutive_5xx": 0,
+            "enforcing_success_rate": 0,
+            "base_ejection_time": interval,
+            "max_ejection_percent": 100,
+        },
         "load_assignment": _static_endpoints(EPP_CLUSTER, [(s.epp_host, s.epp_port)]),
         **({"transport_socket": _upstream_tls()} if s.epp_tls else {}),
     }

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
-from grpc_health.v1 import health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
 from inference_gateway.extproc.handler import Stream
@@ -86,7 +86,25 @@ def _configuration(pair: tuple[bytes, bytes]) -> grpc.ServerCertificateConfigura
     return grpc.ssl_server_certificate_configuration([(key, cert)])
 
 
+class _Health(health_aio.HealthServicer):  # type: ignore[misc]
+    """grpcio's health servicer, counting the checks it answers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.checks = 0
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        self.checks += 1
+        return await super().Check(request, context)
+
+
 class GrpcioBackend:
+    """Servers made anew at each ``start`` (a stopped grpcio server cannot start again),
+    on the ports the first start bound; the health servicer too (one that went through
+    ``enter_graceful_shutdown`` ignores every later ``set``), with the statuses replayed."""
+
     def __init__(
         self,
         make_stream: Callable[[], Stream],
@@ -100,12 +118,22 @@ class GrpcioBackend:
         self._host = host
         self._want = (port, health_port)
         self._servers: list[grpc.aio.Server] = []
-        self._health = health_aio.HealthServicer()
+        self._statuses: dict[str, int] = {}
+        self._health = _Health()
+        self._checks = 0
         self.port = 0
         self.health_port: int | None = None
 
+    @property
+    def health_checks(self) -> int:
+        return self._checks + self._health.checks
+
     async def start(self) -> None:
         port, health_port = self._want
+        self._checks += self._health.checks
+        self._health = _Health()
+        for name, status in self._statuses.items():
+            await self._health.set(name, status)
         main = grpc.aio.server(options=_GRPC_OPTIONS)
         pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(self._make_stream), main)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
@@ -117,16 +145,20 @@ class GrpcioBackend:
             health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
             self.health_port = _bind(health, self._host, health_port)
             self._servers.append(health)
+        self._want = (self.port, self.health_port)
         for server in self._servers:
             await server.start()
 
     async def set_status(self, names: tuple[str, ...], status: int) -> None:
         for name in names:
+            self._statuses[name] = status
             await self._health.set(name, status)
 
     async def stop(self, grace: float) -> None:
         servers, self._servers = self._servers, []
         if servers:
+            for name in self._statuses:
+                self._statuses[name] = health_pb2.HealthCheckResponse.NOT_SERVING
             await self._health.enter_graceful_shutdown()
             await asyncio.gather(*(server.stop(grace) for server in servers))
 

@@ -83,6 +83,7 @@ class HealthService:
 
     def __init__(self, statuses: dict[str, int]) -> None:
         self._statuses = statuses
+        self.checks = 0
 
     def __mapping__(self) -> dict[str, Handler]:
         return {
@@ -96,6 +97,7 @@ class HealthService:
 
     async def check(self, grpc_stream: GrpcStream[Any, Any]) -> None:
         request = await grpc_stream.recv_message()
+        self.checks += 1
         status = self._statuses.get(request.service if request else "")
         if status is None:
             raise GRPCError(Status.NOT_FOUND, "unknown service")
@@ -215,15 +217,21 @@ class GrpclibBackend:
             self._context = server_context(certs.cert, certs.key)
             certs.on_change(self._reload)
         self._statuses: dict[str, int] = {}
+        self._health = HealthService(self._statuses)
         self._host = host
         self._want = (port, health_port)
         self._servers: list[_Server] = []
         self.port = 0
         self.health_port: int | None = None
 
+    @property
+    def health_checks(self) -> int:
+        return self._health.checks
+
     async def start(self) -> None:
+        """Listen; a start after a stop listens on the ports the first start bound."""
         port, health_port = self._want
-        health = HealthService(self._statuses)
+        health = self._health
         main, self.port = await start_server(
             [self._service, health], self._host, port, tls=self._context
         )
@@ -235,6 +243,7 @@ class GrpclibBackend:
                 await self.stop(0)
                 raise
             self._servers.append(extra)
+        self._want = (self.port, self.health_port)
 
     def _reload(self, cert: bytes, key: bytes) -> None:
         if self._context is not None:
@@ -245,7 +254,10 @@ class GrpclibBackend:
             self._statuses[name] = status
 
     async def stop(self, grace: float) -> None:
-        """Health goes NOT_SERVING, open streams get ``grace`` seconds, the rest is cancelled."""
+        """Health goes NOT_SERVING, open streams get ``grace`` seconds, the rest is cancelled.
+
+        Waiting for no stream to be open suffices here: the caller has already kept the
+        port open long enough for Envoy to stop opening new ones (``ExtProcServer.stop``)."""
         servers, self._servers = self._servers, []
         if not servers:
             return

@@ -18,6 +18,7 @@ from typing import Literal, Protocol
 from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, ConfigDict
 
+from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, TlsSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain
@@ -42,6 +43,10 @@ class ExtProcSettings(BaseModel):
     """A second port serving only gRPC health (9003 for the ``epp`` command)."""
     max_body_bytes: int = 10 * 1024 * 1024
     grace_seconds: float = 5.0
+    health_interval_seconds: float = EPP_HEALTH_INTERVAL_SECONDS
+    """How often the Envoy in front health-checks this server (its
+    ``epp_health_interval_seconds``): a graceful stop answers NOT_SERVING this long, plus a
+    margin, before it stops taking streams, so Envoy has stopped sending them by then."""
     transport: Literal["grpclib", "grpcio"] = "grpclib"
     """grpclib (pure asyncio) costs less per message; grpcio is the reference server."""
     inline_small_bodies: bool = True
@@ -55,6 +60,10 @@ class ExtProcSettings(BaseModel):
 class _Backend(Protocol):
     port: int
     health_port: int | None
+
+    @property
+    def health_checks(self) -> int:
+        """gRPC health checks answered so far, on any port."""
 
     async def start(self) -> None: ...
 
@@ -129,15 +138,36 @@ class ExtProcServer:
         await self._backend.set_status(_HEALTH_SERVICES, status)
 
     async def stop(self, grace: float | None = None) -> None:
-        """Health NOT_SERVING, open streams get ``grace`` seconds, then they are cancelled."""
+        """Stop serving; ``start`` may serve again, on the same ports.
+
+        With ``grace`` > 0 (None: ``settings.grace_seconds``) the stop is graceful: health
+        goes NOT_SERVING and, if anything has health-checked the server (else nobody would
+        notice), it keeps taking streams for one health-check interval plus a margin, so
+        Envoy marks it down and stops opening streams before any is refused; then open streams get up to ``grace`` seconds to finish before the rest
+        are cancelled. With ``grace`` 0 it stops at once, as a crash would.
+        """
         if not self._running:
             return
         self._running = False
+        grace = self.settings.grace_seconds if grace is None else grace
+        if grace > 0 and self._backend.health_checks:
+            await self._backend.set_status(
+                _HEALTH_SERVICES, health_pb2.HealthCheckResponse.NOT_SERVING
+            )
+            await asyncio.sleep(self.drain_seconds)
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)
             self._watch = None
-        await self._backend.stop(self.settings.grace_seconds if grace is None else grace)
+        await self._backend.stop(grace)
+
+    @property
+    def drain_seconds(self) -> float:
+        """How long a graceful stop answers NOT_SERVING before refusing streams: a health
+        check may have started just before the change, so the next one comes at most one
+        interval plus that check's round trip later (a fifth of an interval, at least 50 ms)."""
+        interval = self.settings.health_interval_seconds
+        return interval + max(0.05, interval / 5)
 
     async def __aenter__(self) -> ExtProcServer:
         await self.start()

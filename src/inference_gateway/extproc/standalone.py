@@ -220,9 +220,17 @@ class Epp:
         return "default"
 
     async def stop_grpc(self, grace: float = 0.0) -> None:
-        """Stop answering Envoy (tests use this to exercise FailOpen and FailClose)."""
+        """Stop answering Envoy: at once (0, as a crash) or gracefully (see
+        ``ExtProcServer.stop``). Tests use it to exercise FailOpen and FailClose."""
         if self.server is not None:
             await self.server.stop(grace)
+
+    async def restart_grpc(self) -> None:
+        """Serve ext_proc again after ``stop_grpc``, on the same port (Envoy's static EPP
+        cluster points there), SERVING if the datastore is synced: a restarted EPP pod."""
+        if self.server is not None:
+            await self.server.start()
+            await self.server.set_serving(self.datastore.synced)
 
     async def __aexit__(
         self,
@@ -303,11 +311,17 @@ class Gateway:
 
     def __init__(self, settings: GatewaySettings, *, bbr_server: BbrService | None = None) -> None:
         self.settings = settings
+        # The EPP's graceful stop waits out one of this Envoy's health-check intervals.
+        interval = settings.envoy.epp_health_interval_seconds
+        epp = settings.epp.model_copy(
+            update={
+                "grpc": settings.epp.grpc.model_copy(update={"health_interval_seconds": interval})
+            }
+        )
         if settings.bbr is not None:
-            director = settings.epp.director.model_copy(update={"pool_header": True})
-            settings = settings.model_copy(
-                update={"epp": settings.epp.model_copy(update={"director": director})}
-            )
+            director = epp.director.model_copy(update={"pool_header": True})
+            epp = epp.model_copy(update={"director": director})
+        settings = settings.model_copy(update={"epp": epp})
         self.epp = Epp(settings.epp)
         self.bbr_server = bbr_server
         self.envoy: EnvoyProcess | None = None

@@ -11,6 +11,7 @@ import pytest
 
 from inference_gateway.envoy.bootstrap import (
     DESTINATION_HEADER,
+    EPP_CLUSTER,
     FALLBACK_CLUSTER,
     ORIGINAL_DST_CLUSTER,
     EnvoySettings,
@@ -91,3 +92,19 @@ def test_direct_listener_has_no_ext_proc() -> None:
     bootstrap = build_bootstrap(EnvoySettings(direct_listener=True), eds_dir=Path("/tmp"))
     assert [f["name"] for f in filters(bootstrap, 1)] == ["envoy.filters.http.router"]
     assert routes(bootstrap, 1)[0]["route"]["cluster"] == ORIGINAL_DST_CLUSTER
+
+
+def test_epp_cluster_is_ejected_on_first_refusal_and_health_changes_apply_at_once() -> None:
+    settings = EnvoySettings(epp_health_interval_seconds=0.2)
+    clusters = build_bootstrap(settings, eds_dir=Path("/tmp"))["static_resources"]["clusters"]
+    (epp,) = [c for c in clusters if c["name"] == EPP_CLUSTER]
+    assert epp["common_lb_config"] == {
+        "healthy_panic_threshold": {"value": 0},
+        "update_merge_window": "0s",
+    }
+    outlier = epp["outlier_detection"]
+    assert outlier["split_external_local_origin_errors"] is True
+    assert outlier["consecutive_local_origin_failure"] == 1
+    assert outlier["enforcing_consecutive_local_origin_failure"] == 100
+    assert outlier["enforcing_consecutive_5xx"] == outlier["enforcing_success_rate"] == 0
+    assert outlier["base_ejection_time"] == epp["health_checks"][0]["interval"] == "0.2s"
