@@ -46,6 +46,7 @@ def pool_for(
     pods: int,
     *,
     heterogeneous: bool = False,
+    slow_factor: float = 2.0,
     scrape_interval: float = 0.05,
     drain_cap: float = 120.0,
 ) -> PoolSetup:
@@ -60,6 +61,7 @@ def pool_for(
         pods,
         engine,
         slow_pods=1 if heterogeneous else 0,
+        slow_factor=slow_factor,
         scrape_interval=scrape_interval,
         drain_cap=drain_cap,
     )

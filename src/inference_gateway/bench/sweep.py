@@ -41,6 +41,7 @@ class SweepConfig:
     stage_seconds: float | None = None
     warmup_seconds: float | None = None
     heterogeneous: bool = False
+    slow_factor: float = 2.0
     slo: Slo = field(default_factory=Slo)
     scrape_interval: float = 0.05
     drain_cap: float | None = None
@@ -68,6 +69,7 @@ class SweepConfig:
             self.spec(),
             self.pods,
             heterogeneous=self.heterogeneous,
+            slow_factor=self.slow_factor,
             scrape_interval=self.scrape_interval,
             drain_cap=drain,
         )
@@ -185,6 +187,7 @@ def run_sweep(
         "pods": config.pods,
         "seed": config.seed,
         "heterogeneous": config.heterogeneous,
+        "slow_factor": config.slow_factor if config.heterogeneous else 1.0,
         "capacity": capacity,
         "probe_policy": config.probe_policy,
         "stage_seconds": stage,

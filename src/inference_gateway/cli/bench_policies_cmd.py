@@ -109,8 +109,14 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             str | None, typer.Option(help="Absolute stage rates in req/s (skips the probe).")
         ] = None,
         heterogeneous: Annotated[
-            bool, typer.Option(help="Make pod-0 twice as slow as the others.")
+            bool, typer.Option(help="Make pod-0 slower than the others (--slow-factor).")
         ] = False,
+        slow_factor: Annotated[
+            float, typer.Option(min=1.0, help="Step-time multiplier of the slow pod.")
+        ] = 2.0,
+        probe_policy: Annotated[
+            str, typer.Option(help="Policy of the closed-loop capacity probe.")
+        ] = "round-robin",
         slo_ttft: Annotated[float, typer.Option(help="Goodput SLO on TTFT, seconds.")] = 1.0,
         slo_tpot: Annotated[float, typer.Option(help="Goodput SLO on TPOT, seconds.")] = 0.05,
         scrape_interval: Annotated[float, typer.Option(help="Metrics scrape period, s.")] = 0.05,
@@ -131,6 +137,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             stage_seconds=stage_seconds,
             warmup_seconds=warmup_seconds,
             heterogeneous=heterogeneous,
+            slow_factor=slow_factor,
+            probe_policy=_policies(probe_policy)[0],
             slo=Slo(ttft=slo_ttft, tpot=slo_tpot),
             scrape_interval=scrape_interval,
             processes=processes,

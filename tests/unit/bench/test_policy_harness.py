@@ -175,3 +175,12 @@ def test_summary_counts_statuses_and_imbalance() -> None:
     assert s.goodput == 0.0
     assert s.completed_rate == pytest.approx(1.0)
     assert math.isclose(s.imbalance_cv, 1 / 3)
+
+
+def test_heterogeneous_pool_slows_exactly_one_pod() -> None:
+    configs = pool_for(SHAREGPT, 3, heterogeneous=True, slow_factor=3.0).engine_configs()
+    assert [c.slowdown for c in configs] == [3.0, 1.0, 1.0]
+    assert [c.slowdown for c in pool_for(SHAREGPT, 2).engine_configs()] == [1.0, 1.0]
+    lora = pool_for(WORKLOADS["multi-lora"], 1).engine
+    assert lora.max_loras == 3 and len(lora.adapters) == 15
+    assert pool_for(WORKLOADS["shared-prefix"], 1).engine.max_model_len >= 8200
