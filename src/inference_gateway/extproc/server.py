@@ -143,8 +143,9 @@ class ExtProcServer:
         With ``grace`` > 0 (None: ``settings.grace_seconds``) the stop is graceful: health
         goes NOT_SERVING and, if anything has health-checked the server (else nobody would
         notice), it keeps taking streams for one health-check interval plus a margin, so
-        Envoy marks it down and stops opening streams before any is refused; then open streams get up to ``grace`` seconds to finish before the rest
-        are cancelled. With ``grace`` 0 it stops at once, as a crash would.
+        Envoy marks it down and stops opening streams before any is refused; then open
+        streams get up to ``grace`` seconds to finish before the rest are cancelled. With
+        ``grace`` 0 it stops at once, as a crash would.
         """
         if not self._running:
             return
@@ -154,7 +155,17 @@ class ExtProcServer:
             await self._backend.set_status(
                 _HEALTH_SERVICES, health_pb2.HealthCheckResponse.NOT_SERVING
             )
-            await asyncio.sleep(self.drain_seconds)
+            try:
+                await asyncio.sleep(self.drain_seconds)
+            except asyncio.CancelledError:
+                grace = 0
+                raise
+            finally:
+                await self._close(grace)
+            return
+        await self._close(grace)
+
+    async def _close(self, grace: float) -> None:
         if self._watch is not None:
             self._watch.cancel()
             await asyncio.gather(self._watch, return_exceptions=True)

@@ -133,10 +133,9 @@ async def envoy_sees_epp(c: Cluster) -> bool:
 
 async def restart_epp(c: Cluster) -> None:
     """Serve ext_proc again on the same port (what a restarted EPP pod does)."""
-    server = c.gateway.epp.server
-    assert server is not None
-    await server.start()
-    await server.set_serving(c.gateway.datastore.synced)
+    port = c.gateway.epp.server.port if c.gateway.epp.server is not None else None
+    await c.gateway.epp.restart_grpc()
+    assert c.gateway.epp.server is not None and c.gateway.epp.server.port == port
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.extproc.messages import BODY_CHUNK_BYTES, DESTINATION_HEADER
-from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings, serve
+from inference_gateway.extproc.server import EXT_PROC_SERVICE, ExtProcServer, ExtProcSettings, serve
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
 
 ENDPOINT = "127.0.0.11:8000"
@@ -351,3 +351,60 @@ async def test_stop_lets_an_open_stream_finish_within_the_grace(
         async with asyncio.timeout(5):
             await stopping
     assert director.finished == ["incomplete"]
+
+
+@pytest.mark.parametrize("transport", ["grpclib", "grpcio"])
+async def test_restart_serves_again_on_the_ports_first_bound(
+    director: ScriptedDirector, transport: Literal["grpclib", "grpcio"]
+) -> None:
+    settings = ExtProcSettings(port=0, health_port=0, transport=transport)
+    server = ExtProcServer(director, settings)
+    await server.start()
+    ports = (server.port, server.health_port)
+    await server.stop(0)
+    await server.start()
+    try:
+        assert (server.port, server.health_port) == ports
+        await server.set_serving(True)
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel)
+            request = health_pb2.HealthCheckRequest(service="")
+            assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
+            call = pb_grpc.ExternalProcessorStub(channel).Process()
+            await call.write(headers(eos=True))
+            assert (await call.read()).WhichOneof("response") == "request_headers"
+            await end(call)
+    finally:
+        await server.stop(0)
+
+
+@pytest.mark.parametrize("transport", ["grpclib", "grpcio"])
+async def test_graceful_stop_says_not_serving_and_still_takes_streams_for_an_interval(
+    director: ScriptedDirector, transport: Literal["grpclib", "grpcio"]
+) -> None:
+    settings = ExtProcSettings(port=0, transport=transport, health_interval_seconds=0.5)
+    server = ExtProcServer(director, settings)
+    await server.start()
+    await server.set_serving(True)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        request = health_pb2.HealthCheckRequest(service=EXT_PROC_SERVICE)
+        assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.SERVING
+        stopping = asyncio.create_task(server.stop(grace=2))
+        assert (await health.Check(request)).status == health_pb2.HealthCheckResponse.NOT_SERVING
+        call = pb_grpc.ExternalProcessorStub(channel).Process()
+        await call.write(headers(eos=True))
+        assert (await call.read()).WhichOneof("response") == "request_headers"
+        assert not stopping.done()
+        await end(call)
+        async with asyncio.timeout(5):
+            await stopping
+
+
+async def test_graceful_stop_without_a_health_checker_does_not_wait_an_interval(
+    director: ScriptedDirector,
+) -> None:
+    server = ExtProcServer(director, ExtProcSettings(port=0, health_interval_seconds=3600))
+    await server.start()
+    async with asyncio.timeout(5):
+        await server.stop(grace=5)
