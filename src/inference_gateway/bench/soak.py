@@ -35,8 +35,8 @@ from rich.table import Table
 
 from inference_gateway.bench._soak_load import DRAIN_MARGIN, POD_HOSTS, config_yaml
 from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 
 WARMUP_SHARE = 0.10
 GOAL_GROWTH_PCT = 10.0

@@ -30,8 +30,7 @@ from inference_gateway.bench.overhead import OverheadSettings, format_report, ru
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.envoy.process import EnvoyError
-from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import (
+from inference_gateway.extproc import (
     GA_GROUP,
     BbrRouting,
     Epp,
@@ -41,6 +40,7 @@ from inference_gateway.extproc.standalone import (
     KubernetesSourceSettings,
     bench_gateway,
 )
+from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import CertError, TlsSettings
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.requestcontrol import DirectorSettings

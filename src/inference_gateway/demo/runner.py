@@ -21,7 +21,7 @@ from inference_gateway.demo.summary import RunResult, summarize
 from inference_gateway.demo.view import plain_line, render
 from inference_gateway.demo.workload import DemoRequest, schedule
 from inference_gateway.demo.world import DemoStartError, World, demo_world
-from inference_gateway.extproc.standalone import Gateway
+from inference_gateway.extproc import Gateway
 
 _LIVE_PERIOD = 0.25
 _PLAIN_PERIOD = 5.0

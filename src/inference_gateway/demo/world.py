@@ -36,8 +36,8 @@ from inference_gateway.demo.settings import (
     Policy,
 )
 from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 from inference_gateway.simulator import PodSpec, SimPod, run_pods
 
 _PORT_ATTEMPTS = 50

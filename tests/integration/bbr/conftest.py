@@ -12,13 +12,13 @@ import pytest_asyncio
 
 from inference_gateway.bbr import BbrServer
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import (
+from inference_gateway.extproc import (
     BbrRouting,
     EppSettings,
     Gateway,
     GatewaySettings,
 )
+from inference_gateway.extproc.server import ExtProcSettings
 from tests.integration.gateway.pods import Pod, documents, model_doc, pod_doc, pool_doc, run_pods
 
 LLAMA = "meta-llama/Llama-3.1-8B-Instruct"

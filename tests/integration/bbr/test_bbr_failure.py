@@ -12,8 +12,8 @@ import aiohttp
 
 from inference_gateway.bbr import BbrServer
 from inference_gateway.envoy.bootstrap import BBR_CLUSTER, EPP_CLUSTER, EnvoySettings
+from inference_gateway.extproc import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import BbrRouting, EppSettings, Gateway, GatewaySettings
 from tests.integration.bbr.conftest import LLAMA, MISTRAL
 from tests.integration.gateway.pods import (
     Pod,

@@ -15,8 +15,8 @@ import aiohttp
 import yaml
 
 from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 from inference_gateway.simulator.server import PodSpec, run_pods
 from tests.integration.gateway.pods import free_port
 

@@ -20,8 +20,8 @@ from typing import Any, Literal
 import aiohttp
 
 from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 from inference_gateway.simulator.server import PodSpec, run_pods
 from tests.integration.gateway.pods import documents, free_port, pod_doc, pool_doc
 from tests.integration.scheduling.conftest import BASE, POOL, SCRAPE_INTERVAL, Cluster, model_doc

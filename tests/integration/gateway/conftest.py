@@ -12,8 +12,8 @@ import pytest
 import pytest_asyncio
 
 from inference_gateway.envoy.bootstrap import EnvoySettings
+from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import EppSettings, Gateway, GatewaySettings
 from inference_gateway.requestcontrol import DirectorSettings
 from tests.integration.gateway.pods import (
     Pod,

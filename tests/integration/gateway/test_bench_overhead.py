@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
-from inference_gateway.extproc.standalone import bench_gateway
+from inference_gateway.extproc import bench_gateway
 
 
 async def test_overhead_report_has_every_path_and_figure() -> None:

@@ -16,13 +16,13 @@ import aiohttp
 import pytest
 
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import (
+from inference_gateway.extproc import (
     EppSettings,
     Gateway,
     GatewaySettings,
     KubernetesSourceSettings,
 )
+from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from tests.integration.sources.conftest import SETTINGS, X

@@ -8,8 +8,8 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from inference_gateway.extproc import Epp, EppSettings, Gateway
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.standalone import Epp, EppSettings, Gateway
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.sources.kubernetes import KubernetesSource
 from tests.integration.k8s.conftest import (
