@@ -141,9 +141,18 @@ class _CorkedTransport:
 
 
 class _CorkedProtocol(H2Protocol):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.lost = asyncio.Event()
+        """Set once the connection is closed (the socket too, not only asked to close)."""
+
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not asyncio.Transport subclasses: duck typing only.
         super().connection_made(_CorkedTransport(transport))  # type: ignore[arg-type]
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        super().connection_lost(exc)
+        self.lost.set()
 
 
 class _Server(Server):
@@ -156,7 +165,7 @@ class _Server(Server):
 
     def __init__(self, services: list[Any], *, config: Any) -> None:
         super().__init__(services, config=config)
-        self.protocols: weakref.WeakSet[H2Protocol] = weakref.WeakSet()
+        self.protocols: weakref.WeakSet[_CorkedProtocol] = weakref.WeakSet()
 
     def _protocol_factory(self) -> H2Protocol:
         # As grpclib's own factory, with a protocol that corks its transport.
@@ -174,6 +183,10 @@ class _Server(Server):
             processor = getattr(protocol, "processor", None)
             if processor is not None:
                 processor.close("server stopped")
+
+    async def connections_closed(self) -> None:
+        """Until every connection's socket is closed (``transport.close`` only asks)."""
+        await asyncio.gather(*(p.lost.wait() for p in list(self.protocols)))
 
 
 async def start_server(
@@ -272,3 +285,8 @@ class GrpclibBackend:
             server.close_connections()
         for server in servers:
             await server.wait_closed()
+        # Once ``stop`` returns, the EPP looks stopped to Envoy: no socket left open.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                for server in servers:
+                    await server.connections_closed()
