@@ -12,7 +12,6 @@ import json
 import random
 from typing import Any
 
-import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
@@ -216,8 +215,6 @@ def route_cleanly(director: Director, request: IncomingRequest) -> Routed | None
     try:
         routed = director.route(request)
     except GatewayError as e:
-        if surrogate_crash(e) and director is DIRECTORS["scorer-mix"]:
-            return None
         assert 400 <= e.status < 500 or e.status == 503, (e.status, e.message)
         assert json.loads(error_body(e))["error"]["message"]
         return None
@@ -227,16 +224,6 @@ def route_cleanly(director: Director, request: IncomingRequest) -> Routed | None
     return routed
 
 
-def surrogate_crash(err: GatewayError) -> bool:
-    """KNOWN BUG (scheduling/plugins/prefix.py ``block_hashes``): a prompt holding a lone
-    surrogate (legal as a JSON ``\\ud800`` escape) makes ``text.encode("utf-8")`` raise, so
-    the request gets a 500 instead of being routed. Tolerated here only so the rest of the
-    search goes on; ``test_lone_surrogate_prompt_is_routed`` pins it (strict xfail)."""
-    cause = err.__cause__
-    return err.status == 500 and isinstance(cause, UnicodeEncodeError)
-
-
-@pytest.mark.xfail(strict=True, reason="prefix.py block_hashes encodes lone surrogates as UTF-8")
 def test_lone_surrogate_prompt_is_routed() -> None:
     body = b'{"model": "qwen", "messages": [{"role": "user", "content": "a\\ud800b"}]}'
     request = IncomingRequest({":method": "POST", ":path": PATHS[0]}, body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -16,6 +17,8 @@ from inference_gateway.bench.cache_bench import (
 from inference_gateway.bench.pick_speed import run as run_pick_speed
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
+from inference_gateway.bench.soak import print_report as print_soak_report
+from inference_gateway.bench.soak import run_soak, write_json, write_plot
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
@@ -82,3 +85,38 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             prompts=prompts, max_tokens=max_tokens, threshold=threshold, seed=seed
         )
         Console().print(format_cache_report(run_cache_bench(settings)))
+
+    @bench.command("soak")
+    def soak(
+        minutes: Annotated[float, typer.Option(help="How long to run.")] = 30.0,
+        concurrency: Annotated[int, typer.Option(help="Clients in the closed loop.")] = 16,
+        policy: Annotated[str, typer.Option(help="EndpointPickerConfig name or file.")] = (
+            "scorer-mix"
+        ),
+        sample_interval: Annotated[
+            float | None, typer.Option(help="Seconds between RSS samples (default: scaled).")
+        ] = None,
+        distinct_prompts: Annotated[int, typer.Option(help="Prompt variety.")] = 1000,
+        seed: Annotated[int, typer.Option(help="Seed.")] = 0,
+        trace_allocations: Annotated[
+            bool, typer.Option(help="tracemalloc: where Python memory grows (slower).")
+        ] = False,
+        out: Annotated[Path | None, typer.Option(help="Write soak.json and soak.png here.")] = None,
+    ) -> None:
+        """Sustained load through Envoy + EPP: RSS over time, failed requests, a verdict."""
+        result = run_soak(
+            minutes,
+            concurrency=concurrency,
+            policy=policy,
+            sample_interval=sample_interval,
+            distinct_prompts=distinct_prompts,
+            seed=seed,
+            trace_allocations=trace_allocations,
+        )
+        print_soak_report(result)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            write_json(result, out / "soak.json")
+            write_plot(result, out / "soak.png")
+        healthy = result.failed_total == 0 and result.memory_flat is not False
+        raise typer.Exit(0 if healthy else 1)

@@ -40,9 +40,10 @@ class PrefixParams(Params):
 
 
 def block_hashes(text: str, model: str, block_size: int, max_blocks: int) -> list[int]:
-    data = text.encode("utf-8")
+    # surrogatepass: a lone surrogate is legal in JSON (``\ud800``) but not in UTF-8.
+    data = text.encode("utf-8", "surrogatepass")
     n = min(len(data) // block_size, max_blocks)
-    prev = xxhash.xxh64_intdigest(model.encode("utf-8"))
+    prev = xxhash.xxh64_intdigest(model.encode("utf-8", "surrogatepass"))
     out: list[int] = []
     for i in range(n):
         start = i * block_size
