@@ -1,6 +1,6 @@
 """Gateway commands: ``run``, ``epp``, ``envoy-config`` and ``bench overhead``.
 
-Each command maps its options onto the settings models of ``extproc.standalone`` and
+Each command maps its options onto the settings models of ``extproc`` and
 ``envoy.bootstrap`` (the single source of defaults) and runs the async composition under
 uvloop when it is installed. SIGINT/SIGTERM set a stop event; shutdown is Envoy first,
 then the EPP, each waiting for its own tasks.
@@ -43,6 +43,7 @@ from inference_gateway.extproc import (
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import CertError, TlsSettings
 from inference_gateway.observability.logging import setup_logging
+from inference_gateway.observability.tracing import setup_tracing, shutdown_tracing
 from inference_gateway.requestcontrol import DirectorSettings
 from inference_gateway.scheduling.config import ConfigError
 from inference_gateway.sources.file import load_file
@@ -70,6 +71,15 @@ def _run(main: Coroutine[Any, Any, int]) -> int:
     except (EnvoyError, OSError) as e:
         Console(stderr=True, highlight=False).print(f"[red]cannot start:[/] {e}")
         return 1
+
+
+def _traced(endpoint: str | None, main: Coroutine[Any, Any, int]) -> int:
+    """``_run`` with OpenTelemetry tracing on while it runs (a no-op without an endpoint)."""
+    setup_tracing(endpoint)
+    try:
+        return _run(main)
+    finally:
+        shutdown_tracing()
 
 
 @contextlib.contextmanager
@@ -110,6 +120,13 @@ def run(
         Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
     ] = "grpclib",
     log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
+    tracing_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OTEL_EXPORTER_OTLP_ENDPOINT",
+            help="OTLP endpoint for OpenTelemetry traces (off when unset).",
+        ),
+    ] = None,
     envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
     bbr: Annotated[
         bool,
@@ -143,7 +160,7 @@ def run(
         bbr=BbrRouting(streaming=bbr_body == "streaming") if bbr else None,
     )
     bbr_server = BbrServer("127.0.0.1", 0, streaming=bbr_body == "streaming") if bbr else None
-    raise typer.Exit(_run(_serve_gateway(settings, bbr_server)))
+    raise typer.Exit(_traced(tracing_endpoint, _serve_gateway(settings, bbr_server)))
 
 
 async def _serve_gateway(settings: GatewaySettings, bbr_server: BbrServer | None = None) -> int:
@@ -273,6 +290,13 @@ def epp(
         ),
     ] = False,
     log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
+    tracing_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            envvar="OTEL_EXPORTER_OTLP_ENDPOINT",
+            help="OTLP endpoint for OpenTelemetry traces (off when unset).",
+        ),
+    ] = None,
 ) -> None:
     """Run the endpoint picker alone, behind an Envoy you run yourself.
 
@@ -312,7 +336,7 @@ def epp(
         )
     except pydantic.ValidationError as e:
         raise typer.BadParameter(_first_message(e)) from None
-    raise typer.Exit(_run(_serve_epp(settings)))
+    raise typer.Exit(_traced(tracing_endpoint, _serve_epp(settings)))
 
 
 def _kubernetes(

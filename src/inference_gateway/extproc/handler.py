@@ -33,6 +33,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from inference_gateway.extproc import messages as msgs
 from inference_gateway.extproc._read import read_headers, served_endpoint, subset_hint
+from inference_gateway.observability import tracing
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
 from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
@@ -87,6 +88,7 @@ class Stream:
         self._inline_limit = msgs.BODY_CHUNK_BYTES if inline_small_bodies else -1
         self._chain = extensions if extensions else None
         self.state = StreamState()
+        self.span: tracing.Span = tracing.NULL_SPAN
 
     def on_message(self, request: pb.ProcessingRequest) -> Responses:
         kind = request.WhichOneof("request")
@@ -151,11 +153,13 @@ class Stream:
     def close(self, *, error: str | None) -> None:
         """The stream ended; release the request if the response never completed."""
         self._finish(error)
+        self.span.end()
 
     # --- request path ------------------------------------------------------------------
     def _request_headers(self, request: pb.ProcessingRequest) -> Responses:
         msg = request.request_headers
         self.state.headers = headers = read_headers(msg.headers)
+        self.span = tracing.start_request(headers)
         self.state.subset = subset_hint(request)
         if msg.end_of_stream:
             return self._complete(b"", has_body=False, trailers=False)
@@ -213,6 +217,7 @@ class Stream:
         state = self.state
         body = request.body
         routed = self._director.route(request)
+        tracing.record_route(self.span, routed)
         state.routed = routed
         state.phase = Phase.ROUTED
         forwarded = body if routed.body is None else routed.body
@@ -233,6 +238,7 @@ class Stream:
         return out
 
     def _reject(self, err: GatewayError) -> Responses:
+        self.span.fail(err.status, err.reason)
         if self.state.phase in (Phase.RESPONSE, Phase.DONE):
             return []
         self._finish(err.reason)
@@ -247,6 +253,7 @@ class Stream:
         msg = request.response_headers
         headers = read_headers(msg.headers)
         status = int(headers.get(":status", "0") or 0)
+        self.span.set("http.response.status_code", status)
         added = self._director.response_started(routed, status, headers, served_endpoint(request))
         ext = self.state.ext
         if ext is not None:
