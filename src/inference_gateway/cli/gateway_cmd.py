@@ -116,6 +116,9 @@ def run(
         FailureMode | None, typer.Option(help="Override the pools' failureMode.")
     ] = None,
     concurrency: Annotated[int, typer.Option(help="Envoy worker threads.")] = 1,
+    max_request_headers_kb: Annotated[
+        int, typer.Option(help="Largest request header block, KiB (431 above).")
+    ] = 60,
     transport: Annotated[
         Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
     ] = "grpclib",
@@ -155,6 +158,7 @@ def run(
             admin_port=admin_port,
             concurrency=concurrency,
             log_level=envoy_log_level,
+            max_request_headers_kb=max_request_headers_kb,
         ),
         failure_mode=failure_mode,
         bbr=BbrRouting(streaming=bbr_body == "streaming") if bbr else None,

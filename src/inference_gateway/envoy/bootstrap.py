@@ -25,7 +25,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
 EPP_CLUSTER = "epp"
@@ -81,6 +81,10 @@ class EnvoySettings(BaseModel):
     direct_port: int = 0
     concurrency: int = 1
     log_level: str = "warning"
+    max_request_headers_kb: int = Field(default=60, ge=1, le=8192)
+    """Client request headers above this get 431 from Envoy (Envoy's own default, 60 KiB)."""
+    max_headers_count: int = Field(default=100, ge=1)
+    """Client requests with more headers than this are refused (Envoy's default, 100)."""
     bbr_port: int | None = None
     """Body-based routing mode: the BBR ext_proc server's port (None: mode off)."""
     bbr_host: str = "127.0.0.1"
@@ -94,6 +98,8 @@ def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]
     """The full bootstrap; ``eds_dir`` is where ``EndpointsFile`` writes the fallback set."""
     s = settings
     hcm = _gateway_hcm(s) if s.bbr_port is None else _bbr_gateway_hcm(s, eds_dir)
+    hcm["max_request_headers_kb"] = s.max_request_headers_kb
+    hcm["common_http_protocol_options"]["max_headers_count"] = s.max_headers_count
     listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, hcm)]
     clusters = [_epp_cluster(s), _original_dst_cluster(), _fallback_cluster(eds_dir)]
     if s.bbr_port is not None:
