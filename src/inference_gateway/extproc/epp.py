@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from inference_gateway.datastore import Datastore, Endpoint
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
+from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director, DirectorSettings
@@ -131,9 +132,10 @@ class Epp:
         s = self.settings
         stack = self._stack
         if s.scrape:
-            await stack.enter_async_context(
+            scraper = await stack.enter_async_context(
                 MetricsScraper(self.datastore, interval=s.scrape_interval)
             )
+            self.metrics.registry.register(ScraperCollector(scraper.stats))
         self.source = await stack.enter_async_context(self._source())
         self.director, self.extensions = self._build_director()
         if self.extensions:

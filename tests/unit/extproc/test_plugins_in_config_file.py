@@ -62,3 +62,11 @@ async def test_the_file_configures_the_epp_unless_a_flag_says_otherwise(tmp_path
         assert not epp.extensions
     async with Epp(_settings(_write(tmp_path, POOL), None)) as epp:
         assert not epp.extensions
+
+
+async def test_the_epp_exports_its_scraper_counters(tmp_path: Path) -> None:
+    settings = _settings(_write(tmp_path, POOL), None).model_copy(update={"scrape": True})
+    async with Epp(settings) as epp:
+        text = epp.metrics.render().decode()
+    assert "inference_gateway_model_server_scrapes_total" in text
+    assert "inference_gateway_model_server_scrape_failing_endpoints" in text
