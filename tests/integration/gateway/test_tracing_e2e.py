@@ -28,9 +28,7 @@ async def test_a_routed_request_and_a_rejected_one_are_traced(tmp_path: Path, sp
     async with world(tmp_path) as w:
         body = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"traceparent": TRACEPARENT}
-        async with w.session.post(
-            f"{w.url}/v1/chat/completions", json=body, headers=headers
-        ) as r:
+        async with w.session.post(f"{w.url}/v1/chat/completions", json=body, headers=headers) as r:
             assert r.status == 200
             await r.read()
         async with w.session.post(f"{w.url}/v1/chat/completions", data=b"{not json") as r:
