@@ -12,8 +12,9 @@ from inference_gateway.cli import (
     bench_cmd,
     bench_policies_cmd,
     demo_cmd,
-    gateway_cmd,
+    epp_cmd,
     k8s_cmd,
+    run_cmd,
     sim_cmd,
     tools_cmd,
 )
@@ -33,7 +34,8 @@ def build_app() -> typer.Typer:
     app.add_typer(bench, name="bench")
     for module in (
         sim_cmd,
-        gateway_cmd,
+        run_cmd,
+        epp_cmd,
         k8s_cmd,
         tools_cmd,
         demo_cmd,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -14,15 +15,41 @@ from inference_gateway.bench.cache_bench import (
     format_cache_report,
     run_cache_bench,
 )
+from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
 from inference_gateway.bench.pick_speed import run as run_pick_speed
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
 from inference_gateway.bench.soak import print_report as print_soak_report
 from inference_gateway.bench.soak import run_soak, write_json, write_plot
+from inference_gateway.cli._common import run_loop
+from inference_gateway.extproc import bench_gateway
+from inference_gateway.observability.logging import setup_logging
+
+
+def overhead(
+    duration: Annotated[float, typer.Option(help="Seconds per load step.")] = 3.0,
+    concurrency: Annotated[
+        str, typer.Option(help="Comma-separated closed-loop concurrency sweep.")
+    ] = "1,8,32",
+    envoy_concurrency: Annotated[int, typer.Option(help="Envoy worker threads.")] = 1,
+    output: Annotated[Path | None, typer.Option("--json", help="Also write JSON here.")] = None,
+    log_level: Annotated[str, typer.Option(help="Log level.")] = "warning",
+) -> None:
+    """What the EPP adds through real Envoy on loopback: latency, throughput, big prompts, SSE."""
+    setup_logging(log_level)
+    levels = tuple(int(c) for c in concurrency.split(",") if c.strip())
+    settings = OverheadSettings(
+        duration=duration, concurrency=levels, envoy_concurrency=envoy_concurrency
+    )
+    report = run_loop(run_overhead(settings, gateway=bench_gateway))
+    typer.echo(format_report(report))
+    if output is not None:
+        output.write_text(json.dumps(report, indent=2))
 
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add this module's commands to ``app`` (and benchmarks to ``bench``)."""
+    bench.command("overhead")(overhead)
 
     @bench.command("pick")
     def pick(
