@@ -30,6 +30,7 @@ from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.types import NoCapacityError
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.records import EngineError, QueueFullError, RequestRecord
+from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
 
@@ -42,23 +43,6 @@ class RunResult:
     """Cached prompt tokens / prompt tokens looked up, over the measured window."""
     preemptions: int
     end: float
-
-
-def snapshot(engine: Engine, now: float, *, exact: bool = False) -> Metrics:
-    """What one scrape of a vLLM server reports, normalised. ``exact`` also counts requests
-    still in API overhead (accepted, not yet queued), which no real scrape can see."""
-    cfg = engine.config
-    return Metrics(
-        waiting=engine.num_waiting + (engine.num_pending if exact else 0),
-        running=engine.num_running,
-        kv_usage=engine.kv_usage,
-        running_adapters=frozenset(engine.running_adapters),
-        waiting_adapters=frozenset(engine.waiting_adapters),
-        max_adapters=cfg.max_loras,
-        block_size=cfg.block_size,
-        num_blocks=cfg.kv_blocks,
-        updated_at=now,
-    )
 
 
 class _Run:

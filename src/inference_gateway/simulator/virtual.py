@@ -37,14 +37,16 @@ def drive(engine: Engine, arrivals: Iterable[tuple[float, SimRequest]]) -> list[
     return done
 
 
-def snapshot(engine: Engine, now: float) -> Metrics:
+def snapshot(engine: Engine, now: float, *, exact: bool = False) -> Metrics:
     """What a scrape of this engine's ``/metrics`` at ``now`` would tell the gateway.
 
     Call ``engine.advance(now)`` first (and keep what it returns) so the gauges are current.
+    ``exact`` also counts requests still in API overhead (accepted, not yet queued), which
+    no real scrape can see: what an oracle policy in the bench harness is given.
     """
     cfg = engine.config
     return Metrics(
-        waiting=engine.num_waiting,
+        waiting=engine.num_waiting + (engine.num_pending if exact else 0),
         running=engine.num_running,
         kv_usage=engine.kv_usage,
         running_adapters=frozenset(engine.running_adapters),
