@@ -19,8 +19,9 @@ from inference_gateway.bench.overhead import OverheadSettings, format_report, ru
 from inference_gateway.bench.pick_speed import run as run_pick_speed
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
-from inference_gateway.bench.soak import print_report as print_soak_report
-from inference_gateway.bench.soak import run_soak, write_json, write_plot
+from inference_gateway.bench.soak import run_soak
+from inference_gateway.bench.soak_report import print_report as print_soak_report
+from inference_gateway.bench.soak_report import write_json, write_plot
 from inference_gateway.cli._common import run_loop
 from inference_gateway.extproc import bench_gateway
 from inference_gateway.observability.logging import setup_logging
