@@ -22,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 from inference_gateway.datastore import Datastore
+from inference_gateway.envoy.bbr_bootstrap import (
+    MODEL_HEADER,
+    POOL_FILTER,
+    POOL_HEADER,
+    ROUTES_FILE_NAME,
+)
 from inference_gateway.envoy.bootstrap import (
     EPP_FILTER,
     FALLBACK_CLUSTER,
     GATEWAY_LISTENER,
-    MODEL_HEADER,
     ORIGINAL_DST_CLUSTER,
-    POOL_FILTER,
-    POOL_HEADER,
-    ROUTES_FILE_NAME,
     cluster_route,
     default_routes,
 )

@@ -14,7 +14,8 @@ Shape follows the upstream reference config (research/upstream.md 2.11) with thr
   the ``upstream.address`` response attribute (plain Envoy has no filter that writes
   ``x-gateway-destination-endpoint-served``; a proxy that does is honoured first).
 
-Body-based routing mode (``bbr_port`` set): the ``bbr_mode`` section below.
+Body-based routing mode (``bbr_port`` set) adds its filters, RDS and cluster from
+``envoy.bbr_bootstrap``.
 
 Timeouts: route and stream timeouts are off or long because generations run for minutes;
 ``message_timeout`` bounds how long Envoy waits for any single EPP answer.
@@ -35,13 +36,7 @@ FALLBACK_CLUSTER = "epp_fallback"
 GATEWAY_LISTENER = "gateway"
 DIRECT_LISTENER = "direct"
 EDS_FILE_NAME = "fallback_eds.json"
-BBR_CLUSTER = "bbr"
-BBR_FILTER = "inference-gateway.bbr"
-POOL_FILTER = "inference-gateway.pool_header"
 EPP_FILTER = "envoy.filters.http.ext_proc"
-MODEL_HEADER = "x-gateway-model-name"
-POOL_HEADER = "x-gateway-inference-pool"
-ROUTES_FILE_NAME = "bbr_routes.json"
 
 # Upstream's reference values: 32 KiB per connection keeps a slow client from pinning memory;
 # circuit breakers at 40,000 so Envoy never queues in front of the EPP's own admission.
@@ -96,14 +91,17 @@ class EnvoySettings(BaseModel):
 
 def build_bootstrap(settings: EnvoySettings, *, eds_dir: Path) -> dict[str, Any]:
     """The full bootstrap; ``eds_dir`` is where ``EndpointsFile`` writes the fallback set."""
+    # BBR mode builds on this module's parts; importing it here keeps the imports one-way.
+    from inference_gateway.envoy.bbr_bootstrap import bbr_cluster, bbr_gateway_hcm
+
     s = settings
-    hcm = _gateway_hcm(s) if s.bbr_port is None else _bbr_gateway_hcm(s, eds_dir)
+    hcm = _gateway_hcm(s) if s.bbr_port is None else bbr_gateway_hcm(s, eds_dir)
     hcm["max_request_headers_kb"] = s.max_request_headers_kb
     hcm["common_http_protocol_options"]["max_headers_count"] = s.max_headers_count
     listeners = [_listener(GATEWAY_LISTENER, s.host, s.port, hcm)]
     clusters = [_epp_cluster(s), _original_dst_cluster(), _fallback_cluster(eds_dir)]
     if s.bbr_port is not None:
-        clusters.append(_bbr_cluster(s))
+        clusters.append(bbr_cluster(s))
     if s.direct_listener:
         listeners.append(_listener(DIRECT_LISTENER, s.host, s.direct_port, _direct_hcm()))
     return {
@@ -392,87 +390,3 @@ def _fallback_cluster(eds_dir: Path) -> dict[str, Any]:
             }
         },
     }
-
-
-# --- bbr_mode ----------------------------------------------------------------------------
-# Filters: strip client copies of the routing headers -> BBR (sets x-gateway-model-name,
-# clears the route cache) -> a header_mutation whose per-route config names the route's
-# pool in x-gateway-inference-pool -> the EPP (restricted to that pool) -> router.
-# Both later filters read their per-route config after BBR answered (BBR holds the request
-# headers until then in both modes), so they see the route the model header chose.
-#
-# The route table depends on the InferenceModels, so it is served by RDS from a file in
-# the watched EDS directory (``envoy.bbr_routes``): adding or
-# moving a model takes effect without restarting Envoy. Per model of each pool, in order:
-
-
-def _bbr_gateway_hcm(s: EnvoySettings, eds_dir: Path) -> dict[str, Any]:
-    hcm = _hcm("gateway", [], [_strip_routing_headers(), _bbr_ext_proc(s), _pool_filter()])
-    hcm["http_filters"].insert(-1, _ext_proc(s))
-    del hcm["route_config"]
-    hcm["rds"] = {
-        "route_config_name": GATEWAY_LISTENER,
-        "config_source": {
-            "resource_api_version": "V3",
-            "path_config_source": {
-                "path": str(eds_dir / ROUTES_FILE_NAME),
-                "watched_directory": {"path": str(eds_dir)},
-            },
-        },
-    }
-    return hcm
-
-
-def _strip_routing_headers() -> dict[str, Any]:
-    strip = _strip_destination()
-    strip["typed_config"]["mutations"]["request_mutations"] = [
-        {"remove": name} for name in (DESTINATION_HEADER, MODEL_HEADER, POOL_HEADER)
-    ]
-    return strip
-
-
-def bbr_processing_mode(*, streaming: bool) -> dict[str, str]:
-    """Request headers and body only; FULL_DUPLEX_STREAMED needs request trailers SEND."""
-    return {
-        "request_header_mode": "SEND",
-        "request_body_mode": "FULL_DUPLEX_STREAMED" if streaming else "BUFFERED",
-        "request_trailer_mode": "SEND" if streaming else "SKIP",
-        "response_header_mode": "SKIP",
-        "response_body_mode": "NONE",
-        "response_trailer_mode": "SKIP",
-    }
-
-
-def _bbr_ext_proc(s: EnvoySettings) -> dict[str, Any]:
-    return {
-        "name": BBR_FILTER,
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http."
-            "ext_proc.v3.ExternalProcessor",
-            "grpc_service": {"envoy_grpc": {"cluster_name": BBR_CLUSTER}},
-            # BBR down + FailOpen: no model header, so the EPP resolves the pool itself.
-            "failure_mode_allow": s.failure_mode == "FailOpen",
-            "status_on_error": {"code": 503},
-            "message_timeout": f"{s.message_timeout_seconds:g}s",
-            "processing_mode": bbr_processing_mode(streaming=s.bbr_streaming),
-        },
-    }
-
-
-def _pool_filter() -> dict[str, Any]:
-    return {
-        "name": POOL_FILTER,
-        "typed_config": {
-            "@type": "type.googleapis.com/envoy.extensions.filters.http."
-            "header_mutation.v3.HeaderMutation",
-        },
-    }
-
-
-def _bbr_cluster(s: EnvoySettings) -> dict[str, Any]:
-    assert s.bbr_port is not None
-    cluster = _epp_cluster(s)
-    cluster.pop("transport_socket", None)  # BBR serves plaintext, whatever the EPP does
-    cluster["name"] = BBR_CLUSTER
-    cluster["load_assignment"] = _static_endpoints(BBR_CLUSTER, [(s.bbr_host, s.bbr_port)])
-    return cluster

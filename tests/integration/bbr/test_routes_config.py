@@ -10,13 +10,11 @@ from envoy.extensions.filters.http.ext_proc.v3 import ext_proc_pb2
 from envoy.extensions.filters.http.header_mutation.v3 import header_mutation_pb2
 from google.protobuf import json_format
 
+from inference_gateway.envoy.bbr_bootstrap import BBR_CLUSTER, POOL_FILTER, POOL_HEADER
 from inference_gateway.envoy.bbr_routes import RoutesFile, bbr_route_config
 from inference_gateway.envoy.bootstrap import (
-    BBR_CLUSTER,
     EPP_CLUSTER,
     EPP_FILTER,
-    POOL_FILTER,
-    POOL_HEADER,
     EnvoySettings,
     build_bootstrap,
 )
