@@ -135,6 +135,8 @@ class EppMetrics:
         )
         self.info.labels(commit, build_ref).set(1)
         self._children: dict[tuple[str, str], _Children] = {}
+        self._running: dict[str, Gauge] = {}
+        self._plugin_children: dict[tuple[str, str, str], Histogram] = {}
         self._attempt_ok = self.scheduler_attempts.labels("success")
         self._attempt_failed = self.scheduler_attempts.labels("failure")
         if datastore is not None:
@@ -196,7 +198,10 @@ class EppMetrics:
             c.cached_tokens.observe(cached_tokens)
 
     def request_ended(self, model: str) -> None:
-        self.running_requests.labels(model).dec()
+        running = self._running.get(model)
+        if running is None:
+            running = self._running[model] = self.running_requests.labels(model)
+        running.dec()
 
     def scheduled(self, seconds: float, *, success: bool) -> None:
         self.scheduler_e2e.observe(seconds)
@@ -206,7 +211,11 @@ class EppMetrics:
     def observe_plugin(
         self, extension_point: str, plugin_type: str, plugin_name: str, seconds: float
     ) -> None:
-        self.plugin_duration.labels(extension_point, plugin_type, plugin_name).observe(seconds)
+        key = (extension_point, plugin_type, plugin_name)
+        child = self._plugin_children.get(key)
+        if child is None:
+            child = self._plugin_children[key] = self.plugin_duration.labels(*key)
+        child.observe(seconds)
 
     # --- exposition -----------------------------------------------------------------------
     def render(self) -> bytes:
