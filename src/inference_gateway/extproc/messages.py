@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.type.v3 import http_status_pb2
-from google.protobuf import struct_pb2
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
 from inference_gateway.requestcontrol.errors import error_body
 from inference_gateway.requestcontrol.types import GatewayError
@@ -70,22 +70,32 @@ def route_headers(
     With ``body``, the answer also carries the whole body to forward (CONTINUE_AND_REPLACE),
     so no request-body answer follows.
     """
-    sets = [_set(DESTINATION_HEADER, endpoints)]
+    out = pb.ProcessingResponse()
+    common = out.request_headers.response
+    sets = common.header_mutation.set_headers
+    _add(sets, DESTINATION_HEADER, endpoints)
     if content_length is not None:
-        sets.append(_set("content-length", str(content_length)))
+        _add(sets, "content-length", str(content_length))
     if extra:
-        sets.extend(_set(k, v) for k, v in extra.items())
-    metadata = struct_pb2.Struct()
-    metadata.fields[LB_NAMESPACE].struct_value.fields[DESTINATION_HEADER].string_value = endpoints
-    common = pb.CommonResponse(
-        header_mutation=pb.HeaderMutation(set_headers=sets), clear_route_cache=True
-    )
+        for k, v in extra.items():
+            _add(sets, k, v)
+    common.clear_route_cache = True
     if body is not None:
         common.status = pb.CommonResponse.CONTINUE_AND_REPLACE
         common.body_mutation.body = body
-    return pb.ProcessingResponse(
-        request_headers=pb.HeadersResponse(response=common), dynamic_metadata=metadata
-    )
+    lb = out.dynamic_metadata.fields[LB_NAMESPACE].struct_value
+    lb.fields[DESTINATION_HEADER].string_value = endpoints
+    return out
+
+
+def _add(
+    sets: RepeatedCompositeFieldContainer[base_pb2.HeaderValueOption], name: str, value: str
+) -> None:
+    """Append a set-header in place: about half the cost of nested constructors."""
+    option = sets.add()
+    option.header.key = name
+    option.header.raw_value = value.encode()
+    option.append_action = _OVERWRITE
 
 
 def request_body_chunks(
