@@ -20,6 +20,9 @@ from inference_gateway.requestcontrol.errors import bad_request
 ApiKind = Literal["chat", "completions", "other"]
 
 _COMPACT = (",", ":")
+# Prebuilt: ``json.dumps`` with options builds a new encoder on every call.
+_UNICODE = json.JSONEncoder(separators=_COMPACT, ensure_ascii=False)
+_ASCII = json.JSONEncoder(separators=_COMPACT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +68,7 @@ def _chat_prompt(data: dict[str, Any]) -> str:
     messages = data.get("messages")
     if not isinstance(messages, list) or not messages:
         raise bad_request("chat completions need a non-empty `messages` list", param="messages")
-    return json.dumps(messages, separators=_COMPACT, ensure_ascii=False)
+    return _UNICODE.encode(messages)
 
 
 def _completion_prompt(data: dict[str, Any]) -> str:
@@ -76,7 +79,7 @@ def _completion_prompt(data: dict[str, Any]) -> str:
         if all(isinstance(p, str) for p in prompt):
             return "".join(prompt)
         if all(_is_token_ids(p) for p in prompt) or all(_is_token(p) for p in prompt):
-            return json.dumps(prompt, separators=_COMPACT)
+            return _ASCII.encode(prompt)
     raise bad_request(
         "completions need a non-empty `prompt`: a string, a list of strings or token ids",
         param="prompt",
@@ -98,6 +101,6 @@ def with_model(data: dict[str, Any], model: str) -> bytes:
     """
     out = {**data, "model": model}
     try:
-        return json.dumps(out, separators=_COMPACT, ensure_ascii=False).encode("utf-8")
+        return _UNICODE.encode(out).encode("utf-8")
     except UnicodeEncodeError:
-        return json.dumps(out, separators=_COMPACT).encode("ascii")
+        return _ASCII.encode(out).encode("ascii")
