@@ -88,6 +88,7 @@ class PluginScheduler:
         self.staleness = staleness
         self._observer = observer
         self._clock = perf_counter
+        self._labels: dict[int, tuple[object, str, str]] = {}
 
     def forget(self, endpoint_name: str) -> None:
         """Tell stateful plugins (the prefix index) that an endpoint left the pool."""
@@ -101,9 +102,12 @@ class PluginScheduler:
             return fn(*args)
         start = self._clock()
         out = fn(*args)
-        self._observer(
-            point, _type(plugin), str(getattr(plugin, "name", "")), self._clock() - start
-        )
+        seconds = self._clock() - start
+        labels = self._labels.get(id(plugin))
+        if labels is None or labels[0] is not plugin:
+            labels = (plugin, _type(plugin), str(getattr(plugin, "name", "")))
+            self._labels[id(plugin)] = labels
+        self._observer(point, labels[1], labels[2], seconds)
         return out
 
     def schedule(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> Decision:
