@@ -25,6 +25,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from inference_gateway.bench.stats import percentile
 from inference_gateway.envoy.process import EnvoyProcess
 
 METRICS_TEXT = (
@@ -232,21 +233,15 @@ async def python_load(
         start = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - start
+    ordered = sorted(latencies)
     return LoadResult(
         concurrency,
         len(latencies),
         errors,
         elapsed,
-        percentile(latencies, 50) * 1000,
-        percentile(latencies, 99) * 1000,
+        percentile(ordered, 50) * 1000,
+        percentile(ordered, 99) * 1000,
     )
-
-
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q / 100))]
 
 
 async def sequential_latency_ms(

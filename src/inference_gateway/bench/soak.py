@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import sys
 import tempfile
 import tracemalloc
@@ -35,6 +34,7 @@ from inference_gateway.bench._soak_load import DRAIN_MARGIN, POD_HOSTS, config_y
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.simulator.ports import shared_free_port
 
 WARMUP_SHARE = 0.10
 GOAL_GROWTH_PCT = 10.0
@@ -186,7 +186,7 @@ async def _soak(
 ) -> SoakResult:
     seconds = minutes * 60.0
     interval = sample_interval or min(5.0, max(seconds / 60.0, 0.5))
-    port = _shared_free_port(POD_HOSTS)
+    port = shared_free_port(POD_HOSTS)
     child = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "inference_gateway.bench._soak_load",
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
@@ -350,25 +350,6 @@ async def _expect(child: asyncio.subprocess.Process, key: str, within: float) ->
     if key not in msg:
         raise RuntimeError(f"soak child said {msg!r}, expected {key!r}")
     return msg
-
-
-def _shared_free_port(hosts: tuple[str, ...]) -> int:
-    for _ in range(50):
-        with socket.socket() as first:
-            first.bind((hosts[0], 0))
-            port = int(first.getsockname()[1])
-            if all(_free(h, port) for h in hosts[1:]):
-                return port
-    raise RuntimeError(f"no port free on all of {', '.join(hosts)}")
-
-
-def _free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
 
 
 __all__ = ["Sample", "SoakResult", "run_soak", "soak"]

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,9 +37,8 @@ from inference_gateway.demo.settings import (
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.simulator import PodSpec, SimPod, run_pods
+from inference_gateway.simulator import PodSpec, SimPod, ports, run_pods
 
-_PORT_ATTEMPTS = 50
 _READY_TIMEOUT = 10.0
 _READY_POLL = 0.05
 _LOOPBACK_HINT = (
@@ -73,26 +71,13 @@ class DemoStartError(RuntimeError):
 
 
 def shared_free_port(hosts: Sequence[str]) -> int:
-    """A TCP port free on every host (bound and released; a small race remains)."""
-    for _ in range(_PORT_ATTEMPTS):
-        with socket.socket() as first:
-            try:
-                first.bind((hosts[0], 0))
-            except OSError as e:
-                raise DemoStartError(_LOOPBACK_HINT.format(host=hosts[0], error=e)) from e
-            port = int(first.getsockname()[1])
-            if all(_free(h, port) for h in hosts[1:]):
-                return port
-    raise DemoStartError(f"no port free on all of {', '.join(hosts)}")
-
-
-def _free(host: str, port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind((host, port))
-        except OSError:
-            return False
-        return True
+    """A TCP port free on every host, or a ``DemoStartError`` that says what to fix."""
+    try:
+        return ports.shared_free_port(hosts)
+    except OSError as e:
+        raise DemoStartError(_LOOPBACK_HINT.format(host=hosts[0], error=e)) from e
+    except RuntimeError as e:
+        raise DemoStartError(str(e)) from e
 
 
 def pod_specs(settings: DemoSettings, port: int) -> list[PodSpec]:
