@@ -2,19 +2,23 @@
 
 The point is to measure the gateway, so the upstream must cost next to nothing: small
 requests go to a second Envoy answering with ``direct_response`` (no Python on that hop);
-big prompts and SSE go to a minimal aiohttp server that really reads bodies and writes
-chunks. Load comes from ``wrk`` when installed (one thread, C, Lua ``done`` hook prints
-JSON) since a Python client competes for the same two cores; otherwise from an aiohttp
-closed loop, whose own ceiling then shows up in the figures.
+big prompts and SSE go to a minimal aiohttp server in its own process (``_sse_upstream``)
+that really reads bodies and writes chunks. Load comes from ``wrk`` when installed (one
+thread, C, Lua ``done`` hook prints JSON) since a Python client competes for the same two
+cores; otherwise from aiohttp: a closed loop in this process for small requests, whose own
+ceiling then shows up in the figures, and a child process (``_sse_client``) for SSE so
+that the client never shares the EPP's event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import shutil
 import socket
 import statistics
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -23,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from inference_gateway.bench.stats import percentile
 from inference_gateway.envoy.process import EnvoyProcess
@@ -124,42 +127,6 @@ async def static_upstream(host: str, port: int, model: str, workdir: Path) -> As
         yield
 
 
-def _stream_app(model: str) -> web.Application:
-    async def complete(request: web.Request) -> web.StreamResponse:
-        data = json.loads(await request.read())
-        if not data.get("stream"):
-            return web.Response(body=completion_json(model), content_type="application/json")
-        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await resp.prepare(request)
-        event = b'data: {"object":"chat.completion.chunk","model":"%s","choices":[]}\n\n' % (
-            model.encode()
-        )
-        for _ in range(int(data.get("max_tokens", 100))):
-            await resp.write(event)
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
-        return resp
-
-    async def metrics(request: web.Request) -> web.Response:
-        return web.Response(text=METRICS_TEXT)
-
-    app = web.Application(client_max_size=64 * 1024 * 1024)
-    app.router.add_post("/v1/chat/completions", complete)
-    app.router.add_get("/metrics", metrics)
-    return app
-
-
-@asynccontextmanager
-async def stream_upstream(host: str, port: int, model: str) -> AsyncIterator[None]:
-    runner = web.AppRunner(_stream_app(model), access_log=None)
-    await runner.setup()
-    try:
-        await web.TCPSite(runner, host, port).start()
-        yield
-    finally:
-        await runner.cleanup()
-
-
 _WRK_SCRIPT = """
 wrk.method = "POST"
 wrk.body = %s
@@ -189,18 +156,9 @@ async def wrk_load(
     lines = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items())
     script = workdir / "load.lua"
     script.write_text(_WRK_SCRIPT % (json.dumps(body.decode()), lines))
-    proc = await asyncio.create_subprocess_exec(
-        "wrk",
-        "-t1",
-        f"-c{concurrency}",
-        f"-d{max(1, round(seconds))}s",
-        "-s",
-        str(script),
-        url,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    out, err = await _run_child(
+        "wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "-s", str(script), url
     )
-    out, err = await proc.communicate()
     found = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
     if not found:
         raise RuntimeError(f"wrk produced no result: {err.decode()[-500:]}")
@@ -260,23 +218,57 @@ async def sequential_latency_ms(
     return statistics.median(samples) * 1000
 
 
-async def sse_rate(
-    session: aiohttp.ClientSession,
+async def _run_child(*args: str) -> tuple[bytes, bytes]:
+    """Run a load process to its end; killed and reaped if the bench is cancelled."""
+    proc = await asyncio.create_subprocess_exec(
+        *args,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        return await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()
+
+
+async def wrk_sse_rate(
     url: str,
     body: bytes,
     headers: Mapping[str, str],
     *,
     streams: int,
+    seconds: float,
+    events_per_stream: int,
+    workdir: Path,
 ) -> float:
-    """SSE events per second received over ``streams`` concurrent streamed responses."""
-    counts = [0] * streams
+    """SSE events/s by wrk: streams wrk read to their end x events in each, per second.
 
-    async def one(i: int) -> None:
-        async with session.post(url, data=body, headers=dict(headers)) as resp:
-            async for line in resp.content:
-                if line.startswith(b"data: "):
-                    counts[i] += 1
+    wrk parses the chunked response to its last chunk before it counts a request, so this
+    is the rate at which whole streams arrived; streams cut off at the end are not counted.
+    """
+    r = await wrk_load(url, body, headers, concurrency=streams, seconds=seconds, workdir=workdir)
+    if r.errors or not r.requests:
+        raise RuntimeError(f"{url}: wrk SSE run had {r.errors} errors, {r.requests} streams")
+    return r.requests * events_per_stream / r.seconds
 
-    start = time.perf_counter()
-    await asyncio.gather(*(one(i) for i in range(streams)))
-    return sum(counts) / (time.perf_counter() - start)
+
+async def python_sse_rate(
+    url: str, body: bytes, headers: Mapping[str, str], *, streams: int, seconds: float
+) -> float:
+    """SSE events/s counted by the aiohttp client of ``_sse_client`` in a child process."""
+    args = [sys.executable, "-m", "inference_gateway.bench._sse_client", "--url", url]
+    args += ["--body", body.decode(), "--streams", str(streams), "--seconds", str(seconds)]
+    for k, v in headers.items():
+        args += ["--header", f"{k}: {v}"]
+    out, err = await _run_child(*args)
+    found = [ln for ln in out.decode().splitlines() if ln.startswith("{")]
+    if not found:
+        raise RuntimeError(f"SSE client produced no result: {err.decode()[-500:]}")
+    r = json.loads(found[-1])
+    if r["errors"] or not r["events"]:
+        raise RuntimeError(f"{url}: SSE client had {r['errors']} errors, {r['events']} events")
+    return float(r["events"]) / float(r["seconds"])

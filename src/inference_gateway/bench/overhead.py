@@ -7,6 +7,10 @@ itself (Envoy alone), ``gateway`` runs ext_proc and lets the EPP set it. Figures
 * a 200 KB prompt: median latency one at a time, and what the EPP adds to it;
 * SSE: events per second over concurrent streams with the EPP on the response path.
 
+Only the EPP runs in this process. The streaming upstream and the SSE client are child
+processes (as is ``wrk``), so the SSE figure shows what the EPP's response path costs a
+stream through Envoy, not the EPP taking CPU from an upstream and client in its own thread.
+
 Three EPP variants run: ``epp`` (defaults: grpclib transport, usage accounting reads every
 response), ``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite
 is let past the EPP after its headers) and ``epp-grpcio`` (defaults on the grpcio server).
@@ -30,13 +34,14 @@ from inference_gateway.bench._overhead_load import (
     LoadResult,
     free_port,
     python_load,
+    python_sse_rate,
     sequential_latency_ms,
-    sse_rate,
     static_upstream,
-    stream_upstream,
     wrk_available,
     wrk_load,
+    wrk_sse_rate,
 )
+from inference_gateway.bench._sse_upstream import stream_upstream
 
 FAST_HOST, STREAM_HOST = "127.0.0.11", "127.0.0.12"
 FAST_MODEL, STREAM_MODEL = "bench-fast", "bench-stream"
@@ -59,6 +64,8 @@ class OverheadSettings(BaseModel):
     big_prompt_requests: int = 30
     sse_streams: int = 8
     sse_events: int = 500
+    sse_seconds: float = 3.0
+    """How long the SSE client keeps ``sse_streams`` streams going (wrk: whole seconds)."""
     load_tool: Literal["auto", "wrk", "python"] = "auto"
     fast_port: int = 0
     """Port of the static upstream on 127.0.0.11 (0: a free one)."""
@@ -125,7 +132,7 @@ async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -
                 static_upstream(FAST_HOST, s.fast_port, FAST_MODEL, work / "upstream")
             )
             await stack.enter_async_context(
-                stream_upstream(STREAM_HOST, s.stream_port, STREAM_MODEL)
+                stream_upstream(STREAM_HOST, s.stream_port, STREAM_MODEL, log=work / "sse.log")
             )
             session = await stack.enter_async_context(aiohttp.ClientSession())
             for name, account_usage, transport in VARIANTS:
@@ -186,10 +193,29 @@ async def _measure(
         "big_prompt_p50_ms": round(
             await sequential_latency_ms(session, url, big, stream, s.big_prompt_requests), 3
         ),
-        "sse_events_per_s": round(
-            await sse_rate(session, url, sse, stream, streams=s.sse_streams), 1
-        ),
+        "sse_events_per_s": round(await _sse_rate(s, url, sse, stream, work, use_wrk), 1),
     }
+
+
+async def _sse_rate(
+    s: OverheadSettings,
+    url: str,
+    body: bytes,
+    headers: dict[str, str],
+    work: Path,
+    use_wrk: bool,
+) -> float:
+    if use_wrk:
+        return await wrk_sse_rate(
+            url,
+            body,
+            headers,
+            streams=s.sse_streams,
+            seconds=s.sse_seconds,
+            events_per_stream=s.sse_events + 1,
+            workdir=work,
+        )
+    return await python_sse_rate(url, body, headers, streams=s.sse_streams, seconds=s.sse_seconds)
 
 
 def _derive(report: dict[str, Any]) -> None:
