@@ -40,14 +40,17 @@ def stream_app(model: str) -> web.Application:
         if not data.get("stream"):
             return web.Response(body=completion_json(model), content_type="application/json")
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
-        await resp.prepare(request)
         event = b'data: {"object":"chat.completion.chunk","model":"%s","choices":[]}\n\n' % (
             model.encode()
         )
-        for _ in range(int(data.get("max_tokens", 100))):
-            await resp.write(event)
-        await resp.write(b"data: [DONE]\n\n")
-        await resp.write_eof()
+        try:
+            await resp.prepare(request)
+            for _ in range(int(data.get("max_tokens", 100))):
+                await resp.write(event)
+            await resp.write(b"data: [DONE]\n\n")
+            await resp.write_eof()
+        except ConnectionResetError:
+            pass  # the load tool cut the stream off when its time was up
         return resp
 
     async def metrics(request: web.Request) -> web.Response:
