@@ -1,0 +1,133 @@
+"""Listening sockets of the inline server: the ext_proc port (optionally TLS) and a health port."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import ssl
+from collections.abc import Callable
+
+from grpc_health.v1 import health_pb2
+
+from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
+from inference_gateway.extproc._inline.connection import CallFactory, Connection
+from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.tls import CertStore, server_context
+
+PROCESS = b"/envoy.service.ext_proc.v3.ExternalProcessor/Process"
+CHECK = b"/grpc.health.v1.Health/Check"
+
+
+class InlineBackend:
+    """Same contract as the grpclib and grpcio backends (``server._Backend``).
+
+    A certificate reload loads the new pair into the same ``SSLContext``: OpenSSL copies a
+    context's certificate into each connection as it is accepted, so only new connections
+    see it.
+    """
+
+    def __init__(
+        self,
+        make_stream: Callable[[], Stream],
+        host: str,
+        port: int,
+        health_port: int | None,
+        certs: CertStore | None = None,
+    ) -> None:
+        self._make_stream = make_stream
+        self._context: ssl.SSLContext | None = None
+        if certs is not None:
+            self._context = server_context(certs.cert, certs.key)
+            certs.on_change(self._reload)
+        self._statuses: dict[str, int] = {}
+        self._checks = 0
+        self._calls = CallCounter()
+        self._host = host
+        self._want = (port, health_port)
+        self._servers: list[asyncio.Server] = []
+        self._connections: set[Connection] = set()
+        self.port = 0
+        self.health_port: int | None = None
+
+    @property
+    def health_checks(self) -> int:
+        return self._checks
+
+    def _count_check(self) -> None:
+        self._checks += 1
+
+    def _process(self, conn: Connection, stream_id: int) -> ProcessCall:
+        return ProcessCall(conn, stream_id, self._make_stream(), self._calls)
+
+    def _check(self, conn: Connection, stream_id: int) -> HealthCall:
+        return HealthCall(conn, stream_id, self._statuses, self._count_check)
+
+    async def start(self) -> None:
+        """Listen; a start after a stop listens on the ports the first start bound."""
+        port, health_port = self._want
+        main: dict[bytes, CallFactory] = {PROCESS: self._process, CHECK: self._check}
+        server, self.port = await self._listen(main, port, self._context)
+        self._servers.append(server)
+        if health_port is not None:
+            try:
+                extra, self.health_port = await self._listen({CHECK: self._check}, health_port)
+            except BaseException:
+                await self.stop(0)
+                raise
+            self._servers.append(extra)
+        self._want = (self.port, self.health_port)
+
+    async def _listen(
+        self, routes: dict[bytes, CallFactory], port: int, tls: ssl.SSLContext | None = None
+    ) -> tuple[asyncio.Server, int]:
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((self._host, port))
+        except OSError:
+            sock.close()
+            raise
+
+        def accept() -> Connection:
+            conn = Connection(routes, self._connections.discard)
+            self._connections.add(conn)
+            return conn
+
+        server = await asyncio.get_running_loop().create_server(accept, sock=sock, ssl=tls)
+        return server, int(sock.getsockname()[1])
+
+    def _reload(self, cert: bytes, key: bytes) -> None:
+        if self._context is not None:
+            server_context(cert, key, into=self._context)
+
+    async def set_status(self, names: tuple[str, ...], status: int) -> None:
+        for name in names:
+            self._statuses[name] = status
+
+    async def stop(self, grace: float) -> None:
+        """Health goes NOT_SERVING, open calls get ``grace`` seconds, the rest is cancelled.
+
+        Once this returns no socket is left open, so the EPP looks stopped to Envoy (the
+        caller has already kept the port up long enough for Envoy to stop opening streams).
+        """
+        servers, self._servers = self._servers, []
+        if not servers:
+            return
+        for name in self._statuses:
+            self._statuses[name] = health_pb2.HealthCheckResponse.NOT_SERVING
+        if grace > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(grace):
+                    await self._calls.idle.wait()
+        for server in servers:
+            server.close()
+        connections = list(self._connections)
+        for conn in connections:
+            conn.close()
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                await asyncio.gather(*(conn.closed.wait() for conn in connections))
+        for server in servers:
+            await server.wait_closed()

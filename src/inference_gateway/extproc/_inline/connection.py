@@ -1,0 +1,473 @@
+"""One HTTP/2 connection of the inline gRPC server: an ``asyncio.Protocol``, no tasks.
+
+Frames are parsed in ``data_received`` and each complete gRPC message goes straight to its
+call, which answers synchronously; everything written while handling one read leaves in one
+``transport.write``. That is where this server's saving lies: grpclib and grpcio pass each
+message through queues, futures and tasks, and ext_proc sends five to seven small messages
+per HTTP request.
+
+The server side of RFC 9113 that a gRPC peer such as Envoy exercises is implemented:
+SETTINGS, PING, GOAWAY, RST_STREAM, padding, priority fields, CONTINUATION, and flow
+control both ways (a rewritten 10 MiB prompt is larger than Envoy's stream window). Header
+blocks are decoded with ``hpack`` (``hpack_cache``), so the peer's dynamic table is tracked
+exactly; push, compression and server-initiated streams are never used. A stream this side
+has ended is forgotten at once; frames the peer still sends on it are counted against the
+connection window and dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import hpack
+
+from inference_gateway.extproc._inline import frames as f
+from inference_gateway.extproc._inline.hpack_cache import CachingDecoder
+
+log = logging.getLogger(__name__)
+
+RECEIVE_WINDOW = 16 * 1024 * 1024
+"""Announced per stream and granted to the connection; refilled once half is used."""
+MAX_FRAME = 64 * 1024
+"""The largest frame the peer may send us (announced; RFC minimum is 16 KiB)."""
+MAX_MESSAGE = 64 * 1024 * 1024
+"""A larger gRPC message fails its call with RESOURCE_EXHAUSTED."""
+_REFILL = RECEIVE_WINDOW // 2
+_REFUSED_STREAM = 0x7
+_STATUS_UNIMPLEMENTED, _STATUS_RESOURCE_EXHAUSTED, _STATUS_INTERNAL = 12, 8, 13
+
+
+class Call(Protocol):
+    """One gRPC call; every method runs inside the connection's read handling."""
+
+    def on_message(self, message: bytes | memoryview) -> None: ...
+
+    def on_end(self) -> None:
+        """The peer half-closed: no more messages will come."""
+
+    def on_cancel(self) -> None:
+        """Reset by the peer, or the connection is gone: send nothing more."""
+
+
+CallFactory = Callable[["Connection", int], Call]
+
+
+@dataclass(slots=True)
+class _Stream:
+    call: Call
+    send_window: int
+    receive_unacked: int = 0
+    partial: bytearray = field(default_factory=bytearray)
+    headers_sent: bool = False
+    queued: deque[tuple[int, bytes]] | None = None
+    """(frame type, payload) waiting for send window, in order; HEADERS means trailers."""
+
+
+class Connection(asyncio.Protocol):
+    def __init__(
+        self, routes: Mapping[bytes, CallFactory], on_lost: Callable[[Connection], None]
+    ) -> None:
+        self._routes = routes
+        self._on_lost = on_lost
+        self._decoder = CachingDecoder()
+        self._transport: Any = None
+        self._pending = b""
+        self._preface_seen = False
+        self._streams: dict[int, _Stream] = {}
+        self._last_stream = 0
+        self._out: list[bytes] = []
+        self._send_window = f.DEFAULT_WINDOW
+        self._initial_send_window = f.DEFAULT_WINDOW
+        self._max_send_frame = f.DEFAULT_MAX_FRAME
+        self._receive_unacked = 0
+        self._continuation: tuple[int, int, bytearray] | None = None
+        self._blocked: dict[int, _Stream] = {}
+        """Streams with output waiting for send window, oldest first."""
+        self._going_away = False
+        self.closed = asyncio.Event()
+
+    # --- asyncio.Protocol -------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
+        self._out.append(
+            f.settings(
+                {
+                    f.SETTINGS_ENABLE_PUSH: 0,
+                    f.SETTINGS_INITIAL_WINDOW_SIZE: RECEIVE_WINDOW,
+                    f.SETTINGS_MAX_FRAME_SIZE: MAX_FRAME,
+                }
+            )
+        )
+        self._out.append(f.window_update(0, RECEIVE_WINDOW - f.DEFAULT_WINDOW))
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        view = self._pending + data if self._pending else data
+        pos = 0
+        if not self._preface_seen:
+            if len(view) < len(f.PREFACE):
+                if not f.PREFACE.startswith(view):
+                    self._fail(f.PROTOCOL_ERROR)
+                self._pending = view
+                return
+            if not view.startswith(f.PREFACE):
+                self._fail(f.PROTOCOL_ERROR)
+                return
+            self._preface_seen = True
+            pos = len(f.PREFACE)
+        size = len(view)
+        mv = memoryview(view)  # over bytes: slices stay valid, nothing to release
+        try:
+            while size - pos >= 9 and self._transport is not None:
+                hi, lo, kind, flags, stream_id = f.HEADER.unpack_from(view, pos)
+                length = hi << 8 | lo
+                if length > MAX_FRAME:
+                    self._fail(f.FRAME_SIZE_ERROR)
+                    return
+                end = pos + 9 + length
+                if end > size:
+                    break
+                self._frame(kind, flags, stream_id & 0x7FFFFFFF, mv[pos + 9 : end])
+                pos = end
+        finally:
+            self._pending = view[pos:] if pos < size else b""
+            self.flush()
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        self._transport = None
+        streams, self._streams = self._streams, {}
+        self._blocked.clear()
+        for stream in streams.values():
+            self._cancel(stream.call)
+        self.closed.set()
+        self._on_lost(self)
+
+    # --- what calls use ---------------------------------------------------------------
+    def send_message(self, stream_id: int, message: bytes) -> None:
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if not stream.headers_sent:
+            stream.headers_sent = True
+            self._out.append(f.frame(f.HEADERS, f.END_HEADERS, stream_id, f.RESPONSE_HEADERS))
+        payload = f.MESSAGE_PREFIX.pack(0, len(message)) + message
+        size = len(payload)
+        if (
+            stream.queued is None
+            and size <= self._send_window
+            and size <= stream.send_window
+            and size <= self._max_send_frame
+        ):
+            self._send_window -= size
+            stream.send_window -= size
+            self._out.append(f.frame_header(f.DATA, 0, stream_id, size))
+            self._out.append(payload)
+            return
+        self._queue(stream_id, stream, f.DATA, payload)
+
+    def finish(self, stream_id: int, status: int = 0, message: str = "") -> None:
+        """Send the trailers (or a trailers-only answer) and forget the stream."""
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        if stream.headers_sent:
+            block = f.OK_TRAILERS if status == 0 and not message else f.trailers(status, message)
+        else:
+            block = f.trailers_only(status, message)
+        if stream.queued is not None:
+            stream.queued.append((f.HEADERS, block))
+            return
+        del self._streams[stream_id]
+        self._out.append(f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, block))
+
+    def flush(self) -> None:
+        if self._out and self._transport is not None:
+            out, self._out = self._out, []
+            self._transport.write(b"".join(out))
+
+    def close(self) -> None:
+        """Say GOAWAY and close; open calls are cancelled when the socket is gone."""
+        if self._transport is None:
+            return
+        self._going_away = True
+        self._out.append(f.goaway(self._last_stream, f.NO_ERROR))
+        self.flush()
+        self._transport.close()
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._streams)
+
+    # --- frames -----------------------------------------------------------------------
+    def _frame(self, kind: int, flags: int, stream_id: int, payload: memoryview) -> None:
+        if self._continuation is not None and kind != f.CONTINUATION:
+            self._fail(f.PROTOCOL_ERROR)
+        elif kind == f.DATA:
+            self._data(flags, stream_id, payload)
+        elif kind == f.HEADERS:
+            self._headers(flags, stream_id, payload)
+        elif kind == f.CONTINUATION:
+            self._continued(flags, stream_id, payload)
+        elif kind == f.WINDOW_UPDATE:
+            self._window_update(stream_id, payload)
+        elif kind == f.SETTINGS:
+            self._settings(flags, stream_id, payload)
+        elif kind == f.PING:
+            self._ping(flags, stream_id, payload)
+        elif kind == f.RST_STREAM:
+            self._reset_by_peer(stream_id, payload)
+        elif kind == f.PUSH_PROMISE:
+            self._fail(f.PROTOCOL_ERROR)
+        elif kind == f.GOAWAY:
+            self._going_away = True
+        # PRIORITY and unknown frame types are ignored, as RFC 9113 allows.
+
+    def _data(self, flags: int, stream_id: int, payload: memoryview) -> None:
+        size = len(payload)
+        if stream_id == 0:
+            self._fail(f.PROTOCOL_ERROR)
+            return
+        self._receive_unacked += size
+        if self._receive_unacked >= _REFILL:
+            self._out.append(f.window_update(0, self._receive_unacked))
+            self._receive_unacked = 0
+        if flags & f.PADDED:
+            if size < 1 or payload[0] >= size:
+                self._fail(f.PROTOCOL_ERROR)
+                return
+            payload = payload[1 : size - payload[0]]
+        stream = self._streams.get(stream_id)
+        if stream is None:
+            return
+        stream.receive_unacked += size
+        if stream.receive_unacked >= _REFILL:
+            self._out.append(f.window_update(stream_id, stream.receive_unacked))
+            stream.receive_unacked = 0
+        if payload:
+            self._messages(stream_id, stream, payload)
+        if flags & f.END_STREAM and self._streams.get(stream_id) is stream:
+            self._guarded(stream_id, stream.call.on_end)
+
+    def _messages(self, stream_id: int, stream: _Stream, payload: memoryview) -> None:
+        """Hand each complete length-prefixed message to the call, keep the rest."""
+        if stream.partial:
+            stream.partial += payload
+            if len(stream.partial) < 5:
+                return
+            needed = 5 + f.MESSAGE_PREFIX.unpack_from(stream.partial)[1]
+            if len(stream.partial) < needed and needed <= MAX_MESSAGE + 5:
+                return
+            data: bytes | memoryview = bytes(stream.partial)
+            stream.partial = bytearray()
+        else:
+            data = payload
+        pos, size = 0, len(data)
+        while size - pos >= 5:
+            compressed, length = f.MESSAGE_PREFIX.unpack_from(data, pos)
+            if compressed or length > MAX_MESSAGE:
+                status = _STATUS_UNIMPLEMENTED if compressed else _STATUS_RESOURCE_EXHAUSTED
+                self._abort(stream_id, stream, status, "message rejected")
+                return
+            end = pos + 5 + length
+            if end > size:
+                break
+            self._guarded(stream_id, stream.call.on_message, data[pos + 5 : end])
+            pos = end
+            if self._streams.get(stream_id) is not stream:
+                return
+        if pos < size:
+            stream.partial = bytearray(data[pos:])
+
+    def _headers(self, flags: int, stream_id: int, payload: memoryview) -> None:
+        if stream_id == 0:
+            self._fail(f.PROTOCOL_ERROR)
+            return
+        start, end = 0, len(payload)
+        if flags & f.PADDED:
+            if end < 1 or payload[0] >= end:
+                self._fail(f.PROTOCOL_ERROR)
+                return
+            start, end = 1, end - payload[0]
+        if flags & f.PRIORITY_FLAG:
+            start += 5
+        block = bytearray(payload[start:end])
+        if flags & f.END_HEADERS:
+            self._header_block(flags, stream_id, block)
+        else:
+            self._continuation = (stream_id, flags, block)
+
+    def _continued(self, flags: int, stream_id: int, payload: memoryview) -> None:
+        pending = self._continuation
+        if pending is None or pending[0] != stream_id:
+            self._fail(f.PROTOCOL_ERROR)
+            return
+        pending[2].extend(payload)
+        if len(pending[2]) > MAX_FRAME * 4:
+            self._fail(f.PROTOCOL_ERROR)
+        elif flags & f.END_HEADERS:
+            self._continuation = None
+            self._header_block(pending[1], stream_id, pending[2])
+
+    def _header_block(self, flags: int, stream_id: int, block: bytearray) -> None:
+        try:
+            headers = self._decoder.decode(bytes(block))
+        except hpack.HPACKError:
+            self._fail(f.COMPRESSION_ERROR)
+            return
+        stream = self._streams.get(stream_id)
+        if stream is not None:
+            if flags & f.END_STREAM:  # trailers
+                self._guarded(stream_id, stream.call.on_end)
+            return
+        if stream_id <= self._last_stream or not stream_id & 1:
+            return
+        self._last_stream = stream_id
+        if self._going_away:
+            self._out.append(f.rst_stream(stream_id, _REFUSED_STREAM))
+            return
+        path = next((bytes(v) for k, v in headers if k == b":path"), b"")
+        factory = self._routes.get(path)
+        if factory is None:
+            block_out = f.trailers_only(_STATUS_UNIMPLEMENTED, "method not found")
+            self._out.append(f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, block_out))
+            return
+        stream = _Stream(call=_NO_CALL, send_window=self._initial_send_window)
+        self._streams[stream_id] = stream
+        stream.call = factory(self, stream_id)
+        if flags & f.END_STREAM:
+            self._guarded(stream_id, stream.call.on_end)
+
+    def _window_update(self, stream_id: int, payload: memoryview) -> None:
+        if len(payload) != 4:
+            self._fail(f.FRAME_SIZE_ERROR)
+            return
+        increment = f.u32(payload) & 0x7FFFFFFF
+        if stream_id == 0:
+            self._send_window += increment
+        else:
+            stream = self._streams.get(stream_id)
+            if stream is None:
+                return
+            stream.send_window += increment
+        self._drain()
+
+    def _settings(self, flags: int, stream_id: int, payload: memoryview) -> None:
+        if flags & f.ACK:
+            return
+        if stream_id != 0 or len(payload) % 6:
+            self._fail(f.PROTOCOL_ERROR if stream_id else f.FRAME_SIZE_ERROR)
+            return
+        for key, value in f.parse_settings(payload):
+            if key == f.SETTINGS_INITIAL_WINDOW_SIZE:
+                if value > f.MAX_WINDOW:
+                    self._fail(f.FLOW_CONTROL_ERROR)
+                    return
+                delta = value - self._initial_send_window
+                self._initial_send_window = value
+                for stream in self._streams.values():
+                    stream.send_window += delta
+            elif key == f.SETTINGS_MAX_FRAME_SIZE:
+                self._max_send_frame = max(f.DEFAULT_MAX_FRAME, min(value, MAX_FRAME))
+        self._out.append(f.frame(f.SETTINGS, f.ACK, 0))
+        self._drain()
+
+    def _ping(self, flags: int, stream_id: int, payload: memoryview) -> None:
+        if stream_id != 0 or len(payload) != 8:
+            self._fail(f.PROTOCOL_ERROR)
+        elif not flags & f.ACK:
+            self._out.append(f.frame(f.PING, f.ACK, 0, bytes(payload)))
+
+    def _reset_by_peer(self, stream_id: int, payload: memoryview) -> None:
+        stream = self._streams.pop(stream_id, None)
+        self._blocked.pop(stream_id, None)
+        if stream is not None:
+            self._cancel(stream.call)
+
+    # --- sending under flow control ----------------------------------------------------
+    def _queue(self, stream_id: int, stream: _Stream, kind: int, payload: bytes) -> None:
+        if stream.queued is None:
+            stream.queued = deque()
+        stream.queued.append((kind, payload))
+        self._blocked[stream_id] = stream
+        self._drain()
+
+    def _drain(self) -> None:
+        for stream_id, stream in list(self._blocked.items()):
+            queue = stream.queued
+            while queue:
+                kind, payload = queue[0]
+                if kind == f.HEADERS:
+                    queue.popleft()
+                    del self._streams[stream_id]
+                    self._out.append(
+                        f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, payload)
+                    )
+                    break
+                room = min(self._send_window, stream.send_window, self._max_send_frame)
+                if room <= 0:
+                    break
+                part = payload[:room]
+                self._send_window -= len(part)
+                stream.send_window -= len(part)
+                self._out.append(f.frame(f.DATA, 0, stream_id, part))
+                if len(part) == len(payload):
+                    queue.popleft()
+                else:
+                    queue[0] = (kind, payload[room:])
+            if not queue:
+                stream.queued = None
+                del self._blocked[stream_id]
+
+    # --- failures ---------------------------------------------------------------------
+    def _guarded(self, stream_id: int, fn: Callable[..., None], *args: Any) -> None:
+        """Run a call's callback; a bug in one call resets that stream, not the connection."""
+        try:
+            fn(*args)
+        except Exception:
+            log.exception("gRPC call on stream %d failed", stream_id)
+            stream = self._streams.get(stream_id)
+            if stream is not None:
+                self._abort(stream_id, stream, _STATUS_INTERNAL, "internal error")
+
+    def _abort(self, stream_id: int, stream: _Stream, status: int, message: str) -> None:
+        self._cancel(stream.call)
+        if self._streams.get(stream_id) is stream:
+            stream.queued = None
+            self._blocked.pop(stream_id, None)
+            self.finish(stream_id, status, message)
+
+    def _cancel(self, call: Call) -> None:
+        try:
+            call.on_cancel()
+        except Exception:
+            log.exception("gRPC call cancellation failed")
+
+    def _fail(self, code: int) -> None:
+        """A connection error: GOAWAY with ``code``, then close."""
+        if self._transport is None:
+            return
+        log.warning("HTTP/2 connection error %d: closing the connection", code)
+        self._going_away = True
+        self._out.append(f.goaway(self._last_stream, code))
+        self.flush()
+        self._transport.close()
+        self._transport = None
+
+
+class _NoCall:
+    def on_message(self, message: bytes | memoryview) -> None:
+        pass
+
+    def on_end(self) -> None:
+        pass
+
+    def on_cancel(self) -> None:
+        pass
+
+
+_NO_CALL = _NoCall()
