@@ -25,7 +25,7 @@ from inference_gateway.scheduling.config import ConfigError
 T = TypeVar("T")
 
 FailureMode = Literal["FailOpen", "FailClose"]
-Transport = Literal["grpclib", "grpcio"]
+Transport = Literal["inline", "grpclib", "grpcio"]
 CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
 
 PluginsConfigOption: TypeAlias = Annotated[
@@ -36,7 +36,7 @@ PluginsConfigOption: TypeAlias = Annotated[
     ),
 ]
 TransportOption: TypeAlias = Annotated[
-    Transport, typer.Option(help="gRPC server for ext_proc (grpclib: less CPU).")
+    Transport, typer.Option(help="gRPC server for ext_proc (inline: least CPU; grpclib, grpcio).")
 ]
 TracingEndpointOption: TypeAlias = Annotated[
     str | None,

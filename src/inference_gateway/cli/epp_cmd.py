@@ -72,7 +72,7 @@ def epp(
     max_body_bytes: Annotated[
         int, typer.Option(help="Largest request body (413 above).")
     ] = DirectorSettings().max_body_bytes,
-    transport: TransportOption = "grpclib",
+    transport: TransportOption = "inline",
     inline_small_bodies: Annotated[
         bool,
         typer.Option(

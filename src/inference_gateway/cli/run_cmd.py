@@ -52,7 +52,7 @@ def run(
     max_request_headers_kb: Annotated[
         int, typer.Option(help="Largest request header block, KiB (431 above).")
     ] = 60,
-    transport: TransportOption = "grpclib",
+    transport: TransportOption = "inline",
     log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
     tracing_endpoint: TracingEndpointOption = None,
     envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
