@@ -11,9 +11,10 @@ Only the EPP runs in this process. The streaming upstream and the SSE client are
 processes (as is ``wrk``), so the SSE figure shows what the EPP's response path costs a
 stream through Envoy, not the EPP taking CPU from an upstream and client in its own thread.
 
-Three EPP variants run: ``epp`` (defaults: grpclib transport, usage accounting reads every
+Four EPP variants run: ``epp`` (defaults: the inline transport, usage accounting reads every
 response), ``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite
-is let past the EPP after its headers) and ``epp-grpcio`` (defaults on the grpcio server).
+is let past the EPP after its headers), and ``epp-grpclib`` and ``epp-grpcio`` (defaults on
+the two gRPC libraries).
 The gateway itself is built by the caller (``GatewayFactory``) because ``bench`` sits
 beside, not above, the ext_proc package.
 """
@@ -21,6 +22,7 @@ beside, not above, the ext_proc package.
 from __future__ import annotations
 
 import json
+import statistics
 import tempfile
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -46,9 +48,11 @@ from inference_gateway.bench._sse_upstream import stream_upstream
 FAST_HOST, STREAM_HOST = "127.0.0.11", "127.0.0.12"
 FAST_MODEL, STREAM_MODEL = "bench-fast", "bench-stream"
 DESTINATION = "x-gateway-destination-endpoint"
+CHAT_PATH = "/v1/chat/completions"
 VARIANTS = (
-    ("epp", True, "grpclib"),
-    ("epp-lean", False, "grpclib"),
+    ("epp", True, "inline"),
+    ("epp-lean", False, "inline"),
+    ("epp-grpclib", True, "grpclib"),
     ("epp-grpcio", True, "grpcio"),
 )
 """(name, director ``account_usage``, ext_proc transport) of each EPP run."""
@@ -64,8 +68,12 @@ class OverheadSettings(BaseModel):
     big_prompt_requests: int = 30
     sse_streams: int = 8
     sse_events: int = 500
-    sse_seconds: float = 3.0
+    sse_seconds: float = 2.0
     """How long the SSE client keeps ``sse_streams`` streams going (wrk: whole seconds)."""
+    sse_rounds: int = 3
+    """Alternating direct/gateway SSE runs per variant; each figure is the median of its
+    runs and the ratio compares a variant with the direct runs taken beside it, so load
+    from elsewhere on the machine shifts both sides alike."""
     load_tool: Literal["auto", "wrk", "python"] = "auto"
     fast_port: int = 0
     """Port of the static upstream on 127.0.0.11 (0: a free one)."""
@@ -148,6 +156,10 @@ async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -
                             s, target, session, work, use_wrk, direct=True
                         )
                     report[name] = await _measure(s, target, session, work, use_wrk, direct=False)
+                    gateway_sse, direct_sse = await _paired_sse(s, target, work, use_wrk)
+                    report[name]["sse_events_per_s"] = gateway_sse
+                    report[name]["sse_baseline_events_per_s"] = direct_sse
+                    report["envoy"].setdefault("sse_events_per_s", direct_sse)
     _derive(report)
     return report
 
@@ -161,7 +173,7 @@ async def _measure(
     *,
     direct: bool,
 ) -> dict[str, Any]:
-    url = (target.direct_url if direct else target.url) + "/v1/chat/completions"
+    url = (target.direct_url if direct else target.url) + CHAT_PATH
     fast = {"content-type": "application/json"}
     stream = dict(fast)
     if direct:
@@ -177,7 +189,6 @@ async def _measure(
         else:
             sweep.append(await python_load(url, small, fast, concurrency=c, seconds=s.duration))
     big = _chat(STREAM_MODEL, "x" * s.big_prompt_bytes)
-    sse = _chat(STREAM_MODEL, stream=True, max_tokens=s.sse_events)
     return {
         "sweep": [
             {
@@ -193,8 +204,24 @@ async def _measure(
         "big_prompt_p50_ms": round(
             await sequential_latency_ms(session, url, big, stream, s.big_prompt_requests), 3
         ),
-        "sse_events_per_s": round(await _sse_rate(s, url, sse, stream, work, use_wrk), 1),
     }
+
+
+async def _paired_sse(
+    s: OverheadSettings, target: BenchTarget, work: Path, use_wrk: bool
+) -> tuple[float, float]:
+    """Median SSE events/s through the gateway and straight through Envoy, alternated."""
+    body = _chat(STREAM_MODEL, stream=True, max_tokens=s.sse_events)
+    plain = {"content-type": "application/json"}
+    direct = {**plain, DESTINATION: f"{STREAM_HOST}:{s.stream_port}"}
+    gateway_runs: list[float] = []
+    direct_runs: list[float] = []
+    for _ in range(max(1, s.sse_rounds)):
+        direct_runs.append(
+            await _sse_rate(s, target.direct_url + CHAT_PATH, body, direct, work, use_wrk)
+        )
+        gateway_runs.append(await _sse_rate(s, target.url + CHAT_PATH, body, plain, work, use_wrk))
+    return round(statistics.median(gateway_runs), 1), round(statistics.median(direct_runs), 1)
 
 
 async def _sse_rate(
@@ -225,7 +252,8 @@ def _derive(report: dict[str, Any]) -> None:
         run["added_p50_ms_c1"] = round(run["sweep"][0]["p50_ms"] - base["sweep"][0]["p50_ms"], 3)
         run["max_rps"] = max(r["rps"] for r in run["sweep"])
         run["big_prompt_added_ms"] = round(run["big_prompt_p50_ms"] - base["big_prompt_p50_ms"], 3)
-        run["sse_ratio"] = round(run["sse_events_per_s"] / max(base["sse_events_per_s"], 1e-9), 3)
+        paired = run.get("sse_baseline_events_per_s", base["sse_events_per_s"])
+        run["sse_ratio"] = round(run["sse_events_per_s"] / max(paired, 1e-9), 3)
     base["max_rps"] = max(r["rps"] for r in base["sweep"])
 
 
@@ -249,6 +277,7 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(
             f"{name}: +{run['added_p50_ms_c1']:.3f} ms p50 at c=1, max {run['max_rps']:.0f} req/s, "
             f"200 KB prompt +{run['big_prompt_added_ms']:.2f} ms, "
-            f"SSE {run['sse_events_per_s']:.0f} events/s ({run['sse_ratio']:.0%} of Envoy alone)"
+            f"SSE {run['sse_events_per_s']:.0f} events/s ({run['sse_ratio']:.0%} of Envoy alone "
+            "beside it)"
         )
     return "\n".join(lines)

@@ -65,15 +65,18 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
         sse_streams=2,
         sse_events=20,
         sse_seconds=0.1,
+        sse_rounds=1,
         load_tool="python",
         stream_port=port,
     )
     report = await run_overhead(settings, gateway=bench_gateway)
-    for path in ("envoy", "epp", "epp-lean", "epp-grpcio"):
+    for path in ("envoy", "epp", "epp-lean", "epp-grpclib", "epp-grpcio"):
         (step,) = report[path]["sweep"]
         assert step["requests"] > 0 and step["errors"] == 0
         assert report[path]["sse_events_per_s"] > 0
         assert report[path]["big_prompt_p50_ms"] > 0
+        if path != "envoy":
+            assert report[path]["sse_baseline_events_per_s"] > 0
     assert {"added_p50_ms_c1", "max_rps", "big_prompt_added_ms", "sse_ratio"} <= set(report["epp"])
     text = format_report(report)
     assert "Envoy alone" in text and "epp-lean" in text
