@@ -19,6 +19,7 @@ import h2.exceptions
 import h2.settings
 import pytest
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from grpc_health.v1 import health_pb2
 from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame
 
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
@@ -535,3 +536,25 @@ async def test_interleaved_streams_are_answered_independently(
             )
             assert peer.status(sid) == 0
         assert sorted(r.body for r in director.requests) == sorted(bodies.values())
+
+
+async def test_a_half_close_while_the_answer_waits_for_window_ends_the_stream_once(
+    server: ExtProcServer,
+) -> None:
+    check = grpc(health_pb2.HealthCheckRequest(service="").SerializeToString())
+    async with connect(server.port, {INITIAL_WINDOW_SIZE: 0}, auto_grant=False) as peer:
+        peer.send_headers(1, CHECK)
+        peer.conn.send_data(1, check)
+        peer.flush()
+        await peer.until(lambda: 1 in peer.headers)  # answered; its message waits for window
+        peer.conn.end_stream(1)
+        peer.conn.increment_flow_control_window(100, 1)
+        peer.conn.increment_flow_control_window(100)  # a second drain of the send queue
+        peer.conn.ping(b"ping-ack")
+        peer.flush()
+        await peer.until(lambda: peer.count(h2.events.PingAckReceived) == 1)
+        assert 1 in peer.ended and peer.status(1) == 0
+        reply = health_pb2.HealthCheckResponse.FromString(ungrpc(bytes(peer.data[1]))[0])
+        assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
+        ends = [fr for fr in peer.frames if fr.stream_id == 1 and fr.flags & 0x1]
+        assert len(ends) == 1

@@ -66,6 +66,8 @@ class _Stream:
     headers_sent: bool = False
     queued: deque[tuple[int, bytes]] | None = None
     """(frame type, payload) waiting for send window, in order; HEADERS means trailers."""
+    ended: bool = False
+    """Trailers are queued: the call is over, though the stream waits for send window."""
 
 
 class Connection(asyncio.Protocol):
@@ -89,6 +91,7 @@ class Connection(asyncio.Protocol):
         self._blocked: dict[int, _Stream] = {}
         """Streams with output waiting for send window, oldest first."""
         self._going_away = False
+        self._table_zeroed = False
         self.closed = asyncio.Event()
 
     # --- asyncio.Protocol -------------------------------------------------------------
@@ -150,11 +153,11 @@ class Connection(asyncio.Protocol):
     # --- what calls use ---------------------------------------------------------------
     def send_message(self, stream_id: int, message: bytes) -> None:
         stream = self._streams.get(stream_id)
-        if stream is None:
+        if stream is None or stream.ended:
             return
         if not stream.headers_sent:
             stream.headers_sent = True
-            self._out.append(f.frame(f.HEADERS, f.END_HEADERS, stream_id, f.RESPONSE_HEADERS))
+            self._out.append(self._header_frame(f.END_HEADERS, stream_id, f.RESPONSE_HEADERS))
         payload = f.MESSAGE_PREFIX.pack(0, len(message)) + message
         size = len(payload)
         if (
@@ -173,7 +176,7 @@ class Connection(asyncio.Protocol):
     def finish(self, stream_id: int, status: int = 0, message: str = "") -> None:
         """Send the trailers (or a trailers-only answer) and forget the stream."""
         stream = self._streams.get(stream_id)
-        if stream is None:
+        if stream is None or stream.ended:
             return
         if stream.headers_sent:
             block = f.OK_TRAILERS if status == 0 and not message else f.trailers(status, message)
@@ -181,9 +184,10 @@ class Connection(asyncio.Protocol):
             block = f.trailers_only(status, message)
         if stream.queued is not None:
             stream.queued.append((f.HEADERS, block))
+            stream.ended = True
             return
         del self._streams[stream_id]
-        self._out.append(f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, block))
+        self._out.append(self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, block))
 
     def flush(self) -> None:
         if self._out and self._transport is not None:
@@ -198,6 +202,19 @@ class Connection(asyncio.Protocol):
         self._out.append(f.goaway(self._last_stream, f.NO_ERROR))
         self.flush()
         self._transport.close()
+
+    def _header_frame(self, flags: int, stream_id: int, block: bytes) -> bytes:
+        """A HEADERS frame; the connection's first block also sets our HPACK table to 0.
+
+        A peer that lowers SETTINGS_HEADER_TABLE_SIZE below 4,096 must then see a table
+        size update in our next block (RFC 7541 section 4.2; nghttp2, so Envoy, fails the
+        connection with COMPRESSION_ERROR otherwise). Our blocks never use the table, so
+        one update to 0 up front satisfies any later setting too.
+        """
+        if not self._table_zeroed:
+            self._table_zeroed = True
+            block = f.TABLE_SIZE_ZERO + block
+        return f.frame(f.HEADERS, flags, stream_id, block)
 
     @property
     def open_streams(self) -> int:
@@ -248,6 +265,8 @@ class Connection(asyncio.Protocol):
         if stream.receive_unacked >= _REFILL:
             self._out.append(f.window_update(stream_id, stream.receive_unacked))
             stream.receive_unacked = 0
+        if stream.ended:
+            return
         if payload:
             self._messages(stream_id, stream, payload)
         if flags & f.END_STREAM and self._streams.get(stream_id) is stream:
@@ -321,7 +340,7 @@ class Connection(asyncio.Protocol):
             return
         stream = self._streams.get(stream_id)
         if stream is not None:
-            if flags & f.END_STREAM:  # trailers
+            if flags & f.END_STREAM and not stream.ended:  # trailers
                 self._guarded(stream_id, stream.call.on_end)
             return
         if stream_id <= self._last_stream or not stream_id & 1:
@@ -334,7 +353,7 @@ class Connection(asyncio.Protocol):
         factory = self._routes.get(path)
         if factory is None:
             block_out = f.trailers_only(_STATUS_UNIMPLEMENTED, "method not found")
-            self._out.append(f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, block_out))
+            self._out.append(self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, block_out))
             return
         stream = _Stream(call=_NO_CALL, send_window=self._initial_send_window)
         self._streams[stream_id] = stream
@@ -405,7 +424,7 @@ class Connection(asyncio.Protocol):
                     queue.popleft()
                     del self._streams[stream_id]
                     self._out.append(
-                        f.frame(f.HEADERS, f.END_HEADERS | f.END_STREAM, stream_id, payload)
+                        self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, payload)
                     )
                     break
                 room = min(self._send_window, stream.send_window, self._max_send_frame)

@@ -98,6 +98,8 @@ def literal(name: bytes | int, value: bytes) -> bytes:
     return b"\x00" + _string(name) + _string(value)
 
 
+TABLE_SIZE_ZERO = b"\x20"
+"""A dynamic table size update to 0 (RFC 7541 section 6.3)."""
 _STATUS_200 = b"\x88"  # static table entry 8, ":status: 200"
 _CONTENT_TYPE = 31
 RESPONSE_HEADERS = _STATUS_200 + literal(_CONTENT_TYPE, b"application/grpc")
