@@ -5,8 +5,8 @@ literal that it never adds to the table, so the pure-Python decoder would redo t
 work for each request. A block that neither added an entry nor resized the table decodes
 the same way as long as the table does not change; any block that changes it empties the
 cache. The table's identity is read from ``hpack``'s ``HeaderTable``: a new entry always
-goes to the front as a new tuple, so length, first entry and size limit together show a
-change.
+goes to the front as a new tuple, so length, first entry (by identity) and size limit
+together show a change.
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ class CachingDecoder:
             return found
         before = self._state()
         headers: Headers = [(bytes(k), bytes(v)) for k, v in self._decoder.decode(block, raw=True)]
-        if self._state() != before:
+        after = self._state()
+        if after[0] != before[0] or after[1] is not before[1] or after[2] != before[2]:
             self._cache.clear()
             return headers
         if len(self._cache) >= _MAX_ENTRIES:
@@ -39,6 +40,8 @@ class CachingDecoder:
         self._cache[block] = headers
         return headers
 
-    def _state(self) -> tuple[int, int, int]:
+    def _state(self) -> tuple[int, object, int]:
+        # The first entry itself, not its id(): held here, it cannot be freed during the
+        # decode and its address handed to an entry the block adds.
         entries = self._table.dynamic_entries
-        return len(entries), id(entries[0]) if entries else 0, self._table.maxsize
+        return len(entries), entries[0] if entries else None, self._table.maxsize
