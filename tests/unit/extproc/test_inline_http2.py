@@ -159,7 +159,9 @@ class Peer:
                     break
                 self._log_frames(chunk)
                 with contextlib.suppress(h2.exceptions.ProtocolError):
-                    self.events.extend(self.conn.receive_data(chunk))
+                    for event in self.conn.receive_data(chunk):
+                        self.events.append(event)
+                        self._event(event)
 
     def _event(self, event: h2.events.Event) -> None:
         if isinstance(event, h2.events.DataReceived):
@@ -558,3 +560,28 @@ async def test_a_half_close_while_the_answer_waits_for_window_ends_the_stream_on
         assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
         ends = [fr for fr in peer.frames if fr.stream_id == 1 and fr.flags & 0x1]
         assert len(ends) == 1
+
+
+async def test_stop_closes_a_connection_whose_peer_stopped_reading(
+    director: ScriptedDirector,
+) -> None:
+    settings = ExtProcSettings(port=0, transport="inline", max_body_bytes=8_000_000)
+    server = ExtProcServer(director, settings)
+    await server.start()
+    payload = b'{"model": "MODEL", "p": "' + b"q" * 6_000_000 + b'"}'
+    try:
+        big = {INITIAL_WINDOW_SIZE: 2**31 - 1}
+        async with connect(server.port, big, auto_grant=False) as peer:
+            peer.conn.increment_flow_control_window(2**30)
+            peer.send_headers(1)
+            await push(peer, 1, request_messages(payload, chunk=60_000), end_stream=True)
+            async with asyncio.timeout(2):
+                while not director.requests:
+                    await peer.pump()  # a 6 MB answer now fills the socket buffers
+                await server.stop(0)
+            assert not server._backend._connections  # type: ignore[attr-defined]
+            with contextlib.suppress(ConnectionResetError):
+                await peer.read_to_eof()
+            assert len(peer.data.get(1, b"")) < len(payload)  # aborted: the rest was dropped
+    finally:
+        await server.stop(0)

@@ -126,8 +126,15 @@ class InlineBackend:
         connections = list(self._connections)
         for conn in connections:
             conn.close()
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(1.0):
-                await asyncio.gather(*(conn.closed.wait() for conn in connections))
+        await _closed(connections, within=1.0)
+        for conn in connections:
+            conn.abort()  # a peer that stopped reading would keep its socket open for good
+        await _closed(connections, within=1.0)
         for server in servers:
             await server.wait_closed()
+
+
+async def _closed(connections: list[Connection], *, within: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(within):
+            await asyncio.gather(*(conn.closed.wait() for conn in connections))

@@ -78,6 +78,8 @@ class Connection(asyncio.Protocol):
         self._on_lost = on_lost
         self._decoder = CachingDecoder()
         self._transport: Any = None
+        self._wire: Any = None
+        """The transport until the socket is gone, also after ``_fail`` dropped ``_transport``."""
         self._pending = b""
         self._preface_seen = False
         self._streams: dict[int, _Stream] = {}
@@ -96,7 +98,7 @@ class Connection(asyncio.Protocol):
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport
+        self._transport = self._wire = transport
         self._out.append(
             f.settings(
                 {
@@ -142,7 +144,7 @@ class Connection(asyncio.Protocol):
             self.flush()
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        self._transport = None
+        self._transport = self._wire = None
         streams, self._streams = self._streams, {}
         self._blocked.clear()
         for stream in streams.values():
@@ -215,6 +217,11 @@ class Connection(asyncio.Protocol):
             self._table_zeroed = True
             block = f.TABLE_SIZE_ZERO + block
         return f.frame(f.HEADERS, flags, stream_id, block)
+
+    def abort(self) -> None:
+        """Drop the socket now, unsent data and all: ``close`` waits for a peer to read it."""
+        if self._wire is not None:
+            self._wire.abort()
 
     @property
     def open_streams(self) -> int:
