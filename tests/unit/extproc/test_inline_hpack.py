@@ -24,8 +24,8 @@ _step = st.one_of(
 )
 
 
-@settings(max_examples=300)
-@given(steps=st.lists(_step, min_size=1, max_size=30), repeat=st.booleans())
+@settings(max_examples=150)
+@given(steps=st.lists(_step, min_size=1, max_size=20), repeat=st.booleans())
 def test_caching_decoder_decodes_as_a_fresh_hpack_decoder_does(
     steps: list[tuple[str, object, bool]], repeat: bool
 ) -> None:

@@ -23,6 +23,7 @@ from grpc_health.v1 import health_pb2
 from hyperframe.frame import ContinuationFrame, Frame, HeadersFrame
 
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
+from inference_gateway.extproc.tls import TlsSettings
 from tests.unit.extproc.test_server import ScriptedDirector, body, headers, response_headers
 
 PROCESS = b"/envoy.service.ext_proc.v3.ExternalProcessor/Process"
@@ -585,3 +586,18 @@ async def test_stop_closes_a_connection_whose_peer_stopped_reading(
             assert len(peer.data.get(1, b"")) < len(payload)  # aborted: the rest was dropped
     finally:
         await server.stop(0)
+
+
+async def test_a_failed_tls_handshake_leaves_no_connection_behind(
+    director: ScriptedDirector,
+) -> None:
+    settings = ExtProcSettings(port=0, transport="inline", tls=TlsSettings(), grace_seconds=0)
+    async with ExtProcServer(director, settings) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00" * 64)  # plaintext on TLS
+        async with asyncio.timeout(2):
+            while await reader.read(4096):
+                pass  # the server's TLS alert, then its close
+        writer.close()
+        await writer.wait_closed()
+        assert not server._backend._connections  # type: ignore[attr-defined]

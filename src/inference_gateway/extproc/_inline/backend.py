@@ -47,6 +47,9 @@ class InlineBackend:
         self._want = (port, health_port)
         self._servers: list[asyncio.Server] = []
         self._connections: set[Connection] = set()
+        """Connections that are up: registered by ``connection_made``, not by the factory,
+        so a failed TLS handshake (a TCP probe, a plaintext client) leaves nothing behind."""
+        self._closing = False
         self.port = 0
         self.health_port: int | None = None
 
@@ -66,6 +69,7 @@ class InlineBackend:
     async def start(self) -> None:
         """Listen; a start after a stop listens on the ports the first start bound."""
         port, health_port = self._want
+        self._closing = False
         main: dict[bytes, CallFactory] = {PROCESS: self._process, CHECK: self._check}
         server, self.port = await self._listen(main, port, self._context)
         self._servers.append(server)
@@ -91,12 +95,16 @@ class InlineBackend:
             raise
 
         def accept() -> Connection:
-            conn = Connection(routes, self._connections.discard)
-            self._connections.add(conn)
-            return conn
+            return Connection(routes, self._made, self._connections.discard)
 
         server = await asyncio.get_running_loop().create_server(accept, sock=sock, ssl=tls)
         return server, int(sock.getsockname()[1])
+
+    def _made(self, conn: Connection) -> None:
+        if self._closing:  # a TLS handshake that ended after ``stop`` closed the others
+            conn.close()
+        else:
+            self._connections.add(conn)
 
     def _reload(self, cert: bytes, key: bytes) -> None:
         if self._context is not None:
@@ -123,6 +131,7 @@ class InlineBackend:
                     await self._calls.idle.wait()
         for server in servers:
             server.close()
+        self._closing = True
         connections = list(self._connections)
         for conn in connections:
             conn.close()

@@ -72,9 +72,15 @@ class _Stream:
 
 class Connection(asyncio.Protocol):
     def __init__(
-        self, routes: Mapping[bytes, CallFactory], on_lost: Callable[[Connection], None]
+        self,
+        routes: Mapping[bytes, CallFactory],
+        on_made: Callable[[Connection], None],
+        on_lost: Callable[[Connection], None],
     ) -> None:
+        """``on_made`` runs once the connection is up (after a TLS handshake), ``on_lost``
+        when it is gone; a connection whose handshake fails sees neither."""
         self._routes = routes
+        self._on_made = on_made
         self._on_lost = on_lost
         self._decoder = CachingDecoder()
         self._transport: Any = None
@@ -110,6 +116,7 @@ class Connection(asyncio.Protocol):
         )
         self._out.append(f.window_update(0, RECEIVE_WINDOW - f.DEFAULT_WINDOW))
         self.flush()
+        self._on_made(self)
 
     def data_received(self, data: bytes) -> None:
         view = self._pending + data if self._pending else data
