@@ -601,3 +601,24 @@ async def test_a_failed_tls_handshake_leaves_no_connection_behind(
         writer.close()
         await writer.wait_closed()
         assert not server._backend._connections  # type: ignore[attr-defined]
+
+
+async def test_a_lowered_initial_window_leaves_a_deficit_to_make_up_first(
+    server: ExtProcServer,
+) -> None:
+    payload = b'{"model": "MODEL", "prompt": "' + b"d" * 100_000 + b'"}'
+    async with connect(server.port, {INITIAL_WINDOW_SIZE: 1000}, auto_grant=False) as peer:
+        peer.send_headers(1)
+        await push(peer, 1, request_messages(payload), end_stream=True)
+        await peer.until(lambda: len(peer.data.get(1, b"")) == 1000)
+        peer.conn.update_settings({INITIAL_WINDOW_SIZE: 0})  # the stream's window: -1000
+        peer.flush()
+        await peer.until(lambda: peer.count(h2.events.SettingsAcknowledged) == 3)
+        peer.conn.increment_flow_control_window(1500, 1)  # h2 fails on a byte past +500
+        peer.conn.increment_flow_control_window(200_000)
+        peer.flush()
+        await peer.until(lambda: len(peer.data[1]) == 1500)
+        peer.conn.increment_flow_control_window(200_000, 1)
+        peer.flush()
+        await peer.until(lambda: 1 in peer.ended)
+        assert forwarded_body(answers(bytes(peer.data[1]))) == payload.replace(b"MODEL", b"TARGET")
