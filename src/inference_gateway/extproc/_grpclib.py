@@ -147,6 +147,7 @@ class _CorkedProtocol(H2Protocol):
         """Set once the connection is closed (the socket too, not only asked to close)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.raw_transport: Any = transport
         # uvloop's transports are not asyncio.Transport subclasses: duck typing only.
         super().connection_made(_CorkedTransport(transport))  # type: ignore[arg-type]
 
@@ -183,6 +184,13 @@ class _Server(Server):
             processor = getattr(protocol, "processor", None)
             if processor is not None:
                 processor.close("server stopped")
+
+    def abort_connections(self) -> None:
+        """Drop what is still open (a TLS peer that never answers close_notify, say)."""
+        for protocol in list(self.protocols):
+            raw = getattr(protocol, "raw_transport", None)
+            if raw is not None and not protocol.lost.is_set():
+                raw.abort()
 
     async def connections_closed(self) -> None:
         """Until every connection's socket is closed (``transport.close`` only asks)."""
@@ -286,6 +294,12 @@ class GrpclibBackend:
         for server in servers:
             await server.wait_closed()
         # Once ``stop`` returns, the EPP looks stopped to Envoy: no socket left open.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(1.0):
+                for server in servers:
+                    await server.connections_closed()
+        for server in servers:
+            server.abort_connections()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(1.0):
                 for server in servers:
