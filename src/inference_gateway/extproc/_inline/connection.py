@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -28,6 +27,7 @@ import hpack
 
 from inference_gateway.extproc._inline import frames as f
 from inference_gateway.extproc._inline.hpack_cache import CachingDecoder
+from inference_gateway.extproc._inline.outbound import Outbound, SendState
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +60,9 @@ CallFactory = Callable[["Connection", int], Call]
 @dataclass(slots=True)
 class _Stream:
     call: Call
-    send_window: int
+    send: SendState
     receive_unacked: int = 0
     partial: bytearray = field(default_factory=bytearray)
-    headers_sent: bool = False
-    queued: deque[tuple[int, bytes]] | None = None
-    """(frame type, payload) waiting for send window, in order; HEADERS means trailers."""
-    ended: bool = False
-    """Trailers are queued: the call is over, though the stream waits for send window."""
 
 
 class Connection(asyncio.Protocol):
@@ -90,22 +85,16 @@ class Connection(asyncio.Protocol):
         self._preface_seen = False
         self._streams: dict[int, _Stream] = {}
         self._last_stream = 0
-        self._out: list[bytes] = []
-        self._send_window = f.DEFAULT_WINDOW
-        self._initial_send_window = f.DEFAULT_WINDOW
-        self._max_send_frame = f.DEFAULT_MAX_FRAME
+        self._out = Outbound()
         self._receive_unacked = 0
         self._continuation: tuple[int, int, bytearray] | None = None
-        self._blocked: dict[int, _Stream] = {}
-        """Streams with output waiting for send window, oldest first."""
         self._going_away = False
-        self._table_zeroed = False
         self.closed = asyncio.Event()
 
     # --- asyncio.Protocol -------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = self._wire = transport
-        self._out.append(
+        self._out.frames.append(
             f.settings(
                 {
                     f.SETTINGS_ENABLE_PUSH: 0,
@@ -114,7 +103,7 @@ class Connection(asyncio.Protocol):
                 }
             )
         )
-        self._out.append(f.window_update(0, RECEIVE_WINDOW - f.DEFAULT_WINDOW))
+        self._out.frames.append(f.window_update(0, RECEIVE_WINDOW - f.DEFAULT_WINDOW))
         self.flush()
         self._on_made(self)
 
@@ -153,7 +142,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: BaseException | None) -> None:
         self._transport = self._wire = None
         streams, self._streams = self._streams, {}
-        self._blocked.clear()
+        self._out.forget_all()
         for stream in streams.values():
             self._cancel(stream.call)
         self.closed.set()
@@ -162,68 +151,36 @@ class Connection(asyncio.Protocol):
     # --- what calls use ---------------------------------------------------------------
     def send_message(self, stream_id: int, message: bytes) -> None:
         stream = self._streams.get(stream_id)
-        if stream is None or stream.ended:
+        if stream is None or stream.send.ended:
             return
-        if not stream.headers_sent:
-            stream.headers_sent = True
-            self._out.append(self._header_frame(f.END_HEADERS, stream_id, f.RESPONSE_HEADERS))
-        payload = f.MESSAGE_PREFIX.pack(0, len(message)) + message
-        size = len(payload)
-        if (
-            stream.queued is None
-            and size <= self._send_window
-            and size <= stream.send_window
-            and size <= self._max_send_frame
-        ):
-            self._send_window -= size
-            stream.send_window -= size
-            self._out.append(f.frame_header(f.DATA, 0, stream_id, size))
-            self._out.append(payload)
-            return
-        self._queue(stream_id, stream, f.DATA, payload)
+        self._out.message(stream_id, stream.send, message)
+        if stream.send.queued is not None:
+            self._out.drain(self._ended)
 
     def finish(self, stream_id: int, status: int = 0, message: str = "") -> None:
         """Send the trailers (or a trailers-only answer) and forget the stream."""
         stream = self._streams.get(stream_id)
-        if stream is None or stream.ended:
+        if stream is None or stream.send.ended:
             return
-        if stream.headers_sent:
+        if stream.send.headers_sent:
             block = f.OK_TRAILERS if status == 0 and not message else f.trailers(status, message)
         else:
             block = f.trailers_only(status, message)
-        if stream.queued is not None:
-            stream.queued.append((f.HEADERS, block))
-            stream.ended = True
-            return
-        del self._streams[stream_id]
-        self._out.append(self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, block))
+        if self._out.trailers(stream_id, stream.send, block):
+            del self._streams[stream_id]
 
     def flush(self) -> None:
-        if self._out and self._transport is not None:
-            out, self._out = self._out, []
-            self._transport.write(b"".join(out))
+        if self._out.frames and self._transport is not None:
+            self._transport.write(self._out.take())
 
     def close(self) -> None:
         """Say GOAWAY and close; open calls are cancelled when the socket is gone."""
         if self._transport is None:
             return
         self._going_away = True
-        self._out.append(f.goaway(self._last_stream, f.NO_ERROR))
+        self._out.frames.append(f.goaway(self._last_stream, f.NO_ERROR))
         self.flush()
         self._transport.close()
-
-    def _header_frame(self, flags: int, stream_id: int, block: bytes) -> bytes:
-        """A HEADERS frame; the connection's first block also sets our HPACK table to 0.
-
-        A peer that lowers SETTINGS_HEADER_TABLE_SIZE below 4,096 must then see a table
-        size update in our next block (RFC 7541 section 4.2; nghttp2, so Envoy, fails the
-        connection with COMPRESSION_ERROR otherwise). Our blocks never use the table, so
-        one update to 0 up front satisfies any later setting too.
-        """
-        if not self._table_zeroed:
-            self._table_zeroed = True
-            block = f.TABLE_SIZE_ZERO + block
-        return f.frame(f.HEADERS, flags, stream_id, block)
 
     def abort(self) -> None:
         """Drop the socket now, unsent data and all: ``close`` waits for a peer to read it."""
@@ -265,7 +222,7 @@ class Connection(asyncio.Protocol):
             return
         self._receive_unacked += size
         if self._receive_unacked >= _REFILL:
-            self._out.append(f.window_update(0, self._receive_unacked))
+            self._out.frames.append(f.window_update(0, self._receive_unacked))
             self._receive_unacked = 0
         if flags & f.PADDED:
             if size < 1 or payload[0] >= size:
@@ -277,9 +234,9 @@ class Connection(asyncio.Protocol):
             return
         stream.receive_unacked += size
         if stream.receive_unacked >= _REFILL:
-            self._out.append(f.window_update(stream_id, stream.receive_unacked))
+            self._out.frames.append(f.window_update(stream_id, stream.receive_unacked))
             stream.receive_unacked = 0
-        if stream.ended:
+        if stream.send.ended:
             return
         if payload:
             self._messages(stream_id, stream, payload)
@@ -354,22 +311,22 @@ class Connection(asyncio.Protocol):
             return
         stream = self._streams.get(stream_id)
         if stream is not None:
-            if flags & f.END_STREAM and not stream.ended:  # trailers
+            if flags & f.END_STREAM and not stream.send.ended:  # trailers
                 self._guarded(stream_id, stream.call.on_end)
             return
         if stream_id <= self._last_stream or not stream_id & 1:
             return
         self._last_stream = stream_id
         if self._going_away:
-            self._out.append(f.rst_stream(stream_id, _REFUSED_STREAM))
+            self._out.frames.append(f.rst_stream(stream_id, _REFUSED_STREAM))
             return
         path = next((bytes(v) for k, v in headers if k == b":path"), b"")
         factory = self._routes.get(path)
         if factory is None:
             block_out = f.trailers_only(_STATUS_UNIMPLEMENTED, "method not found")
-            self._out.append(self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, block_out))
+            self._out.headers(f.END_HEADERS | f.END_STREAM, stream_id, block_out)
             return
-        stream = _Stream(call=_NO_CALL, send_window=self._initial_send_window)
+        stream = _Stream(call=_NO_CALL, send=self._out.new_stream())
         self._streams[stream_id] = stream
         stream.call = factory(self, stream_id)
         if flags & f.END_STREAM:
@@ -381,13 +338,13 @@ class Connection(asyncio.Protocol):
             return
         increment = f.u32(payload) & 0x7FFFFFFF
         if stream_id == 0:
-            self._send_window += increment
+            self._out.window += increment
         else:
             stream = self._streams.get(stream_id)
             if stream is None:
                 return
-            stream.send_window += increment
-        self._drain()
+            stream.send.window += increment
+        self._out.drain(self._ended)
 
     def _settings(self, flags: int, stream_id: int, payload: memoryview) -> None:
         if flags & f.ACK:
@@ -400,61 +357,27 @@ class Connection(asyncio.Protocol):
                 if value > f.MAX_WINDOW:
                     self._fail(f.FLOW_CONTROL_ERROR)
                     return
-                delta = value - self._initial_send_window
-                self._initial_send_window = value
-                for stream in self._streams.values():
-                    stream.send_window += delta
+                self._out.peer_initial_window(value, [s.send for s in self._streams.values()])
             elif key == f.SETTINGS_MAX_FRAME_SIZE:
-                self._max_send_frame = max(f.DEFAULT_MAX_FRAME, min(value, MAX_FRAME))
-        self._out.append(f.frame(f.SETTINGS, f.ACK, 0))
-        self._drain()
+                self._out.max_frame = max(f.DEFAULT_MAX_FRAME, min(value, MAX_FRAME))
+        self._out.frames.append(f.frame(f.SETTINGS, f.ACK, 0))
+        self._out.drain(self._ended)
 
     def _ping(self, flags: int, stream_id: int, payload: memoryview) -> None:
         if stream_id != 0 or len(payload) != 8:
             self._fail(f.PROTOCOL_ERROR)
         elif not flags & f.ACK:
-            self._out.append(f.frame(f.PING, f.ACK, 0, bytes(payload)))
+            self._out.frames.append(f.frame(f.PING, f.ACK, 0, bytes(payload)))
 
     def _reset_by_peer(self, stream_id: int, payload: memoryview) -> None:
         stream = self._streams.pop(stream_id, None)
-        self._blocked.pop(stream_id, None)
         if stream is not None:
+            self._out.forget(stream_id, stream.send)
             self._cancel(stream.call)
 
-    # --- sending under flow control ----------------------------------------------------
-    def _queue(self, stream_id: int, stream: _Stream, kind: int, payload: bytes) -> None:
-        if stream.queued is None:
-            stream.queued = deque()
-        stream.queued.append((kind, payload))
-        self._blocked[stream_id] = stream
-        self._drain()
-
-    def _drain(self) -> None:
-        for stream_id, stream in list(self._blocked.items()):
-            queue = stream.queued
-            while queue:
-                kind, payload = queue[0]
-                if kind == f.HEADERS:
-                    queue.popleft()
-                    del self._streams[stream_id]
-                    self._out.append(
-                        self._header_frame(f.END_HEADERS | f.END_STREAM, stream_id, payload)
-                    )
-                    break
-                room = min(self._send_window, stream.send_window, self._max_send_frame)
-                if room <= 0:
-                    break
-                part = payload[:room]
-                self._send_window -= len(part)
-                stream.send_window -= len(part)
-                self._out.append(f.frame(f.DATA, 0, stream_id, part))
-                if len(part) == len(payload):
-                    queue.popleft()
-                else:
-                    queue[0] = (kind, payload[room:])
-            if not queue:
-                stream.queued = None
-                del self._blocked[stream_id]
+    def _ended(self, stream_id: int) -> None:
+        """The trailers that waited for window are sent: the stream is over."""
+        self._streams.pop(stream_id, None)
 
     # --- failures ---------------------------------------------------------------------
     def _guarded(self, stream_id: int, fn: Callable[..., None], *args: Any) -> None:
@@ -470,8 +393,7 @@ class Connection(asyncio.Protocol):
     def _abort(self, stream_id: int, stream: _Stream, status: int, message: str) -> None:
         self._cancel(stream.call)
         if self._streams.get(stream_id) is stream:
-            stream.queued = None
-            self._blocked.pop(stream_id, None)
+            self._out.forget(stream_id, stream.send)
             self.finish(stream_id, status, message)
 
     def _cancel(self, call: Call) -> None:
@@ -486,7 +408,7 @@ class Connection(asyncio.Protocol):
             return
         log.warning("HTTP/2 connection error %d: closing the connection", code)
         self._going_away = True
-        self._out.append(f.goaway(self._last_stream, code))
+        self._out.frames.append(f.goaway(self._last_stream, code))
         self.flush()
         self._transport.close()
         self._transport = None
