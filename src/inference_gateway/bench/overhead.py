@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import statistics
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from pathlib import Path
@@ -156,9 +157,10 @@ async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -
                             s, target, session, work, use_wrk, direct=True
                         )
                     report[name] = await _measure(s, target, session, work, use_wrk, direct=False)
-                    gateway_sse, direct_sse = await _paired_sse(s, target, work, use_wrk)
+                    gateway_sse, direct_sse, cpu_sse = await _paired_sse(s, target, work, use_wrk)
                     report[name]["sse_events_per_s"] = gateway_sse
                     report[name]["sse_baseline_events_per_s"] = direct_sse
+                    report[name]["cpu_us_per_sse_event"] = cpu_sse
                     report["envoy"].setdefault("sse_events_per_s", direct_sse)
     _derive(report)
     return report
@@ -181,15 +183,21 @@ async def _measure(
         stream[DESTINATION] = f"{STREAM_HOST}:{s.stream_port}"
     small = _chat(FAST_MODEL)
     sweep: list[LoadResult] = []
+    cpu: list[float] = []
     for c in s.concurrency:
+        cpu_before = time.process_time()
         if use_wrk:
             sweep.append(
                 await wrk_load(url, small, fast, concurrency=c, seconds=s.duration, workdir=work)
             )
         else:
             sweep.append(await python_load(url, small, fast, concurrency=c, seconds=s.duration))
+        cpu.append(time.process_time() - cpu_before)
     big = _chat(STREAM_MODEL, "x" * s.big_prompt_bytes)
+    busiest = max(range(len(sweep)), key=lambda i: sweep[i].requests)
+    cpu_per_request = cpu[busiest] / max(sweep[busiest].requests, 1)
     return {
+        "cpu_us_per_request": round(cpu_per_request * 1e6, 1),
         "sweep": [
             {
                 "concurrency": r.concurrency,
@@ -209,19 +217,29 @@ async def _measure(
 
 async def _paired_sse(
     s: OverheadSettings, target: BenchTarget, work: Path, use_wrk: bool
-) -> tuple[float, float]:
-    """Median SSE events/s through the gateway and straight through Envoy, alternated."""
+) -> tuple[float, float, float]:
+    """Median SSE events/s through the gateway and straight through Envoy, alternated, and
+    this process's CPU µs per event through the gateway (the EPP's: nothing else runs here)."""
     body = _chat(STREAM_MODEL, stream=True, max_tokens=s.sse_events)
     plain = {"content-type": "application/json"}
     direct = {**plain, DESTINATION: f"{STREAM_HOST}:{s.stream_port}"}
     gateway_runs: list[float] = []
     direct_runs: list[float] = []
+    cpu_per_event: list[float] = []
     for _ in range(max(1, s.sse_rounds)):
         direct_runs.append(
             await _sse_rate(s, target.direct_url + CHAT_PATH, body, direct, work, use_wrk)
         )
-        gateway_runs.append(await _sse_rate(s, target.url + CHAT_PATH, body, plain, work, use_wrk))
-    return round(statistics.median(gateway_runs), 1), round(statistics.median(direct_runs), 1)
+        cpu_before, wall_before = time.process_time(), time.perf_counter()
+        rate = await _sse_rate(s, target.url + CHAT_PATH, body, plain, work, use_wrk)
+        events = rate * (time.perf_counter() - wall_before)
+        cpu_per_event.append((time.process_time() - cpu_before) / max(events, 1.0))
+        gateway_runs.append(rate)
+    return (
+        round(statistics.median(gateway_runs), 1),
+        round(statistics.median(direct_runs), 1),
+        round(statistics.median(cpu_per_event) * 1e6, 2),
+    )
 
 
 async def _sse_rate(
@@ -279,5 +297,9 @@ def format_report(report: dict[str, Any]) -> str:
             f"200 KB prompt +{run['big_prompt_added_ms']:.2f} ms, "
             f"SSE {run['sse_events_per_s']:.0f} events/s ({run['sse_ratio']:.0%} of Envoy alone "
             "beside it)"
+        )
+        lines.append(
+            f"{'':>{len(name)}}  EPP CPU {run['cpu_us_per_request']:.0f} us per request at the "
+            f"busiest step, {run['cpu_us_per_sse_event']:.1f} us per SSE event"
         )
     return "\n".join(lines)

@@ -77,9 +77,11 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
         assert report[path]["big_prompt_p50_ms"] > 0
         if path != "envoy":
             assert report[path]["sse_baseline_events_per_s"] > 0
+            assert report[path]["cpu_us_per_request"] > 0
+            assert report[path]["cpu_us_per_sse_event"] > 0
     assert {"added_p50_ms_c1", "max_rps", "big_prompt_added_ms", "sse_ratio"} <= set(report["epp"])
     text = format_report(report)
-    assert "Envoy alone" in text and "epp-lean" in text
+    assert "Envoy alone" in text and "epp-lean" in text and "EPP CPU" in text
     assert _children() <= before
     assert await _refused(STREAM_HOST, port)
 
