@@ -49,6 +49,7 @@ POOL_HEADER = "x-gateway-inference-pool"
 REQUEST_ID_HEADER = "x-request-id"
 
 _STATE_KEY = "requestcontrol"
+_BODILESS_FAILURE_LIMIT = 3
 _MAX_DEBUG_CHARS = 2048
 
 
@@ -155,6 +156,11 @@ class Director:
             endpoints = tuple(in_subset(endpoints, hint))
         if not endpoints:
             raise errors.service_unavailable("no ready endpoints")
+        # No scheduler runs here, so passive health is applied directly: skip endpoints on a
+        # failing streak (the default profile's ejection threshold) unless all of them are.
+        healthy = [e for e in endpoints if e.consecutive_failures < _BODILESS_FAILURE_LIMIT]
+        if healthy:
+            endpoints = tuple(healthy)
         chosen = endpoints[self.rng.randrange(len(endpoints))]
         routed = Routed(
             request_id=self._request_id(request.headers),

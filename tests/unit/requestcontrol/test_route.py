@@ -408,6 +408,24 @@ def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
     assert b"inference_model_request_total{" not in metrics.render()
 
 
+def test_bodiless_request_avoids_an_endpoint_on_a_failing_streak() -> None:
+    store = make_store(models=[model("llama")])
+    director = make_director(store)
+    models = IncomingRequest(headers={":path": "/v1/models", ":method": "GET"}, body=b"")
+    for _ in range(3):
+        store.record_outcome("127.0.0.11:8000", ok=False, now=1.0)
+    picked = set()
+    for _ in range(30):
+        routed = director.route(models)
+        director.finish(routed)
+        picked.add(routed.endpoints[0])
+    assert picked == {"127.0.0.12:8000"}
+    for _ in range(3):
+        store.record_outcome("127.0.0.12:8000", ok=False, now=2.0)
+    both = {director.route(models).endpoints[0] for _ in range(30)}
+    assert both == {"127.0.0.11:8000", "127.0.0.12:8000"}  # all failing: nobody is skipped
+
+
 def test_bodiless_request_without_endpoints_is_503() -> None:
     err = route_error(make_director(make_store(pods=0)), raw(b"", path="/v1/models"))
     assert err.status == 503
