@@ -88,8 +88,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         interval: Annotated[float, typer.Option(help="Seconds between scrapes.")] = 0.05,
         seconds: Annotated[float, typer.Option(help="How long to measure.")] = 10.0,
         transport: Annotated[
-            str, typer.Option(help="HTTP client: aiohttp (default) or lean (plain http only).")
-        ] = "aiohttp",
+            str, typer.Option(help="HTTP client: lean (the EPP's default for http) or aiohttp.")
+        ] = "lean",
     ) -> None:
         """CPU the metrics scraper uses over many endpoints (servers in a child process)."""
         if transport not in ("aiohttp", "lean"):

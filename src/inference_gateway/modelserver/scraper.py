@@ -12,11 +12,12 @@ start and once on recovery, and counted in ``stats``.
 Loops start at a random phase within the first interval, so a few hundred endpoints added at once
 do not all parse in the same tick of the event loop.
 
-Two HTTP clients are available. ``transport="aiohttp"`` (default) shares one ``ClientSession``
+Two HTTP clients are available. ``transport="aiohttp"`` shares one ``ClientSession``
 (keep-alive, ``limit_per_host`` connections per server, http or https). ``transport="lean"`` is
 ``_http.LeanClient``: one kept-alive plain-http connection per server and only the response
 framing a metrics page needs. ``bench scrape`` measured ~200 us of CPU per scrape with aiohttp
-and ~90 us with the lean client (256 servers every 50 ms: ~1.0 core vs ~0.47 core).
+and ~90 us with the lean client (256 servers every 50 ms: ~1.0 core vs ~0.47 core), so the
+default, ``auto``, takes the lean client for plain http and aiohttp for https.
 """
 
 from __future__ import annotations
@@ -76,8 +77,9 @@ class ScrapeStats:
     """CPU time spent decoding and parsing bodies (on the event loop's thread)."""
 
 
-Transport = Literal["aiohttp", "lean"]
-"""``aiohttp``: one shared ClientSession. ``lean``: ``LeanClient``, plain http, half the CPU."""
+Transport = Literal["auto", "aiohttp", "lean"]
+"""``aiohttp``: one shared ClientSession. ``lean``: ``LeanClient``, plain http, half the CPU.
+``auto``: lean for http, aiohttp for https."""
 
 
 @dataclass(slots=True)
@@ -102,11 +104,13 @@ class MetricsScraper:
         limit_per_host: int = 1,
         gzip: bool = True,
         max_body_bytes: int = MAX_BODY_BYTES,
-        transport: Transport = "aiohttp",
+        transport: Transport = "auto",
         rng: random.Random | None = None,
     ) -> None:
         if transport == "lean" and scheme != "http":
             raise ValueError("the lean transport speaks plain http only")
+        if transport == "auto":
+            transport = "lean" if scheme == "http" else "aiohttp"
         self._datastore = datastore
         self._clock = clock
         self._interval = interval
@@ -117,6 +121,8 @@ class MetricsScraper:
         self._limit_per_host = limit_per_host
         self._max_body = max_body_bytes
         self._transport = transport
+        self.transport: Literal["aiohttp", "lean"] = transport
+        """The HTTP client in use (``auto`` resolved)."""
         self._gzip = gzip
         self._rng = rng or random.Random()
         self._shared: AiohttpFetchers | None = None

@@ -270,3 +270,11 @@ async def test_oversized_body_is_refused(
         await eventually(lambda: scraper.stats.errors_total["too_large"] >= 2)
         m = store.metrics(hp)
         assert m is not None and m.waiting == 5
+
+
+def test_auto_takes_the_lean_client_for_http_and_aiohttp_for_https() -> None:
+    assert MetricsScraper(Datastore()).transport == "lean"
+    assert MetricsScraper(Datastore(), scheme="https").transport == "aiohttp"
+    assert MetricsScraper(Datastore(), transport="aiohttp").transport == "aiohttp"
+    with pytest.raises(ValueError, match="plain http"):
+        MetricsScraper(Datastore(), scheme="https", transport="lean")
