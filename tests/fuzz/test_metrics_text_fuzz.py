@@ -58,7 +58,8 @@ def _sample_line(draw: st.DrawFn) -> str:
     name = draw(st.one_of(st.sampled_from(FAMILIES), st.text(max_size=12)))
     labels = draw(_labels)
     inner = ",".join(f'{k}="{v}"' for k, v in labels.items())
-    head = f"{name}{{{inner}}}" if labels or draw(st.booleans()) else name
+    braces: bool = draw(st.booleans())
+    head = f"{name}{{{inner}}}" if labels or braces else name
     return f"{head} {draw(_values)}"
 
 

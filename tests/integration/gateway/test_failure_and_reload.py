@@ -7,6 +7,7 @@ import json
 import os
 from pathlib import Path
 
+from inference_gateway.sources.file import FileSource
 from tests.integration.gateway.conftest import LLAMA, World, base_config, world
 from tests.integration.gateway.pods import documents, model_doc, pod_doc, run_pods
 
@@ -81,6 +82,7 @@ async def test_hot_reload_adds_a_model_and_a_pod_without_failing_requests(
                 await progress.wait_for(lambda: len(statuses) >= n)
 
         source = w.gateway.epp.source
+        assert isinstance(source, FileSource)
         assert source is not None
         workers = [asyncio.create_task(traffic()) for _ in range(4)]
         try:
@@ -118,6 +120,7 @@ async def test_fail_open_fallback_follows_a_reload_without_restarting_envoy(
         docs = [*base_config(w.pool_a, w.pool_b, failure_mode="FailOpen")]
         docs.append(pod_doc("a-new", "pool-a", new_pod.host))
         source = w.gateway.epp.source
+        assert isinstance(source, FileSource)
         assert source is not None
         replace_file(w.config, documents(*docs))
         async with asyncio.timeout(10):

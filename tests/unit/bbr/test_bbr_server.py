@@ -21,7 +21,8 @@ from inference_gateway.bbr.server import BODY_CHUNK_LIMIT, MODEL_HEADER
 @pytest.fixture
 async def stub(request: pytest.FixtureRequest) -> AsyncIterator[pb_grpc.ExternalProcessorStub]:
     streaming = getattr(request, "param", True)
-    ready, stop, bound = asyncio.Event(), asyncio.Event(), []
+    ready, stop = asyncio.Event(), asyncio.Event()
+    bound: list[int] = []
     task = asyncio.create_task(
         serve_bbr("127.0.0.1", 0, streaming=streaming, ready=ready, stop=stop, bound=bound)
     )

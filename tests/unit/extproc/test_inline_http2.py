@@ -264,7 +264,7 @@ def forwarded_body(found: list[pb.ProcessingResponse]) -> bytes:
     """The request body the answers tell Envoy to forward (inlined or streamed)."""
     first = found[0].request_headers.response
     if first.status == pb.CommonResponse.CONTINUE_AND_REPLACE:
-        return first.body_mutation.body
+        return bytes(first.body_mutation.body)
     parts = [a.request_body.response.body_mutation.streamed_response for a in found[1:]]
     assert parts[-1].end_of_stream
     return b"".join(p.body for p in parts)
@@ -571,7 +571,7 @@ async def test_stop_closes_a_connection_whose_peer_stopped_reading(
     await server.start()
     payload = b'{"model": "MODEL", "p": "' + b"q" * 6_000_000 + b'"}'
     try:
-        big = {INITIAL_WINDOW_SIZE: 2**31 - 1}
+        big = {int(INITIAL_WINDOW_SIZE): 2**31 - 1}
         async with connect(server.port, big, auto_grant=False) as peer:
             peer.conn.increment_flow_control_window(2**30)
             peer.send_headers(1)

@@ -87,7 +87,7 @@ async def test_a_client_trusting_the_self_signed_cert_calls_health_and_process(
     transport: str,
 ) -> None:
     director = ScriptedDirector()
-    settings = ExtProcSettings(port=0, transport=transport, tls=TlsSettings())  # type: ignore[arg-type]
+    settings = ExtProcSettings(port=0, transport=transport, tls=TlsSettings())
     async with ExtProcServer(director, settings) as server:
         assert server.certs is not None
         await server.set_serving(True)
@@ -122,7 +122,7 @@ async def test_replaced_files_are_presented_to_new_connections(
     first, second = self_signed(), self_signed()
     write_pair(tmp_path, first)
     tls = TlsSettings(cert_path=tmp_path, reload=True, reload_debounce_ms=50)
-    settings = ExtProcSettings(port=0, transport=transport, tls=tls)  # type: ignore[arg-type]
+    settings = ExtProcSettings(port=0, transport=transport, tls=tls)
     async with ExtProcServer(ScriptedDirector(), settings) as server:
         assert server.certs is not None
         await server.set_serving(True)
