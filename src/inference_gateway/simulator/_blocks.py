@@ -6,12 +6,40 @@ is identified by its chained hash and stays cached after its last user leaves; s
 sit in an LRU list and count as free, like vLLM's free queue, until a fresh allocation evicts
 the oldest. Freed blocks join the tail in reverse order (a sequence's last block first), so a
 prompt's tail is evicted before its head, as in ``vllm/v1/core/block_pool.py``.
+
+``PrefixHasher`` makes the chained hashes the pool is keyed by.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections import OrderedDict
 from collections.abc import Sequence
+
+
+class PrefixHasher:
+    """Chained block hashes: a block's hash covers every block before it, as in vLLM.
+
+    The chain starts from a seed per adapter (the CRC-32 of its name, or of the base model's),
+    so two prompts share cached blocks exactly as far as their leading blocks and adapter agree.
+    """
+
+    __slots__ = ("_model", "_seeds")
+
+    def __init__(self, model: str) -> None:
+        self._model = model
+        self._seeds: dict[str | None, int] = {}
+
+    def chain(self, adapter: str | None, block_keys: Sequence[int]) -> tuple[int, ...]:
+        seed = self._seeds.get(adapter)
+        if seed is None:
+            seed = zlib.crc32((adapter or self._model).encode())
+            self._seeds[adapter] = seed
+        h, out = seed, []
+        for key in block_keys:
+            h = hash((h, key))
+            out.append(h)
+        return tuple(out)
 
 
 class BlockPool:

@@ -41,6 +41,20 @@ class Histogram:
     def bucket_of(self, value: float) -> int:
         return bisect_left(self.bounds, value)
 
+    def observe_series(self, a: float, b: float, k: int, n: int) -> None:
+        """Observe ``a + b*j`` for ``j`` in ``range(k)``, each ``n`` times (a decode run).
+
+        When the first and last value share a bucket the whole series is one addition.
+        """
+        first, last = a, a + b * (k - 1)
+        if self.bucket_of(first) == self.bucket_of(last):
+            self.counts[self.bucket_of(first)] += n * k
+            self.sum += n * (k * a + b * k * (k - 1) / 2)
+            self.count += n * k
+        else:
+            for j in range(k):
+                self.observe(a + b * j, n)
+
     def cumulative(self) -> list[tuple[str, int]]:
         """(le, cumulative count) pairs, '+Inf' last, as Prometheus exposes them."""
         out: list[tuple[str, int]] = []
