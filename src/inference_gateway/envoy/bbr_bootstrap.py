@@ -11,7 +11,7 @@ the watched EDS directory (written by ``envoy.bbr_routes``): adding or moving a 
 takes effect without restarting Envoy.
 
 Apart from ``envoy.bootstrap`` so that the plain mode and this one change separately;
-``build_bootstrap`` stays the one entry point for both.
+``build_bootstrap`` stays the one entry point for both, and both build from ``envoy.parts``.
 """
 
 from __future__ import annotations
@@ -19,16 +19,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inference_gateway.envoy.bootstrap import (
-    DESTINATION_HEADER,
-    GATEWAY_LISTENER,
-    EnvoySettings,
-    _epp_cluster,
-    _ext_proc,
-    _hcm,
-    _static_endpoints,
-    _strip_destination,
+from inference_gateway.envoy.parts import (
+    epp_cluster,
+    ext_proc,
+    hcm,
+    static_endpoints,
+    strip_destination,
 )
+from inference_gateway.envoy.settings import DESTINATION_HEADER, GATEWAY_LISTENER, EnvoySettings
 
 BBR_CLUSTER = "bbr"
 BBR_FILTER = "inference-gateway.bbr"
@@ -40,10 +38,10 @@ ROUTES_FILE_NAME = "bbr_routes.json"
 
 def bbr_gateway_hcm(s: EnvoySettings, eds_dir: Path) -> dict[str, Any]:
     """The gateway listener's connection manager: the filters above, routes from RDS."""
-    hcm = _hcm("gateway", [], [_strip_routing_headers(), _bbr_ext_proc(s), _pool_filter()])
-    hcm["http_filters"].insert(-1, _ext_proc(s))
-    del hcm["route_config"]
-    hcm["rds"] = {
+    manager = hcm("gateway", [], [_strip_routing_headers(), _bbr_ext_proc(s), _pool_filter()])
+    manager["http_filters"].insert(-1, ext_proc(s))
+    del manager["route_config"]
+    manager["rds"] = {
         "route_config_name": GATEWAY_LISTENER,
         "config_source": {
             "resource_api_version": "V3",
@@ -53,11 +51,11 @@ def bbr_gateway_hcm(s: EnvoySettings, eds_dir: Path) -> dict[str, Any]:
             },
         },
     }
-    return hcm
+    return manager
 
 
 def _strip_routing_headers() -> dict[str, Any]:
-    strip = _strip_destination()
+    strip = strip_destination()
     strip["typed_config"]["mutations"]["request_mutations"] = [
         {"remove": name} for name in (DESTINATION_HEADER, MODEL_HEADER, POOL_HEADER)
     ]
@@ -105,8 +103,8 @@ def _pool_filter() -> dict[str, Any]:
 def bbr_cluster(s: EnvoySettings) -> dict[str, Any]:
     """The BBR server as a cluster, health-checked and ejected as the EPP's is."""
     assert s.bbr_port is not None
-    cluster = _epp_cluster(s)
+    cluster = epp_cluster(s)
     cluster.pop("transport_socket", None)  # BBR serves plaintext, whatever the EPP does
     cluster["name"] = BBR_CLUSTER
-    cluster["load_assignment"] = _static_endpoints(BBR_CLUSTER, [(s.bbr_host, s.bbr_port)])
+    cluster["load_assignment"] = static_endpoints(BBR_CLUSTER, [(s.bbr_host, s.bbr_port)])
     return cluster

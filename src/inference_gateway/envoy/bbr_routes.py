@@ -28,13 +28,12 @@ from inference_gateway.envoy.bbr_bootstrap import (
     POOL_HEADER,
     ROUTES_FILE_NAME,
 )
-from inference_gateway.envoy.bootstrap import (
+from inference_gateway.envoy.parts import cluster_route, default_routes
+from inference_gateway.envoy.settings import (
     EPP_FILTER,
     FALLBACK_CLUSTER,
     GATEWAY_LISTENER,
     ORIGINAL_DST_CLUSTER,
-    cluster_route,
-    default_routes,
 )
 
 _FILTERS = "type.googleapis.com/envoy.extensions.filters.http."

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inference_gateway.datastore import Datastore
-from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, FALLBACK_CLUSTER
+from inference_gateway.envoy.settings import EDS_FILE_NAME, FALLBACK_CLUSTER
 
 _LOAD_ASSIGNMENT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
 
