@@ -12,6 +12,7 @@ from inference_gateway.bench._pool import pool_for
 from inference_gateway.bench.stats import Outcome, Slo, StageStats, Status, summarize
 from inference_gateway.bench.workloads import WORKLOADS, BenchRequest, generate
 from inference_gateway.simulator.engine import Engine
+from inference_gateway.simulator.virtual import snapshot
 
 SHAREGPT = WORKLOADS["sharegpt"]
 
@@ -138,7 +139,7 @@ def test_sheddable_requests_are_shed_only_by_gateway_policies_when_saturated() -
 
 def test_scrape_snapshot_reports_engine_state() -> None:
     engine = Engine(pool_for(SHAREGPT, 1).engine)
-    m = harness.snapshot(engine, 3.5)
+    m = snapshot(engine, 3.5)
     assert (m.waiting, m.running, m.kv_usage, m.updated_at) == (0, 0, 0.0, 3.5)
     assert m.num_blocks == engine.config.kv_blocks
 
