@@ -6,7 +6,8 @@ contention, not the response path. As a child (``python -m
 inference_gateway.bench._sse_upstream``) it has its own interpreter and event loop, like a
 real model server. Non-streaming requests get one JSON completion; streaming ones get
 ``max_tokens`` SSE events, each its own write as a model server emits tokens, then
-``data: [DONE]``.
+``data: [DONE]``; with ``bench_token_gap_ms`` in the body the events are that far apart, as
+real tokens are, so each reaches Envoy as a chunk of its own.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def stream_app(model: str) -> web.Application:
         event = b'data: {"object":"chat.completion.chunk","model":"%s","choices":[]}\n\n' % (
             model.encode()
         )
+        gap = float(data.get("bench_token_gap_ms", 0)) / 1000
         try:
             await resp.prepare(request)
-            for _ in range(int(data.get("max_tokens", 100))):
+            for i in range(int(data.get("max_tokens", 100))):
+                if gap and i:
+                    await asyncio.sleep(gap)
                 await resp.write(event)
             await resp.write(b"data: [DONE]\n\n")
             await resp.write_eof()

@@ -71,6 +71,13 @@ class OverheadSettings(BaseModel):
     sse_events: int = 500
     sse_seconds: float = 2.0
     """How long the SSE client keeps ``sse_streams`` streams going (wrk: whole seconds)."""
+    paced_streams: int = 64
+    paced_tokens: int = 25
+    paced_gap_ms: float = 20.0
+    paced_seconds: float = 4.0
+    """Paced SSE: ``paced_streams`` streams of tokens ``paced_gap_ms`` apart, as a model
+    server emits them, so each token is a response chunk and an ext_proc message of its own:
+    the EPP's CPU per streamed token, which bounds how many concurrent streams it can serve."""
     sse_rounds: int = 3
     """Alternating direct/gateway SSE runs per variant; each figure is the median of its
     runs and the ratio compares a variant with the direct runs taken beside it, so load
@@ -161,6 +168,7 @@ async def run_overhead(settings: OverheadSettings, *, gateway: GatewayFactory) -
                     report[name]["sse_events_per_s"] = gateway_sse
                     report[name]["sse_baseline_events_per_s"] = direct_sse
                     report[name]["cpu_us_per_sse_event"] = cpu_sse
+                    report[name].update(await _paced_sse(s, target, work, use_wrk))
                     report["envoy"].setdefault("sse_events_per_s", direct_sse)
     _derive(report)
     return report
@@ -263,6 +271,32 @@ async def _sse_rate(
     return await python_sse_rate(url, body, headers, streams=s.sse_streams, seconds=s.sse_seconds)
 
 
+async def _paced_sse(
+    s: OverheadSettings, target: BenchTarget, work: Path, use_wrk: bool
+) -> dict[str, float]:
+    """Tokens/s and this process's CPU µs per token over paced streams through the gateway."""
+    body = _chat(
+        STREAM_MODEL, stream=True, max_tokens=s.paced_tokens, bench_token_gap_ms=s.paced_gap_ms
+    )
+    paced = s.model_copy(
+        update={
+            "sse_streams": s.paced_streams,
+            "sse_events": s.paced_tokens,
+            "sse_seconds": s.paced_seconds,
+        }
+    )
+    headers = {"content-type": "application/json"}
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    rate = await _sse_rate(paced, target.url + CHAT_PATH, body, headers, work, use_wrk)
+    events = rate * (time.perf_counter() - wall_before)
+    return {
+        "paced_events_per_s": round(rate, 1),
+        "cpu_us_per_paced_event": round(
+            (time.process_time() - cpu_before) / max(events, 1.0) * 1e6, 2
+        ),
+    }
+
+
 def _derive(report: dict[str, Any]) -> None:
     base = report["envoy"]
     for name, _, _ in VARIANTS:
@@ -300,6 +334,8 @@ def format_report(report: dict[str, Any]) -> str:
         )
         lines.append(
             f"{'':>{len(name)}}  EPP CPU {run['cpu_us_per_request']:.0f} us per request at the "
-            f"busiest step, {run['cpu_us_per_sse_event']:.1f} us per SSE event"
+            f"busiest step, {run['cpu_us_per_sse_event']:.1f} us per SSE event, "
+            f"{run['cpu_us_per_paced_event']:.1f} us per paced token "
+            f"({run['paced_events_per_s']:.0f} tokens/s)"
         )
     return "\n".join(lines)

@@ -7,9 +7,11 @@ event loop; these tests check they serve, count and are always reaped.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import shutil
 import socket
+import time
 from pathlib import Path
 
 import aiohttp
@@ -66,6 +68,10 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
         sse_events=20,
         sse_seconds=0.1,
         sse_rounds=1,
+        paced_streams=2,
+        paced_tokens=3,
+        paced_gap_ms=1.0,
+        paced_seconds=0.2,
         load_tool="python",
         stream_port=port,
     )
@@ -79,6 +85,8 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
             assert report[path]["sse_baseline_events_per_s"] > 0
             assert report[path]["cpu_us_per_request"] > 0
             assert report[path]["cpu_us_per_sse_event"] > 0
+            assert report[path]["paced_events_per_s"] > 0
+            assert report[path]["cpu_us_per_paced_event"] > 0
     assert {"added_p50_ms_c1", "max_rps", "big_prompt_added_ms", "sse_ratio"} <= set(report["epp"])
     text = format_report(report)
     assert "Envoy alone" in text and "epp-lean" in text and "EPP CPU" in text
@@ -107,6 +115,23 @@ async def test_upstream_child_streams_every_event_then_done(tmp_path: Path) -> N
             assert "vllm:num_requests_waiting 0" in await resp.text()
     assert proc.returncode is not None
     assert await _refused(STREAM_HOST, port)
+
+
+async def test_upstream_child_paces_tokens_when_asked(tmp_path: Path) -> None:
+    port = free_port(STREAM_HOST)
+    body = json.dumps(
+        {"model": "m", "stream": True, "max_tokens": 3, "bench_token_gap_ms": 40}
+    ).encode()
+    async with (
+        stream_upstream(STREAM_HOST, port, STREAM_MODEL, log=tmp_path / "up.log"),
+        aiohttp.ClientSession() as session,
+    ):
+        started = time.monotonic()
+        async with session.post(f"http://{STREAM_HOST}:{port}/v1/chat/completions", data=body) as r:
+            lines = [ln async for ln in r.content if ln.startswith(b"data: ")]
+        elapsed = time.monotonic() - started
+    assert len(lines) == 4 and lines[-1] == b"data: [DONE]\n"
+    assert elapsed >= 0.08  # two 40 ms gaps between three tokens: a lower bound only
 
 
 async def test_upstream_child_is_reaped_when_the_bench_fails(tmp_path: Path) -> None:
