@@ -11,7 +11,8 @@ from collections.abc import Callable
 from grpc_health.v1 import health_pb2
 
 from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
-from inference_gateway.extproc._inline.connection import CallFactory, Connection
+from inference_gateway.extproc._inline.connection import Connection
+from inference_gateway.extproc._inline.streams import CallFactory
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, server_context
 

@@ -20,14 +20,22 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import hpack
 
 from inference_gateway.extproc._inline import frames as f
 from inference_gateway.extproc._inline.hpack_cache import CachingDecoder
-from inference_gateway.extproc._inline.outbound import Outbound, SendState
+from inference_gateway.extproc._inline.outbound import Outbound
+from inference_gateway.extproc._inline.streams import (
+    NO_CALL,
+    STATUS_INTERNAL,
+    STATUS_UNIMPLEMENTED,
+    Call,
+    CallFactory,
+    GrpcStream,
+    MessageRejected,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,34 +43,8 @@ RECEIVE_WINDOW = 16 * 1024 * 1024
 """Announced per stream and granted to the connection; refilled once half is used."""
 MAX_FRAME = 64 * 1024
 """The largest frame the peer may send us (announced; RFC minimum is 16 KiB)."""
-MAX_MESSAGE = 64 * 1024 * 1024
-"""A larger gRPC message fails its call with RESOURCE_EXHAUSTED."""
 _REFILL = RECEIVE_WINDOW // 2
 _REFUSED_STREAM = 0x7
-_STATUS_UNIMPLEMENTED, _STATUS_RESOURCE_EXHAUSTED, _STATUS_INTERNAL = 12, 8, 13
-
-
-class Call(Protocol):
-    """One gRPC call; every method runs inside the connection's read handling."""
-
-    def on_message(self, message: bytes | memoryview) -> None: ...
-
-    def on_end(self) -> None:
-        """The peer half-closed: no more messages will come."""
-
-    def on_cancel(self) -> None:
-        """Reset by the peer, or the connection is gone: send nothing more."""
-
-
-CallFactory = Callable[["Connection", int], Call]
-
-
-@dataclass(slots=True)
-class _Stream:
-    call: Call
-    send: SendState
-    receive_unacked: int = 0
-    partial: bytearray = field(default_factory=bytearray)
 
 
 class Connection(asyncio.Protocol):
@@ -83,7 +65,7 @@ class Connection(asyncio.Protocol):
         """The transport until the socket is gone, also after ``_fail`` dropped ``_transport``."""
         self._pending = b""
         self._preface_seen = False
-        self._streams: dict[int, _Stream] = {}
+        self._streams: dict[int, GrpcStream] = {}
         self._last_stream = 0
         self._out = Outbound()
         self._receive_unacked = 0
@@ -243,35 +225,17 @@ class Connection(asyncio.Protocol):
         if flags & f.END_STREAM and self._streams.get(stream_id) is stream:
             self._guarded(stream_id, stream.call.on_end)
 
-    def _messages(self, stream_id: int, stream: _Stream, payload: memoryview) -> None:
-        """Hand each complete length-prefixed message to the call, keep the rest."""
-        if stream.partial:
-            stream.partial += payload
-            if len(stream.partial) < 5:
-                return
-            needed = 5 + f.MESSAGE_PREFIX.unpack_from(stream.partial)[1]
-            if len(stream.partial) < needed and needed <= MAX_MESSAGE + 5:
-                return
-            data: bytes | memoryview = bytes(stream.partial)
-            stream.partial = bytearray()
-        else:
-            data = payload
-        pos, size = 0, len(data)
-        while size - pos >= 5:
-            compressed, length = f.MESSAGE_PREFIX.unpack_from(data, pos)
-            if compressed or length > MAX_MESSAGE:
-                status = _STATUS_UNIMPLEMENTED if compressed else _STATUS_RESOURCE_EXHAUSTED
-                self._abort(stream_id, stream, status, "message rejected")
-                return
-            end = pos + 5 + length
-            if end > size:
-                break
-            self._guarded(stream_id, stream.call.on_message, data[pos + 5 : end])
-            pos = end
+    def _messages(self, stream_id: int, stream: GrpcStream, payload: memoryview) -> None:
+        """Hand each complete message to the call, until the call ends."""
+        try:
+            messages = stream.messages(payload)
+        except MessageRejected as e:
+            self._abort(stream_id, stream, e.status, "message rejected")
+            return
+        for message in messages:
+            self._guarded(stream_id, stream.call.on_message, message)
             if self._streams.get(stream_id) is not stream:
                 return
-        if pos < size:
-            stream.partial = bytearray(data[pos:])
 
     def _headers(self, flags: int, stream_id: int, payload: memoryview) -> None:
         if stream_id == 0:
@@ -323,10 +287,10 @@ class Connection(asyncio.Protocol):
         path = next((bytes(v) for k, v in headers if k == b":path"), b"")
         factory = self._routes.get(path)
         if factory is None:
-            block_out = f.trailers_only(_STATUS_UNIMPLEMENTED, "method not found")
+            block_out = f.trailers_only(STATUS_UNIMPLEMENTED, "method not found")
             self._out.headers(f.END_HEADERS | f.END_STREAM, stream_id, block_out)
             return
-        stream = _Stream(call=_NO_CALL, send=self._out.new_stream())
+        stream = GrpcStream(call=NO_CALL, send=self._out.new_stream())
         self._streams[stream_id] = stream
         stream.call = factory(self, stream_id)
         if flags & f.END_STREAM:
@@ -388,9 +352,9 @@ class Connection(asyncio.Protocol):
             log.exception("gRPC call on stream %d failed", stream_id)
             stream = self._streams.get(stream_id)
             if stream is not None:
-                self._abort(stream_id, stream, _STATUS_INTERNAL, "internal error")
+                self._abort(stream_id, stream, STATUS_INTERNAL, "internal error")
 
-    def _abort(self, stream_id: int, stream: _Stream, status: int, message: str) -> None:
+    def _abort(self, stream_id: int, stream: GrpcStream, status: int, message: str) -> None:
         self._cancel(stream.call)
         if self._streams.get(stream_id) is stream:
             self._out.forget(stream_id, stream.send)
@@ -412,17 +376,3 @@ class Connection(asyncio.Protocol):
         self.flush()
         self._transport.close()
         self._transport = None
-
-
-class _NoCall:
-    def on_message(self, message: bytes | memoryview) -> None:
-        pass
-
-    def on_end(self) -> None:
-        pass
-
-    def on_cancel(self) -> None:
-        pass
-
-
-_NO_CALL = _NoCall()
