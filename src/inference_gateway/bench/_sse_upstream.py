@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ctypes
 import json
 import os
 import signal
@@ -28,6 +27,7 @@ from pathlib import Path
 from aiohttp import web
 
 from inference_gateway.bench._overhead_load import METRICS_TEXT, completion_json
+from inference_gateway.children import die_with_parent, stop_process
 
 MODULE = "inference_gateway.bench._sse_upstream"
 READY_TIMEOUT = 15.0
@@ -81,20 +81,13 @@ async def serve(host: str, port: int, model: str) -> None:
         await runner.cleanup()
 
 
-def _die_with_parent() -> None:
-    """Linux: ask for SIGTERM when the bench dies, so a killed bench leaves no upstream."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):
-            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", required=True)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--model", required=True)
     args = parser.parse_args(argv)
-    _die_with_parent()
+    die_with_parent()
     coro = serve(args.host, args.port, args.model)
     try:
         import uvloop
@@ -113,19 +106,6 @@ async def _accepting(host: str, port: int) -> bool:
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return True
-
-
-async def stop_process(proc: asyncio.subprocess.Process, grace: float = STOP_GRACE) -> None:
-    """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the child."""
-    if proc.returncode is None:
-        with contextlib.suppress(ProcessLookupError):
-            proc.terminate()
-        try:
-            await asyncio.wait_for(proc.wait(), grace)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError):
-                proc.kill()
-    await proc.wait()
 
 
 @asynccontextmanager
@@ -167,7 +147,7 @@ async def stream_upstream(
                 await asyncio.wait_for(proc.wait(), _POLL_SECONDS)
         yield proc
     finally:
-        await stop_process(proc)
+        await stop_process(proc, STOP_GRACE)
 
 
 if __name__ == "__main__":

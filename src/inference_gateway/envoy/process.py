@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import json
 import logging
-import signal
-import sys
 import time
 from collections import deque
 from collections.abc import Mapping
@@ -25,6 +22,8 @@ from types import TracebackType
 from typing import Any
 
 import aiohttp
+
+from inference_gateway.children import die_with_parent, stop_process
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +91,7 @@ class EnvoyProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE,
             start_new_session=True,
-            preexec_fn=_die_with_parent,
+            preexec_fn=die_with_parent,
         )
         self._reader = asyncio.get_running_loop().create_task(
             self._read_stderr(), name="envoy-stderr"
@@ -151,15 +150,8 @@ class EnvoyProcess:
         """SIGTERM, then SIGKILL after ``grace`` seconds; always reaps the process."""
         self._stopping = True
         proc = self._proc
-        if proc is not None and proc.returncode is None:
-            with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGTERM)
-            try:
-                await asyncio.wait_for(proc.wait(), grace)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+        if proc is not None:
+            await stop_process(proc, grace)
         if self._reader is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reader
@@ -176,22 +168,6 @@ class EnvoyProcess:
         tb: TracebackType | None,
     ) -> None:
         await self.stop()
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM the child when its parent dies, so a killed gateway leaves no Envoy.
-
-    Runs in the forked child before exec; nothing here may allocate locks or log.
-    """
-    if sys.platform.startswith("linux"):
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-        except OSError:
-            pass
-
-
-_PR_SET_PDEATHSIG = 1
 
 
 def _read_address(path: Path) -> str:
