@@ -27,6 +27,7 @@ from grpclib.server import Handler as GrpclibHandler
 from grpclib.server import Server
 from grpclib.server import Stream as GrpcStream
 
+from inference_gateway.extproc._drain import drain
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, server_context
 
@@ -282,12 +283,7 @@ class GrpclibBackend:
         servers, self._servers = self._servers, []
         if not servers:
             return
-        for name in self._statuses:
-            self._statuses[name] = health_pb2.HealthCheckResponse.NOT_SERVING
-        if grace > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self._service.idle.wait()
+        await drain(self._statuses, self._service.idle, grace)
         for server in servers:
             server.close()
             server.close_connections()

@@ -8,8 +8,7 @@ import socket
 import ssl
 from collections.abc import Callable
 
-from grpc_health.v1 import health_pb2
-
+from inference_gateway.extproc._drain import drain
 from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
 from inference_gateway.extproc._inline.connection import Connection
 from inference_gateway.extproc._inline.streams import CallFactory
@@ -124,12 +123,7 @@ class InlineBackend:
         servers, self._servers = self._servers, []
         if not servers:
             return
-        for name in self._statuses:
-            self._statuses[name] = health_pb2.HealthCheckResponse.NOT_SERVING
-        if grace > 0:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(grace):
-                    await self._calls.idle.wait()
+        await drain(self._statuses, self._calls.idle, grace)
         for server in servers:
             server.close()
         self._closing = True
