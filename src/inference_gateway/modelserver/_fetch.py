@@ -1,11 +1,12 @@
 """How a refresh loop gets one metrics body, whichever HTTP client carries it.
 
 Both clients report every failure as a ``ScrapeFailure`` with a short reason (the label of the
-errors counter); timeouts are the caller's ``asyncio.timeout`` and stay ``TimeoutError``.
+errors counter); a fetch that takes longer than the fetcher's ``timeout`` raises ``TimeoutError``.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Protocol
 
 import aiohttp
@@ -31,8 +32,9 @@ class Fetcher(Protocol):
 class AiohttpFetchers:
     """One shared ``ClientSession``: pooled keep-alive connections, http or https."""
 
-    def __init__(self, *, limit_per_host: int, gzip: bool, max_body: int) -> None:
+    def __init__(self, *, limit_per_host: int, gzip: bool, max_body: int, timeout: float) -> None:
         self._max_body = max_body
+        self._timeout = timeout
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host),
             timeout=aiohttp.ClientTimeout(total=None),
@@ -45,21 +47,24 @@ class AiohttpFetchers:
         )
 
     def fetcher(self, url: str) -> Fetcher:
-        return _AiohttpFetcher(self._session, yarl.URL(url), self._max_body)
+        return _AiohttpFetcher(self._session, yarl.URL(url), self._max_body, self._timeout)
 
     async def close(self) -> None:
         await self._session.close()
 
 
 class _AiohttpFetcher:
-    def __init__(self, session: aiohttp.ClientSession, url: yarl.URL, max_body: int) -> None:
+    def __init__(
+        self, session: aiohttp.ClientSession, url: yarl.URL, max_body: int, timeout: float
+    ) -> None:
         self._session = session
         self._url = url
         self._max_body = max_body
+        self._timeout = timeout
 
     async def fetch(self) -> bytes:
         try:
-            async with self._session.get(self._url) as resp:
+            async with asyncio.timeout(self._timeout), self._session.get(self._url) as resp:
                 if resp.status != 200:
                     raise ScrapeFailure("http_status", f"HTTP {resp.status}")
                 return await _read_capped(resp, self._max_body)
@@ -93,8 +98,10 @@ async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
 class LeanFetcher:
     """One ``LeanClient`` connection per endpoint (plain http)."""
 
-    def __init__(self, host: str, port: int, path: str, *, gzip: bool, max_body: int) -> None:
-        self._client = LeanClient(host, port, path, gzip=gzip, max_body=max_body)
+    def __init__(
+        self, host: str, port: int, path: str, *, gzip: bool, max_body: int, timeout: float
+    ) -> None:
+        self._client = LeanClient(host, port, path, gzip=gzip, max_body=max_body, timeout=timeout)
 
     async def fetch(self) -> bytes:
         try:

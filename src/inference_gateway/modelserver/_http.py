@@ -6,6 +6,9 @@ This client keeps one connection per server and parses only what a metrics respo
 the status line, ``Content-Length`` or ``Transfer-Encoding: chunked`` (or read-to-close), and
 ``Content-Encoding: gzip``. It speaks plain ``http`` only. Any error, timeout or cancellation
 closes the connection, so a half-read response can never be mistaken for the next one.
+
+The client enforces its own timeout: one ``loop.call_at`` timer per request that fails the
+response future, which costs about half of an ``asyncio.timeout`` block around the call.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class _Connection(asyncio.Protocol):
         self._cap = cap
         self._buf = bytearray()
         self._waiter: asyncio.Future[_Response] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self.transport: asyncio.Transport | None = None
         self.lost = False
 
@@ -67,19 +71,32 @@ class _Connection(asyncio.Protocol):
         else:
             self._fail(ConnectionResetError("connection closed before a response"))
 
-    def request(self, data: bytes) -> asyncio.Future[_Response]:
+    def request(self, data: bytes, deadline: float) -> asyncio.Future[_Response]:
+        """Send ``data``; the future fails with ``TimeoutError`` at loop time ``deadline``."""
         assert self.transport is not None
         self._buf.clear()
-        self._waiter = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._waiter = loop.create_future()
+        self._timer = loop.call_at(deadline, self._time_out)
         self.transport.write(data)
         return self._waiter
 
+    def _time_out(self) -> None:
+        self._timer = None
+        self._fail(TimeoutError())
+
     def _resolve(self, response: _Response) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_result(response)
         self._waiter = None
 
     def _fail(self, exc: Exception) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         if self._waiter is not None and not self._waiter.done():
             self._waiter.set_exception(exc)
         self._waiter = None
@@ -150,8 +167,11 @@ def _dechunk(buf: bytearray, pos: int) -> bytes | None:
 class LeanClient:
     """GETs one URL over one kept-alive connection; returns ``(status, decoded body)``."""
 
-    def __init__(self, host: str, port: int, path: str, *, gzip: bool, max_body: int) -> None:
+    def __init__(
+        self, host: str, port: int, path: str, *, gzip: bool, max_body: int, timeout: float
+    ) -> None:
         self._host = host.strip("[]")
+        self._timeout = timeout
         self._port = port
         self._cap = max_body
         host_header = f"[{self._host}]:{port}" if ":" in self._host else f"{host}:{port}"
@@ -163,30 +183,33 @@ class LeanClient:
         self._conn: _Connection | None = None
 
     async def get(self) -> tuple[int, bytes]:
+        """One GET; raises ``TimeoutError`` when it takes over ``timeout`` seconds in all."""
+        deadline = asyncio.get_running_loop().time() + self._timeout
         reused = self._conn is not None and not self._conn.lost
         try:
-            response = await self._exchange()
+            response = await self._exchange(deadline)
         except ConnectionResetError:
             if not reused:
                 raise
             # The server may close an idle kept-alive connection just as we reuse it.
-            response = await self._exchange()
+            response = await self._exchange(deadline)
         if response.close:
             self.close()
         if len(response.body) > self._cap:
             raise BodyTooLarge(f"body of {len(response.body)} bytes")
         return response.status, response.body
 
-    async def _exchange(self) -> _Response:
+    async def _exchange(self, deadline: float) -> _Response:
         conn = self._conn
         if conn is None or conn.lost:
             loop = asyncio.get_running_loop()
-            _, conn = await loop.create_connection(
-                lambda: _Connection(self._cap), self._host, self._port
-            )
+            async with asyncio.timeout_at(deadline):
+                _, conn = await loop.create_connection(
+                    lambda: _Connection(self._cap), self._host, self._port
+                )
             self._conn = conn
         try:
-            return await conn.request(self._request)
+            return await conn.request(self._request, deadline)
         except BaseException:
             self.close()
             raise

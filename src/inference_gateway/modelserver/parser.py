@@ -99,7 +99,8 @@ class _Lines:
     """Samples of one body, looked up family by family and only when a spec asks.
 
     Each lookup is one ``str.find`` scan of the body, so a fallback spec (the pre-0.9 vLLM KV
-    name) costs nothing when the primary one matched.
+    name) costs nothing when the primary one matched. Only finite samples are kept: no spec
+    reads any other.
     """
 
     __slots__ = ("_by_family", "_text")
@@ -111,27 +112,22 @@ class _Lines:
     def first(self, specs: Sequence[MetricSpec]) -> list[_Sample]:
         """Samples of the first spec that matches anything (finite values only)."""
         for spec in specs:
-            hits = [
-                s for s in self._family(spec.family) if math.isfinite(s[2]) and spec.matches(s[1])
-            ]
+            found = self._by_family.get(spec.family)
+            if found is None:
+                found = self._by_family[spec.family] = _family_samples(self._text, spec.family)
+            if not found:
+                continue
+            wanted = spec.labels
+            if not wanted:
+                return found
+            hits = [s for s in found if all(s[1].get(k) == v for k, v in wanted)]
             if hits:
                 return hits
         return []
 
-    def _family(self, family: str) -> list[_Sample]:
-        found = self._by_family.get(family)
-        if found is None:
-            found = []
-            for line in _sample_lines(self._text, family):
-                sample = _parse_line(line)
-                if sample is not None and sample[0] == family:
-                    found.append(sample)
-            self._by_family[family] = found
-        return found
 
-
-def _sample_lines(text: str, family: str) -> list[str]:
-    """The sample lines (not comments) of ``family``, from its one group in the body."""
+def _family_samples(text: str, family: str) -> list[_Sample]:
+    """The finite samples of ``family``, from its one group in the body."""
     if text.startswith(family):
         start = 0
     else:
@@ -140,14 +136,19 @@ def _sample_lines(text: str, family: str) -> list[str]:
             return []
         start = pos + 1
     n = len(family)
-    return [
-        line
-        for line in text[start : _group_end(text, start)].split("\n")
-        if line.startswith(family)
-        and len(line) > n
-        and line[n] in "{ \t"
-        and len(line) <= _MAX_LINE
-    ]
+    found: list[_Sample] = []
+    for line in text[start : _group_end(text, start)].split("\n"):
+        if (
+            line.startswith(family)
+            and len(line) > n
+            and line[n] in "{ \t"
+            and len(line) <= _MAX_LINE
+            and (sample := _parse_line(line)) is not None
+            and sample[0] == family
+            and math.isfinite(sample[2])
+        ):
+            found.append(sample)
+    return found
 
 
 def _group_end(text: str, start: int) -> int:

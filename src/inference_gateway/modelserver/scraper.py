@@ -153,7 +153,10 @@ class MetricsScraper:
         self._started = True
         if self._transport == "aiohttp":
             self._shared = AiohttpFetchers(
-                limit_per_host=self._limit_per_host, gzip=self._gzip, max_body=self._max_body
+                limit_per_host=self._limit_per_host,
+                gzip=self._gzip,
+                max_body=self._max_body,
+                timeout=self._timeout,
             )
         self._datastore.add_listener(self)
 
@@ -223,7 +226,12 @@ class MetricsScraper:
         if self._shared is not None:
             return self._shared.fetcher(f"{self._scheme}://{endpoint.hostport}{self._path}")
         return LeanFetcher(
-            endpoint.address, endpoint.port, self._path, gzip=self._gzip, max_body=self._max_body
+            endpoint.address,
+            endpoint.port,
+            self._path,
+            gzip=self._gzip,
+            max_body=self._max_body,
+            timeout=self._timeout,
         )
 
     async def _scrape_once(
@@ -235,8 +243,7 @@ class MetricsScraper:
     ) -> None:
         self.stats.scrapes_total += 1
         try:
-            async with asyncio.timeout(self._timeout):
-                body = await fetcher.fetch()
+            body = await fetcher.fetch()
             now = self._clock()
             started = time.thread_time()
             try:
