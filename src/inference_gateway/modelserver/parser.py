@@ -42,7 +42,11 @@ _Combine = Literal["max", "sum"]
 # Sized for 256 servers x ~8 read series; heads rarely differ between servers of one model.
 # Only heads up to 1 KiB are kept, so a hostile server can pin at most ~8 MiB.
 _HEAD_MEMO_SIZE = 8192
-_HEAD_MEMO_MAX_CHARS = 1024
+# Whole lines and whole family groups too, as most repeat verbatim (info series, idle gauges,
+# old LoRA series); a busy server's changing values churn these memos, not the head memo.
+_LINE_MEMO_SIZE = 8192
+_GROUP_MEMO_SIZE = 4096
+_MEMO_MAX_CHARS = 1024
 # Longer sample lines are not from a sane exporter; the parser is quadratic on some of them.
 _MAX_LINE = 16 * 1024
 
@@ -107,9 +111,9 @@ class _Lines:
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._by_family: dict[str, list[_Sample]] = {}
+        self._by_family: dict[str, Sequence[_Sample]] = {}
 
-    def first(self, specs: Sequence[MetricSpec]) -> list[_Sample]:
+    def first(self, specs: Sequence[MetricSpec]) -> Sequence[_Sample]:
         """Samples of the first spec that matches anything (finite values only)."""
         for spec in specs:
             found = self._by_family.get(spec.family)
@@ -126,29 +130,37 @@ class _Lines:
         return []
 
 
-def _family_samples(text: str, family: str) -> list[_Sample]:
+def _family_samples(text: str, family: str) -> tuple[_Sample, ...]:
     """The finite samples of ``family``, from its one group in the body."""
     if text.startswith(family):
         start = 0
     else:
         pos = text.find("\n" + family)
         if pos == -1:
-            return []
+            return ()
         start = pos + 1
+    group = text[start : _group_end(text, start)]
+    if len(group) <= _MEMO_MAX_CHARS:
+        return _memo_group(group, family)
+    return _group_samples(group, family)
+
+
+def _group_samples(group: str, family: str) -> tuple[_Sample, ...]:
     n = len(family)
     found: list[_Sample] = []
-    for line in text[start : _group_end(text, start)].split("\n"):
-        if (
-            line.startswith(family)
-            and len(line) > n
-            and line[n] in "{ \t"
-            and len(line) <= _MAX_LINE
-            and (sample := _parse_line(line)) is not None
-            and sample[0] == family
-            and math.isfinite(sample[2])
-        ):
+    for line in group.split("\n"):
+        if not line.startswith(family) or len(line) <= n or line[n] not in "{ \t":
+            continue
+        size = len(line)
+        if size <= _MEMO_MAX_CHARS:
+            sample = _memo_line(line)
+        elif size <= _MAX_LINE:
+            sample = _parse_line(line)
+        else:
+            continue
+        if sample is not None and sample[0] == family and math.isfinite(sample[2]):
             found.append(sample)
-    return found
+    return tuple(found)
 
 
 def _group_end(text: str, start: int) -> int:
@@ -180,7 +192,7 @@ def _parse_line(line: str) -> _Sample | None:
     except ValueError:
         return None
     text = line[:cut]
-    head = _memo_head(text) if len(text) <= _HEAD_MEMO_MAX_CHARS else _parse_head(text)
+    head = _memo_head(text) if len(text) <= _MEMO_MAX_CHARS else _parse_head(text)
     return None if head is None else (head[0], head[1], value)
 
 
@@ -195,11 +207,11 @@ def _parse_head(head: str) -> tuple[str, Mapping[str, str]] | None:
     return None
 
 
-def _count(samples: list[_Sample]) -> int:
+def _count(samples: Sequence[_Sample]) -> int:
     return max(0, round(sum(s[2] for s in samples))) if samples else 0
 
 
-def _usage(samples: list[_Sample]) -> float:
+def _usage(samples: Sequence[_Sample]) -> float:
     if not samples:
         return 0.0
     return min(1.0, max(0.0, sum(s[2] for s in samples) / len(samples)))
@@ -217,14 +229,14 @@ def _int_or_none(raw: str | float | None) -> int | None:
     return int(value)
 
 
-def _label_int(samples: list[_Sample], label: str, *, combine: _Combine) -> int | None:
+def _label_int(samples: Sequence[_Sample], label: str, *, combine: _Combine) -> int | None:
     if not label:
         return None
     values = [v for s in samples if (v := _int_or_none(s[1].get(label))) is not None]
     return _combine(values, combine)
 
 
-def _gauge_int(samples: list[_Sample], *, combine: _Combine) -> int | None:
+def _gauge_int(samples: Sequence[_Sample], *, combine: _Combine) -> int | None:
     values = [v for s in samples if (v := _int_or_none(s[2])) is not None]
     return _combine(values, combine)
 
@@ -235,7 +247,7 @@ def _combine(values: list[int], combine: _Combine) -> int | None:
     return max(values) if combine == "max" else sum(values)
 
 
-def _lora(samples: list[_Sample]) -> tuple[frozenset[str], frozenset[str], int] | None:
+def _lora(samples: Sequence[_Sample]) -> tuple[frozenset[str], frozenset[str], int] | None:
     if not samples:
         return None
     newest_any = max(samples, key=lambda s: s[2])
@@ -256,3 +268,5 @@ def _adapter_set(raw: str) -> frozenset[str]:
 
 
 _memo_head = functools.lru_cache(maxsize=_HEAD_MEMO_SIZE)(_parse_head)
+_memo_line = functools.lru_cache(maxsize=_LINE_MEMO_SIZE)(_parse_line)
+_memo_group = functools.lru_cache(maxsize=_GROUP_MEMO_SIZE)(_group_samples)
