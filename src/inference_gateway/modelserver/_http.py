@@ -47,17 +47,25 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]  # uvloop's is not a subclass
 
     def data_received(self, data: bytes) -> None:
-        self._buf += data
-        if len(self._buf) > self._cap + 64 * 1024:
+        if self._waiter is None:
+            return  # no request pending: stray bytes, which the next request would discard
+        # A whole metrics response usually arrives in one read: parse it in place, uncopied.
+        buf: bytes | bytearray = data
+        if self._buf:
+            self._buf += data
+            buf = self._buf
+        if len(buf) > self._cap + 64 * 1024:
             self._fail(BodyTooLarge(f"response over {self._cap} bytes"))
             return
         try:
-            response = _parse(self._buf, at_eof=False)
+            response = _parse(buf, at_eof=False)
         except HTTPError as e:
             self._fail(e)
             return
         if response is not None:
             self._resolve(response)
+        elif buf is data:
+            self._buf += data
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -104,7 +112,7 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-def _parse(buf: bytearray, *, at_eof: bool) -> _Response | None:
+def _parse(buf: bytes | bytearray, *, at_eof: bool) -> _Response | None:
     """A complete response from the start of ``buf``, or None if more bytes are needed."""
     head_end = buf.find(b"\r\n\r\n")
     if head_end == -1:
@@ -144,7 +152,7 @@ def _parse(buf: bytearray, *, at_eof: bool) -> _Response | None:
     return _Response(int(parts[1]), body, close)
 
 
-def _dechunk(buf: bytearray, pos: int) -> bytes | None:
+def _dechunk(buf: bytes | bytearray, pos: int) -> bytes | None:
     chunks: list[bytes] = []
     while True:
         line_end = buf.find(b"\r\n", pos)
