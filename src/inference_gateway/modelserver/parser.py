@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Literal
 
@@ -38,6 +39,8 @@ from inference_gateway.modelserver.spec import EngineMapping, MetricSpec
 
 _Sample = tuple[str, Mapping[str, str], float]
 _Combine = Literal["max", "sum"]
+_LoraState = tuple[frozenset[str], frozenset[str], int]
+_VALUE = operator.itemgetter(2)
 
 # Sized for 256 servers x ~8 read series; heads rarely differ between servers of one model.
 # Only heads up to 1 KiB are kept, so a hostile server can pin at most ~8 MiB.
@@ -208,13 +211,13 @@ def _parse_head(head: str) -> tuple[str, Mapping[str, str]] | None:
 
 
 def _count(samples: Sequence[_Sample]) -> int:
-    return max(0, round(sum(s[2] for s in samples))) if samples else 0
+    return max(0, round(sum([s[2] for s in samples]))) if samples else 0
 
 
 def _usage(samples: Sequence[_Sample]) -> float:
     if not samples:
         return 0.0
-    return min(1.0, max(0.0, sum(s[2] for s in samples) / len(samples)))
+    return min(1.0, max(0.0, sum([s[2] for s in samples]) / len(samples)))
 
 
 def _int_or_none(raw: str | float | None) -> int | None:
@@ -247,20 +250,23 @@ def _combine(values: list[int], combine: _Combine) -> int | None:
     return max(values) if combine == "max" else sum(values)
 
 
-def _lora(samples: Sequence[_Sample]) -> tuple[frozenset[str], frozenset[str], int] | None:
+def _lora(samples: Sequence[_Sample]) -> _LoraState | None:
     if not samples:
         return None
-    newest_any = max(samples, key=lambda s: s[2])
     active = [s for s in samples if s[1].get(_RUNNING_LORA) or s[1].get(_WAITING_LORA)]
-    chosen = max(active, key=lambda s: s[2]) if active else None
-    max_lora = _int_or_none((chosen or newest_any)[1].get(_MAX_LORA))
-    if chosen is None:
-        return frozenset(), frozenset(), max_lora or 0
-    return (
-        _adapter_set(chosen[1].get(_RUNNING_LORA, "")),
-        _adapter_set(chosen[1].get(_WAITING_LORA, "")),
-        max_lora or 0,
+    if not active:
+        newest = max(samples, key=_VALUE)[1]
+        return _lora_state("", "", newest.get(_MAX_LORA))
+    chosen = max(active, key=_VALUE)[1]
+    return _lora_state(
+        chosen.get(_RUNNING_LORA, ""), chosen.get(_WAITING_LORA, ""), chosen.get(_MAX_LORA)
     )
+
+
+@functools.lru_cache(maxsize=1024)
+def _lora_state(running: str, waiting: str, max_lora: str | None) -> _LoraState:
+    """Adapter sets and slot count from one series' labels (memoised: label values repeat)."""
+    return _adapter_set(running), _adapter_set(waiting), _int_or_none(max_lora) or 0
 
 
 def _adapter_set(raw: str) -> frozenset[str]:
