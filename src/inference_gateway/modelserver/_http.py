@@ -14,6 +14,7 @@ response future, which costs about half of an ``asyncio.timeout`` block around t
 from __future__ import annotations
 
 import asyncio
+import functools
 import zlib
 
 
@@ -23,6 +24,9 @@ class HTTPError(Exception):
 
 class BodyTooLarge(HTTPError):
     pass
+
+
+_Head = tuple[int, bool, bytes | None, bool, bool]
 
 
 class _Response:
@@ -119,20 +123,14 @@ def _parse(buf: bytes | bytearray, *, at_eof: bool) -> _Response | None:
         if at_eof:
             raise HTTPError("connection closed inside the response head")
         return None
-    lines = bytes(buf[:head_end]).split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise HTTPError(f"bad status line {lines[0][:80]!r}")
-    headers: dict[bytes, bytes] = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(b":")
-        if not sep:
-            raise HTTPError(f"bad header line {line[:80]!r}")
-        headers[name.strip().lower()] = value.strip()
+    head = bytes(buf[:head_end])
+    status, chunked, length, gzip, close = (
+        _memo_head(head) if len(head) <= _HEAD_MEMO_MAX else _parse_head(head)
+    )
     start = head_end + 4
-    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+    if chunked:
         body = _dechunk(buf, start)
-    elif (length := headers.get(b"content-length")) is not None:
+    elif length is not None:
         if not length.isdigit():
             raise HTTPError(f"bad Content-Length {length[:20]!r}")
         end = start + int(length)
@@ -143,13 +141,38 @@ def _parse(buf: bytes | bytearray, *, at_eof: bool) -> _Response | None:
         if at_eof:
             raise HTTPError("connection closed inside the body")
         return None
-    if headers.get(b"content-encoding", b"").lower() == b"gzip":
+    if gzip:
         try:
             body = zlib.decompress(body, wbits=31)
         except zlib.error as e:
             raise HTTPError(f"bad gzip body: {e}") from e
-    close = headers.get(b"connection", b"").lower() == b"close" or parts[0] == b"HTTP/1.0"
-    return _Response(int(parts[1]), body, close)
+    return _Response(status, body, close)
+
+
+def _parse_head(head: bytes) -> _Head:
+    """Status, chunked, Content-Length, gzip and close from a response head."""
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ", 2)
+    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
+        raise HTTPError(f"bad status line {lines[0][:80]!r}")
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise HTTPError(f"bad header line {line[:80]!r}")
+        headers[name.strip().lower()] = value.strip()
+    return (
+        int(parts[1]),
+        b"chunked" in headers.get(b"transfer-encoding", b"").lower(),
+        headers.get(b"content-length"),
+        headers.get(b"content-encoding", b"").lower() == b"gzip",
+        headers.get(b"connection", b"").lower() == b"close" or parts[0] == b"HTTP/1.0",
+    )
+
+
+# A server sends the same head every time, but for Content-Length (and a Date once a second).
+_memo_head = functools.lru_cache(maxsize=1024)(_parse_head)
+_HEAD_MEMO_MAX = 1024
 
 
 def _dechunk(buf: bytes | bytearray, pos: int) -> bytes | None:
