@@ -15,6 +15,9 @@ timeout, or a stream that ends without ``[DONE]``. Memory growth is measured fro
 the warm-up (the first 10% of the run) to the last sample; for runs shorter than 30 minutes
 the 30-minute figure is extrapolated from the least-squares slope after warm-up, and the
 report says so. Loopback only; bounded by ``minutes`` plus fixed start and drain margins.
+
+The samples and the growth arithmetic live in ``soak_result``, the process probes (RSS, Envoy
+heap, ``tracemalloc`` growth) in ``_soak_probes``; this module runs the gateway and samples it.
 """
 
 from __future__ import annotations
@@ -24,96 +27,22 @@ import json
 import sys
 import tempfile
 import tracemalloc
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import aiohttp
-
 from inference_gateway.bench._soak_load import DRAIN_MARGIN, POD_HOSTS, config_yaml
+from inference_gateway.bench._soak_probes import envoy_heap_mb, rss_mb
+from inference_gateway.bench._soak_probes import top_growth as _top_growth
+from inference_gateway.bench.soak_result import GOAL_GROWTH_PCT as GOAL_GROWTH_PCT
+from inference_gateway.bench.soak_result import GOAL_MINUTES as GOAL_MINUTES
+from inference_gateway.bench.soak_result import WARMUP_SHARE as WARMUP_SHARE
+from inference_gateway.bench.soak_result import Sample, SoakResult
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.simulator.ports import shared_free_port
 
-WARMUP_SHARE = 0.10
-GOAL_GROWTH_PCT = 10.0
-GOAL_MINUTES = 30.0
 _START_TIMEOUT = 60.0
-_TOP_GROWTH = 8
-
-
-@dataclass(frozen=True, slots=True)
-class Sample:
-    seconds: float
-    rss_mb: float
-    envoy_heap_mb: float | None
-    completed: int
-    py_blocks: int | None = None
-    """Live Python memory blocks (``sys.getallocatedblocks``): flat while RSS grows means
-    the growth is native memory or allocator fragmentation, not Python objects."""
-
-
-@dataclass
-class SoakResult:
-    minutes: float
-    concurrency: int
-    policy: str
-    samples: list[Sample]
-    sent: int = 0
-    succeeded: int = 0
-    failed: dict[str, int] = field(default_factory=dict)
-    """Failures by cause: ``status 503``, ``incomplete stream``, ``ClientConnectorError``..."""
-    by_kind: dict[str, int] = field(default_factory=dict)
-    wall_seconds: float = 0.0
-    allocation_growth: list[str] = field(default_factory=list)
-    """With ``trace_allocations``: the source lines whose live Python allocations grew most
-    between the end of warm-up and the end of the run (``tracemalloc``)."""
-
-    @property
-    def failed_total(self) -> int:
-        return sum(self.failed.values())
-
-    @property
-    def post_warmup(self) -> list[Sample]:
-        if not self.samples:
-            return []
-        cut = self.samples[-1].seconds * WARMUP_SHARE
-        return [s for s in self.samples if s.seconds >= cut]
-
-    @property
-    def growth_pct(self) -> float | None:
-        """RSS growth from the end of warm-up to the last sample, in percent."""
-        after = self.post_warmup
-        if len(after) < 2:
-            return None
-        return (after[-1].rss_mb - after[0].rss_mb) / after[0].rss_mb * 100.0
-
-    @property
-    def slope_mb_per_min(self) -> float | None:
-        after = self.post_warmup
-        if len(after) < 3:
-            return None
-        xs = [s.seconds / 60.0 for s in after]
-        ys = [s.rss_mb for s in after]
-        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
-        var = sum((x - mx) ** 2 for x in xs)
-        return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / var if var else None
-
-    @property
-    def growth_30min_pct(self) -> tuple[float | None, bool]:
-        """(growth over 30 minutes after warm-up, whether it is extrapolated)."""
-        if self.minutes >= GOAL_MINUTES:
-            return self.growth_pct, False
-        slope, after = self.slope_mb_per_min, self.post_warmup
-        if slope is None or not after:
-            return None, True
-        return max(slope, 0.0) * GOAL_MINUTES / after[0].rss_mb * 100.0, True
-
-    @property
-    def memory_flat(self) -> bool | None:
-        growth, _ = self.growth_30min_pct
-        return None if growth is None else growth <= GOAL_GROWTH_PCT
 
 
 # --- parent: the gateway and the sampler ------------------------------------------------------
@@ -252,7 +181,7 @@ async def _sample_until_done(
             if now > deadline:
                 raise RuntimeError("soak child did not report within its time bound")
             if now >= next_sample:
-                heap = await _envoy_heap_mb(gw)
+                heap = await envoy_heap_mb(gw)
                 result.samples.append(
                     Sample(now - started, rss_mb(), heap, completed, sys.getallocatedblocks())
                 )
@@ -278,7 +207,7 @@ async def _sample_until_done(
             msg = json.loads(line)
             if "result" in msg:
                 now = loop.time()
-                heap = await _envoy_heap_mb(gw)
+                heap = await envoy_heap_mb(gw)
                 total = msg["result"]["succeeded"] + sum(msg["result"]["failed"].values())
                 result.samples.append(
                     Sample(now - started, rss_mb(), heap, total, sys.getallocatedblocks())
@@ -293,33 +222,6 @@ async def _sample_until_done(
         if not reader.done():
             reader.cancel()
             await asyncio.gather(reader, return_exceptions=True)
-
-
-def _top_growth(before: tracemalloc.Snapshot, after: tracemalloc.Snapshot) -> list[str]:
-    stats = after.compare_to(before, "lineno")
-    return [
-        f"{stat.size_diff / 2**20:+.2f} MB in {stat.count_diff:+d} blocks: {stat.traceback[0]}"
-        for stat in stats[:_TOP_GROWTH]
-        if stat.size_diff > 0
-    ]
-
-
-def rss_mb(pid: int | str = "self") -> float:
-    """Resident set size from ``/proc/<pid>/status`` (Linux), in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024.0
-    raise RuntimeError(f"no VmRSS for process {pid}")
-
-
-async def _envoy_heap_mb(gw: Gateway) -> float | None:
-    if gw.envoy is None:
-        return None
-    try:
-        memory = json.loads(await gw.envoy.admin("/memory"))
-        return int(memory["allocated"]) / 2**20
-    except (aiohttp.ClientError, ValueError, KeyError, OSError):
-        return None
 
 
 async def _wait_for_metrics(gw: Gateway) -> None:
