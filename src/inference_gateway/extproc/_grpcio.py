@@ -1,7 +1,8 @@
 """The ext_proc and health services on grpcio's asyncio server (``transport="grpcio"``).
 
-``Process`` is the thin loop STYLE rule 14 asks for: ``async for`` in, ``yield`` out, one
-handler ``Stream`` per call. Kept as the reference transport next to ``_grpclib``.
+``Process`` is the thin loop STYLE rule 14 asks for (``Stream.serve``: ``async for`` in,
+``context.write`` out), one handler ``Stream`` per call. Kept as the reference transport
+next to ``_grpclib``.
 """
 
 from __future__ import annotations
@@ -38,24 +39,8 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
         self,
         request_iterator: AsyncIterator[pb.ProcessingRequest],
         context: grpc.aio.ServicerContext,
-    ) -> AsyncIterator[pb.ProcessingResponse]:
-        stream = self._make_stream()
-        error: str | None = "stream_closed"
-        try:
-            async for request in request_iterator:
-                responses = stream.on_message(request)
-                if stream.routing_pending:
-                    responses = await stream.route_pending()
-                for response in responses:
-                    yield response
-                if stream.done:
-                    return
-            error = "incomplete"
-        except asyncio.CancelledError:
-            error = "cancelled"
-            raise
-        finally:
-            stream.close(error=error)
+    ) -> None:
+        await self._make_stream().serve(request_iterator, context.write)
 
 
 class _DynamicCredentials:

@@ -55,25 +55,11 @@ class ExtProcService:
         }
 
     async def process(self, grpc_stream: GrpcStream[Any, Any]) -> None:
-        stream = self._make_stream()
-        error: str | None = "stream_closed"
         self.active += 1
         self.idle.clear()
         try:
-            async for request in grpc_stream:
-                responses = stream.on_message(request)
-                if stream.routing_pending:
-                    responses = await stream.route_pending()
-                for response in responses:
-                    await grpc_stream.send_message(response)
-                if stream.done:
-                    return
-            error = "incomplete"
-        except asyncio.CancelledError:
-            error = "cancelled"
-            raise
+            await self._make_stream().serve(grpc_stream, grpc_stream.send_message)
         finally:
-            stream.close(error=error)
             self.active -= 1
             if not self.active:
                 self.idle.set()

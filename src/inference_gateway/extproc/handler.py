@@ -25,8 +25,10 @@ The director's ``finish`` runs exactly once per routed request, from ``close`` a
 
 from __future__ import annotations
 
+import asyncio
 import enum
 import logging
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -154,6 +156,33 @@ class Stream:
         """The stream ended; release the request if the response never completed."""
         self._finish(error)
         self.span.end()
+
+    async def serve(
+        self,
+        requests: AsyncIterable[pb.ProcessingRequest],
+        send: Callable[[pb.ProcessingResponse], Awaitable[object]],
+    ) -> None:
+        """Drive the whole stream from a library's message source (grpclib, grpcio).
+
+        Returns once ``done`` (the library then ends the call cleanly) or when the peer
+        half-closes; ``close`` runs in every case, with why the stream ended.
+        """
+        error = "stream_closed"
+        try:
+            async for request in requests:
+                responses = self.on_message(request)
+                if self.routing_pending:
+                    responses = await self.route_pending()
+                for response in responses:
+                    await send(response)
+                if self.done:
+                    return
+            error = "incomplete"
+        except asyncio.CancelledError:
+            error = "cancelled"
+            raise
+        finally:
+            self.close(error=error)
 
     # --- request path ------------------------------------------------------------------
     def _request_headers(self, request: pb.ProcessingRequest) -> Responses:
