@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import weakref
 from collections.abc import Callable
@@ -27,7 +26,7 @@ from grpclib.server import Handler as GrpclibHandler
 from grpclib.server import Server
 from grpclib.server import Stream as GrpcStream
 
-from inference_gateway.extproc._drain import drain
+from inference_gateway.extproc._serving import bound_socket, drain
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, server_context
 
@@ -190,14 +189,7 @@ async def start_server(
     """Listen on ``host:port`` (0: any free port); returns the server and the bound port."""
     from grpclib.config import Configuration
 
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
-    except OSError:
-        sock.close()
-        raise
+    sock = bound_socket(host, port)
     config = Configuration(http2_connection_window_size=_WINDOW, http2_stream_window_size=_WINDOW)
     server = _Server(services, config=config)
     await server.start(sock=sock, ssl=tls)

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import Callable
 
-from inference_gateway.extproc._drain import drain
 from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
 from inference_gateway.extproc._inline.connection import Connection
 from inference_gateway.extproc._inline.streams import CallFactory
+from inference_gateway.extproc._serving import bound_socket, drain
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, server_context
 
@@ -85,14 +84,7 @@ class InlineBackend:
     async def _listen(
         self, routes: dict[bytes, CallFactory], port: int, tls: ssl.SSLContext | None = None
     ) -> tuple[asyncio.Server, int]:
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((self._host, port))
-        except OSError:
-            sock.close()
-            raise
+        sock = bound_socket(self._host, port)
 
         def accept() -> Connection:
             return Connection(routes, self._made, self._connections.discard)
