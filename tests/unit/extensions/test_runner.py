@@ -15,7 +15,7 @@ from inference_gateway.requestcontrol.extensions import (
     ImmediateAnswer,
     RequestContext,
 )
-from inference_gateway.requestcontrol.extensions.base import FailureMode, points_of
+from inference_gateway.requestcontrol.extensions.base import ExtensionFailureMode, points_of
 from inference_gateway.requestcontrol.types import GatewayError
 from inference_gateway.scheduling.saturation import SaturationDetector
 from tests.unit.extensions.helpers import begin, chat_body, incoming, routed
@@ -62,7 +62,7 @@ class Recorder(ExtensionPlugin):
 class Stuck(ExtensionPlugin):
     TYPE = "stuck"
 
-    def __init__(self, failure_mode: FailureMode, timeout: float = 5.0) -> None:
+    def __init__(self, failure_mode: ExtensionFailureMode, timeout: float = 5.0) -> None:
         params = ExtensionParams(timeout=timeout, failureMode=failure_mode)
         super().__init__("stuck", params)
         self.never = asyncio.Event()
@@ -74,7 +74,7 @@ class Stuck(ExtensionPlugin):
 class Broken(ExtensionPlugin):
     TYPE = "broken"
 
-    def __init__(self, failure_mode: FailureMode) -> None:
+    def __init__(self, failure_mode: ExtensionFailureMode) -> None:
         super().__init__("broken", ExtensionParams(failureMode=failure_mode))
 
     def prepare_data(self, ctx: RequestContext) -> None:
