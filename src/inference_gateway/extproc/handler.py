@@ -38,6 +38,7 @@ from inference_gateway.extproc._read import read_headers, served_endpoint, subse
 from inference_gateway.observability import tracing
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
 from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
+from inference_gateway.requestcontrol.models_list import Answered
 from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
 
 log = logging.getLogger(__name__)
@@ -111,6 +112,8 @@ class Stream:
             return []
         except GatewayError as err:
             return self._reject(err)
+        except Answered as done:
+            return self._answered(done)
         except Exception:
             log.exception("ext_proc: unexpected error on %s", kind)
             if self.state.phase in (Phase.RESPONSE, Phase.ROUTED):
@@ -143,6 +146,8 @@ class Stream:
             return [msgs.answer(answer.status, answer.headers, answer.body)]
         except GatewayError as err:
             return self._reject(err)
+        except Answered as done:
+            return self._answered(done)
         except Exception:
             log.exception("ext_proc: unexpected error while routing")
             return self._reject(internal())
@@ -273,6 +278,11 @@ class Stream:
         self._finish(err.reason)
         self.state.phase = Phase.DONE
         return [msgs.immediate(err)]
+
+    def _answered(self, done: Answered) -> Responses:
+        """The director answered the request itself (``GET /v1/models``): send that."""
+        self.state.phase = Phase.DONE
+        return [msgs.answer(done.status, done.headers, done.body)]
 
     # --- response path -----------------------------------------------------------------
     def _response_headers(self, request: pb.ProcessingRequest) -> Responses:

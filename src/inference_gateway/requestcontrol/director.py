@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
+from inference_gateway.requestcontrol.models_list import Answered, models_answer
 from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.resolve import (
     criticality_for,
@@ -102,6 +103,8 @@ class Director:
         except GatewayError as e:
             self.metrics.request_failed(names.model, names.target, e.reason)
             raise
+        except Answered:
+            raise
         except Exception as e:
             log.exception("routing failed unexpectedly (model=%r)", names.model)
             err = errors.internal()
@@ -142,11 +145,21 @@ class Director:
         return headers.get(REQUEST_ID_HEADER) or str(uuid.uuid4())
 
     def _route_bodiless(self, request: IncomingRequest, started: float) -> Routed:
-        """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.
+        """No body, no model (probes, other GETs): any ready endpoint, as upstream.
 
-        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
+        ``GET /v1/models`` and ``/v1/models/{id}`` are answered here (``models_list``).
+
+                Without a model there is nothing to rewrite or meter, so only in-flight is counted.
         """
         chosen_pool = self._routed_pool(request)
+        answer = models_answer(
+            self.datastore,
+            request.headers,
+            now=time.time(),
+            pool_key=chosen_pool.key if chosen_pool is not None else None,
+        )
+        if answer is not None:
+            raise answer  # GET /v1/models[/{id}]: the gateway's own list, not a pod's
         pools = sorted(self.datastore.pools(), key=lambda p: p.key)
         if chosen_pool is not None:
             pools = [chosen_pool]
