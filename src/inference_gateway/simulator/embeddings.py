@@ -38,8 +38,10 @@ EMBEDDING_DIM = 384
 
 
 def vector(text: str, dims: int, seed: int) -> list[float]:
+    """A unit vector; a smaller ``dims`` is the full vector's prefix, renormalised
+    (matryoshka truncation, as vLLM does for ``dimensions``)."""
     rng = random.Random(xxhash.xxh64_intdigest(text.encode(), seed))
-    raw = [rng.gauss(0.0, 1.0) for _ in range(dims)]
+    raw = [rng.gauss(0.0, 1.0) for _ in range(EMBEDDING_DIM)][:dims]
     norm = math.sqrt(sum(x * x for x in raw)) or 1.0
     return [x / norm for x in raw]
 
