@@ -2,8 +2,8 @@
 
 One module-scoped world, pools by what a client should meet:
 
-* ``base`` (first by key): two simulator pods serving ``BASE`` and the adapters ``review-1``/``review-2``
-  behind the ``review`` InferenceModel (a 50/50 split);
+* ``base`` (first by key): two simulator pods serving ``BASE`` and the adapters
+  ``review-1``/``review-2`` behind the ``review`` InferenceModel (a 50/50 split);
 * ``embed``: one simulator started as an embedding model;
 * ``limited``: one simulator answering every request 429 (a pod's own error, passed through);
 * ``stale``: one simulator whose metrics endpoint fails, so the EPP never has fresh metrics
