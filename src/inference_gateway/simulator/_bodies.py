@@ -39,15 +39,18 @@ class Job:
         return self.ticket.record.request_id
 
 
-def usage(jobs: list[Job], *, so_far: bool = False) -> dict[str, Any]:
+def usage_so_far(jobs: list[Job], completion: int) -> dict[str, Any]:
+    """``continuous_usage_stats``: the counts at one chunk (no cache details, as vLLM)."""
     prompt = sum(j.prompt_tokens for j in jobs if j.first)
-    if so_far:
-        completion = sum(j.sent for j in jobs)
-        return {
-            "prompt_tokens": prompt,
-            "total_tokens": prompt + completion,
-            "completion_tokens": completion,
-        }
+    return {
+        "prompt_tokens": prompt,
+        "total_tokens": prompt + completion,
+        "completion_tokens": completion,
+    }
+
+
+def usage(jobs: list[Job]) -> dict[str, Any]:
+    prompt = sum(j.prompt_tokens for j in jobs if j.first)
     completion = sum(j.ticket.record.output_tokens for j in jobs)
     cached = sum(j.ticket.record.cached_tokens for j in jobs if j.first)
     return {

@@ -27,6 +27,7 @@ from inference_gateway.simulator._bodies import (
     role_chunk,
     token_choices,
     usage,
+    usage_so_far,
 )
 from inference_gateway.simulator._choices import cap_for, plan
 from inference_gateway.simulator._request import BadRequest, Kind, Parsed, parse
@@ -138,18 +139,18 @@ async def stream(
     await resp.prepare(request)
     head = chunk_head(p, rid, created)
     frames: list[bytes] = []
+    total = 0
     if p.kind == "chat":
         for job in jobs:
-            frames.append(_chunk(p, head, [role_chunk(job)], jobs))
-    total = 0
+            frames.append(_chunk(p, head, role_chunk(job), jobs, total))
     while True:
         for job in jobs:
             upto, done = job.ticket.tokens, job.ticket.done
             if die_after is not None and total + upto - job.sent > die_after:
                 upto, done = job.sent + die_after - total, False
-            total += upto - job.sent
             for choice in token_choices(p, job, upto, done):
-                frames.append(_chunk(p, head, [choice], jobs))
+                total += 1
+                frames.append(_chunk(p, head, choice, jobs, total))
         finished = all(j.ticket.done and j.sent >= j.ticket.tokens for j in jobs)
         if finished:
             if p.include_usage:
@@ -167,11 +168,11 @@ async def stream(
 
 
 def _chunk(
-    p: Parsed, head: dict[str, Any], choices: list[dict[str, Any]], jobs: list[Job]
+    p: Parsed, head: dict[str, Any], choice: dict[str, Any], jobs: list[Job], sent: int
 ) -> bytes:
-    body = {**head, "choices": choices}
+    body = {**head, "choices": [choice]}
     if p.continuous_usage:
-        body["usage"] = usage(jobs, so_far=True)
+        body["usage"] = usage_so_far(jobs, sent)
     return _sse(body)
 
 
