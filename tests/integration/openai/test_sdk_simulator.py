@@ -83,7 +83,8 @@ async def test_batch_prompts_with_n(client: openai.AsyncOpenAI) -> None:
 async def test_stop_token_ids_end_with_stop_reason(client: openai.AsyncOpenAI) -> None:
     third = synthetic_token_id(2)
     reply = await client.completions.create(
-        model=MODEL, prompt="p", max_tokens=10, extra_body={"ignore_eos": True, "stop_token_ids": [third]},
+        model=MODEL, prompt="p", max_tokens=10,
+        extra_body={"ignore_eos": True, "stop_token_ids": [third]},
     )  # fmt: skip
     choice = reply.choices[0]
     assert (choice.finish_reason, extra(choice, "stop_reason")) == ("stop", third)
