@@ -11,6 +11,7 @@ from typing import Any
 
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from tests.integration.openai.conftest import (
     BASE,
@@ -24,7 +25,7 @@ from tests.integration.openai.conftest import (
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-HELLO = [{"role": "user", "content": "Say hello to the gateway."}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Say hello to the gateway."}]
 
 
 def assert_one_shape(err: openai.APIStatusError, status: int) -> dict[str, Any]:

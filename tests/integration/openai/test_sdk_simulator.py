@@ -15,6 +15,7 @@ from typing import Any
 import openai
 import pytest
 import pytest_asyncio
+from openai.types.chat import ChatCompletionMessageParam
 
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from inference_gateway.simulator.tokens import synthetic_token, synthetic_token_id
@@ -22,7 +23,7 @@ from tests.integration.openai.conftest import client_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 MODEL, EMBEDDER = "sim-base", "sim-embed"
-HELLO = [{"role": "user", "content": "hello"}]  # 2 content tokens
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "hello"}]  # 2 content tokens
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
@@ -110,8 +111,11 @@ async def test_chat_stream_role_chunk_logprobs_and_continuous_usage(
 ) -> None:
     stream = await client.chat.completions.create(
         model=MODEL, messages=HELLO, max_tokens=3, stream=True, logprobs=True, top_logprobs=3,
-        stream_options={"include_usage": True, "continuous_usage_stats": True},  # type: ignore[typeddict-unknown-key]
-        extra_body={"ignore_eos": True},
+        # vLLM's extension of stream_options, so outside the SDK's typed parameters
+        extra_body={
+            "ignore_eos": True,
+            "stream_options": {"include_usage": True, "continuous_usage_stats": True},
+        },
     )  # fmt: skip
     chunks = [c async for c in stream]
     role, tokens, final = chunks[0], chunks[1:-1], chunks[-1]
@@ -169,9 +173,10 @@ async def test_unknown_model_and_routes_are_json(client: openai.AsyncOpenAI) -> 
     assert caught.value.response.json()["error"] == {
         "message": "Not Found", "type": "Not Found", "param": None, "code": 404,
     }  # fmt: skip
-    with pytest.raises(openai.APIStatusError) as caught:
+    with pytest.raises(openai.APIStatusError) as refused:
         await client.get("chat/completions", cast_to=object)  # POST only
-    assert caught.value.status_code == 405 and caught.value.response.json()["error"]["code"] == 405
+    assert refused.value.status_code == 405
+    assert refused.value.response.json()["error"]["code"] == 405
 
 
 async def test_embeddings_only_on_an_embedding_model(
