@@ -68,10 +68,15 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         time_scale: Annotated[float, typer.Option(help="0.1 runs 10x faster.")] = 1.0,
         replicas: Annotated[int, typer.Option(help="Pods on consecutive addresses.")] = 1,
         engine: Annotated[str, typer.Option(help="Metric names: vllm or sglang.")] = "vllm",
+        task: Annotated[
+            str, typer.Option(help="generate (completions, chat, responses) or embed.")
+        ] = "generate",
     ) -> None:
         """Serve simulated vLLM pods until Ctrl-C."""
         if engine not in ("vllm", "sglang"):
             raise typer.BadParameter("--engine must be vllm or sglang")
+        if task not in ("generate", "embed"):
+            raise typer.BadParameter("--task must be generate or embed")
         kind: MetricsKind = "sglang" if engine == "sglang" else "vllm"
         try:
             config = EngineConfig(
@@ -85,6 +90,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
                 max_model_len=max_model_len,
                 profile=profile,
                 slowdown=slowdown,
+                task="embed" if task == "embed" else "generate",
             )
         except ValueError as e:
             raise typer.BadParameter(str(e)) from e

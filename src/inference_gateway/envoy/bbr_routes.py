@@ -35,22 +35,25 @@ from inference_gateway.envoy.settings import (
     GATEWAY_LISTENER,
     ORIGINAL_DST_CLUSTER,
 )
+from inference_gateway.requestcontrol.errors import error_headers, error_payload
 
 _FILTERS = "type.googleapis.com/envoy.extensions.filters.http."
 
 
-def _json_reply(status: int, error: dict[str, Any]) -> dict[str, Any]:
+def _json_reply(status: int, message: str, param: str | None = None) -> dict[str, Any]:
+    """A direct response in the gateway's one error shape (``requestcontrol.errors``)."""
+    body = json.dumps(error_payload(status, message, param=param), separators=(",", ":"))
+    headers = [("content-type", "application/json")]
+    headers += list(error_headers(status).items())
     return {
         "match": {"prefix": "/"},
-        "direct_response": {
-            "status": status,
-            "body": {"inline_string": json.dumps({"error": error}, separators=(",", ":"))},
-        },
+        "direct_response": {"status": status, "body": {"inline_string": body}},
         "response_headers_to_add": [
             {
-                "header": {"key": "content-type", "value": "application/json"},
+                "header": {"key": key, "value": value},
                 "append_action": "OVERWRITE_IF_EXISTS_OR_ADD",
             }
+            for key, value in headers
         ],
     }
 
@@ -71,9 +74,7 @@ def _model_routes(model: str, pool_key: str, *, fallback: bool) -> list[dict[str
     if fallback:
         bypassed = cluster_route(FALLBACK_CLUSTER, require_destination=False)
     else:
-        message = f"no endpoint picker answered for pool {pool_key}"
-        error = {"message": message, "type": "server_error", "param": None}
-        bypassed = _json_reply(503, {**error, "code": "service_unavailable"})
+        bypassed = _json_reply(503, f"no endpoint picker answered for pool {pool_key}")
     by_model = {"name": MODEL_HEADER, "string_match": {"exact": model}}
     for route in (picked, bypassed):
         route["match"]["headers"] = [by_model, *route["match"].get("headers", [])]
@@ -82,13 +83,7 @@ def _model_routes(model: str, pool_key: str, *, fallback: bool) -> list[dict[str
 
 
 def _unknown_model() -> dict[str, Any]:
-    error = {
-        "message": "The model does not exist.",
-        "type": "invalid_request_error",
-        "param": "model",
-        "code": "model_not_found",
-    }
-    route = _json_reply(404, error)
+    route = _json_reply(404, "The model does not exist.", "model")
     route["match"]["headers"] = [{"name": MODEL_HEADER, "present_match": True}]
     route["typed_per_filter_config"] = {
         EPP_FILTER: {"@type": _FILTERS + "ext_proc.v3.ExtProcPerRoute", "disabled": True}

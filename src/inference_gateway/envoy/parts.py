@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inference_gateway.envoy.local_reply import local_reply_config
 from inference_gateway.envoy.settings import (
     DESTINATION_HEADER,
     EDS_FILE_NAME,
@@ -74,6 +75,7 @@ def hcm(
             "virtual_hosts": [{"name": stat_prefix, "domains": ["*"], "routes": routes}],
         },
         "http_filters": [*filters, _router()],
+        "local_reply_config": local_reply_config(),
     }
 
 

@@ -27,7 +27,7 @@ from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 from envoy.type.v3 import http_status_pb2
 from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 
-from inference_gateway.requestcontrol.errors import error_body
+from inference_gateway.requestcontrol.errors import error_body, error_headers
 from inference_gateway.requestcontrol.types import GatewayError
 
 DESTINATION_HEADER = "x-gateway-destination-endpoint"
@@ -152,11 +152,18 @@ def answer(status: int, headers: Mapping[str, str], body: bytes) -> pb.Processin
 
 
 def immediate(err: GatewayError) -> pb.ProcessingResponse:
-    """An error answered by the gateway itself: status, OpenAI JSON body, reason header."""
+    """An error answered by the gateway itself: status, OpenAI JSON body, reason header
+    (and ``Retry-After`` on 429 and 503)."""
     return pb.ProcessingResponse(
         immediate_response=pb.ImmediateResponse(
             status=http_status_pb2.HttpStatus(code=err.status),
-            headers=header_mutation({"content-type": "application/json", ERROR_HEADER: err.reason}),
+            headers=header_mutation(
+                {
+                    "content-type": "application/json",
+                    ERROR_HEADER: err.reason,
+                    **error_headers(err.status),
+                }
+            ),
             body=error_body(err),
             details=err.reason,
         )

@@ -2,11 +2,14 @@
 
 The body is decoded exactly once with ``json.loads``; every later step works on that dict.
 The API kind comes from the ``:path`` suffix (query string ignored), as upstream's
-``openai-parser`` does: chat completions must carry a non-empty ``messages`` list,
-completions a non-empty ``prompt`` (a string, strings, or token ids); every other path
-(embeddings, responses, ...) is routed on ``model`` alone. The prompt text is what the
-prefix-cache scorer hashes: the prompt itself for completions, the compact JSON of the
-messages for chat.
+``openai-parser`` does. The OpenAI endpoints that carry a ``model`` are all routed by it:
+chat completions must carry a non-empty ``messages`` list, completions a non-empty
+``prompt`` (a string, strings, or token ids); embeddings (``input``) and responses
+(``input``, ``instructions``) are validated by the model server, which knows its own
+rules. Any other path with a ``model`` is routed on ``model`` alone. The prompt text is
+what the prefix-cache scorer hashes: the prompt itself for completions, the compact JSON
+of the messages for chat, the input (strings joined, else its compact JSON) for
+embeddings, and instructions plus input for responses.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import Any, Literal
 
 from inference_gateway.requestcontrol.errors import bad_request
 
-ApiKind = Literal["chat", "completions", "other"]
+ApiKind = Literal["chat", "completions", "embeddings", "responses", "other"]
 
 _COMPACT = (",", ":")
 # Prebuilt: ``json.dumps`` with options builds a new encoder on every call.
@@ -40,6 +43,10 @@ def api_kind(path: str) -> ApiKind:
         return "chat"
     if path.endswith("/completions"):
         return "completions"
+    if path.endswith("/embeddings"):
+        return "embeddings"
+    if path.endswith("/responses"):
+        return "responses"
     return "other"
 
 
@@ -59,6 +66,12 @@ def parse_body(path: str, body: bytes) -> ParsedBody:
         prompt = _chat_prompt(data)
     elif api == "completions":
         prompt = _completion_prompt(data)
+    elif api == "embeddings":
+        prompt = _input_text(data.get("input"))
+    elif api == "responses":
+        instructions = data.get("instructions")
+        prefix = instructions if isinstance(instructions, str) else ""
+        prompt = prefix + _input_text(data.get("input"))
     else:
         prompt = ""
     return ParsedBody(data, model, api, data.get("stream") is True, prompt)
@@ -84,6 +97,20 @@ def _completion_prompt(data: dict[str, Any]) -> str:
         "completions need a non-empty `prompt`: a string, a list of strings or token ids",
         param="prompt",
     )
+
+
+def _input_text(value: object) -> str:
+    """An ``input`` as prefix-scorer text; what the server refuses is its to refuse."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(p, str) for p in value):
+        return "".join(value)
+    if value is None:
+        return ""
+    try:
+        return _UNICODE.encode(value)
+    except (TypeError, ValueError):
+        return ""
 
 
 def _is_token(value: object) -> bool:

@@ -28,6 +28,7 @@ from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
+from inference_gateway.requestcontrol.models_list import models_answer
 from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.resolve import (
     criticality_for,
@@ -253,12 +254,30 @@ class Director:
 
     # --- requests without a body ----------------------------------------------------------
     def _route_bodiless(self, request: IncomingRequest) -> Routed:
-        """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.
+        """No body, no model (probes, other GETs): any ready endpoint, as upstream.
 
-        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
+        ``GET /v1/models`` and ``/v1/models/{id}`` are answered here from the datastore
+        (``models_list``): the names clients may use, not one pod's names. Without a model
+        there is nothing to rewrite or meter, so only in-flight is counted.
         """
         started = self.clock()
         chosen_pool = self._routed_pool(request)
+        pool_key = chosen_pool.key if chosen_pool is not None else None
+        answer = models_answer(self.datastore, request.headers, now=time.time(), pool_key=pool_key)
+        if answer is not None:
+            routed = Routed(
+                self.policy,
+                request_id=self._request_id(request.headers),
+                model="",
+                target_model="",
+                endpoints=(),
+                body=None,
+                answer=answer,
+                metered=False,
+                started_at=started,
+            )
+            routed.finish()
+            return routed
         pools = sorted(self.datastore.pools(), key=lambda p: p.key)
         if chosen_pool is not None:
             pools = [chosen_pool]

@@ -1,50 +1,98 @@
 """Every error the gateway answers itself, and the one function that renders them.
 
 Upstream answers with a plain ``inference error: <Code> - <msg>`` text; clients of an
-OpenAI-compatible endpoint expect ``{"error": {"message", "type", "param", "code"}}``, so
-that is what ``error_body`` writes for every ImmediateResponse (STYLE rule 11). The
-``reason`` of each error is the upstream internal code and is what the error metric counts.
+OpenAI-compatible endpoint expect ``{"error": {"message", "type", "param", "code"}}``.
+The gateway sits in front of vLLM pods whose own errors reach the client unchanged, so it
+answers in exactly the shape vLLM's server does (``ErrorInfo`` in vLLM's
+``entrypoints/openai/engine/protocol.py``): ``code`` is the HTTP status as an integer and
+``type`` an exception-style name (``BadRequestError``, ``NotFoundError``, ...). A client then
+sees one shape whichever component refused it: the EPP (here), Envoy's own local replies
+(mapped to the same JSON by ``envoy.local_reply``), or a pod.
 
-Shapes (``type`` / ``code``), chosen to match what OpenAI itself returns where it has one:
+``ERROR_TYPES`` is the single table of ``type`` per status; the names are the ``openai``
+SDK's exception classes where it has one (so ``type`` names what the SDK raises). The
+machine-readable reason (``BadRequest``, ``NotFound``, ``ResourceExhausted``, ...: the
+upstream internal codes, counted by the error metric) rides in the ``x-gateway-error``
+header; the finer ``GatewayError.code`` string (``model_not_found``, ``invalid_json``) stays
+internal. 429 and 503 carry ``Retry-After`` so SDKs back off instead of retrying blindly.
 
-=====  ===================  =====================  ========================
-HTTP   reason               type                   code
-=====  ===================  =====================  ========================
-400    BadRequest           invalid_request_error  invalid_json | missing_model | invalid_body
-404    NotFound             invalid_request_error  model_not_found
-413    PayloadTooLarge      invalid_request_error  request_too_large
-429    ResourceExhausted    rate_limit_error       rate_limit_exceeded
-500    Internal             server_error           internal_error
-503    ServiceUnavailable   server_error           service_unavailable
-=====  ===================  =====================  ========================
+=====  ===================  ==========================
+HTTP   reason               type
+=====  ===================  ==========================
+400    BadRequest           BadRequestError
+404    NotFound             NotFoundError
+413    PayloadTooLarge      RequestEntityTooLargeError
+429    ResourceExhausted    RateLimitError
+500    Internal             InternalServerError
+503    ServiceUnavailable   ServiceUnavailableError
+=====  ===================  ==========================
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from types import MappingProxyType
 
 from inference_gateway.requestcontrol.types import GatewayError
 
-_DEFAULT_TYPES = {
-    400: "invalid_request_error",
-    404: "invalid_request_error",
-    413: "invalid_request_error",
-    429: "rate_limit_error",
-}
+ERROR_TYPES: Mapping[int, str] = MappingProxyType(
+    {
+        400: "BadRequestError",
+        401: "AuthenticationError",
+        403: "PermissionDeniedError",
+        404: "NotFoundError",
+        408: "RequestTimeoutError",
+        409: "ConflictError",
+        413: "RequestEntityTooLargeError",
+        422: "UnprocessableEntityError",
+        429: "RateLimitError",
+        431: "RequestHeaderFieldsTooLargeError",
+        500: "InternalServerError",
+        501: "NotImplementedError",
+        502: "BadGatewayError",
+        503: "ServiceUnavailableError",
+        504: "GatewayTimeoutError",
+    }
+)
+RETRY_AFTER_SECONDS = 1
+"""Shed (429) and no-endpoint (503) refusals clear as soon as a queue drains or a pod
+turns ready, which the EPP sees within one 50 ms scrape; one second (the header's
+smallest unit) lets a client retry promptly without hammering."""
+RETRY_STATUSES = frozenset({429, 503})
+
+
+def error_type(status: int) -> str:
+    """The ``type`` for ``status``: the table, else by class (4xx / 5xx)."""
+    found = ERROR_TYPES.get(status)
+    if found is not None:
+        return found
+    return "InternalServerError" if status >= 500 else "BadRequestError"
+
+
+def error_payload(
+    status: int, message: str, *, param: str | None = None, kind: str | None = None
+) -> dict[str, dict[str, object]]:
+    """The one error shape, as a dict (shared with the simulator and the Envoy mapping)."""
+    return {
+        "error": {
+            "message": message,
+            "type": kind or error_type(status),
+            "param": param,
+            "code": status,
+        }
+    }
 
 
 def error_body(err: GatewayError) -> bytes:
     """The OpenAI-format JSON body for ``err`` (UTF-8, compact)."""
-    error_type = err.error_type or _DEFAULT_TYPES.get(err.status, "server_error")
-    payload = {
-        "error": {
-            "message": err.message,
-            "type": error_type,
-            "param": err.param,
-            "code": err.code,
-        }
-    }
+    payload = error_payload(err.status, err.message, param=err.param, kind=err.error_type)
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=True).encode("ascii")
+
+
+def error_headers(status: int) -> dict[str, str]:
+    """Headers every error answer of ``status`` carries besides the body's content type."""
+    return {"retry-after": str(RETRY_AFTER_SECONDS)} if status in RETRY_STATUSES else {}
 
 
 def bad_request(

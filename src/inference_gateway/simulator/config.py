@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Literal
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +85,9 @@ class EngineConfig:
     max_model_len: int = 8192
     enable_prefix_caching: bool = True
     seed: int = 0
+    task: Literal["generate", "embed"] = "generate"
+    """What the model serves, as vLLM's ``--task`` / ``--runner``: ``generate`` answers
+    completions, chat and responses; ``embed`` answers ``/v1/embeddings`` only."""
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:

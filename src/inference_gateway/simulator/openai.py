@@ -1,10 +1,12 @@
 """The OpenAI completions and chat endpoints, shaped like vLLM's (research/sim-bench.md 2.4).
 
-Output length: exactly ``max_tokens`` when ``ignore_eos`` is set; otherwise a simulated EOS
-at ``1 + xxh64(prompt, seed) % max_tokens`` (deterministic per prompt text). Without
-``max_tokens`` the cap is ``DEFAULT_MAX_TOKENS`` (or what is left of the context), a stand-in
-for vLLM's "until max_model_len", which would make simulated answers absurdly long.
-Output text is synthetic, one word per token.
+Parsing and validation are in ``_request`` (400s where vLLM answers 400), what each choice
+says in ``_choices`` (length, EOS, stop strings and token ids, logprobs), the body and
+chunk shapes in ``_bodies``. Here: submit one engine request per prompt and choice, then
+answer whole or as server-sent events, one chunk per token as the engine makes them
+(chat opens each choice with vLLM's role-only chunk), an optional usage chunk
+(``stream_options.include_usage``; ``continuous_usage_stats`` puts usage on every chunk),
+then ``[DONE]``. Errors are vLLM's ``{"error": {"message", "type", "param", "code"}}``.
 """
 
 from __future__ import annotations
@@ -13,226 +15,177 @@ import asyncio
 import json
 import time
 import uuid
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
-import xxhash
 from aiohttp import web
 
-from inference_gateway.simulator.engine import Engine
-from inference_gateway.simulator.realtime import RealtimeEngine, Ticket
-from inference_gateway.simulator.records import EngineError, SimRequest, UnknownModelError
-from inference_gateway.simulator.tokens import (
-    CHARS_PER_TOKEN,
-    block_keys,
-    chat_text,
-    count_tokens,
-    synthetic_token,
+from inference_gateway.requestcontrol.errors import error_payload
+from inference_gateway.simulator._bodies import (
+    Job,
+    chunk_head,
+    complete_body,
+    role_chunk,
+    token_choices,
+    usage,
+    usage_so_far,
 )
+from inference_gateway.simulator._choices import cap_for, plan
+from inference_gateway.simulator._request import BadRequest, Kind, Parsed, parse
+from inference_gateway.simulator.engine import Engine
+from inference_gateway.simulator.realtime import RealtimeEngine
+from inference_gateway.simulator.records import EngineError, SimRequest, UnknownModelError
+from inference_gateway.simulator.tokens import block_keys
 
-DEFAULT_MAX_TOKENS = 128
-_ERROR_TYPES = {400: "BadRequestError", 404: "NotFoundError", 429: "RateLimitError"}
-
-Kind = Literal["chat", "completion"]
+__all__ = ["BadRequest", "Kind", "Parsed", "error_response", "handle", "parse"]
 
 
 def error_response(
     status: int, message: str, kind: str | None = None, param: str | None = None
 ) -> web.Response:
     """vLLM's error body: {"error": {"message", "type", "param", "code"}}."""
-    err_type = kind or _ERROR_TYPES.get(status, "InternalServerError")
-    body = {"error": {"message": message, "type": err_type, "param": param, "code": status}}
-    return web.json_response(body, status=status)
+    return web.json_response(error_payload(status, message, param=param, kind=kind), status=status)
 
 
-class BadRequest(Exception):
-    def __init__(self, message: str, param: str | None = None) -> None:
-        super().__init__(message)
-        self.param = param
+def adapter_for(model: str, engine: Engine) -> str | None:
+    if model == engine.config.model:
+        return None
+    if model in engine.adapters:
+        return model
+    raise UnknownModelError(f"The model `{model}` does not exist.")
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
-    kind: Kind
-    model: str
-    text: str
-    prompt_tokens: int
-    max_tokens: int | None
-    ignore_eos: bool
-    stream: bool
-    include_usage: bool
-
-
-def parse(kind: Kind, body: Any) -> Parsed:
-    """Validate a request body the way vLLM's pydantic models would (the parts we use)."""
-    if not isinstance(body, dict):
-        raise BadRequest("request body must be a JSON object")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise BadRequest("Field required: 'model'", "model")
-    if kind == "chat":
-        messages = body.get("messages")
-        if not isinstance(messages, list) or not messages:
-            raise BadRequest("Field required: 'messages' (a non-empty list)", "messages")
-        if not all(isinstance(m, dict) for m in messages):
-            raise BadRequest("each message must be an object", "messages")
-        text = chat_text(messages)
-        tokens = count_tokens(text)
-    else:
-        text, tokens = _prompt(body.get("prompt"))
-    max_tokens = body.get("max_completion_tokens") if kind == "chat" else None
-    if max_tokens is None:
-        max_tokens = body.get("max_tokens")
-    if max_tokens is not None and (
-        not isinstance(max_tokens, int) or isinstance(max_tokens, bool) or max_tokens < 1
-    ):
-        raise BadRequest("max_tokens must be a positive integer", "max_tokens")
-    stream = body.get("stream", False)
-    options = body.get("stream_options") or {}
-    if not isinstance(stream, bool) or not isinstance(options, dict):
-        raise BadRequest("stream must be a boolean and stream_options an object", "stream")
-    return Parsed(
-        kind,
-        model,
-        text,
-        tokens,
-        max_tokens,
-        bool(body.get("ignore_eos", False)),
-        stream,
-        bool(options.get("include_usage", False)),
-    )
-
-
-def _prompt(prompt: Any) -> tuple[str, int]:
-    if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], str | list):
-        prompt = prompt[0]
-    if isinstance(prompt, str):
-        return prompt, count_tokens(prompt)
-    if isinstance(prompt, list) and prompt and all(type(t) is int for t in prompt):
-        # token ids: 4 characters of stand-in text per id, so block keys still line up
-        return "".join(f"{t:04x}"[-CHARS_PER_TOKEN:] for t in prompt), len(prompt)
-    raise BadRequest("Field required: 'prompt' (a string or a list of token ids)", "prompt")
-
-
-def to_sim_request(p: Parsed, engine: Engine, request_id: str) -> SimRequest:
-    cfg = engine.config
-    if p.model == cfg.model:
-        adapter = None
-    elif p.model in engine.adapters:
-        adapter = p.model
-    else:
-        raise UnknownModelError(f"The model `{p.model}` does not exist.")
-    room = cfg.max_model_len - p.prompt_tokens
+def check_length(prompt_tokens: int, max_tokens: int | None, max_model_len: int) -> int:
+    """Room left for output; raises vLLM's context-length 400s."""
+    room = max_model_len - prompt_tokens
     if room < 1:
         raise EngineError(
-            f"This model's maximum context length is {cfg.max_model_len} tokens. However, "
-            f"your request has {p.prompt_tokens} input tokens. Please reduce the length."
+            f"This model's maximum context length is {max_model_len} tokens. However, "
+            f"your request has {prompt_tokens} input tokens. Please reduce the length."
         )
-    if p.max_tokens is not None and p.max_tokens > room:
+    if max_tokens is not None and max_tokens > room:
         raise EngineError(
-            f"This model's maximum context length is {cfg.max_model_len} tokens. However, you "
-            f"requested {p.prompt_tokens + p.max_tokens} tokens ({p.prompt_tokens} in the "
-            f"messages, {p.max_tokens} in the completion). Please reduce the length."
+            f"This model's maximum context length is {max_model_len} tokens. However, you "
+            f"requested {prompt_tokens + max_tokens} tokens ({prompt_tokens} in the "
+            f"messages, {max_tokens} in the completion). Please reduce the length."
         )
-    cap = p.max_tokens if p.max_tokens is not None else min(DEFAULT_MAX_TOKENS, room)
-    out = cap if p.ignore_eos else 1 + xxhash.xxh64_intdigest(p.text.encode(), cfg.seed) % cap
-    keys = block_keys(p.text, cfg.block_size)
-    return SimRequest(request_id, p.prompt_tokens, out, keys, adapter, cap)
+    return room
 
 
-def usage(ticket: Ticket) -> dict[str, Any]:
-    rec = ticket.record
-    return {
-        "prompt_tokens": rec.prompt_tokens,
-        "total_tokens": rec.prompt_tokens + rec.output_tokens,
-        "completion_tokens": rec.output_tokens,
-        "prompt_tokens_details": {"cached_tokens": rec.cached_tokens},
-    }
-
-
-def _text(start: int, stop: int) -> str:
-    return "".join(synthetic_token(i) for i in range(start, stop))
-
-
-def complete_body(p: Parsed, ticket: Ticket, rid: str, created: int) -> dict[str, Any]:
-    rec = ticket.record
-    text = _text(0, rec.output_tokens)
-    choice: dict[str, Any] = {"index": 0, "logprobs": None, "finish_reason": rec.finish_reason}
-    if p.kind == "chat":
-        choice["message"] = {"role": "assistant", "content": text, "tool_calls": []}
-        obj = "chat.completion"
-    else:
-        choice["text"] = text
-        obj = "text_completion"
-    choice["stop_reason"] = None
-    return {
-        "id": rid,
-        "object": obj,
-        "created": created,
-        "model": p.model,
-        "choices": [choice],
-        "usage": usage(ticket),
-    }
+def submit(p: Parsed, rt: RealtimeEngine, rid: str) -> list[Job]:
+    """One engine request per prompt and choice; all or none are submitted."""
+    engine, cfg = rt.engine, rt.engine.config
+    adapter = adapter_for(p.model, engine)
+    jobs: list[Job] = []
+    try:
+        for pi, prompt in enumerate(p.prompts):
+            room = check_length(prompt.tokens, p.sampling.max_tokens, cfg.max_model_len)
+            cap = cap_for(p.sampling, room)
+            keys = block_keys(prompt.text, cfg.block_size)
+            for ci in range(p.sampling.n):
+                what = plan(prompt.text, ci, cap, p.sampling, cfg.seed)
+                index = pi * p.sampling.n + ci
+                sub = rid if index == 0 else f"{rid}-{index}"
+                req = SimRequest(sub, prompt.tokens, what.tokens, keys, adapter, cap)
+                ticket = rt.submit(req, streaming=p.stream)
+                jobs.append(Job(index, what, ticket, prompt.tokens, ci == 0))
+    except EngineError:
+        for job in jobs:
+            rt.abort(job.request_id)
+        raise
+    return jobs
 
 
 class PodDied(Exception):
     """A stream reached its ``die_after`` token count (the failure-test knob)."""
 
 
+async def _changed(jobs: list[Job]) -> None:
+    """Wait until some unfinished job has news (one job: no task needed).
+
+    Callers read every ticket before waiting, so only unfinished ones can bring news.
+    """
+    live = [j.ticket for j in jobs if not j.ticket.done]
+    if not live:
+        return
+    if len(live) == 1:
+        await live[0].changed.wait()
+        live[0].changed.clear()
+        return
+    waits = [asyncio.ensure_future(t.changed.wait()) for t in live]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
+    for t in live:
+        t.changed.clear()
+
+
 async def stream(
     request: web.Request,
     p: Parsed,
-    ticket: Ticket,
+    jobs: list[Job],
     rid: str,
     created: int,
     *,
     die_after: int | None = None,
 ) -> web.StreamResponse:
-    """SSE: one chunk per token as the engine makes them, usage chunk, then [DONE].
+    """SSE: chunks as the engine makes tokens, usage chunk, then [DONE].
 
     With ``die_after`` the stream raises ``PodDied`` once that many tokens are sent.
     """
     resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
     resp.headers["Cache-Control"] = "no-cache"
     await resp.prepare(request)
-    obj = "chat.completion.chunk" if p.kind == "chat" else "text_completion"
-    head = {"id": rid, "object": obj, "created": created, "model": p.model}
-    sent = 0
+    head = chunk_head(p, rid, created)
+    frames: list[bytes] = []
+    total = 0
+    if p.kind == "chat":
+        for job in jobs:
+            frames.append(_chunk(p, head, role_chunk(job), jobs, total))
     while True:
-        await ticket.changed.wait()
-        ticket.changed.clear()
-        upto, done = ticket.tokens, ticket.done
-        if die_after is not None and upto >= die_after:
-            upto, done = die_after, False
-        frames: list[bytes] = []
-        for i in range(sent, upto):
-            last = done and i == upto - 1
-            reason = ticket.record.finish_reason if last else None
-            if p.kind == "chat":
-                delta: dict[str, Any] = {"content": synthetic_token(i)}
-                if i == 0:
-                    delta["role"] = "assistant"
-                choice: dict[str, Any] = {"index": 0, "delta": delta}
-            else:
-                choice = {"index": 0, "text": synthetic_token(i)}
-            choice.update(logprobs=None, finish_reason=reason, stop_reason=None)
-            frames.append(_sse({**head, "choices": [choice]}))
-        sent = upto
-        if done:
+        for job in jobs:
+            upto, done = job.ticket.tokens, job.ticket.done
+            if die_after is not None and total + upto - job.sent > die_after:
+                upto, done = job.sent + die_after - total, False
+            for choice in token_choices(p, job, upto, done):
+                total += 1
+                frames.append(_chunk(p, head, choice, jobs, total))
+        finished = all(j.ticket.done and j.sent >= j.ticket.tokens for j in jobs)
+        if finished:
             if p.include_usage:
-                frames.append(_sse({**head, "choices": [], "usage": usage(ticket)}))
+                frames.append(_sse({**head, "choices": [], "usage": usage(jobs)}))
             frames.append(b"data: [DONE]\n\n")
         if frames:
             await resp.write(b"".join(frames))
-        if die_after is not None and sent >= die_after:
+            frames = []
+        if die_after is not None and total >= die_after:
             raise PodDied
-        if done:
+        if finished:
             await resp.write_eof()
             return resp
+        await _changed(jobs)
+
+
+def _chunk(
+    p: Parsed, head: dict[str, Any], choice: dict[str, Any], jobs: list[Job], sent: int
+) -> bytes:
+    body = {**head, "choices": [choice]}
+    if p.continuous_usage:
+        body["usage"] = usage_so_far(jobs, sent)
+    return _sse(body)
 
 
 def _sse(obj: dict[str, Any]) -> bytes:
     return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"
+
+
+async def read_json(request: web.Request) -> Any:
+    """The body as JSON; raises ``BadRequest`` like vLLM's JSON decode error."""
+    try:
+        return await request.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BadRequest("Invalid JSON in request body", None, "Bad Request") from e
 
 
 async def handle(
@@ -244,36 +197,39 @@ async def handle(
     after that many streamed tokens, or instead of a non-streamed answer.
     """
     try:
-        body = await request.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return error_response(400, "Invalid JSON in request body")
-    try:
-        parsed = parse(kind, body)
+        parsed = parse(kind, await read_json(request))
+        if rt.engine.config.task != "generate":
+            api = "Chat Completions" if kind == "chat" else "Completions"
+            raise BadRequest(f"The model does not support {api} API")
         rid = ("chatcmpl-" if kind == "chat" else "cmpl-") + uuid.uuid4().hex
-        ticket = rt.submit(to_sim_request(parsed, rt.engine, rid), streaming=parsed.stream)
+        jobs = submit(parsed, rt, rid)
     except BadRequest as e:
-        return error_response(400, str(e), param=e.param)
+        return error_response(400, str(e), e.kind, e.param)
     except EngineError as e:
         return error_response(e.status, str(e), e.kind)
     created = int(time.time())
     try:
         if parsed.stream:
-            return await stream(request, parsed, ticket, rid, created, die_after=die_after)
-        while not ticket.done:
-            await ticket.changed.wait()
-            ticket.changed.clear()
+            return await stream(request, parsed, jobs, rid, created, die_after=die_after)
+        while not all(j.ticket.done for j in jobs):
+            await _changed(jobs)
         if die_after is not None:
             raise PodDied
     except PodDied:
         # Like a crashed process: what was written still goes out, then the socket closes.
-        rt.abort(rid)
+        _abort(rt, jobs)
         if request.transport is not None:
             request.transport.close()
         return web.Response(status=500)
     except asyncio.CancelledError:
-        rt.abort(rid)
+        _abort(rt, jobs)
         raise
     except ConnectionResetError:  # the client went away mid-stream
-        rt.abort(rid)
+        _abort(rt, jobs)
         return web.Response(status=499)
-    return web.json_response(complete_body(parsed, ticket, rid, created))
+    return web.json_response(complete_body(parsed, jobs, rid, created))
+
+
+def _abort(rt: RealtimeEngine, jobs: list[Job]) -> None:
+    for job in jobs:
+        rt.abort(job.request_id)

@@ -24,12 +24,15 @@ from dataclasses import replace
 from typing import Any, Literal
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from inference_gateway.simulator import openai
 from inference_gateway.simulator.config import EngineConfig
+from inference_gateway.simulator.embeddings import handle_embeddings
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.metrics import MetricsKind, make_registry, render
 from inference_gateway.simulator.realtime import RealtimeEngine
+from inference_gateway.simulator.responses import handle_responses
 
 MetricsFault = Literal["500", "close"] | None
 SERVED_BY = "x-served-by"
@@ -92,7 +95,7 @@ class SimPod:
         self.metrics_fault = "500" if broken else None
 
     def _build_app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[_json_http_errors])
 
         async def completions(request: web.Request) -> web.StreamResponse:
             return await self._complete(request, "completion")
@@ -103,9 +106,19 @@ class SimPod:
         async def stamp(request: web.Request, response: web.StreamResponse) -> None:
             response.headers[SERVED_BY] = self.name
 
+        async def embeddings(request: web.Request) -> web.StreamResponse:
+            failed = await self._failure(request)
+            return failed or await handle_embeddings(request, self.realtime)
+
+        async def responses(request: web.Request) -> web.StreamResponse:
+            failed = await self._failure(request)
+            return failed or await handle_responses(request, self.realtime)
+
         app.on_response_prepare.append(stamp)
         app.router.add_post("/v1/completions", completions)
         app.router.add_post("/v1/chat/completions", chat)
+        app.router.add_post("/v1/embeddings", embeddings)
+        app.router.add_post("/v1/responses", responses)
         app.router.add_get("/v1/models", self._models)
         app.router.add_post("/v1/load_lora_adapter", self._load_lora)
         app.router.add_post("/v1/unload_lora_adapter", self._unload_lora)
@@ -113,10 +126,16 @@ class SimPod:
         app.router.add_get("/health", self._health)
         return app
 
+    async def _failure(self, request: web.Request) -> web.Response | None:
+        if self.fail_status is None:
+            return None
+        await request.read()
+        return openai.error_response(self.fail_status, "simulated failure")
+
     async def _complete(self, request: web.Request, kind: openai.Kind) -> web.StreamResponse:
-        if self.fail_status is not None:
-            await request.read()
-            return openai.error_response(self.fail_status, "simulated failure")
+        failed = await self._failure(request)
+        if failed is not None:
+            return failed
         return await openai.handle(request, kind, self.realtime, die_after=self.die_after)
 
     async def _models(self, request: web.Request) -> web.Response:
@@ -177,6 +196,19 @@ class SimPod:
 
     async def _health(self, request: web.Request) -> web.Response:
         return web.Response(text="")
+
+
+@web.middleware
+async def _json_http_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """aiohttp's own 404/405 as vLLM's JSON (FastAPI's HTTPException handler: ``type`` is
+    the status phrase, ``message`` FastAPI's detail)."""
+    try:
+        return await handler(request)
+    except web.HTTPException as e:
+        if e.status < 400:
+            raise
+        message = "Not Found" if e.status == 404 else e.reason
+        return openai.error_response(e.status, message, e.reason)
 
 
 @contextlib.asynccontextmanager

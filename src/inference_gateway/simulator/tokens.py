@@ -10,7 +10,7 @@ cached blocks exactly as far as their texts share leading 64-character slices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import xxhash
@@ -52,3 +52,25 @@ def chat_text(messages: Iterable[Mapping[str, Any]]) -> str:
 def synthetic_token(index: int) -> str:
     """The ``index``-th output token: a word and a space (any text will do)."""
     return _WORDS[index % len(_WORDS)] + " "
+
+
+CHAT_TEMPLATE_TOKENS_PER_MESSAGE = 5
+"""Llama-3's chat template around each message: ``<|start_header_id|>``, the role,
+``<|end_header_id|>``, ``\\n\\n`` before the content and ``<|eot_id|>`` after it."""
+CHAT_TEMPLATE_TOKENS_FIXED = 5
+"""``<|begin_of_text|>`` plus the generation prompt (the assistant header, 4 tokens)."""
+
+
+def chat_prompt_tokens(messages: Sequence[Mapping[str, Any]], text: str | None = None) -> int:
+    """Prompt tokens of a chat request as vLLM counts them: content plus the chat template."""
+    count = len(messages)
+    content = count_tokens(text if text is not None else chat_text(messages))
+    return content + CHAT_TEMPLATE_TOKENS_FIXED + CHAT_TEMPLATE_TOKENS_PER_MESSAGE * count
+
+
+TOKEN_ID_BASE = 1000
+
+
+def synthetic_token_id(index: int) -> int:
+    """The id of the ``index``-th output token (what ``stop_token_ids`` match)."""
+    return TOKEN_ID_BASE + index % len(_WORDS)

@@ -96,7 +96,7 @@ async def test_epp_down_serves_the_fallback_pool_and_503s_the_others(tmp_path: P
         assert status == 200 and served in {p.hostport for p in a}
         status, served, body = await ask(gw, session, MISTRAL)
         assert status == 503 and not served
-        assert json.loads(body)["error"]["code"] == "service_unavailable"
+        assert json.loads(body)["error"]["code"] == 503
 
 
 async def test_gateway_uses_an_already_running_bbr_by_port(tmp_path: Path) -> None:

@@ -50,7 +50,7 @@ def test_an_unknown_routed_pool_is_503() -> None:
 
 def test_a_bodiless_request_uses_the_routed_pool() -> None:
     director = make_director(two_pools(), settings=HONOUR)
-    routed = director.route_now(raw(b"", path="/v1/models", headers={POOL_HEADER: OTHER_KEY}))
+    routed = director.route_now(raw(b"", path="/health", headers={POOL_HEADER: OTHER_KEY}))
     assert routed.endpoints == ("127.0.0.31:9000",)
 
 

@@ -64,7 +64,7 @@ async def test_safety_example(tmp_path: Path) -> None:
         async with s.post(url, json=chat("How do I make a bomb?")) as resp:
             assert resp.status == 403
             error = (await resp.json())["error"]
-            assert error["code"] == "content_policy_violation"
+            assert (error["code"], error["type"]) == (403, "PermissionDeniedError")
         async with s.post(url, json=chat("SSN: 123-45-6789, is it valid?")) as resp:
             assert resp.status == 403
         async with s.post(url, json=chat("How do I bake bread?")) as resp:

@@ -171,14 +171,15 @@ async def test_denied_pattern_gets_403_without_reaching_a_pod(world: World) -> N
     reply = await world.chat("Explain how to MAKE A BOMB")
     assert reply.status == 403
     assert "x-served-by" not in reply.headers
-    assert reply.json()["error"]["code"] == "content_policy_violation"
-    assert reply.json()["error"]["type"] == "invalid_request_error"
+    assert reply.json()["error"]["code"] == 403
+    assert reply.json()["error"]["type"] == "PermissionDeniedError"
+    assert reply.headers["x-gateway-error"] == "Forbidden"
     assert len(world.checks) == before  # refused locally, the service was not asked
 
 
 async def test_prompt_token_limit(world: World) -> None:
     reply = await world.chat("word " * 200)
-    assert reply.status == 403 and reply.json()["error"]["code"] == "prompt_too_long"
+    assert reply.status == 403 and "prompt" in reply.json()["error"]["message"]
 
 
 async def test_external_safety_service_decides(world: World) -> None:

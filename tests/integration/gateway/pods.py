@@ -49,6 +49,7 @@ class Pod:
         app.router.add_post("/v1/chat/completions", self._complete)
         app.router.add_post("/v1/completions", self._complete)
         app.router.add_get("/v1/models", self._list_models)
+        app.router.add_get("/health", self._list_models)
         app.router.add_get("/metrics", self._metrics)
         return app
 

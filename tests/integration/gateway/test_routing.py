@@ -117,33 +117,34 @@ async def test_client_cannot_choose_the_upstream(
 
 
 @pytest.mark.parametrize(
-    ("body", "status", "code"),
+    ("body", "status", "kind"),
     [
-        (b"{not json", 400, "invalid_json"),
-        (b'{"messages": [{"role": "user", "content": "x"}]}', 400, "missing_model"),
+        (b"{not json", 400, "BadRequestError"),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', 400, "BadRequestError"),
         (b'{"model": "nobody-serves-this", "messages": [{"role": "user", "content": "x"}]}',
-         404, "model_not_found"),
+         404, "NotFoundError"),
         (json.dumps({"model": NOWHERE, "messages": [{"role": "user", "content": "x"}]}).encode(),
-         503, "service_unavailable"),
+         503, "ServiceUnavailableError"),
     ],
 )  # fmt: skip
 async def test_errors_are_openai_json_with_the_http_status(
-    shared: World, body: bytes, status: int, code: str
+    shared: World, body: bytes, status: int, kind: str
 ) -> None:
     got, headers, raw = await post(shared, "/v1/chat/completions", body)
     assert got == status
     assert headers["content-type"] == "application/json"
     assert "x-gateway-error" in headers
     error = json.loads(raw)["error"]
-    assert error["code"] == code
+    assert (error["code"], error["type"]) == (status, kind)
     assert isinstance(error["message"], str) and error["message"]
+    assert ("retry-after" in headers) == (status == 503)
 
 
 async def test_body_over_the_limit_is_413(shared: World) -> None:
     prompt = "x" * (MAX_BODY + 1024)
     got, _, raw = await post(shared, "/v1/completions", {"model": LLAMA, "prompt": prompt})
     assert got == 413
-    assert json.loads(raw)["error"]["code"] == "request_too_large"
+    assert json.loads(raw)["error"]["type"] == "RequestEntityTooLargeError"
 
 
 async def test_a_5_mib_prompt_is_served_intact(shared: World) -> None:

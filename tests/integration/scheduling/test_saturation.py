@@ -70,8 +70,9 @@ async def test_saturated_pool_sheds_sheddable_and_serves_critical(tmp_path: Path
             for reply in shed:
                 assert reply.status == 429, reply.body
                 error = reply.json()["error"]
-                assert error["type"] == "rate_limit_error"
-                assert error["code"] == "rate_limit_exceeded" and error["message"]
+                assert error["type"] == "RateLimitError"
+                assert error["code"] == 429 and error["message"]
+                assert {k.lower(): v for k, v in reply.headers.items()}["retry-after"] == "1"
                 assert reply.served_by is None
             assert accepted(c) == before, "a shed request reached a pod"
 

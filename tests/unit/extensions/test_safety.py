@@ -47,8 +47,8 @@ async def test_deny_patterns_are_case_insensitive_regexes(text: str, refused: bo
     if err is not None:
         assert (err.status, err.code) == (403, "content_policy_violation")
         payload = json.loads(error_body(err))["error"]
-        assert payload["type"] == "invalid_request_error"
-        assert payload["code"] == "content_policy_violation"
+        assert payload["type"] == "PermissionDeniedError"
+        assert payload["code"] == 403
         assert "policy" in payload["message"]
 
 

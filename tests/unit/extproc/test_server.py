@@ -202,7 +202,7 @@ async def test_body_over_the_limit_is_413_as_soon_as_known(
     resp = await call.read()
     immediate = resp.immediate_response
     assert immediate.status.code == 413
-    assert json.loads(immediate.body)["error"]["code"] == "request_too_large"
+    assert json.loads(immediate.body)["error"]["code"] == 413
     assert director.requests == []
     assert await call.read() == grpc.aio.EOF
 
@@ -222,9 +222,9 @@ async def test_gateway_error_becomes_an_openai_json_immediate_response(
     assert got == {"content-type": "application/json", "x-gateway-error": "NotFound"}
     assert json.loads(immediate.body)["error"] == {
         "message": "no such model",
-        "type": "invalid_request_error",
+        "type": "NotFoundError",
         "param": None,
-        "code": "model_not_found",
+        "code": 404,
     }
     assert director.finished == []
 

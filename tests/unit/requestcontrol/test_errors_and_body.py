@@ -6,6 +6,7 @@ import pytest
 
 from inference_gateway.requestcontrol import GatewayError, error_body, payload_too_large
 from inference_gateway.requestcontrol.body import api_kind, parse_body, with_model
+from inference_gateway.requestcontrol.errors import error_headers
 
 
 @pytest.mark.parametrize(
@@ -73,8 +74,9 @@ def test_chat_prompt_is_compact_json_of_messages_and_stream_flag() -> None:
         ("/v1/chat/completions", "chat"),
         ("/v1/completions", "completions"),
         ("/openai/v1/chat/completions/", "chat"),
-        ("/v1/embeddings", "other"),
-        ("/v1/responses", "other"),
+        ("/v1/embeddings", "embeddings"),
+        ("/v1/responses", "responses"),
+        ("/v1/audio/speech", "other"),
         ("/", "other"),
     ],
 )
@@ -84,7 +86,32 @@ def test_api_kind_by_path_suffix(path: str, kind: str) -> None:
 
 def test_other_paths_need_only_a_model() -> None:
     parsed = parse_body("/v1/embeddings", b'{"model": "e5", "input": "x", "stream": "yes"}')
-    assert (parsed.model, parsed.api, parsed.streaming, parsed.prompt) == ("e5", "other", False, "")
+    assert (parsed.model, parsed.api, parsed.streaming, parsed.prompt) == (
+        "e5",
+        "embeddings",
+        False,
+        "x",
+    )
+    other = parse_body("/v1/audio/speech", b'{"model": "tts", "input": "x"}')
+    assert (other.api, other.prompt) == ("other", "")
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "prompt"),
+    [
+        ("/v1/embeddings", {"input": ["a", "b"]}, "ab"),
+        ("/v1/embeddings", {"input": [[1, 2]]}, "[[1,2]]"),
+        ("/v1/embeddings", {}, ""),
+        ("/v1/responses", {"instructions": "Be brief.", "input": "hi"}, "Be brief.hi"),
+        ("/v1/responses", {"input": [{"role": "user", "content": "hi"}]},
+         '[{"role":"user","content":"hi"}]'),
+    ],
+)  # fmt: skip
+def test_embeddings_and_responses_prompts_feed_the_prefix_scorer(
+    path: str, body: dict[str, object], prompt: str
+) -> None:
+    parsed = parse_body(path, json.dumps({"model": "m", **body}).encode())
+    assert parsed.prompt == prompt
 
 
 def test_with_model_keeps_everything_else_and_key_order() -> None:
@@ -101,33 +128,28 @@ def test_with_model_survives_lone_surrogates() -> None:
 
 
 @pytest.mark.parametrize(
-    ("err", "status", "etype", "code"),
+    ("err", "etype"),
     [
-        (
-            GatewayError(400, "bad", code="invalid_json", reason="BadRequest"),
-            400,
-            "invalid_request_error",
-            "invalid_json",
-        ),
-        (payload_too_large(10), 413, "invalid_request_error", "request_too_large"),
-        (
-            GatewayError(429, "busy", code="rate_limit_exceeded"),
-            429,
-            "rate_limit_error",
-            "rate_limit_exceeded",
-        ),
-        (GatewayError(503, "none"), 503, "server_error", None),
-        (GatewayError(500, "boom", error_type="custom"), 500, "custom", None),
+        (GatewayError(400, "bad", code="invalid_json", reason="BadRequest"), "BadRequestError"),
+        (payload_too_large(10), "RequestEntityTooLargeError"),
+        (GatewayError(429, "busy", code="rate_limit_exceeded"), "RateLimitError"),
+        (GatewayError(503, "none"), "ServiceUnavailableError"),
+        (GatewayError(418, "odd"), "BadRequestError"),
+        (GatewayError(599, "odd"), "InternalServerError"),
+        (GatewayError(500, "boom", error_type="custom"), "custom"),
     ],
 )
-def test_error_body_is_openai_shaped(
-    err: GatewayError, status: int, etype: str, code: str | None
-) -> None:
+def test_error_body_is_vllm_shaped(err: GatewayError, etype: str) -> None:
+    """vLLM's ErrorInfo: the integer status as ``code``, whatever the internal code was."""
     decoded = json.loads(error_body(err))
-    assert err.status == status
     assert decoded == {
-        "error": {"message": err.message, "type": etype, "param": err.param, "code": code}
+        "error": {"message": err.message, "type": etype, "param": err.param, "code": err.status}
     }
+
+
+@pytest.mark.parametrize(("status", "retry"), [(400, False), (429, True), (503, True)])
+def test_retry_after_on_429_and_503(status: int, retry: bool) -> None:
+    assert ("retry-after" in error_headers(status)) == retry
 
 
 def test_payload_too_large_reason() -> None:

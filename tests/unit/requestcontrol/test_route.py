@@ -396,7 +396,7 @@ def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
     seen = set()
     for _ in range(40):
         routed = director.route_now(
-            IncomingRequest(headers={":path": "/v1/models", ":method": "GET"}, body=b"")
+            IncomingRequest(headers={":path": "/health", ":method": "GET"}, body=b"")
         )
         assert routed.body is None and routed.needs_response_body is False
         assert store.in_flight(routed.endpoints[0]) == 1
@@ -411,7 +411,7 @@ def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
 def test_bodiless_request_avoids_an_endpoint_on_a_failing_streak() -> None:
     store = make_store(models=[model("llama")])
     director = make_director(store)
-    models = IncomingRequest(headers={":path": "/v1/models", ":method": "GET"}, body=b"")
+    models = IncomingRequest(headers={":path": "/health", ":method": "GET"}, body=b"")
     for _ in range(3):
         store.record_outcome("127.0.0.11:8000", ok=False, now=1.0)
     picked = set()
@@ -427,5 +427,5 @@ def test_bodiless_request_avoids_an_endpoint_on_a_failing_streak() -> None:
 
 
 def test_bodiless_request_without_endpoints_is_503() -> None:
-    err = route_error(make_director(make_store(pods=0)), raw(b"", path="/v1/models"))
+    err = route_error(make_director(make_store(pods=0)), raw(b"", path="/health"))
     assert err.status == 503

@@ -31,6 +31,7 @@ def test_sim_rejects_unknown_profile_and_engine() -> None:
     runner = CliRunner()
     assert runner.invoke(build(), ["sim", "--profile", "nope"]).exit_code != 0
     assert runner.invoke(build(), ["sim", "--engine", "tgi"]).exit_code != 0
+    assert runner.invoke(build(), ["sim", "--task", "classify"]).exit_code != 0
 
 
 def test_replicas_take_consecutive_addresses_and_indexed_names() -> None:

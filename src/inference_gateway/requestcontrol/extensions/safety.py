@@ -69,9 +69,7 @@ class SafetyPolicyParams(ExtensionParams):
 
 
 def policy_violation(message: str, code: str = "content_policy_violation") -> GatewayError:
-    return GatewayError(
-        403, message, code=code, reason="Forbidden", error_type="invalid_request_error"
-    )
+    return GatewayError(403, message, code=code, reason="Forbidden")
 
 
 def estimate_tokens(text: str) -> int:
