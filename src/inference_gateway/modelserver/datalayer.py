@@ -55,7 +55,8 @@ class ScrapeSettings(BaseModel):
 
 
 class _Params(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    # Strict, as Go's json.Unmarshal: "yes" is not a bool and "1" is not a number.
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
 
 
 class MetricsDataSource:
