@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ class FakeApiServer:
         self.faults: list[Fault] = []
         self.patches: list[tuple[str, Obj]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.before_patch: list[Callable[[], None]] = []
+        """Run (and dropped) one per PATCH before it is applied: a concurrent writer."""
         self._streams: list[_Stream] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -303,6 +306,8 @@ class FakeApiServer:
         key = (*resource, request.match_info["name"])
         if key not in self.objects:
             return self._status(404, "not found")
+        if self.before_patch:
+            self.before_patch.pop(0)()
         body = await request.json()
         self.patches.append((key[3], body))
         sent_rv = (body.get("metadata") or {}).get("resourceVersion")
