@@ -18,7 +18,7 @@ import yaml
 
 from inference_gateway.cli._common import TracingEndpointOption, TransportOption
 from inference_gateway.cli._goflags import duration_option
-from inference_gateway.extproc.epp import GA_GROUP, KubernetesSourceSettings
+from inference_gateway.extproc.epp import KubernetesSourceSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.modelserver.datalayer import ScrapeSettings
 from inference_gateway.modelserver.spec import VLLM, EngineConfig, MetricSpec
@@ -379,4 +379,3 @@ def first_message(error: pydantic.ValidationError) -> str:
     where = ".".join(str(p) for p in first["loc"])
     message = str(first["msg"]).removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
-

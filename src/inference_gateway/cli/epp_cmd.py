@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+
 import pydantic
 import typer
 
@@ -24,6 +25,7 @@ from inference_gateway.requestcontrol import DirectorSettings
 
 log = logging.getLogger(__name__)
 
+_MAX_BODY_BYTES = DirectorSettings().max_body_bytes
 _IGNORED_WHY = {
     "enable-pprof": "no pprof in Python (use py-spy)",
     "health-checking": "gRPC health is always served",
@@ -68,7 +70,7 @@ def epp(
     lora_info_metric: o.LoraMetric = None,
     cache_info_metric: o.CacheInfoMetric = None,
     disable_endpoint_subset_filter: o.DisableSubsetFilter = False,
-    max_body_bytes: o.MaxBodyBytes = DirectorSettings().max_body_bytes,
+    max_body_bytes: o.MaxBodyBytes = _MAX_BODY_BYTES,
     transport: o.Transport = "inline",
     inline_small_bodies: o.InlineSmallBodies = False,
     v: o.Verbosity = None,

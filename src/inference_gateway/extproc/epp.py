@@ -37,6 +37,7 @@ from inference_gateway.modelserver.datalayer import (
 )
 from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.observability.metrics import DEFAULT_FRESH_WITHIN, EppMetrics
+from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import (
     ExtensionChain,
@@ -161,6 +162,8 @@ class Epp:
             )
             self.metrics.registry.register(ScraperCollector(scraper.stats))
         self.source = await stack.enter_async_context(self._source())
+        if isinstance(self.source, KubernetesSource):
+            self.metrics.registry.register(UnreadableObjectsCollector(self.source.unreadable))
         self.director, self.extensions = self._build_director()
         if self.extensions:
             await self.extensions.start()

@@ -44,9 +44,7 @@ class AiohttpFetchers:
         self._max_body = max_body
         self._timeout = timeout
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(
-                limit=0, limit_per_host=limit_per_host, ssl=verify_tls
-            ),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ssl=verify_tls),
             timeout=aiohttp.ClientTimeout(total=None),
             headers={
                 "Accept": "text/plain",

@@ -35,8 +35,8 @@ def settings(identity: str) -> LeaderElectionSettings:
     )
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
+async def until(condition: Callable[[], bool]) -> None:
+    async with asyncio.timeout(5):
         while not condition():  # noqa: ASYNC110 - the fake API server has no change event
             await asyncio.sleep(0.01)
 
@@ -64,7 +64,9 @@ async def candidates(api: FakeApiServer, tmp: Path, *ids: str) -> AsyncIterator[
     try:
         for identity in ids:
             client = await KubeClient.connect(kubeconfig, FAST)
-            elector = LeaderElector(client, namespace="default", name=NAME, settings=settings(identity))
+            elector = LeaderElector(
+                client, namespace="default", name=NAME, settings=settings(identity)
+            )
             made.append(Candidate(elector, client))
         yield made
     finally:

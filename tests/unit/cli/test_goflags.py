@@ -25,8 +25,10 @@ def test_bad_durations_are_refused(text: str) -> None:
         go_duration(text)
 
 
-@pytest.mark.parametrize(("text", "value"), [("true", True), ("1", True), ("T", True),
-                                             ("false", False), ("0", False), ("F", False)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("true", True), ("1", True), ("T", True), ("false", False), ("0", False), ("F", False)],
+)
 def test_go_bools(text: str, value: bool) -> None:
     assert go_bool(text) is value
 

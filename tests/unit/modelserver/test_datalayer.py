@@ -89,7 +89,8 @@ def test_config_engines_replace_the_flag_engine_of_the_same_name() -> None:
 @pytest.mark.parametrize(
     ("plugin", "key"),
     [
-        ("- type: metrics-data-source\n  parameters: {scheme: ftp}", "plugins[0].parameters.scheme"),
+        ("- type: metrics-data-source\n  parameters: {scheme: ftp}",
+         "plugins[0].parameters.scheme"),
         ("- type: metrics-data-source\n  parameters: {insecureSkipVerify: 'yes'}",
          "plugins[0].parameters.insecureSkipVerify"),
         ("- type: core-metrics-extractor\n  parameters: {bogus: 1}", "plugins[0].parameters.bogus"),

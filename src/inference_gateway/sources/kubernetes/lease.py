@@ -195,7 +195,7 @@ class LeaderElector:
         return await self._request("PUT", LEASES.path(self._namespace, self._name), lease)
 
     async def _request(self, method: str, path: str, body: Obj | None = None) -> Obj:
-        async with self._client._send(method, path, body=body) as response:  # noqa: SLF001
+        async with self._client._send(method, path, body=body) as response:
             data = await response.json(content_type=None)
         if not isinstance(data, dict):
             raise ApiError(0, f"{method} {path}: not a JSON object")

@@ -111,7 +111,6 @@ class ModelStatusWriter:
                 self._objects[claim.key] = patched
         return ok
 
-
     async def _patch_fresh(
         self, namespace: str, name: str, current: Obj, want: Verdict
     ) -> Obj | None:
@@ -124,7 +123,9 @@ class ModelStatusWriter:
             except Conflict:
                 if attempt == CONFLICT_RETRIES:
                     raise
-                log.info("InferenceModel %s/%s changed meanwhile (409); re-reading", namespace, name)
+                log.info(
+                    "InferenceModel %s/%s changed meanwhile (409); re-reading", namespace, name
+                )
                 current = await _get(self._client, self._resource.path(namespace, name))
                 if _verdict(current) == want:
                     return None
@@ -132,7 +133,7 @@ class ModelStatusWriter:
 
 
 async def _get(client: KubeClient, path: str) -> Obj:
-    async with client._send("GET", path) as response:  # noqa: SLF001 - the shared transport
+    async with client._send("GET", path) as response:
         data = await response.json(content_type=None)
     if not isinstance(data, dict):
         raise ApiError(0, f"GET {path}: not a JSON object")
