@@ -22,6 +22,7 @@ from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
 from inference_gateway.extproc.epp import Epp, EppSettings
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.requestcontrol import DirectorSettings
+from inference_gateway.sources.kubernetes.source import GA_GROUP
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,7 @@ _IGNORED_WHY = {
 def epp(
     pool_name: o.PoolName = None,
     pool_namespace: o.PoolNamespace = "default",
-    pool_group: o.PoolGroup = o.GA_GROUP,
+    pool_group: o.PoolGroup = GA_GROUP,
     pool_file: o.PoolFile = None,
     kubeconfig: o.Kubeconfig = None,
     endpoint_selector: o.EndpointSelector = None,

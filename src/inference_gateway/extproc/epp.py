@@ -36,8 +36,9 @@ from inference_gateway.modelserver.datalayer import (
     scrape_settings,
 )
 from inference_gateway.modelserver.scraper import MetricsScraper
-from inference_gateway.observability.metrics import DEFAULT_FRESH_WITHIN, EppMetrics
+from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
+from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import (
     ExtensionChain,

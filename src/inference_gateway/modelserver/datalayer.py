@@ -123,15 +123,15 @@ def scrape_settings(source: str, base: ScrapeSettings) -> ScrapeSettings:
     for i, spec in enumerate(plugins):
         if not isinstance(spec, Mapping):
             continue
-        kind = spec.get("type")
-        if kind == METRICS_DATA_SOURCE:
-            source = _params(MetricsDataSource.Params, spec, i)
+        plugin_type = spec.get("type")
+        if plugin_type == METRICS_DATA_SOURCE:
+            fetch = _params(MetricsDataSource.Params, spec, i)
             update |= _set(
-                scheme=source.scheme,
-                path=source.path,
-                insecure_skip_verify=source.insecure_skip_verify,
+                scheme=fetch.scheme,
+                path=fetch.path,
+                insecure_skip_verify=fetch.insecure_skip_verify,
             )
-        elif kind == CORE_METRICS_EXTRACTOR:
+        elif plugin_type == CORE_METRICS_EXTRACTOR:
             extractor = _params(CoreMetricsExtractor.Params, spec, i)
             update |= _set(
                 engine_label_key=extractor.engine_label_key or None,

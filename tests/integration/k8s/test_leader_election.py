@@ -16,6 +16,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.extproc import Epp, EppSettings, KubernetesSourceSettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.sources.kubernetes import KubernetesSource
 from inference_gateway.sources.kubernetes.lease import LeaderElectionSettings
 from tests.integration.sources.conftest import SETTINGS, make_pool
 from tests.integration.sources.fakeapi import FakeApiServer
@@ -60,7 +61,7 @@ async def test_only_the_leader_is_ready_and_the_follower_takes_over(tmp_path: Pa
             first = await stack.enter_async_context(Epp(settings(kubeconfig, "first")))
             await until_status(first, "readiness", SERVING)
             second = await stack.enter_async_context(Epp(settings(kubeconfig, "second")))
-            assert second.source is not None
+            assert isinstance(second.source, KubernetesSource)
             await asyncio.wait_for(second.source.synced.wait(), 10)
             # Synced, but a follower: not ready for traffic, alive for kubelet.
             for service in ("readiness", "", "envoy.service.ext_proc.v3.ExternalProcessor"):

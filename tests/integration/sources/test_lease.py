@@ -147,4 +147,4 @@ async def test_a_stale_update_gets_409_and_is_not_leader(tmp_path: Path) -> None
 )
 def test_timings_must_be_ordered(bad: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="retry_period < renew_deadline < lease_duration"):
-        LeaderElectionSettings(**bad)  # type: ignore[arg-type]
+        LeaderElectionSettings(**bad)

@@ -53,6 +53,7 @@ def test_an_unreadable_status_drops_the_status_not_the_object() -> None:
     d = doc("InferencePool", "x-k8s")
     d["status"]["parent"][0]["conditions"][0]["status"] = "Maybe"
     pool = parse_object(d)
+    assert isinstance(pool, InferencePoolV1Alpha2)
     assert pool.status is None and pool.spec.target_port_number == 8000
 
 

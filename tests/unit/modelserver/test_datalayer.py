@@ -15,13 +15,13 @@ from inference_gateway.modelserver.datalayer import (
 from inference_gateway.modelserver.spec import EngineConfig
 from inference_gateway.requestcontrol.extensions import register_extensions
 from inference_gateway.scheduling.config import ConfigError, load_config
-from inference_gateway.scheduling.registry import default_registry
+from inference_gateway.scheduling.registry import Registry, default_registry
 
 UPSTREAM = Path(__file__).parents[2] / "upstream"
 HEADER = "apiVersion: inference.networking.x-k8s.io/v1alpha1\nkind: EndpointPickerConfig\n"
 
 
-def registry():  # type: ignore[no-untyped-def]
+def registry() -> Registry:
     r = default_registry()
     register_extensions(r)
     register_data_layer(r)
@@ -76,7 +76,9 @@ def test_config_parameters_override_flags() -> None:
 
 
 def test_config_engines_replace_the_flag_engine_of_the_same_name() -> None:
-    flags = ScrapeSettings(engines=(EngineConfig(name="vllm", queuedRequestsSpec="from_flag"),))
+    flags = ScrapeSettings(
+        engines=(EngineConfig.model_validate({"name": "vllm", "queuedRequestsSpec": "from_flag"}),)
+    )
     text = HEADER + (
         "plugins:\n- type: core-metrics-extractor\n  parameters:\n    engineConfigs:\n"
         "    - name: vllm\n      queuedRequestsSpec: from_config\n"
