@@ -36,9 +36,10 @@ from inference_gateway.modelserver.datalayer import (
     scrape_settings,
 )
 from inference_gateway.modelserver.scraper import MetricsScraper
-from inference_gateway.observability.metrics import EppMetrics
+from inference_gateway.observability.metrics import EppMetrics, metrics_subsystem
 from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
 from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
+from inference_gateway.observability.prefix_collector import PrefixIndexerCollector
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import (
     ExtensionChain,
@@ -46,6 +47,7 @@ from inference_gateway.requestcontrol.extensions import (
     register_extensions,
 )
 from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import (
     PluginScheduler,
@@ -127,7 +129,11 @@ class Epp:
     def __init__(self, settings: EppSettings) -> None:
         self.settings = settings
         self.datastore = Datastore()
-        self.metrics = EppMetrics(self.datastore, fresh_within=settings.metrics_fresh_within)
+        self.metrics = EppMetrics(
+            self.datastore,
+            fresh_within=settings.metrics_fresh_within,
+            subsystem=metrics_subsystem(settings.kubernetes and settings.kubernetes.pool_group),
+        )
         self.director: Director | None = None
         self.extensions: ExtensionChain | None = None
         """Request-control plugins from the EndpointPickerConfig (empty when none)."""
@@ -221,6 +227,9 @@ class Epp:
             config, rng=rng, observer=self.metrics.observe_plugin, perf_counter=time.perf_counter
         )
         self.datastore.add_listener(_ForgetRemoved(scheduler))
+        indexes = [p for p in scheduler.post_pick if isinstance(p, PrefixCacheScorer)]
+        if indexes:
+            self.metrics.registry.register(PrefixIndexerCollector(indexes))
         director = Director(
             self.datastore,
             scheduler,
