@@ -132,7 +132,9 @@ class Epp:
         self.metrics = EppMetrics(
             self.datastore,
             fresh_within=settings.metrics_fresh_within,
-            subsystem=metrics_subsystem(settings.kubernetes and settings.kubernetes.pool_group),
+            subsystem=metrics_subsystem(
+                settings.kubernetes.pool_group if settings.kubernetes is not None else None
+            ),
         )
         self.director: Director | None = None
         self.extensions: ExtensionChain | None = None
