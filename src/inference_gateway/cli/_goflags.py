@@ -70,7 +70,15 @@ def normalise(args: Iterable[str], bools: set[str], longs: set[str]) -> list[str
     """Go flag spellings -> click's. ``bools``: flag names (no dashes) that click declares
     as ``--x/--no-x``; ``longs``: every long flag name, for the one-dash form."""
     out: list[str] = []
+    pending_bool: str | None = None
     for arg in args:
+        if pending_bool is not None:
+            name, pending_bool = pending_bool, None
+            if arg in _TRUE or arg in _FALSE:
+                # "--flag false": Go would set the flag and stop at "false"; a values file
+                # that renders a bool flag as two items means the value, so it is read as one.
+                out[-1] = f"--{name}" if go_bool(arg) else f"--no-{name}"
+                continue
         if arg == "--":
             out.append(arg)
             continue
@@ -79,6 +87,8 @@ def normalise(args: Iterable[str], bools: set[str], longs: set[str]) -> list[str
             if name in longs:
                 arg = "-" + arg  # Go's flag package takes -name as --name
         if not arg.startswith("--") or "=" not in arg:
+            if arg.startswith("--") and arg[2:] in bools:
+                pending_bool = arg[2:]
             out.append(arg)
             continue
         name, _, value = arg[2:].partition("=")

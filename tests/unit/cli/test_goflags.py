@@ -51,6 +51,8 @@ def test_go_bool_refuses_what_go_refuses() -> None:
         (['--total-queued-requests-metric="sglang:num_queue_reqs"'],
          ["--total-queued-requests-metric=sglang:num_queue_reqs"]),  # v1.5.0 chart's quotes
         (["--lora-info-metric", ""], ["--lora-info-metric", ""]),
+        (["--tracing", "false", "--v", "1"], ["--no-tracing", "--v", "1"]),  # chart flags map
+        (["--tracing", "--v", "1"], ["--tracing", "--v", "1"]),
         (["--pool-name", "--", "-x=1"], ["--pool-name", "--", "-x=1"]),
     ],
 )  # fmt: skip

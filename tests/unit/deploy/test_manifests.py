@@ -11,7 +11,10 @@ import pytest
 import yaml
 
 from inference_gateway.api import parse_object
+from inference_gateway.modelserver.datalayer import register_data_layer
+from inference_gateway.requestcontrol.extensions import register_extensions
 from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.registry import Registry, default_registry
 from tests.unit.deploy.conftest import DEPLOY, Doc, all_sets, chart_docs, find, load
 
 K8S_VERSION = "1.30.0"
@@ -108,6 +111,14 @@ def test_rbac_is_least_privilege(docs: list[Doc]) -> None:
     ]
 
 
+def epp_registry() -> Registry:
+    """The plugin types the EPP's loader knows (scheduling, request control, data layer)."""
+    registry = default_registry()
+    register_extensions(registry)
+    register_data_layer(registry)
+    return registry
+
+
 def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
@@ -140,12 +151,17 @@ def test_epp_deployment_service_and_pool_fit(docs: list[Doc]) -> None:
     assert {p["port"] for p in service["spec"]["ports"]} == {9002, 9003, 9090}
     ref = pool["spec"]["endpointPickerRef"]
     assert (ref["name"], ref["port"]["number"]) == (service["metadata"]["name"], 9002)
-    # The plugin config is mounted where --plugins-config says, and it loads.
+    # The EndpointPickerConfig is mounted where --config-file says (as upstream), and loads.
     config_map = find(docs, "ConfigMap")
     mount = container["volumeMounts"][0]["mountPath"]
-    assert _arg(args, "--plugins-config") == f"{mount}/plugins.yaml"
+    assert _arg(args, "--config-file") == f"{mount}/default-plugins.yaml"
     assert pod["spec"]["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
-    load_config(config_map["data"]["plugins.yaml"])
+    load_config(config_map["data"]["default-plugins.yaml"], epp_registry())
+    # Upstream's reasons: Recreate, NAMESPACE/POD_NAME from the downward API, a read-only root.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"][:2]}
+    assert env == {"NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_chart_values_flow_into_the_objects() -> None:
