@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from inference_gateway.api import crdgen
+from inference_gateway.api._common import ApiResource
 from inference_gateway.api.core import Pod
 from inference_gateway.api.v1 import InferencePoolV1
 from inference_gateway.api.v1alpha2 import (
@@ -123,7 +124,10 @@ def _validate(model: type[BaseModel], doc: Mapping[str, Any]) -> BaseModel:
     try:
         return model.model_validate_json(_as_json(doc), strict=True)
     except ValidationError as e:
-        if "status" not in doc or any(err["loc"][:1] != ("status",) for err in e.errors()):
+        # Only custom resources: a Pod's status (its IP, its readiness) is what we read it for.
+        if not issubclass(model, ApiResource) or "status" not in doc:
+            raise
+        if any(err["loc"][:1] != ("status",) for err in e.errors()):
             raise
         log.warning(
             "%s: ignoring a status we cannot read: %s",
