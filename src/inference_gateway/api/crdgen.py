@@ -146,7 +146,10 @@ def _resource_schema(model: type[BaseModel]) -> Schema:
     props["apiVersion"] = {"type": "string"}
     props["kind"] = {"type": "string"}
     props["metadata"] = {"type": "object"}
-    schema["required"] = [r for r in schema.get("required", []) if r != "metadata"]
+    dropped = {"metadata"} if getattr(model, "SPEC_REQUIRED", False) else {"metadata", "spec"}
+    schema["required"] = [r for r in schema.get("required", []) if r not in dropped]
+    if not schema["required"]:
+        del schema["required"]
     return schema
 
 

@@ -1,5 +1,10 @@
 """Turning YAML documents into typed API objects, with errors a person can act on.
 
+Documents are checked as the API server checks them: through JSON, with strict types (``"1"``
+and ``true`` are not integers, ``1`` is not a string) and with ``null`` fields dropped, as the
+API server prunes nulls of fields that are not ``nullable`` before validating a custom
+resource (so ``metadata.labels: null``, in upstream v0.3.0's own manifest, is fine).
+
 Every validation failure is reported as ``<kind> <namespace>/<name>: <field path>: <rule>``,
 with the field path in the object's own JSON spelling (``spec.targetModels[2].weight``),
 because the reader of the message is editing YAML, not Python.
@@ -7,6 +12,9 @@ because the reader of the message is editing YAML, not Python.
 
 from __future__ import annotations
 
+import datetime
+import json
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
@@ -16,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from inference_gateway.api import crdgen
+from inference_gateway.api._common import ApiResource
 from inference_gateway.api.core import Pod
 from inference_gateway.api.v1 import InferencePoolV1
 from inference_gateway.api.v1alpha2 import (
@@ -24,6 +33,8 @@ from inference_gateway.api.v1alpha2 import (
     InferenceObjective,
     InferencePoolV1Alpha2,
 )
+
+log = logging.getLogger(__name__)
 
 ApiObject = (
     InferencePoolV1Alpha2
@@ -100,11 +111,52 @@ def parse_object(doc: Any) -> ApiObject:
     if model is None:
         raise UnknownKindError(api_version, kind)
     try:
-        obj = model.model_validate(doc)
+        obj = _validate(model, doc)
     except ValidationError as e:
         problems = tuple(_problem(model, err) for err in e.errors())
         raise InvalidObjectError(_describe(kind, doc), problems) from e
     return cast(ApiObject, obj)
+
+
+def _validate(model: type[BaseModel], doc: Mapping[str, Any]) -> BaseModel:
+    """Strict JSON validation; a status we cannot read is dropped (and logged), never the
+    object with it: we route by the spec, and the status may come from another CRD version."""
+    try:
+        return model.model_validate_json(_as_json(doc), strict=True)
+    except ValidationError as e:
+        # Only custom resources: a Pod's status (its IP, its readiness) is what we read it for.
+        if not issubclass(model, ApiResource) or "status" not in doc:
+            raise
+        if any(err["loc"][:1] != ("status",) for err in e.errors()):
+            raise
+        log.warning(
+            "%s: ignoring a status we cannot read: %s",
+            _describe(str(doc["kind"]), doc),
+            _problem(model, e.errors()[0]),
+        )
+        return model.model_validate_json(
+            _as_json({k: v for k, v in doc.items() if k != "status"}), strict=True
+        )
+
+
+def _as_json(doc: Mapping[str, Any]) -> str:
+    """The document as the API server would receive it: JSON, nulls dropped."""
+    return json.dumps(_drop_nulls(doc), default=_scalar)
+
+
+def _drop_nulls(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {k: _drop_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_nulls(v) for v in value]
+    return value
+
+
+def _scalar(value: Any) -> Any:
+    # YAML turns unquoted timestamps and dates into objects; JSON carries them as strings.
+    if isinstance(value, datetime.datetime | datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
 def parse_documents(

@@ -26,6 +26,7 @@ from inference_gateway.api._common import (
     ParentReference,
     PortNumber,
     SpecModel,
+    StatusModel,
 )
 
 GROUP_VERSION: Final = "inference.networking.k8s.io/v1"
@@ -83,13 +84,13 @@ class InferencePoolSpecV1(SpecModel):
     ) = None
 
 
-class ParentStatus(SpecModel):
+class ParentStatus(StatusModel):
     conditions: Conditions = ()
     parent_ref: ParentReference
     controller_name: ControllerName | None = None
 
 
-class InferencePoolStatusV1(SpecModel):
+class InferencePoolStatusV1(StatusModel):
     # An empty list means no parent (Gateway) has picked the pool up.
     parents: Annotated[
         tuple[ParentStatus, ...],
@@ -102,6 +103,7 @@ class InferencePoolV1(ApiResource):
 
     API_VERSION: ClassVar[str] = GROUP_VERSION
     KIND: ClassVar[str] = "InferencePool"
+    SPEC_REQUIRED: ClassVar[bool] = True
 
     api_version: Literal["inference.networking.k8s.io/v1"] = GROUP_VERSION
     kind: Literal["InferencePool"] = "InferencePool"

@@ -8,7 +8,7 @@ default, hence their ``poolRef.group`` default of ``inference.networking.k8s.io`
 
 from __future__ import annotations
 
-from typing import Annotated, ClassVar, Final, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import Field, StringConstraints
 
@@ -25,6 +25,7 @@ from inference_gateway.api._common import (
     ParentReference,
     PortNumber,
     SpecModel,
+    StatusModel,
     Weight,
     pending_condition,
 )
@@ -35,13 +36,22 @@ GROUP_VERSION: Final = "inference.networking.x-k8s.io/v1alpha2"
 DEFAULT_EPP_PORT = 9002
 
 
+def _int32_no_default(schema: dict[str, Any]) -> None:
+    schema["format"] = "int32"
+    schema.pop("default", None)
+
+
 class Extension(SpecModel):
     """How the gateway reaches the endpoint picker (``spec.extensionRef``)."""
 
     group: Group = ""
     kind: Kind = "Service"
     name: ObjectName
-    port_number: PortNumber = DEFAULT_EPP_PORT
+    # Upstream's CRD has no default (implementations SHOULD assume 9002): the API server
+    # stores nothing, and 9002 is inferred here, so it stays out of the generated schema.
+    port_number: Annotated[int, Field(ge=1, le=65535, json_schema_extra=_int32_no_default)] = (
+        DEFAULT_EPP_PORT
+    )
     failure_mode: FailureMode = "FailClose"
 
 
@@ -51,14 +61,14 @@ class InferencePoolSpecV1Alpha2(SpecModel):
     extension_ref: Extension
 
 
-class PoolStatusV1Alpha2(SpecModel):
+class PoolStatusV1Alpha2(StatusModel):
     parent_ref: ParentReference
     conditions: Annotated[
         Conditions, Field(json_schema_extra={"default": [pending_condition("Accepted")]})
     ] = ()
 
 
-class InferencePoolStatusV1Alpha2(SpecModel):
+class InferencePoolStatusV1Alpha2(StatusModel):
     # The JSON key really is singular ("parent") in v1alpha2.
     parent: Annotated[tuple[PoolStatusV1Alpha2, ...], Field(max_length=32)] = ()
 
@@ -131,7 +141,7 @@ class InferenceModelSpec(SpecModel):
     pool_ref: PoolRefV1Alpha2
 
 
-class InferenceModelStatus(SpecModel):
+class InferenceModelStatus(StatusModel):
     conditions: Annotated[
         Conditions, Field(json_schema_extra={"default": [pending_condition("Ready")]})
     ] = ()
@@ -161,9 +171,16 @@ class InferenceObjectiveSpec(SpecModel):
     pool_ref: PoolRef
 
 
-class AcceptedStatus(SpecModel):
+class AcceptedStatus(StatusModel):
     conditions: Annotated[
         Conditions, Field(json_schema_extra={"default": [pending_condition("Accepted")]})
+    ] = ()
+
+
+class ObjectiveStatus(StatusModel):
+    # Upstream's CRD defaults the placeholder condition with type Ready (not Accepted).
+    conditions: Annotated[
+        Conditions, Field(json_schema_extra={"default": [pending_condition("Ready")]})
     ] = ()
 
 
@@ -176,7 +193,7 @@ class InferenceObjective(ApiResource):
     api_version: Literal["inference.networking.x-k8s.io/v1alpha2"] = GROUP_VERSION
     kind: Literal["InferenceObjective"] = "InferenceObjective"
     spec: InferenceObjectiveSpec
-    status: AcceptedStatus | None = None
+    status: ObjectiveStatus | None = None
 
 
 class ModelMatch(SpecModel):
@@ -197,7 +214,8 @@ class RewriteRule(SpecModel):
     """Matches are OR-ed; an empty list matches every model."""
 
     matches: tuple[Match, ...] = ()
-    targets: Annotated[tuple[RewriteTarget, ...], Field(min_length=1)]
+    # Optional upstream (minItems 1 only when given); no targets means nothing to rewrite to.
+    targets: Annotated[tuple[RewriteTarget, ...], Field(min_length=1)] = ()
 
 
 class InferenceModelRewriteSpec(SpecModel):

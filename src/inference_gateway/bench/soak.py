@@ -152,7 +152,7 @@ async def _soak(
 def _gateway_settings(config: Path, work: Path, policy: str, seed: int) -> GatewaySettings:
     return GatewaySettings(
         epp=EppSettings(
-            config_file=config, grpc=ExtProcSettings(port=0), plugins_config=policy, seed=seed
+            pool_file=config, grpc=ExtProcSettings(port=0), plugins_config=policy, seed=seed
         ),
         envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.5),
         workdir=work,

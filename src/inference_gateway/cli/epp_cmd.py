@@ -1,196 +1,164 @@
 """The ``epp`` command: the endpoint picker alone, behind an Envoy someone else runs.
 
-Options map onto ``EppSettings`` (the single source of defaults). The pool comes from a
-file or from the Kubernetes API; validation errors become one ``BadParameter`` line.
+It takes upstream's flags (v1.0-v1.5, ``cmd/epp/runner`` and ``pkg/epp/server/options.go``)
+with upstream's meaning, so upstream's manifests and Helm chart start it unchanged:
+``--config-file``/``--config-text`` are the EndpointPickerConfig, the pool comes from
+``--pool-name`` (Kubernetes), and flags with no effect here are accepted and logged once.
+The standalone pool file, ours only, is ``--pool-file``. ``deploy/README.md`` tables what
+each upstream flag does here. Options map onto ``EppSettings`` (``_epp_options``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from pathlib import Path
-from typing import Annotated
 
 import pydantic
 import typer
 
-from inference_gateway.cli._common import (
-    CONFIG_HELP,
-    PluginsConfigOption,
-    TracingEndpointOption,
-    TransportOption,
-    run_traced,
-    stop_on_signals,
-)
-from inference_gateway.extproc import GA_GROUP, Epp, EppSettings, KubernetesSourceSettings
-from inference_gateway.extproc.server import ExtProcSettings
-from inference_gateway.extproc.tls import TlsSettings
+from inference_gateway.cli import _epp_options as o
+from inference_gateway.cli._common import run_traced, stop_on_signals
+from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
+from inference_gateway.extproc.epp import Epp, EppSettings
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.requestcontrol import DirectorSettings
+from inference_gateway.sources.kubernetes.source import GA_GROUP
 
 log = logging.getLogger(__name__)
 
-_SOURCE = "Pool source (exactly one of --config-file, --pool-name)"
-_TLS = "ext_proc TLS"
+_MAX_BODY_BYTES = DirectorSettings().max_body_bytes
+_IGNORED_WHY = {
+    "enable-pprof": "no pprof in Python (use py-spy)",
+    "health-checking": "gRPC health is always served",
+    "metrics-endpoint-auth": "/metrics is served without authentication",
+    "refresh-prometheus-metrics-interval": "pool gauges are computed at scrape time",
+    "zap-devel": "log format comes from --zap-encoder",
+    "zap-stacktrace-level": "tracebacks are logged with errors",
+    "zap-time-encoding": "timestamps are RFC 3339",
+}
 
 
 def epp(
-    config_file: Annotated[
-        Path | None,
-        typer.Option("--config-file", exists=True, help=CONFIG_HELP, rich_help_panel=_SOURCE),
-    ] = None,
-    pool_name: Annotated[
-        str | None,
-        typer.Option(
-            help="Kubernetes mode: the InferencePool to serve (instead of a file).",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = None,
-    pool_namespace: Annotated[
-        str, typer.Option(envvar="NAMESPACE", help="The pool's namespace.", rich_help_panel=_SOURCE)
-    ] = "default",
-    pool_group: Annotated[
-        str,
-        typer.Option(
-            help="inference.networking.k8s.io (v1) or inference.networking.x-k8s.io.",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = GA_GROUP,
-    kubeconfig: Annotated[
-        str | None,
-        typer.Option(
-            help="Kubeconfig file (default: in-cluster, then ~/.kube/config).",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = None,
-    host: Annotated[str, typer.Option(help="Address for the gRPC ports.")] = "0.0.0.0",
-    grpc_port: Annotated[int, typer.Option(help="ext_proc port.")] = 9002,
-    grpc_health_port: Annotated[int, typer.Option(help="gRPC health port.")] = 9003,
-    metrics_port: Annotated[int, typer.Option(help="/metrics port.")] = 9090,
-    metrics_host: Annotated[str, typer.Option(help="/metrics address.")] = "0.0.0.0",
-    plugins_config: PluginsConfigOption = None,
-    max_body_bytes: Annotated[
-        int, typer.Option(help="Largest request body (413 above).")
-    ] = DirectorSettings().max_body_bytes,
-    transport: TransportOption = "inline",
-    inline_small_bodies: Annotated[
-        bool,
-        typer.Option(
-            "--inline-small-bodies",
-            help="Send small bodies inside the header answer (needs Envoy >= 1.40; "
-            "one gRPC message fewer per request).",
-        ),
-    ] = False,
-    secure_serving: Annotated[
-        bool | None,
-        typer.Option(
-            "--secure-serving/--no-secure-serving",
-            show_default=False,
-            help="ext_proc over TLS (default: on with --pool-name, off with --config-file).",
-            rich_help_panel=_TLS,
-        ),
-    ] = None,
-    cert_path: Annotated[
-        Path | None,
-        typer.Option(
-            help="Directory with tls.crt and tls.key (default: self-signed at start).",
-            rich_help_panel=_TLS,
-        ),
-    ] = None,
-    enable_cert_reload: Annotated[
-        bool,
-        typer.Option(
-            "--enable-cert-reload",
-            help="Serve changed files under --cert-path to new connections.",
-            rich_help_panel=_TLS,
-        ),
-    ] = False,
-    insecure_allow_plaintext: Annotated[
-        bool,
-        typer.Option(
-            "--insecure-allow-plaintext",
-            help="Allow plaintext ext_proc on a non-loopback address with --config-file.",
-            rich_help_panel=_SOURCE,
-        ),
-    ] = False,
-    log_level: Annotated[str, typer.Option(help="Log level.")] = "info",
-    tracing_endpoint: TracingEndpointOption = None,
+    pool_name: o.PoolName = None,
+    pool_namespace: o.PoolNamespace = "default",
+    pool_group: o.PoolGroup = GA_GROUP,
+    pool_file: o.PoolFile = None,
+    kubeconfig: o.Kubeconfig = None,
+    endpoint_selector: o.EndpointSelector = None,
+    endpoint_target_ports: o.EndpointTargetPorts = None,
+    config_file: o.ConfigFile = None,
+    config_text: o.ConfigText = None,
+    plugins_config: o.PluginsConfig = None,
+    host: o.Host = "0.0.0.0",
+    grpc_port: o.GrpcPort = 9002,
+    grpc_health_port: o.GrpcHealthPort = 9003,
+    metrics_port: o.MetricsPort = 9090,
+    metrics_host: o.MetricsHost = "0.0.0.0",
+    secure_serving: o.SecureServing = None,
+    cert_path: o.CertPath = None,
+    enable_cert_reload: o.EnableCertReload = False,
+    insecure_allow_plaintext: o.AllowPlaintext = False,
+    ha_enable_leader_election: o.LeaderElection = False,
+    refresh_metrics_interval: o.RefreshMetricsInterval = None,
+    metrics_staleness_threshold: o.StalenessThreshold = None,
+    model_server_metrics_port: o.MsPort = 0,
+    model_server_metrics_path: o.MsPath = None,
+    model_server_metrics_scheme: o.MsScheme = None,
+    model_server_metrics_https_insecure_skip_verify: o.MsInsecure = None,
+    total_queued_requests_metric: o.QueuedMetric = None,
+    total_running_requests_metric: o.RunningMetric = None,
+    kv_cache_usage_percentage_metric: o.KvMetric = None,
+    lora_info_metric: o.LoraMetric = None,
+    cache_info_metric: o.CacheInfoMetric = None,
+    disable_endpoint_subset_filter: o.DisableSubsetFilter = False,
+    max_body_bytes: o.MaxBodyBytes = _MAX_BODY_BYTES,
+    transport: o.Transport = "inline",
+    inline_small_bodies: o.InlineSmallBodies = False,
+    v: o.Verbosity = None,
+    zap_encoder: o.ZapEncoder = None,
+    zap_log_level: o.ZapLogLevel = None,
+    log_level: o.LogLevel = None,
+    tracing: o.Tracing = True,
+    tracing_endpoint: o.TracingEndpoint = None,
+    enable_pprof: o.EnablePprof = None,
+    health_checking: o.HealthChecking = None,
+    metrics_endpoint_auth: o.MetricsEndpointAuth = None,
+    refresh_prometheus_metrics_interval: o.RefreshPromInterval = None,
+    zap_devel: o.ZapDevel = None,
+    zap_stacktrace_level: o.ZapStacktraceLevel = None,
+    zap_time_encoding: o.ZapTimeEncoding = None,
 ) -> None:
     """Run the endpoint picker alone, behind an Envoy you run yourself.
 
-    The pool comes from a file (--config-file) or from the Kubernetes API (--pool-name).
+    The pool comes from the Kubernetes API (--pool-name, as upstream) or from a file of
+    InferencePool/InferenceModel/Pod documents (--pool-file).
     """
-    setup_logging(log_level)
-    if (config_file is None) == (pool_name is None):
+    setup_logging(o.log_level_from(log_level, v, zap_log_level), json=zap_encoder == "json")
+    IgnoredFlags().report(
+        {
+            "enable-pprof": enable_pprof,
+            "health-checking": health_checking,
+            "metrics-endpoint-auth": metrics_endpoint_auth,
+            "refresh-prometheus-metrics-interval": refresh_prometheus_metrics_interval,
+            "zap-devel": zap_devel,
+            "zap-stacktrace-level": zap_stacktrace_level,
+            "zap-time-encoding": zap_time_encoding,
+        },
+        _IGNORED_WHY,
+    )
+    if endpoint_selector is not None or endpoint_target_ports is not None:
         raise typer.BadParameter(
-            "give exactly one of --config-file (standalone) and --pool-name (Kubernetes)",
-            param_hint="--config-file / --pool-name",
+            "the pool-less mode (--endpoint-selector/--endpoint-target-ports) is not "
+            "supported here; create an InferencePool and pass --pool-name",
+            param_hint="--endpoint-selector",
         )
+    if (pool_file is None) == (pool_name is None):
+        raise typer.BadParameter(
+            "give exactly one of --pool-name (Kubernetes) and --pool-file (standalone)",
+            param_hint="--pool-name / --pool-file",
+        )
+    plugins = o.plugins_source(config_file, config_text, plugins_config)
     kubernetes = None
     if pool_name is not None:
-        kubernetes = _kubernetes(pool_name, pool_namespace, pool_group, kubeconfig)
-    tls = _tls(
+        kubernetes = o.kubernetes(pool_name, pool_namespace, pool_group, kubeconfig)
+    tls = o.tls(
         kubernetes is not None if secure_serving is None else secure_serving,
         cert_path,
         enable_cert_reload,
     )
+    scrape = o.scrape_target(
+        scheme=model_server_metrics_scheme,
+        path=model_server_metrics_path,
+        port=model_server_metrics_port,
+        insecure=model_server_metrics_https_insecure_skip_verify,
+        queued=total_queued_requests_metric,
+        running=total_running_requests_metric,
+        kv=kv_cache_usage_percentage_metric,
+        lora=lora_info_metric,
+        cache_info=cache_info_metric,
+    )
     try:
-        settings = EppSettings(
-            config_file=config_file,
-            kubernetes=kubernetes,
-            allow_plaintext=insecure_allow_plaintext,
-            grpc=ExtProcSettings(
-                host=host,
-                port=grpc_port,
-                health_port=grpc_health_port,
-                transport=transport,
-                inline_small_bodies=inline_small_bodies,
-                tls=tls,
-            ),
-            plugins_config=plugins_config,
-            director=DirectorSettings(max_body_bytes=max_body_bytes),
-            metrics_host=metrics_host,
-            metrics_port=metrics_port,
-        )
-    except pydantic.ValidationError as e:
-        raise typer.BadParameter(_first_message(e)) from None
-    raise typer.Exit(run_traced(tracing_endpoint, _serve_epp(settings)))
-
-
-def _kubernetes(
-    name: str, namespace: str, group: str, kubeconfig: str | None
-) -> KubernetesSourceSettings:
-    try:
-        return KubernetesSourceSettings.model_validate(
+        settings = EppSettings.model_validate(
             {
-                "pool_name": name,
-                "pool_namespace": namespace,
-                "pool_group": group,
-                "kubeconfig": kubeconfig,
+                "pool_file": pool_file,
+                "kubernetes": kubernetes,
+                "allow_plaintext": insecure_allow_plaintext,
+                "grpc": o.grpc(host, grpc_port, grpc_health_port, transport, inline_small_bodies)
+                | {"tls": tls},
+                "plugins_config": plugins,
+                "director": DirectorSettings(
+                    max_body_bytes=max_body_bytes, subset_filter=not disable_endpoint_subset_filter
+                ),
+                "metrics_host": metrics_host,
+                "metrics_port": metrics_port,
+                "scrape_target": scrape,
+                "leader_election": o.leader_election(ha_enable_leader_election, pool_name),
             }
+            | o.durations(refresh_metrics_interval, metrics_staleness_threshold)
         )
     except pydantic.ValidationError as e:
-        raise typer.BadParameter(_first_message(e), param_hint="--pool-group") from None
-
-
-def _tls(secure: bool, cert_path: Path | None, reload: bool) -> TlsSettings | None:
-    if not secure:
-        if cert_path is not None or reload:
-            raise typer.BadParameter(
-                "--cert-path and --enable-cert-reload need --secure-serving",
-                param_hint="--cert-path",
-            )
-        return None
-    if reload and cert_path is None:
-        raise typer.BadParameter(
-            "--enable-cert-reload watches --cert-path; give it", param_hint="--enable-cert-reload"
-        )
-    return TlsSettings(cert_path=cert_path, reload=reload)
-
-
-def _first_message(error: pydantic.ValidationError) -> str:
-    first = error.errors()[0]
-    return str(first["msg"]).removeprefix("Value error, ")
+        raise typer.BadParameter(o.first_message(e)) from None
+    raise typer.Exit(run_traced(tracing_endpoint if tracing else None, _serve_epp(settings)))
 
 
 async def _serve_epp(settings: EppSettings) -> int:
@@ -213,4 +181,15 @@ async def _serve_epp(settings: EppSettings) -> int:
 
 def register(app: typer.Typer, bench: typer.Typer) -> None:
     """Add this module's commands to ``app`` (it has no benchmarks)."""
-    app.command("epp")(epp)
+    app.command("epp", cls=GoFlagsCommand)(epp)
+
+
+def main() -> None:
+    """The ``epp`` console script: only this command, as upstream's image runs ``/epp``
+    (so the image's entrypoint takes upstream's args and imports none of the lab)."""
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    app.command("epp", cls=GoFlagsCommand)(epp)
+    app()
+
+
+__all__ = ["epp", "main", "register"]

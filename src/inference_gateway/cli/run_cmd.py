@@ -72,7 +72,7 @@ def run(
     setup_logging(log_level)
     settings = GatewaySettings(
         epp=EppSettings(
-            config_file=config,
+            pool_file=config,
             grpc=ExtProcSettings(port=grpc_port, transport=transport),
             plugins_config=plugins_config,
             metrics_port=metrics_port,

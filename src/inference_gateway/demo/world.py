@@ -159,7 +159,7 @@ async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> A
     config = _write_config(workdir, port)
     gw_settings = GatewaySettings(
         epp=EppSettings(
-            config_file=config,
+            pool_file=config,
             grpc=ExtProcSettings(port=0),
             plugins_config=policy,
             seed=settings.seed,

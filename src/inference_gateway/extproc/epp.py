@@ -26,19 +26,30 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
 from inference_gateway.datastore import Datastore, Endpoint
+from inference_gateway.extproc._leading import lead_then_serve
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
 from inference_gateway.modelserver.collector import ScraperCollector
+from inference_gateway.modelserver.datalayer import (
+    ScrapeSettings,
+    register_data_layer,
+    scrape_settings,
+)
 from inference_gateway.modelserver.scraper import MetricsScraper
-from inference_gateway.observability.metrics import EppMetrics
+from inference_gateway.observability.metrics import EppMetrics, metrics_subsystem
+from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
+from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
+from inference_gateway.observability.prefix_collector import PrefixIndexerCollector
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain, register_extensions
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import PluginScheduler
 from inference_gateway.sources.file import FileSource, plugins_document
 from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
+from inference_gateway.sources.kubernetes.lease import LeaderElectionSettings
 from inference_gateway.sources.kubernetes.source import GA_GROUP, X_GROUP
 
 log = logging.getLogger(__name__)
@@ -62,11 +73,11 @@ class KubernetesSourceSettings(BaseModel):
 
 
 class EppSettings(BaseModel):
-    """Everything the EPP needs; exactly one of ``config_file`` and ``kubernetes``."""
+    """Everything the EPP needs; exactly one of ``pool_file`` and ``kubernetes``."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    config_file: Path | None = None
+    pool_file: Path | None = None
     """Multi-document YAML of pools, models and pods (hot-reloaded)."""
     kubernetes: KubernetesSourceSettings | None = None
     """Watch one InferencePool and its pods through the Kubernetes API instead."""
@@ -75,7 +86,7 @@ class EppSettings(BaseModel):
     grpc: ExtProcSettings = Field(default_factory=ExtProcSettings)
     plugins_config: str | None = None
     """A built-in EndpointPickerConfig name or a file path; None: the EndpointPickerConfig
-    document in ``config_file`` if it has one, else the built-in ``default``."""
+    document in ``pool_file`` if it has one, else the built-in ``default``."""
     director: DirectorSettings = Field(default_factory=DirectorSettings)
     metrics_host: str = "127.0.0.1"
     metrics_port: int | None = None
@@ -84,14 +95,21 @@ class EppSettings(BaseModel):
     """Scrape model-server metrics (off only for upstreams without ``/metrics``)."""
     scrape_interval: float = 0.05
     seed: int | None = None
+    scrape_target: ScrapeSettings = Field(default_factory=ScrapeSettings)
+    """Scheme, path, port and engine metric names of the scrapes (flags); the
+    EndpointPickerConfig's data-layer plugins override them, as upstream."""
+    metrics_fresh_within: float = Field(default=DEFAULT_FRESH_WITHIN, gt=0)
+    """Pool gauges count endpoints scraped this recently (``--metrics-staleness-threshold``)."""
+    leader_election: LeaderElectionSettings | None = None
+    """Kubernetes mode: only the Lease holder reports SERVING (``--ha-enable-leader-election``)."""
 
     @model_validator(mode="after")
     def _one_source_and_no_open_plaintext(self) -> EppSettings:
-        if (self.config_file is None) == (self.kubernetes is None):
+        if (self.pool_file is None) == (self.kubernetes is None):
             raise ValueError("give exactly one of --config-file and --pool-name")
         # Kubernetes mode may turn TLS off (--no-secure-serving), as upstream's EPP may; in
         # file mode the EPP sits next to its Envoy and plaintext elsewhere must be asked for.
-        if self.config_file is not None and self.grpc.tls is None and not self.allow_plaintext:
+        if self.pool_file is not None and self.grpc.tls is None and not self.allow_plaintext:
             problem = plaintext_problem(self.grpc.host)
             if problem:
                 raise ValueError(problem)
@@ -104,7 +122,13 @@ class Epp:
     def __init__(self, settings: EppSettings) -> None:
         self.settings = settings
         self.datastore = Datastore()
-        self.metrics = EppMetrics(self.datastore)
+        self.metrics = EppMetrics(
+            self.datastore,
+            fresh_within=settings.metrics_fresh_within,
+            subsystem=metrics_subsystem(
+                settings.kubernetes.pool_group if settings.kubernetes is not None else None
+            ),
+        )
         self.director: Director | None = None
         self.extensions: ExtensionChain | None = None
         """Request-control plugins from the EndpointPickerConfig (empty when none)."""
@@ -125,11 +149,23 @@ class Epp:
         s = self.settings
         stack = self._stack
         if s.scrape:
+            target = scrape_settings(self._plugins_source(), s.scrape_target)
             scraper = await stack.enter_async_context(
-                MetricsScraper(self.datastore, interval=s.scrape_interval)
+                MetricsScraper(
+                    self.datastore,
+                    interval=s.scrape_interval,
+                    scheme=target.scheme,
+                    path=target.path,
+                    port=target.port,
+                    engines=target.mappings(),
+                    engine_label=target.engine_label_key,
+                    verify_tls=not target.insecure_skip_verify,
+                )
             )
             self.metrics.registry.register(ScraperCollector(scraper.stats))
         self.source = await stack.enter_async_context(self._source())
+        if isinstance(self.source, KubernetesSource):
+            self.metrics.registry.register(UnreadableObjectsCollector(self.source.unreadable))
         self.director = self._build_director()
         self.extensions = self.director.extensions
         if self.extensions:
@@ -138,7 +174,12 @@ class Epp:
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
         server = ExtProcServer(self.director, grpc_settings)
         self.server = await stack.enter_async_context(server)
-        if isinstance(self.source, KubernetesSource):
+        if isinstance(self.source, KubernetesSource) and s.leader_election is not None:
+            assert s.kubernetes is not None
+            await stack.enter_async_context(
+                lead_then_serve(s.kubernetes, s.leader_election, self.source, self.server)
+            )
+        elif isinstance(self.source, KubernetesSource):
             serving = spawn(
                 self._serve_when_synced(self.source, self.server),
                 name="epp-serve-when-synced",
@@ -155,8 +196,8 @@ class Epp:
     def _source(self) -> FileSource | KubernetesSource:
         s = self.settings
         if s.kubernetes is None:
-            assert s.config_file is not None
-            return FileSource(s.config_file, self.datastore)
+            assert s.pool_file is not None
+            return FileSource(s.pool_file, self.datastore)
         k = s.kubernetes
         return KubernetesSource(
             self.datastore,
@@ -177,6 +218,7 @@ class Epp:
         s = self.settings
         registry = default_registry()
         register_extensions(registry)
+        register_data_layer(registry)
         config = load_config(self._plugins_source(), registry)
         director, _ = build_director(
             self.datastore,
@@ -188,14 +230,17 @@ class Epp:
         )
         assert isinstance(director.scheduler, PluginScheduler)
         self.datastore.add_listener(_ForgetRemoved(director.scheduler))
+        indexes = [p for p in director.scheduler.post_pick if isinstance(p, PrefixCacheScorer)]
+        if indexes:
+            self.metrics.registry.register(PrefixIndexerCollector(indexes))
         return director
 
     def _plugins_source(self) -> str:
         s = self.settings
         if s.plugins_config is not None:
             return s.plugins_config
-        if s.config_file is not None:
-            inline = plugins_document(s.config_file.read_text(encoding="utf-8"))
+        if s.pool_file is not None:
+            inline = plugins_document(s.pool_file.read_text(encoding="utf-8"))
             if inline is not None:
                 return inline
         return "default"

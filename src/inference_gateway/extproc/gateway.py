@@ -193,7 +193,7 @@ def bench_gateway(
     return Gateway(
         GatewaySettings(
             epp=EppSettings(
-                config_file=config,
+                pool_file=config,
                 grpc=ExtProcSettings(port=0, transport=transport),
                 director=DirectorSettings(account_usage=account_usage),
             ),

@@ -11,13 +11,15 @@ connections already open.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import ipaddress
 import logging
+import os
 import socket
 import ssl
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import watchfiles
@@ -98,23 +100,55 @@ def server_context(
 ) -> ssl.SSLContext:
     """A TLS 1.2+ server context offering only ALPN ``h2`` (gRPC), loaded with the pair.
 
-    ``load_cert_chain`` wants files: the pair goes through a private temporary directory.
     With ``into``, the pair replaces the certificate of that context (new handshakes only).
     """
     context = into or ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     if into is None:
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.set_alpn_protocols(["h2"])
-    with tempfile.TemporaryDirectory(prefix="igw-tls-") as tmp:
-        cert_file, key_file = Path(tmp) / CERT_FILE, Path(tmp) / KEY_FILE
-        cert_file.write_bytes(cert)
-        key_file.touch(mode=0o600)
-        key_file.write_bytes(key)
+    with _pair_files(cert, key) as (cert_file, key_file):
         try:
             context.load_cert_chain(cert_file, key_file)
         except ssl.SSLError as e:
             raise CertError(f"certificate and key do not load: {e}") from e
     return context
+
+
+@contextlib.contextmanager
+def _pair_files(cert: bytes, key: bytes) -> Iterator[tuple[str, str]]:
+    """Paths ``load_cert_chain`` can open, holding the pair, without touching a disk.
+
+    ``ssl`` only loads certificates from files. The EPP runs on a read-only root as a
+    non-root user (upstream's securityContext), where ``tempfile`` finds no usable
+    directory, so the pair goes into anonymous memory files (``memfd_create``, opened
+    through ``/proc/self/fd``). Where that is unavailable (not Linux, no ``/proc``), a
+    private temporary directory is the fallback, and a clear ``CertError`` says what to
+    mount when there is none.
+    """
+    memfd = getattr(os, "memfd_create", None)
+    if memfd is not None and Path("/proc/self/fd").is_dir():
+        fds = [memfd(f"igw-{CERT_FILE}", 0), memfd(f"igw-{KEY_FILE}", 0)]
+        try:
+            for fd, data in zip(fds, (cert, key), strict=True):
+                os.write(fd, data)
+            yield f"/proc/self/fd/{fds[0]}", f"/proc/self/fd/{fds[1]}"
+        finally:
+            for fd in fds:
+                os.close(fd)
+        return
+    try:
+        tmp = tempfile.TemporaryDirectory(prefix="igw-tls-")
+    except OSError as e:
+        raise CertError(
+            f"cannot hold the TLS pair for loading: no memfd_create and no writable temporary "
+            f"directory ({e}); mount an emptyDir and set TMPDIR to it, or give --cert-path"
+        ) from e
+    with tmp:
+        cert_file, key_file = Path(tmp.name) / CERT_FILE, Path(tmp.name) / KEY_FILE
+        cert_file.write_bytes(cert)
+        key_file.touch(mode=0o600)
+        key_file.write_bytes(key)
+        yield str(cert_file), str(key_file)
 
 
 def plaintext_problem(host: str) -> str | None:

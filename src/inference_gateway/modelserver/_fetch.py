@@ -32,11 +32,19 @@ class Fetcher(Protocol):
 class AiohttpFetchers:
     """One shared ``ClientSession``: pooled keep-alive connections, http or https."""
 
-    def __init__(self, *, limit_per_host: int, gzip: bool, max_body: int, timeout: float) -> None:
+    def __init__(
+        self,
+        *,
+        limit_per_host: int,
+        gzip: bool,
+        max_body: int,
+        timeout: float,
+        verify_tls: bool = True,
+    ) -> None:
         self._max_body = max_body
         self._timeout = timeout
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host),
+            connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ssl=verify_tls),
             timeout=aiohttp.ClientTimeout(total=None),
             headers={
                 "Accept": "text/plain",

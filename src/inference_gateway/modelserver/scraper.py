@@ -108,6 +108,9 @@ class MetricsScraper:
         max_body_bytes: int = MAX_BODY_BYTES,
         transport: Transport = "auto",
         rng: random.Random | None = None,
+        port: int | None = None,
+        engine_label: str = ENGINE_TYPE_LABEL,
+        verify_tls: bool = False,
     ) -> None:
         if transport == "lean" and scheme != "http":
             raise ValueError("the lean transport speaks plain http only")
@@ -127,6 +130,11 @@ class MetricsScraper:
         """The HTTP client in use (``auto`` resolved)."""
         self._gzip = gzip
         self._rng = rng or random.Random()
+        self._port = port
+        """Scrape this port instead of each endpoint's (upstream's --model-server-metrics-port)."""
+        self._engine_label = engine_label
+        self._verify_tls = verify_tls
+        """Verify an https model server's certificate (upstream skips it by default)."""
         self._shared: AiohttpFetchers | None = None
         self._started = False
         self._loops: dict[str, asyncio.Task[None]] = {}
@@ -159,6 +167,7 @@ class MetricsScraper:
                 gzip=self._gzip,
                 max_body=self._max_body,
                 timeout=self._timeout,
+                verify_tls=self._verify_tls,
             )
         self._datastore.add_listener(self)
 
@@ -189,7 +198,7 @@ class MetricsScraper:
             return
         hostport = endpoint.hostport
         self._stop(hostport)
-        mapping = self._engines.resolve(endpoint.labels.get(ENGINE_TYPE_LABEL))
+        mapping = self._engines.resolve(endpoint.labels.get(self._engine_label))
         self._loops[hostport] = spawn(
             self._run(endpoint, mapping), name=f"scrape {hostport}", owner=self._all_tasks
         )
@@ -226,10 +235,13 @@ class MetricsScraper:
 
     def _fetcher(self, endpoint: Endpoint) -> Fetcher:
         if self._shared is not None:
-            return self._shared.fetcher(f"{self._scheme}://{endpoint.hostport}{self._path}")
+            hostport = endpoint.hostport
+            if self._port is not None:
+                hostport = f"{endpoint.hostport.rpartition(':')[0]}:{self._port}"
+            return self._shared.fetcher(f"{self._scheme}://{hostport}{self._path}")
         return LeanFetcher(
             endpoint.address,
-            endpoint.port,
+            endpoint.port if self._port is None else self._port,
             self._path,
             gzip=self._gzip,
             max_body=self._max_body,

@@ -17,8 +17,11 @@ RESPONSE_SIZES = (
     16384.0, 32778.0, 65536.0,
 )  # fmt: skip
 """32778 (not 32768) is upstream's own typo, kept so the series match."""
-INPUT_TOKENS = (1.0, *(float(2**i) for i in range(3, 21)))
-"""1, 8, 16, ... 1048576."""
+INPUT_TOKENS = (
+    1.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0, 1024.0, 2048.0, 4096.0, 8192.0, 16384.0,
+    32778.0, 65536.0, 131072.0, 262144.0, 524288.0, 1048576.0,
+)  # fmt: skip
+"""1, 8, 16, ... 1048576, with upstream's 32778 (input_tokens and prompt_cached_tokens)."""
 OUTPUT_TOKENS = (1.0, *(float(2**i) for i in range(3, 14)))
 """1, 8, 16, ... 8192."""
 NTPOT = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0)

@@ -1,4 +1,8 @@
-"""The EPP's own Prometheus metrics, with upstream v1.0 names (``inference_model_*``).
+"""The EPP's own Prometheus metrics, named as upstream names them for the API generation served.
+
+Per-request families are ``inference_model_*`` for a v1alpha2 (``inference.networking.x-k8s.io``)
+pool, as upstream up to v1.0 named them, and ``inference_objective_*`` for a v1 pool, as upstream
+names them from v1.1 (``subsystem``); pool, scheduler and plugin families do not change.
 
 Each ``EppMetrics`` owns a private ``CollectorRegistry`` (never the global one), so tests and
 benchmarks can build as many as they like. It implements the request-control layer's
@@ -15,6 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -24,6 +29,18 @@ from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN,
 from inference_gateway.observability.server import serve_metrics
 
 _MODEL_LABELS = ("model_name", "target_model_name")
+Subsystem = Literal["inference_model", "inference_objective"]
+MODEL_SUBSYSTEM: Subsystem = "inference_model"
+"""v1alpha2 pools (upstream up to v1.0)."""
+OBJECTIVE_SUBSYSTEM: Subsystem = "inference_objective"
+"""v1 pools (upstream from v1.1)."""
+
+
+def metrics_subsystem(pool_group: str | None) -> Subsystem:
+    """Upstream's names for the pool served: ``inference_objective`` for a v1 pool in
+    Kubernetes (``inference.networking.k8s.io``), ``inference_model`` for a v1alpha2 pool and
+    for the standalone file (whose dashboards and demo read the v1.0 names)."""
+    return OBJECTIVE_SUBSYSTEM if pool_group == "inference.networking.k8s.io" else MODEL_SUBSYSTEM
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,61 +65,64 @@ class EppMetrics:
         fresh_within: float = DEFAULT_FRESH_WITHIN,
         commit: str = "unknown",
         build_ref: str = "unknown",
+        subsystem: Subsystem = MODEL_SUBSYSTEM,
     ) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.subsystem = subsystem
         r = self.registry
+        s = subsystem
         self.request_total = Counter(
-            "inference_model_request",
+            f"{s}_request",
             "Counter of inference model requests broken out for each model and target model.",
             _MODEL_LABELS,
             registry=r,
         )
         self.request_error_total = Counter(
-            "inference_model_request_error",
+            f"{s}_request_error",
             "Counter of inference model requests errors broken out for each model and "
             "target model.",
             (*_MODEL_LABELS, "error_code"),
             registry=r,
         )
         self.request_duration = self._histogram(
-            "inference_model_request_duration_seconds",
+            f"{s}_request_duration_seconds",
             "Inference model response latency distribution in seconds for each model and "
             "target model.",
             buckets.REQUEST_DURATION,
         )
         self.request_sizes = self._histogram(
-            "inference_model_request_sizes",
+            f"{s}_request_sizes",
             "Inference model requests size distribution in bytes for each model and target model.",
             buckets.REQUEST_SIZES,
         )
         self.response_sizes = self._histogram(
-            "inference_model_response_sizes",
+            f"{s}_response_sizes",
             "Inference model responses size distribution in bytes for each model and target model.",
             buckets.RESPONSE_SIZES,
         )
         self.input_tokens = self._histogram(
-            "inference_model_input_tokens",
+            f"{s}_input_tokens",
             "Inference model input token count distribution for requests in each model.",
             buckets.INPUT_TOKENS,
         )
         self.output_tokens = self._histogram(
-            "inference_model_output_tokens",
+            f"{s}_output_tokens",
             "Inference model output token count distribution for requests in each model.",
             buckets.OUTPUT_TOKENS,
         )
         self.cached_tokens = self._histogram(
-            "inference_model_prompt_cached_tokens",
+            f"{s}_prompt_cached_tokens",
             "Inference model prompt cached token count distribution for requests in each model.",
             buckets.INPUT_TOKENS,
         )
         self.running_requests = Gauge(
-            "inference_model_running_requests",
+            f"{s}_running_requests",
             "Inference model number of running requests in each model.",
             ("model_name",),
             registry=r,
         )
         self.ntpot = self._histogram(
-            "inference_model_normalized_time_per_output_token_seconds",
+            f"{s}_normalized_time_per_output_token_seconds",
             "Inference model latency divided by number of output tokens in seconds for each "
             "model and target model.",
             buckets.NTPOT,

@@ -67,7 +67,7 @@ async def bbr_world(
         config = tmp / "gateway.yaml"
         config.write_text(config_docs(a, b))
         settings = GatewaySettings(
-            epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0), seed=1),
+            epp=EppSettings(pool_file=config, grpc=ExtProcSettings(port=0), seed=1),
             envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2),
             bbr=BbrRouting(streaming=streaming),
             workdir=tmp,

@@ -46,7 +46,7 @@ async def fail_open_world(
             )
         )
         settings = GatewaySettings(
-            epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0), seed=1),
+            epp=EppSettings(pool_file=config, grpc=ExtProcSettings(port=0), seed=1),
             envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2),
             bbr=BbrRouting(streaming=True),
             workdir=tmp,
@@ -117,7 +117,7 @@ async def test_gateway_uses_an_already_running_bbr_by_port(tmp_path: Path) -> No
             )
         )
         settings = GatewaySettings(
-            epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0), seed=1),
+            epp=EppSettings(pool_file=config, grpc=ExtProcSettings(port=0), seed=1),
             envoy=EnvoySettings(port=0, admin_port=0),
             bbr=BbrRouting(streaming=False, port=bbr.port),
             workdir=tmp_path,

@@ -44,7 +44,7 @@ async def example_gateway(name: str, tmp: Path) -> AsyncIterator[str]:
     specs = [PodSpec(f"sim-{i}", h, port, model="qwen") for i, h in enumerate(HOSTS.values())]
     settings = GatewaySettings(
         epp=EppSettings(
-            config_file=tmp / "objects.yaml",
+            pool_file=tmp / "objects.yaml",
             plugins_config=str(tmp / "plugins.yaml"),
             grpc=ExtProcSettings(port=0),
         ),

@@ -115,7 +115,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World
             plugins = tmp / "plugins.yaml"
             plugins.write_text(PLUGINS.format(service=url))
             epp = EppSettings(
-                config_file=config, plugins_config=str(plugins), grpc=ExtProcSettings(port=0)
+                pool_file=config, plugins_config=str(plugins), grpc=ExtProcSettings(port=0)
             )
             settings = GatewaySettings(
                 epp=epp,

@@ -74,7 +74,7 @@ async def gateway(
         )
         settings = GatewaySettings(
             epp=EppSettings(
-                config_file=config,
+                pool_file=config,
                 grpc=ExtProcSettings(port=free_port("127.0.0.1")),
                 plugins_config=plugins,
                 scrape_interval=SCRAPE_INTERVAL,

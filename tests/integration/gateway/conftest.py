@@ -68,7 +68,7 @@ def gateway_settings(
     config: Path, tmp: Path, *, inline: bool = True, **overrides: object
 ) -> GatewaySettings:
     epp = EppSettings(
-        config_file=config,
+        pool_file=config,
         grpc=ExtProcSettings(port=0, inline_small_bodies=inline),
         director=DirectorSettings(max_body_bytes=MAX_BODY),
         seed=1,

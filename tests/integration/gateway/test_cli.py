@@ -98,7 +98,7 @@ async def test_epp_serves_health_on_its_own_port(tmp_path: Path, transport: str)
         config = tmp_path / "gw.yaml"
         config.write_text(documents(*base_config(a, b)))
         proc = await start(
-            "epp", "--config-file", str(config), "--host", "127.0.0.1", "--grpc-port", "0",
+            "epp", "--pool-file", str(config), "--host", "127.0.0.1", "--grpc-port", "0",
             "--grpc-health-port", "0", "--metrics-port", "0", "--metrics-host", "127.0.0.1",
             "--transport", transport,
         )  # fmt: skip

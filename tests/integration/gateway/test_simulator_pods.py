@@ -33,7 +33,7 @@ async def test_chat_and_stream_through_simulated_vllm_pods(tmp_path: Path) -> No
         )
     )
     settings = GatewaySettings(
-        epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0)),
+        epp=EppSettings(pool_file=config, grpc=ExtProcSettings(port=0)),
         envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2),
         workdir=tmp_path,
     )

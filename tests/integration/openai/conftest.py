@@ -101,7 +101,7 @@ async def world(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[OpenA
     config = tmp / "gateway.yaml"
     config.write_text(_config(port))
     settings = GatewaySettings(
-        epp=EppSettings(config_file=config, grpc=ExtProcSettings(port=0), seed=1),
+        epp=EppSettings(pool_file=config, grpc=ExtProcSettings(port=0), seed=1),
         envoy=EnvoySettings(port=0, admin_port=0, epp_health_interval_seconds=0.2),
         workdir=tmp,
     )

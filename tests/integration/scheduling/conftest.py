@@ -168,7 +168,7 @@ async def cluster(
         )
         settings = GatewaySettings(
             epp=EppSettings(
-                config_file=config,
+                pool_file=config,
                 grpc=ExtProcSettings(port=0),
                 plugins_config=plugins,
                 scrape_interval=SCRAPE_INTERVAL,

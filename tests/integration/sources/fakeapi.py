@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -76,6 +77,8 @@ class FakeApiServer:
         self.faults: list[Fault] = []
         self.patches: list[tuple[str, Obj]] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.before_patch: list[Callable[[], None]] = []
+        """Run (and dropped) one per PATCH before it is applied: a concurrent writer."""
         self._streams: list[_Stream] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -88,6 +91,10 @@ class FakeApiServer:
         app.router.add_patch(
             "/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}/status", self._patch
         )
+        one = "/apis/{group}/{version}/namespaces/{ns}/{plural}/{name}"
+        app.router.add_get(one, self._get)
+        app.router.add_put(one, self._replace)
+        app.router.add_post("/apis/{group}/{version}/namespaces/{ns}/{plural}", self._create)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -299,9 +306,58 @@ class FakeApiServer:
         key = (*resource, request.match_info["name"])
         if key not in self.objects:
             return self._status(404, "not found")
+        if self.before_patch:
+            self.before_patch.pop(0)()
         body = await request.json()
         self.patches.append((key[3], body))
+        sent_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if sent_rv is not None and sent_rv != self.objects[key]["metadata"]["resourceVersion"]:
+            return self._status(409, "the object has been modified; please apply your changes")
         obj = copy.deepcopy(self.objects[key])
         obj["status"] = merge_patch(obj.get("status"), body.get("status"))
         self._store(key, obj, "MODIFIED")
         return web.json_response(obj)
+
+    # --- single objects (Leases): GET, POST (create, 409 if it exists), PUT (409 if stale) ---
+    def _key(self, request: web.Request) -> Key | web.Response:
+        resource = self._resource(request)
+        if isinstance(resource, web.Response):
+            return resource
+        return (*resource, request.match_info.get("name", ""))
+
+    async def _get(self, request: web.Request) -> web.Response:
+        self.requests.append(("GET", request.path, dict(request.query)))
+        fault = self._fault("GET", request.match_info["plural"])
+        key = fault or self._key(request)
+        if isinstance(key, web.Response):
+            return key
+        if key not in self.objects:
+            return self._status(404, "not found")
+        return web.json_response(self.objects[key])
+
+    async def _create(self, request: web.Request) -> web.Response:
+        self.requests.append(("POST", request.path, dict(request.query)))
+        fault = self._fault("POST", request.match_info["plural"])
+        resource = fault or self._resource(request)
+        if isinstance(resource, web.Response):
+            return resource
+        body = await request.json()
+        key = (*resource, body["metadata"]["name"])
+        if key in self.objects:
+            return self._status(409, "already exists")
+        body["metadata"]["namespace"] = resource[2]
+        return web.json_response(self.put(body), status=201)
+
+    async def _replace(self, request: web.Request) -> web.Response:
+        self.requests.append(("PUT", request.path, dict(request.query)))
+        fault = self._fault("PUT", request.match_info["plural"])
+        key = fault or self._key(request)
+        if isinstance(key, web.Response):
+            return key
+        if key not in self.objects:
+            return self._status(404, "not found")
+        body = await request.json()
+        sent_rv = (body.get("metadata") or {}).get("resourceVersion")
+        if sent_rv != self.objects[key]["metadata"]["resourceVersion"]:
+            return self._status(409, "the object has been modified; please apply your changes")
+        return web.json_response(self.put(body))

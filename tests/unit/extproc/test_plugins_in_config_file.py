@@ -47,7 +47,7 @@ def test_the_plugins_document_is_found_and_not_a_datastore_object(tmp_path: Path
 
 def _settings(path: Path, plugins: str | None) -> EppSettings:
     return EppSettings(
-        config_file=path,
+        pool_file=path,
         grpc=ExtProcSettings(host="127.0.0.1", port=0),
         plugins_config=plugins,
         scrape=False,

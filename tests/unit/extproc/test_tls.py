@@ -157,18 +157,18 @@ async def test_without_reload_the_mounted_pair_is_served(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.42", "::1", "localhost"])
 def test_plaintext_on_loopback_is_fine_in_file_mode(host: str) -> None:
-    settings = EppSettings(config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
+    settings = EppSettings(pool_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
     assert settings.grpc.tls is None
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.7", "epp.example"])
 def test_plaintext_beyond_loopback_needs_tls_or_the_explicit_flag(host: str) -> None:
     with pytest.raises(ValueError, match="refusing plaintext ext_proc on"):
-        EppSettings(config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
+        EppSettings(pool_file=Path("x.yaml"), grpc=ExtProcSettings(host=host))
     tls = ExtProcSettings(host=host, tls=TlsSettings())
-    assert EppSettings(config_file=Path("x.yaml"), grpc=tls).grpc.tls is not None
+    assert EppSettings(pool_file=Path("x.yaml"), grpc=tls).grpc.tls is not None
     allowed = EppSettings(
-        config_file=Path("x.yaml"), grpc=ExtProcSettings(host=host), allow_plaintext=True
+        pool_file=Path("x.yaml"), grpc=ExtProcSettings(host=host), allow_plaintext=True
     )
     assert allowed.allow_plaintext
     # Kubernetes mode may turn TLS off (--no-secure-serving), as upstream's EPP may.

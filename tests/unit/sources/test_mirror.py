@@ -58,7 +58,7 @@ def test_empty_list_deletes_everything() -> None:
     assert names(store) == []
 
 
-def test_filtered_or_invalid_objects_count_as_absent() -> None:
+def test_filtered_objects_are_absent_and_unreadable_ones_keep_the_last_good() -> None:
     mirror, store = make()
     mirror.handle(Event("ADDED", pod("a")))
     mirror.handle(Event("MODIFIED", pod("a", app="other")))
@@ -67,7 +67,13 @@ def test_filtered_or_invalid_objects_count_as_absent() -> None:
     broken = pod("b")
     broken["status"]["conditions"] = "not-a-list"
     mirror.handle(Event("MODIFIED", broken))
-    assert names(store) == []
+    assert names(store) == ["b"]  # reported and counted, not dropped
+    assert mirror.unreadable_total == 1
+    mirror.handle(Event("EXISTING", broken))  # a relist of the same unreadable version
+    mirror.handle(LISTED)
+    assert names(store) == ["b"]
+    mirror.handle(Event("ADDED", broken | {"metadata": {"name": "c", "namespace": "default"}}))
+    assert names(store) == ["b"]  # never readable: never served
 
 
 def test_delete_and_nameless_events() -> None:

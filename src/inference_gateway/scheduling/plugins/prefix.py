@@ -27,6 +27,8 @@ from inference_gateway.scheduling.framework import CycleState, Params, Plugin, P
 from inference_gateway.scheduling.types import LLMRequest
 
 _HASHES_KEY = "prefix-cache-scorer/hashes"
+# Matches kept for the metrics side between two reads (a scrape every 10 s at ~400 req/s).
+_MAX_PENDING_MATCHES = 4096
 _NAME = attrgetter("name")
 
 
@@ -62,6 +64,7 @@ class PrefixCacheScorer(Plugin):
         self.params = params
         self._lru: dict[str, OrderedDict[int, None]] = {}
         self._servers: dict[int, set[str]] = {}
+        self._matches: list[tuple[int, int]] = []
 
     def hashes(self, request: LLMRequest, cycle_state: CycleState) -> list[int]:
         cached: list[int] | None = cycle_state.get(_HASHES_KEY)
@@ -102,6 +105,10 @@ class PrefixCacheScorer(Plugin):
     ) -> list[float]:
         hashes = self.hashes(request, cycle_state)
         shares = self.matches(hashes) if hashes else None
+        if hashes and len(self._matches) < _MAX_PENDING_MATCHES:
+            longest = round(max(shares.values(), default=0.0) * len(hashes)) if shares else 0
+            size = self.params.blockSize
+            self._matches.append((longest * size, len(hashes) * size))
         if not shares:
             return [0.0] * len(endpoints)
         return list(map(shares.get, map(_NAME, endpoints), repeat(0.0)))
@@ -137,3 +144,14 @@ class PrefixCacheScorer(Plugin):
 
     def indexed_blocks(self, server: str) -> int:
         return len(self._lru.get(server, ()))
+
+    # --- read by the metrics side (upstream's prefix_indexer_* metrics) -------------------
+    def index_size(self) -> int:
+        """Entries (block, server) in the index: upstream's ``prefix_indexer_size``."""
+        return sum(map(len, self._lru.values()))
+
+    def take_matches(self) -> list[tuple[int, int]]:
+        """(longest matched bytes, prompt bytes looked up) of each request scored since the
+        last call, oldest first; at most ``_MAX_PENDING_MATCHES`` are kept in between."""
+        taken, self._matches = self._matches, []
+        return taken

@@ -2,8 +2,10 @@
 
 A ``Mirror`` remembers which keys it has put into the datastore. Watch events upsert or
 delete one key; after a (re)list, every key it holds that the list did not bring is
-deleted, so whatever changed while no watch was connected is caught up. Objects that fail
-validation, or belong to another pool, count as absent.
+deleted, so whatever changed while no watch was connected is caught up. Objects that belong
+to another pool count as absent. An object that fails validation is reported (a warning and
+``unreadable_total``) and its last good version stays: an edit we cannot read must not make a
+served pool vanish, which the API server, having accepted the edit, would not do either.
 """
 
 from __future__ import annotations
@@ -44,6 +46,8 @@ class Mirror:
         self._listing: set[str] | None = None
         self.listed = False
         """True once a first list (or "CRD not installed") has been applied."""
+        self.unreadable_total = 0
+        """Objects (versions) that failed validation; their last good version was kept."""
 
     def handle(self, event: Event) -> None:
         if event.type == "LISTED":
@@ -63,7 +67,16 @@ class Mirror:
             return
         if event.type == "EXISTING" and self._listing is None:
             self._listing = set()
-        record = self._record(event.object)
+        try:
+            obj = parse_object(event.object)
+        except ObjectError as e:
+            self.unreadable_total += 1
+            kept = "keeping its last good version" if key in self._known else "not served"
+            log.warning("%s: cannot read %s (%s): %s", self.name, key, kept, e)
+            if key in self._known and self._listing is not None and event.type == "EXISTING":
+                self._listing.add(key)
+            return
+        record = self._convert(obj)
         if record is None:
             self._forget(key)
             return
@@ -76,11 +89,3 @@ class Mirror:
         if key in self._known:
             self._known.discard(key)
             self._delete(key)
-
-    def _record(self, raw: dict[str, Any]) -> Record | None:
-        try:
-            obj = parse_object(raw)
-        except ObjectError as e:
-            log.warning("%s: ignoring invalid object: %s", self.name, e)
-            return None
-        return self._convert(obj)

@@ -77,6 +77,10 @@ class KubernetesSource:
         self._status: ModelStatusWriter | None = None
         self.synced = asyncio.Event()
 
+    def unreadable(self) -> dict[str, int]:
+        """Objects that failed validation so far, per watch (pools, models, ... pods)."""
+        return {m.name: m.unreadable_total for m in self._mirrors}
+
     @property
     def pool_key(self) -> str:
         return object_key(self._namespace, self._pool_name)

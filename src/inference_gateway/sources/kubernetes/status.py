@@ -5,6 +5,11 @@ every younger claim is ``Accepted=False, reason ModelNameInUse``. The datastore 
 decides the winner; this writer compares its verdict with the condition the object carries
 (from the watch, or from the PATCH response) and merge-patches the status subresource when
 they differ. The CRD's placeholder condition (reason ``Pending``) is dropped on the way.
+
+A merge patch replaces the ``conditions`` list whole, so the patch carries the
+``resourceVersion`` it was computed from: if another controller wrote a condition meanwhile,
+the API server answers 409 instead of dropping it, and the writer reads the object again and
+recomputes (``CONFLICT_RETRIES`` times; after that the next watch event retries).
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from typing import Any
 
 from inference_gateway.datastore import Datastore
 from inference_gateway.sources.kubernetes.client import KubeClient, Obj, Resource
-from inference_gateway.sources.kubernetes.errors import ApiError, NotFound
+from inference_gateway.sources.kubernetes.errors import ApiError, Conflict, NotFound
 from inference_gateway.sources.kubernetes.mirror import raw_key
 from inference_gateway.sources.kubernetes.settings import KubeSettings
 from inference_gateway.sources.kubernetes.watching import Event
@@ -26,6 +31,8 @@ log = logging.getLogger(__name__)
 Verdict = tuple[str, str]
 ACCEPTED: Verdict = ("True", "Accepted")
 IN_USE: Verdict = ("False", "ModelNameInUse")
+# Re-reads after a 409 within one pass; two writers rarely collide twice in a row.
+CONFLICT_RETRIES = 3
 
 
 def _conditions(obj: Obj) -> list[dict[str, Any]]:
@@ -89,20 +96,48 @@ class ModelStatusWriter:
             if current is None or _verdict(current) == want:
                 continue
             try:
-                patched = await self._client.patch_status(
-                    self._resource, claim.namespace, claim.name, _patch(current, want)
-                )
+                patched = await self._patch_fresh(claim.namespace, claim.name, current, want)
             except NotFound:
                 continue  # deleted meanwhile; the watch will say so
             except ApiError as e:
                 log.warning("cannot write status of InferenceModel %s: %s", claim.key, e)
                 ok = False
                 continue
+            if patched is None:
+                continue  # someone else already wrote our verdict
             self.patches += 1
             log.info("InferenceModel %s: Accepted=%s (%s)", claim.key, *want)
             if raw_key(patched) == claim.key:
                 self._objects[claim.key] = patched
         return ok
+
+    async def _patch_fresh(
+        self, namespace: str, name: str, current: Obj, want: Verdict
+    ) -> Obj | None:
+        """Patch against ``current``; on 409 read the object again and recompute."""
+        for attempt in range(CONFLICT_RETRIES + 1):
+            try:
+                return await self._client.patch_status(
+                    self._resource, namespace, name, _patch(current, want)
+                )
+            except Conflict:
+                if attempt == CONFLICT_RETRIES:
+                    raise
+                log.info(
+                    "InferenceModel %s/%s changed meanwhile (409); re-reading", namespace, name
+                )
+                current = await _get(self._client, self._resource.path(namespace, name))
+                if _verdict(current) == want:
+                    return None
+        raise AssertionError("unreachable")
+
+
+async def _get(client: KubeClient, path: str) -> Obj:
+    async with client._send("GET", path) as response:
+        data = await response.json(content_type=None)
+    if not isinstance(data, dict):
+        raise ApiError(0, f"GET {path}: not a JSON object")
+    return data
 
 
 def _patch(current: Obj, want: Verdict) -> Obj:
@@ -127,5 +162,10 @@ def _patch(current: Obj, want: Verdict) -> Obj:
         for c in _conditions(current)
         if c.get("type") != "Accepted" and c.get("reason") != "Pending"
     ]
-    # A merge patch replaces lists whole, so the other conditions are sent back unchanged.
-    return {"status": {"conditions": [*kept, condition]}}
+    # A merge patch replaces lists whole, so the other conditions are sent back unchanged, and
+    # the resourceVersion makes the server refuse (409) if they changed since we read them.
+    patch: Obj = {"status": {"conditions": [*kept, condition]}}
+    version = (current.get("metadata") or {}).get("resourceVersion")
+    if isinstance(version, str) and version:
+        patch["metadata"] = {"resourceVersion": version}
+    return patch
