@@ -149,7 +149,7 @@ class Director:
 
         ``GET /v1/models`` and ``/v1/models/{id}`` are answered here (``models_list``).
 
-                Without a model there is nothing to rewrite or meter, so only in-flight is counted.
+        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
         """
         chosen_pool = self._routed_pool(request)
         answer = models_answer(
