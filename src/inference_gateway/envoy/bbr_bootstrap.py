@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from inference_gateway.envoy.local_reply import EXT_PROC_ERROR_STATUS
 from inference_gateway.envoy.parts import (
     epp_cluster,
     ext_proc,
@@ -83,7 +84,7 @@ def _bbr_ext_proc(s: EnvoySettings) -> dict[str, Any]:
             "grpc_service": {"envoy_grpc": {"cluster_name": BBR_CLUSTER}},
             # BBR down + FailOpen: no model header, so the EPP resolves the pool itself.
             "failure_mode_allow": s.failure_mode == "FailOpen",
-            "status_on_error": {"code": 503},
+            "status_on_error": {"code": EXT_PROC_ERROR_STATUS},
             "message_timeout": f"{s.message_timeout_seconds:g}s",
             "processing_mode": bbr_processing_mode(streaming=s.bbr_streaming),
         },

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from inference_gateway.envoy.local_reply import local_reply_config
+from inference_gateway.envoy.local_reply import EXT_PROC_ERROR_STATUS, local_reply_config
 from inference_gateway.envoy.settings import (
     DESTINATION_HEADER,
     EDS_FILE_NAME,
@@ -150,7 +150,7 @@ def ext_proc(s: EnvoySettings) -> dict[str, Any]:
             "ext_proc.v3.ExternalProcessor",
             "grpc_service": {"envoy_grpc": {"cluster_name": EPP_CLUSTER}},
             "failure_mode_allow": s.failure_mode == "FailOpen",
-            "status_on_error": {"code": 503},
+            "status_on_error": {"code": EXT_PROC_ERROR_STATUS},
             "message_timeout": f"{s.message_timeout_seconds:g}s",
             "allow_mode_override": True,
             "processing_mode": processing_mode(response_path=s.response_path),

@@ -23,13 +23,9 @@ from typing import Any
 import xxhash
 from aiohttp import web
 
+from inference_gateway.simulator._jobs import adapter_for, check_length
 from inference_gateway.simulator._request import SCHEMA, BadRequest, prompt_list
-from inference_gateway.simulator.openai import (
-    adapter_for,
-    check_length,
-    error_response,
-    read_json,
-)
+from inference_gateway.simulator.openai import error_response, read_json
 from inference_gateway.simulator.realtime import RealtimeEngine, Ticket
 from inference_gateway.simulator.records import EngineError, SimRequest
 from inference_gateway.simulator.tokens import block_keys

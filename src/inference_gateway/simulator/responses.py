@@ -20,8 +20,9 @@ from aiohttp import web
 
 from inference_gateway.simulator._bodies import Job
 from inference_gateway.simulator._choices import pieces
+from inference_gateway.simulator._jobs import changed, submit
 from inference_gateway.simulator._request import SCHEMA, BadRequest, Parsed, Prompt, Sampling
-from inference_gateway.simulator.openai import _changed, error_response, read_json, submit
+from inference_gateway.simulator.openai import error_response, read_json
 from inference_gateway.simulator.realtime import RealtimeEngine
 from inference_gateway.simulator.records import EngineError
 from inference_gateway.simulator.tokens import chat_prompt_tokens, chat_text
@@ -115,7 +116,7 @@ async def handle_responses(request: web.Request, rt: RealtimeEngine) -> web.Stre
         if parsed.stream:
             return await _stream(request, parsed, job, rid, created)
         while not job.ticket.done:
-            await _changed(jobs)
+            await changed(jobs)
     except (asyncio.CancelledError, ConnectionResetError):
         rt.abort(job.request_id)
         raise
@@ -165,4 +166,4 @@ async def _stream(
         if done:
             await resp.write_eof()
             return resp
-        await _changed([job])
+        await changed([job])

@@ -148,6 +148,7 @@ class SimPod:
         ]
         for item in data:
             item["max_model_len"] = cfg.max_model_len
+            item["permission"] = []
         return web.json_response({"object": "list", "data": data})
 
     async def _lora_name(self, request: web.Request) -> str | web.Response:
