@@ -28,7 +28,7 @@ import watchfiles
 import yaml
 
 from inference_gateway.aio import spawn, stop
-from inference_gateway.api import ObjectError, UnknownKindError, parse_documents
+from inference_gateway.api import ObjectError, UnknownKindError, iter_documents
 from inference_gateway.datastore import Datastore, DesiredState
 from inference_gateway.sources.convert import desired_state
 
@@ -84,7 +84,7 @@ def plugins_document(text: str) -> str | None:
 
 def parse_text(text: str) -> DesiredState:
     """Turn the file's text into a desired state; raises ``ObjectError`` with the location."""
-    return desired_state(parse_documents(text, on_unknown=_warn_unknown))
+    return desired_state(iter_documents(text, on_unknown=_warn_unknown))
 
 
 def load_file(path: str | Path) -> DesiredState:

@@ -32,9 +32,9 @@ EventType = Literal["EXISTING", "LISTED", "ADDED", "MODIFIED", "DELETED"]
 # Streams that end before bringing anything, in a row, before we call the server broken.
 _EMPTY_STREAMS_LIMIT = 3
 # Events handed to the consumer before the loop gets a turn: applying one Pod (validate,
-# convert, place in the datastore, start its scrape loop) costs ~30-60 us on a busy 2-core
-# box, so 200 of them stay well under a 50 ms stall.
-EVENTS_PER_TICK = 200
+# convert, place in the datastore, start its scrape loop) costs ~30-100 us on a busy 2-core
+# box, so 100 of them are a few ms, far below a 50 ms stall.
+EVENTS_PER_TICK = 100
 
 
 @dataclass(frozen=True, slots=True)
