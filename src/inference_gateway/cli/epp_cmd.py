@@ -14,6 +14,7 @@ from typing import Annotated
 import pydantic
 import typer
 
+from inference_gateway._heap import freeze_long_lived
 from inference_gateway.cli._common import (
     CONFIG_HELP,
     PluginsConfigOption,
@@ -196,7 +197,9 @@ def _first_message(error: pydantic.ValidationError) -> str:
 async def _serve_epp(settings: EppSettings) -> int:
     stop = asyncio.Event()
     with stop_on_signals(stop):
+        freeze_long_lived()  # imports and settings, before a file source loads its pool
         async with Epp(settings) as running:
+            freeze_long_lived()  # and the servers, clients and plugins just built
             assert running.server is not None
             log.info(
                 "EPP ready: ext_proc %s:%d, health %s, metrics %s (%s, %s)",
