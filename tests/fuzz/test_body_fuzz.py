@@ -197,23 +197,23 @@ def test_director_answers_every_request_cleanly(
     for mutant in byte_mutants(body, rnd, MUTANTS):
         routed = route_cleanly(director, IncomingRequest(head, mutant, subset_hint=hint))
         if routed is not None:
-            director.finish(routed)
+            routed.finish()
     routed = route_cleanly(director, IncomingRequest(head, body, subset_hint=hint))
     event("drawn body: " + ("routed" if routed else "rejected"))
     if routed is None:
         return
     content_type = "text/event-stream" if routed.streaming else "application/json"
-    director.response_started(routed, status, {"content-type": content_type}, None)
+    routed.response_started(status, {"content-type": content_type}, None)
     for i, (chunk,) in enumerate(chunks):
-        director.response_chunk(routed, chunk, i == len(chunks) - 1)
-    director.finish(routed)
+        routed.response_chunk(chunk, i == len(chunks) - 1)
+    routed.finish()
     assert all(director.datastore.in_flight(e.hostport) == 0 for e in _endpoints(director))
 
 
 def route_cleanly(director: Director, request: IncomingRequest) -> Routed | None:
     """Route; a rejection must be a client error or 503 with a well-formed error body."""
     try:
-        routed = director.route(request)
+        routed = director.route_now(request)
     except GatewayError as e:
         assert 400 <= e.status < 500 or e.status == 503, (e.status, e.message)
         assert json.loads(error_body(e))["error"]["message"]
@@ -227,8 +227,8 @@ def route_cleanly(director: Director, request: IncomingRequest) -> Routed | None
 def test_lone_surrogate_prompt_is_routed() -> None:
     body = b'{"model": "qwen", "messages": [{"role": "user", "content": "a\\ud800b"}]}'
     request = IncomingRequest({":method": "POST", ":path": PATHS[0]}, body)
-    routed = DIRECTORS["scorer-mix"].route(request)
-    DIRECTORS["scorer-mix"].finish(routed)
+    routed = DIRECTORS["scorer-mix"].route_now(request)
+    routed.finish()
     assert routed.endpoints
 
 

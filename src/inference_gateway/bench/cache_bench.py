@@ -28,6 +28,7 @@ import aiohttp
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
+from inference_gateway.requestcontrol.body import parse_body
 from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.extensions.semantic_cache.answers import CachedAnswer
 from inference_gateway.requestcontrol.extensions.semantic_cache.embedder import (
@@ -39,7 +40,6 @@ from inference_gateway.requestcontrol.extensions.semantic_cache.plugin import (
     SemanticCache,
     SemanticCacheParams,
 )
-from inference_gateway.requestcontrol.types import IncomingRequest, Routed
 from inference_gateway.simulator.server import PodSpec, run_pods
 
 MODEL = "bench-model"
@@ -118,22 +118,18 @@ def _body(text: str, max_tokens: int) -> dict[str, object]:
     return {"model": MODEL, "messages": messages, "max_tokens": max_tokens}
 
 
-def _request(text: str, max_tokens: int) -> IncomingRequest:
-    headers = {":path": "/v1/chat/completions", ":method": "POST"}
-    return IncomingRequest(headers=headers, body=json.dumps(_body(text, max_tokens)).encode())
-
-
-def _routed() -> Routed:
-    return Routed("bench", MODEL, MODEL, ("127.0.0.1:0",), None)
+_HEADERS = {":path": "/v1/chat/completions", ":method": "POST"}
 
 
 async def _through_chain(
     chain: ExtensionChain, text: str, max_tokens: int
 ) -> tuple[RequestExtensions, bool]:
-    ext = chain.for_request(_request(text, max_tokens))
+    """The request-side stages as the director runs them (parse once, then the plugins)."""
+    parsed = parse_body(_HEADERS[":path"], json.dumps(_body(text, max_tokens)).encode())
+    ext = chain.begin(_HEADERS, parsed)
     assert ext is not None
     await ext.before_route()
-    answer = await ext.after_route(_routed())
+    answer = await ext.after_route(MODEL, "127.0.0.1:0")
     return ext, answer is not None
 
 

@@ -24,7 +24,6 @@ from inference_gateway.scheduling.config import ConfigError
 
 T = TypeVar("T")
 
-FailureMode = Literal["FailOpen", "FailClose"]
 Transport = Literal["inline", "grpclib", "grpcio"]
 CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
 

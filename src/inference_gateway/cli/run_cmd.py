@@ -17,10 +17,10 @@ import yaml
 from rich.console import Console
 from rich.panel import Panel
 
+from inference_gateway.api._common import FailureMode
 from inference_gateway.bbr import BbrServer
 from inference_gateway.cli._common import (
     CONFIG_HELP,
-    FailureMode,
     PluginsConfigOption,
     TracingEndpointOption,
     TransportOption,

@@ -1,6 +1,7 @@
 """The in-memory truth: pools, models, endpoints and their latest metrics."""
 
 from inference_gateway.datastore.objects import (
+    Criticality,
     ModelInfo,
     ObjectiveInfo,
     PodInfo,
@@ -13,6 +14,7 @@ from inference_gateway.datastore.store import Datastore, DesiredState, EndpointL
 from inference_gateway.datastore.types import Endpoint, Metrics
 
 __all__ = [
+    "Criticality",
     "Datastore",
     "DesiredState",
     "Endpoint",

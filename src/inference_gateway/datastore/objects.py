@@ -10,11 +10,28 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from types import MappingProxyType
 from typing import Literal
 
-FailureMode = Literal["FailOpen", "FailClose"]
-CriticalityName = Literal["Critical", "Standard", "Sheddable"]
+from inference_gateway.api._common import FailureMode
+
+
+class Criticality(str, Enum):  # noqa: UP042 (str mixin kept: others compare and format it)
+    """How a request may be treated under load; the one representation inside the gateway
+    (the API objects carry the same three names as strings)."""
+
+    CRITICAL = "Critical"
+    STANDARD = "Standard"
+    SHEDDABLE = "Sheddable"
+
+    @classmethod
+    def from_priority(cls, priority: int) -> Criticality:
+        """InferenceObjective priorities: negative is sheddable, positive is critical."""
+        if priority < 0:
+            return cls.SHEDDABLE
+        return cls.CRITICAL if priority > 0 else cls.STANDARD
+
 
 ENGINE_TYPE_LABEL = "inference.networking.k8s.io/engine-type"
 ACTIVE_PORTS_ANNOTATION = "inference.networking.k8s.io/active-ports"
@@ -62,7 +79,7 @@ class ModelInfo:
     namespace: str
     model_name: str
     pool: str
-    criticality: CriticalityName | None = None
+    criticality: Criticality | None = None
     targets: tuple[TargetModel, ...] = ()
     created: float = 0.0
     """creationTimestamp as unix seconds; the oldest claim on a modelName wins."""

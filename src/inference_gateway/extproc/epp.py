@@ -14,10 +14,8 @@ puts a real Envoy in front.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import random
-import time
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
@@ -25,6 +23,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from inference_gateway.aio import spawn
+from inference_gateway.aio import stop as stop_task
 from inference_gateway.datastore import Datastore, Endpoint
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
@@ -32,18 +32,11 @@ from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director, DirectorSettings
-from inference_gateway.requestcontrol.extensions import (
-    ExtensionChain,
-    build_chain,
-    register_extensions,
-)
+from inference_gateway.requestcontrol.extensions import ExtensionChain, register_extensions
+from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
-from inference_gateway.scheduling.scheduler import (
-    PluginScheduler,
-    build_saturation_detector,
-    build_scheduler,
-)
+from inference_gateway.scheduling.scheduler import PluginScheduler
 from inference_gateway.sources.file import FileSource, plugins_document
 from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
 from inference_gateway.sources.kubernetes.source import GA_GROUP, X_GROUP
@@ -137,18 +130,21 @@ class Epp:
             )
             self.metrics.registry.register(ScraperCollector(scraper.stats))
         self.source = await stack.enter_async_context(self._source())
-        self.director, self.extensions = self._build_director()
+        self.director = self._build_director()
+        self.extensions = self.director.extensions
         if self.extensions:
             await self.extensions.start()
             stack.push_async_callback(self.extensions.close)
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
-        server = ExtProcServer(self.director, grpc_settings, extensions=self.extensions)
+        server = ExtProcServer(self.director, grpc_settings)
         self.server = await stack.enter_async_context(server)
         if isinstance(self.source, KubernetesSource):
-            serving = asyncio.create_task(
-                self._serve_when_synced(self.source, self.server), name="epp-serve-when-synced"
+            serving = spawn(
+                self._serve_when_synced(self.source, self.server),
+                name="epp-serve-when-synced",
+                forever=False,
             )
-            stack.push_async_callback(_cancel, serving)
+            stack.push_async_callback(stop_task, serving)
         else:
             await self.server.set_serving(self.datastore.synced)
         if s.metrics_port is not None:
@@ -177,26 +173,22 @@ class Epp:
         await server.set_serving(True)
         log.info("EPP synced: health SERVING")
 
-    def _build_director(self) -> tuple[Director, ExtensionChain]:
+    def _build_director(self) -> Director:
         s = self.settings
-        rng = random.Random(s.seed)
         registry = default_registry()
         register_extensions(registry)
         config = load_config(self._plugins_source(), registry)
-        scheduler = build_scheduler(
-            config, rng=rng, observer=self.metrics.observe_plugin, perf_counter=time.perf_counter
-        )
-        self.datastore.add_listener(_ForgetRemoved(scheduler))
-        director = Director(
+        director, _ = build_director(
             self.datastore,
-            scheduler,
+            config,
+            rng=random.Random(s.seed),
             metrics=self.metrics,
-            admission=build_saturation_detector(config),
-            rng=rng,
             settings=s.director,
+            observer=self.metrics.observe_plugin,
         )
-        chain = build_chain(config.plugins.values(), observer=self.metrics.observe_plugin)
-        return director, chain
+        assert isinstance(director.scheduler, PluginScheduler)
+        self.datastore.add_listener(_ForgetRemoved(director.scheduler))
+        return director
 
     def _plugins_source(self) -> str:
         s = self.settings
@@ -241,11 +233,6 @@ class _ForgetRemoved:
 
     def endpoint_removed(self, endpoint: Endpoint) -> None:
         self._scheduler.forget(endpoint.name)
-
-
-async def _cancel(task: asyncio.Task[None]) -> None:
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 __all__ = ["GA_GROUP", "X_GROUP", "Epp", "EppSettings", "KubernetesSourceSettings"]

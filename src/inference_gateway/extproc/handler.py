@@ -10,17 +10,25 @@ as it arrives, so server-sent events are never held back, and an unchanged chunk
 answered without a copy.
 
 Envoy ignores ``mode_override`` whenever a body mode is FULL_DUPLEX_STREAMED, so a request
-whose response needs no reading (``Routed.needs_response_body`` False) is let go another
-way: after its response headers are answered the stream is ended cleanly, which the
-protocol defines as "proceed without the processor" for the rest of the exchange. That is
-why the response body is STREAMED rather than FULL_DUPLEX_STREAMED: in full duplex Envoy
-would forward only what the processor echoed, so ending the stream would drop the body. The
+whose response needs no reading (``needs_response_body`` False) is let go another way:
+after its response headers are answered the stream is ended cleanly, which the protocol
+defines as "proceed without the processor" for the rest of the exchange. That is why the
+response body is STREAMED rather than FULL_DUPLEX_STREAMED: in full duplex Envoy would
+forward only what the processor echoed, so ending the stream would drop the body. The
 request is finished at that point (for a non-streaming response the headers come with the
 complete answer, so the in-flight count is released at about the right time).
 
+This module translates messages and nothing more: every decision, and every stage a
+request goes through, is the router's (``requestcontrol.Director``), which hands back a
+routed request that owns its response path. The router answers at once or, when
+request-control plugins must run, with a coroutine; ``routing_pending`` then tells the
+transport to ``await route_pending()``. Messages out of protocol order (a second
+request_headers, a body before the headers) end the stream as a protocol error: nothing is
+routed twice and nothing acquired is left behind.
+
 ``Stream.on_message`` never raises: a ``GatewayError`` becomes an ImmediateResponse with the
 OpenAI error body, anything else a logged 500 (request path) or a pass-through (response path).
-The director's ``finish`` runs exactly once per routed request, from ``close`` at the latest.
+The routed request's ``finish`` runs exactly once, from ``close`` at the latest.
 """
 
 from __future__ import annotations
@@ -28,8 +36,9 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
@@ -37,8 +46,8 @@ from inference_gateway.extproc import messages as msgs
 from inference_gateway.extproc._read import read_headers, served_endpoint, subset_hint
 from inference_gateway.observability import tracing
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
-from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
-from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
+from inference_gateway.requestcontrol.extensions import ImmediateAnswer
+from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +57,54 @@ log = logging.getLogger(__name__)
 _PREALLOCATE_MAX = 1024 * 1024
 
 
+class RoutedRequest(Protocol):
+    """What the handler reads of a routed request and the response stages it drives."""
+
+    @property
+    def request_id(self) -> str: ...
+    @property
+    def endpoints(self) -> tuple[str, ...]: ...
+    @property
+    def body(self) -> bytes | None: ...
+    @property
+    def answer(self) -> ImmediateAnswer | None: ...
+    @property
+    def needs_response_body(self) -> bool: ...
+
+    def response_started(
+        self, status: int, headers: Mapping[str, str], served_by: str | None
+    ) -> Mapping[str, str]: ...
+
+    def response_chunk(self, chunk: bytes, end_of_stream: bool) -> bytes: ...
+
+    def finish(self, *, error: str | None = None) -> None: ...
+
+
+class Router(Protocol):
+    def route(self, request: IncomingRequest) -> RoutedRequest | Coroutine[Any, Any, RoutedRequest]:
+        """Route a complete request, or raise ``GatewayError``."""
+        ...
+
+
 class Phase(enum.Enum):
     REQUEST_HEADERS = "request_headers"
     REQUEST_BODY = "request_body"
+    ROUTING = "routing"
+    """The request is complete and its route is being awaited."""
     ROUTED = "routed"
     RESPONSE = "response"
     DONE = "done"
-    """Answered with an ImmediateResponse or the response is complete."""
+    """Answered with an ImmediateResponse, the response is complete, or a protocol error."""
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A route being awaited, and how to forward once it is there."""
+
+    route: Coroutine[Any, Any, RoutedRequest]
+    request: IncomingRequest
+    has_body: bool
+    trailers: bool
 
 
 @dataclass(slots=True)
@@ -64,11 +114,10 @@ class StreamState:
     body: bytearray = field(default_factory=bytearray)
     received: int = 0
     subset: tuple[str, ...] | None = None
-    routed: Routed | None = None
-    finished: bool = False
-    pending: tuple[bytes, bool, bool] | None = None
-    """A complete request waiting for ``route_pending`` (async request-control plugins)."""
-    ext: RequestExtensions | None = None
+    routed: RoutedRequest | None = None
+    pending: _Pending | None = None
+    protocol_error: str | None = None
+    """Why the stream was ended for breaking message order (None: it did not)."""
 
 
 Responses = list[pb.ProcessingResponse]
@@ -79,16 +128,14 @@ class Stream:
 
     def __init__(
         self,
-        director: Director,
+        router: Router,
         *,
         max_body_bytes: int,
-        extensions: ExtensionChain | None = None,
         inline_small_bodies: bool = True,
     ) -> None:
-        self._director = director
+        self._router = router
         self._max_body = max_body_bytes
         self._inline_limit = msgs.BODY_CHUNK_BYTES if inline_small_bodies else -1
-        self._chain = extensions if extensions else None
         self.state = StreamState()
         self.span: tracing.Span = tracing.NULL_SPAN
 
@@ -123,24 +170,13 @@ class Stream:
         return self.state.pending is not None
 
     async def route_pending(self) -> Responses:
-        """Route through the request-control plugins (async: they may call services)."""
-        assert self._chain is not None and self.state.pending is not None
-        body, has_body, trailers = self.state.pending
+        """Await the router's coroutine (request-control plugins), then forward or answer."""
+        pending = self.state.pending
+        assert pending is not None
         self.state.pending = None
         try:
-            request = self._incoming(body)
-            ext = self.state.ext = self._chain.for_request(request)
-            if ext is not None:
-                await ext.before_route()
-            out = self._route(request, has_body=has_body, trailers=trailers)
-            routed = self.state.routed
-            if ext is None or routed is None:
-                return out
-            answer = await ext.after_route(routed)
-            if answer is None:
-                return out
-            self._finish(None)
-            return [msgs.answer(answer.status, answer.headers, answer.body)]
+            routed = await pending.route
+            return self._forward(routed, pending.request, pending.has_body, pending.trailers)
         except GatewayError as err:
             return self._reject(err)
         except Exception:
@@ -154,6 +190,9 @@ class Stream:
 
     def close(self, *, error: str | None) -> None:
         """The stream ended; release the request if the response never completed."""
+        pending, self.state.pending = self.state.pending, None
+        if pending is not None:
+            pending.route.close()
         self._finish(error)
         self.span.end()
 
@@ -162,7 +201,7 @@ class Stream:
         requests: AsyncIterable[pb.ProcessingRequest],
         send: Callable[[pb.ProcessingResponse], Awaitable[object]],
     ) -> None:
-        """Drive the whole stream from a library's message source (grpclib, grpcio).
+        """Drive the whole stream from a library's message source (grpcio).
 
         Returns once ``done`` (the library then ends the call cleanly) or when the peer
         half-closes; ``close`` runs in every case, with why the stream ended.
@@ -185,15 +224,31 @@ class Stream:
             self.close(error=error)
 
     # --- request path ------------------------------------------------------------------
+    def _protocol_error(self, why: str) -> Responses:
+        """Out-of-order message: end the stream; whatever was held is released."""
+        log.warning("ext_proc: protocol error, ending the stream: %s", why)
+        state = self.state
+        state.protocol_error = why
+        pending, state.pending = state.pending, None
+        if pending is not None:
+            pending.route.close()
+        self._finish("protocol_error")
+        return []
+
     def _request_headers(self, request: pb.ProcessingRequest) -> Responses:
+        state = self.state
+        if state.phase is not Phase.REQUEST_HEADERS:
+            if state.phase is Phase.DONE:
+                return []
+            return self._protocol_error(f"request_headers in phase {state.phase.value}")
         msg = request.request_headers
-        self.state.headers = headers = read_headers(msg.headers)
+        state.headers = headers = read_headers(msg.headers)
         self.span = tracing.start_request(headers)
-        self.state.subset = subset_hint(request)
+        state.subset = subset_hint(request)
         if msg.end_of_stream:
             return self._complete(b"", has_body=False, trailers=False)
         self._preallocate(headers.get("content-length"))
-        self.state.phase = Phase.REQUEST_BODY
+        state.phase = Phase.REQUEST_BODY
         return []
 
     def _preallocate(self, content_length: str | None) -> None:
@@ -207,6 +262,8 @@ class Stream:
     def _request_body(self, msg: pb.HttpBody) -> Responses:
         state = self.state
         if state.phase is not Phase.REQUEST_BODY:
+            if state.phase is Phase.REQUEST_HEADERS:
+                return self._protocol_error("request_body before request_headers")
             return []
         chunk = msg.body
         start = state.received
@@ -230,25 +287,33 @@ class Stream:
         self.state.body = bytearray()
         return bytes(body)
 
-    def _incoming(self, body: bytes) -> IncomingRequest:
-        state = self.state
-        return IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
-
     def _complete(self, body: bytes, *, has_body: bool, trailers: bool) -> Responses:
-        """The request is whole: route it now, or leave it for ``route_pending``."""
-        if self._chain is not None:
-            self.state.pending = (body, has_body, trailers)
-            self.state.phase = Phase.ROUTED
-            return []
-        return self._route(self._incoming(body), has_body=has_body, trailers=trailers)
-
-    def _route(self, request: IncomingRequest, *, has_body: bool, trailers: bool) -> Responses:
+        """The request is whole: route it now, or leave its coroutine for ``route_pending``."""
         state = self.state
-        body = request.body
-        routed = self._director.route(request)
+        request = IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
+        state.phase = Phase.ROUTING
+        routed = self._router.route(request)
+        if isinstance(routed, Coroutine):
+            state.pending = _Pending(routed, request, has_body, trailers)
+            return []
+        return self._forward(routed, request, has_body, trailers)
+
+    def _forward(
+        self, routed: RoutedRequest, request: IncomingRequest, has_body: bool, trailers: bool
+    ) -> Responses:
+        state = self.state
+        if state.phase is not Phase.ROUTING:
+            # The stream closed while the route was awaited: let go of what it holds.
+            routed.finish(error="cancelled")
+            return []
         tracing.record_route(self.span, routed)
         state.routed = routed
+        answer = routed.answer
+        if answer is not None:
+            state.phase = Phase.DONE
+            return [msgs.answer(answer.status, answer.headers, answer.body)]
         state.phase = Phase.ROUTED
+        body = request.body
         forwarded = body if routed.body is None else routed.body
         extra: dict[str, str] = {}
         if "x-request-id" not in state.headers and routed.request_id:
@@ -277,45 +342,42 @@ class Stream:
     # --- response path -----------------------------------------------------------------
     def _response_headers(self, request: pb.ProcessingRequest) -> Responses:
         routed = self.state.routed
-        if routed is None:
+        if routed is None or self.state.phase is not Phase.ROUTED:
             return [msgs.EMPTY_RESPONSE_HEADERS]
         msg = request.response_headers
         headers = read_headers(msg.headers)
         status = int(headers.get(":status", "0") or 0)
         self.span.set("http.response.status_code", status)
-        added = self._director.response_started(routed, status, headers, served_endpoint(request))
-        ext = self.state.ext
-        if ext is not None:
-            added = {**added, **ext.response_header(status, headers)}
+        added = routed.response_started(status, headers, served_endpoint(request))
         self.state.phase = Phase.RESPONSE
-        needed = routed.needs_response_body or (ext is not None and ext.needs_response_body)
-        if msg.end_of_stream or not needed:
+        if msg.end_of_stream or not routed.needs_response_body:
             self._finish(None)
         return [msgs.response_headers(added)]
 
     def _response_body(self, msg: pb.HttpBody) -> Responses:
-        routed = self.state.routed
-        eos = msg.end_of_stream
-        if routed is None or self.state.finished:
+        state = self.state
+        routed = state.routed
+        if routed is None or state.phase is not Phase.RESPONSE:
             return [msgs.EMPTY_RESPONSE_BODY]
         chunk = msg.body
-        out = self._director.response_chunk(routed, chunk, eos)
-        if self.state.ext is not None:
-            self.state.ext.response_body(out, eos)
+        eos = msg.end_of_stream
+        out = routed.response_chunk(chunk, eos)
         if eos:
             self._finish(None)
         return [msgs.response_body(None if out is chunk or out == chunk else out)]
 
     def _finish(self, error: str | None) -> None:
         state = self.state
-        if state.routed is None or state.finished:
+        if state.phase is not Phase.DONE:
+            state.phase = Phase.DONE
+        routed = state.routed
+        if routed is None:
             return
-        state.finished = True
-        state.phase = Phase.DONE
+        state.routed = None
         try:
-            self._director.finish(state.routed, error=error)
+            routed.finish(error=error)
         except Exception:
-            log.exception("ext_proc: director.finish failed")
+            log.exception("ext_proc: finishing the request failed")
 
 
 def _passthrough(request: pb.ProcessingRequest) -> Responses:

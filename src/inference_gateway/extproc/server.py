@@ -18,11 +18,11 @@ from typing import Literal, Protocol
 from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, ConfigDict
 
+from inference_gateway.aio import spawn
+from inference_gateway.aio import stop as stop_task
 from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
-from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.handler import Router, Stream
 from inference_gateway.extproc.tls import CertStore, TlsSettings
-from inference_gateway.requestcontrol.extensions import ExtensionChain
-from inference_gateway.requestcontrol.types import Director
 
 log = logging.getLogger(__name__)
 
@@ -74,23 +74,18 @@ class _Backend(Protocol):
 
 
 class ExtProcServer:
-    """``async with ExtProcServer(director, settings) as server:`` serves until the block ends."""
+    """``async with ExtProcServer(router, settings) as server:`` serves until the block ends."""
 
     def __init__(
         self,
-        director: Director,
+        router: Router,
         settings: ExtProcSettings | None = None,
-        *,
-        extensions: ExtensionChain | None = None,
     ) -> None:
         self.settings = s = settings or ExtProcSettings()
 
         def make_stream() -> Stream:
             return Stream(
-                director,
-                max_body_bytes=s.max_body_bytes,
-                extensions=extensions,
-                inline_small_bodies=s.inline_small_bodies,
+                router, max_body_bytes=s.max_body_bytes, inline_small_bodies=s.inline_small_bodies
             )
 
         self.certs = CertStore(s.tls) if s.tls is not None else None
@@ -125,7 +120,7 @@ class ExtProcServer:
         await self._backend.start()
         self._running = True
         if self.certs is not None:
-            self._watch = asyncio.create_task(self.certs.watch(), name="extproc-cert-watch")
+            self._watch = spawn(self.certs.watch(), name="extproc-cert-watch", forever=False)
         log.info(
             "ext_proc serving on %s:%d (%s, %s)",
             self.settings.host,
@@ -172,8 +167,7 @@ class ExtProcServer:
 
     async def _close(self, grace: float) -> None:
         if self._watch is not None:
-            self._watch.cancel()
-            await asyncio.gather(self._watch, return_exceptions=True)
+            await stop_task(self._watch)
             self._watch = None
         await self._backend.stop(grace)
 
@@ -199,14 +193,14 @@ class ExtProcServer:
 
 
 async def serve(
-    director: Director,
+    router: Router,
     settings: ExtProcSettings,
     *,
     ready: asyncio.Event,
     stop: asyncio.Event,
 ) -> None:
     """Serve until ``stop`` is set; health is SERVING from the start (the caller synced)."""
-    async with ExtProcServer(director, settings) as server:
+    async with ExtProcServer(router, settings) as server:
         await server.set_serving(True)
         ready.set()
         await stop.wait()

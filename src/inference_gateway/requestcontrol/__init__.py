@@ -1,6 +1,6 @@
 """Request control: from a buffered request to an endpoint list, and back for the response."""
 
-from inference_gateway.requestcontrol.director import Director
+from inference_gateway.requestcontrol.director import Director, RouteResult
 from inference_gateway.requestcontrol.errors import (
     bad_request,
     error_body,
@@ -10,20 +10,20 @@ from inference_gateway.requestcontrol.errors import (
     resource_exhausted,
     service_unavailable,
 )
-from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
+from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
+from inference_gateway.requestcontrol.routed import Routed
 from inference_gateway.requestcontrol.settings import DirectorSettings
-from inference_gateway.requestcontrol.simple_scheduler import LeastInFlightScheduler
-from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
+from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 
 __all__ = [
-    "Admission",
+    "CapacityGate",
     "Director",
     "DirectorSettings",
     "GatewayError",
     "IncomingRequest",
-    "LeastInFlightScheduler",
     "NullMetrics",
     "RequestMetrics",
+    "RouteResult",
     "Routed",
     "bad_request",
     "error_body",

@@ -1,13 +1,17 @@
-"""The director: every decision between a buffered request body and an endpoint list.
+"""The director: the one pipeline from a buffered request to a routed request.
 
-``route`` parses the body, resolves the model (InferenceModel, weighted targets,
-InferenceModelRewrite), sets criticality (InferenceModel, overridden by the
-``x-gateway-inference-objective`` header), narrows candidates to the proxy's subset hint,
-asks admission and then the scheduler, and re-serialises the body only when the model
-name changes. It raises only ``GatewayError``: anything unexpected is logged with its
-traceback and becomes a 500. The response half restores the requested model name and
-reads token usage; ``finish`` releases the in-flight slot exactly once, records metrics and
-reports the request's outcome for the endpoint that served it (passive health).
+``route`` runs every stage of a request, in upstream's order: parse the body once, resolve
+the model (InferenceModel, weighted targets, InferenceModelRewrite) and criticality
+(InferenceModel, overridden by the ``x-gateway-inference-objective`` header), narrow the
+candidates to the proxy's subset hint, then the request-control plugins' prepare-data and
+admission points, the capacity gate (the saturation detector), scheduling, and the
+pre-request point, which may answer the request itself. The result is a ``Routed`` that
+owns the rest of the request's life (its response stages and ``finish``).
+
+When no plugin has a request-side point, ``route`` runs synchronously and returns the
+``Routed`` itself, so the default path costs no task and no await. Otherwise it returns a
+coroutine the caller awaits. Either way it raises only ``GatewayError``: anything
+unexpected is logged with its traceback and becomes a 500.
 """
 
 from __future__ import annotations
@@ -16,22 +20,25 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
-from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
+from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
+from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.resolve import (
     criticality_for,
     in_subset,
     pool_for,
     target_for,
 )
-from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
+from inference_gateway.requestcontrol.response import ModelRestorer
+from inference_gateway.requestcontrol.routed import ResponsePolicy, Routed
 from inference_gateway.requestcontrol.settings import DirectorSettings
-from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
+from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.types import (
     Decision,
@@ -48,9 +55,11 @@ POOL_HEADER = "x-gateway-inference-pool"
 """The pool a route picked (body-based routing), honoured with ``DirectorSettings.pool_header``."""
 REQUEST_ID_HEADER = "x-request-id"
 
-_STATE_KEY = "requestcontrol"
 _BODILESS_FAILURE_LIMIT = 3
 _MAX_DEBUG_CHARS = 2048
+
+RouteResult = Routed | Coroutine[Any, Any, Routed]
+"""What ``Director.route`` returns: the routed request, or a coroutine that routes it."""
 
 
 @dataclass(slots=True)
@@ -62,14 +71,15 @@ class _Names:
 
 
 @dataclass(slots=True)
-class _Lifecycle:
-    """The director's private per-request state, kept in ``Routed.state``."""
+class _Resolved:
+    """A request between resolution and scheduling."""
 
-    hostport: str | None
-    restorer: ModelRestorer | None
-    usage: UsageReader | None = None
-    finished: bool = False
-    metered: bool = True
+    request: IncomingRequest
+    parsed: ParsedBody
+    llm: LLMRequest
+    pool: PoolInfo
+    candidates: Sequence[Endpoint]
+    started: float
 
 
 class Director:
@@ -79,7 +89,8 @@ class Director:
         scheduler: Scheduler,
         *,
         metrics: RequestMetrics | None = None,
-        admission: Admission | None = None,
+        admission: CapacityGate | None = None,
+        extensions: ExtensionChain | None = None,
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         settings: DirectorSettings | None = None,
@@ -89,29 +100,79 @@ class Director:
         self.scheduler = scheduler
         self.metrics: RequestMetrics = metrics if metrics is not None else NullMetrics()
         self.admission = admission
+        self.extensions = extensions if extensions else None
+        """Request-control plugins (None when none is configured)."""
         self.rng = rng if rng is not None else random.Random()
         self.clock = clock
-        self.settings = settings if settings is not None else DirectorSettings()
+        self.settings = s = settings if settings is not None else DirectorSettings()
         self.explain = explain
+        self.policy = ResponsePolicy(
+            ledger=datastore,
+            metrics=self.metrics,
+            clock=clock,
+            account_usage=s.account_usage,
+            max_usage_buffer_bytes=s.max_usage_buffer_bytes,
+        )
+        self._async = self.extensions is not None and self.extensions.has_request_stages
 
-    # --- request ----------------------------------------------------------------------
-    def route(self, request: IncomingRequest) -> Routed:
+    # --- the pipeline -------------------------------------------------------------------
+    def route(self, request: IncomingRequest) -> RouteResult:
+        """Route ``request``: a ``Routed``, or a coroutine for one when plugins must run."""
         names = _Names()
         try:
-            return self._route(request, names)
-        except GatewayError as e:
-            self.metrics.request_failed(names.model, names.target, e.reason)
-            raise
+            if not request.body:
+                return self._route_bodiless(request)
+            resolved = self._resolve(request, names)
+            chain = self.extensions
+            ext = chain.begin(request.headers, resolved.parsed) if chain is not None else None
+            if ext is not None and self._async:
+                return self._route_async(resolved, ext, names)
+            return self._schedule(resolved, ext)
         except Exception as e:
-            log.exception("routing failed unexpectedly (model=%r)", names.model)
-            err = errors.internal()
-            self.metrics.request_failed(names.model, names.target, err.reason)
-            raise err from e
+            raise self._failed(e, names) from _cause(e)
 
-    def _route(self, request: IncomingRequest, names: _Names) -> Routed:
+    def route_now(self, request: IncomingRequest) -> Routed:
+        """``route`` for a director with no request-side plugin (tests, benchmarks)."""
+        routed = self.route(request)
+        if isinstance(routed, Routed):
+            return routed
+        routed.close()
+        raise TypeError("request-control plugins are configured: await route() instead")
+
+    async def _route_async(
+        self, resolved: _Resolved, ext: RequestExtensions, names: _Names
+    ) -> Routed:
+        try:
+            ext.ctx.target_model = resolved.llm.target_model
+            await ext.before_route()
+            routed = self._schedule(resolved, ext)
+        except Exception as e:
+            raise self._failed(e, names) from _cause(e)
+        try:
+            answer = await ext.after_route(routed.target_model, routed.endpoints[0])
+        except BaseException as e:
+            routed.finish(error=_error_code(e))
+            if isinstance(e, Exception):
+                raise self._failed(e, names, counted=True) from _cause(e)
+            raise
+        if answer is not None:
+            routed.answer = answer
+            routed.finish()
+        return routed
+
+    def _failed(self, e: Exception, names: _Names, *, counted: bool = False) -> GatewayError:
+        """The ``GatewayError`` to raise for ``e``, counted once in the error metric."""
+        if isinstance(e, GatewayError):
+            err = e
+        else:
+            log.error("routing failed unexpectedly (model=%r)", names.model, exc_info=e)
+            err = errors.internal()
+        if not counted:
+            self.metrics.request_failed(names.model, names.target, err.reason)
+        return err
+
+    def _resolve(self, request: IncomingRequest, names: _Names) -> _Resolved:
         started = self.clock()
-        if not request.body:
-            return self._route_bodiless(request, started)
         parsed = parse_body(request.path, request.body)
         names.model = model = parsed.model
         headers = request.headers
@@ -133,79 +194,16 @@ class Director:
             prompt=parsed.prompt,
             headers=headers,
         )
-        decision = self._schedule(llm, candidates)
-        return self._routed(request, parsed, llm, pool, decision, started)
+        return _Resolved(request, parsed, llm, pool, candidates, started)
 
-    def _request_id(self, headers: Mapping[str, str]) -> str:
-        # Not drawn from ``self.rng``: that would make tie-breaks depend on whether clients
-        # send ids, and a seeded run would repeat ids across restarts.
-        return headers.get(REQUEST_ID_HEADER) or str(uuid.uuid4())
-
-    def _route_bodiless(self, request: IncomingRequest, started: float) -> Routed:
-        """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.
-
-        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
-        """
-        chosen_pool = self._routed_pool(request)
-        pools = sorted(self.datastore.pools(), key=lambda p: p.key)
-        if chosen_pool is not None:
-            pools = [chosen_pool]
-        endpoints = self.datastore.endpoints(pools[0].key) if pools else ()
-        hint = request.subset_hint
-        if hint is not None and self.settings.subset_filter:
-            endpoints = tuple(in_subset(endpoints, hint))
-        if not endpoints:
-            raise errors.service_unavailable("no ready endpoints")
-        # No scheduler runs here, so passive health is applied directly: skip endpoints on a
-        # failing streak (the default profile's ejection threshold) unless all of them are.
-        healthy = [e for e in endpoints if e.consecutive_failures < _BODILESS_FAILURE_LIMIT]
-        if healthy:
-            endpoints = tuple(healthy)
-        chosen = endpoints[self.rng.randrange(len(endpoints))]
-        routed = Routed(
-            request_id=self._request_id(request.headers),
-            model="",
-            target_model="",
-            endpoints=(chosen.hostport,),
-            body=None,
-            pool=pools[0].key,
-            needs_response_body=False,
-            started_at=started,
-        )
-        routed.state[_STATE_KEY] = _Lifecycle(chosen.hostport, None, metered=False)
-        self.datastore.acquire(chosen.hostport)
-        return routed
-
-    def _routed_pool(self, request: IncomingRequest) -> PoolInfo | None:
-        """The pool named by the route (``POOL_HEADER``), when honoured and present."""
-        key = request.headers.get(POOL_HEADER) if self.settings.pool_header else None
-        if not key:
-            return None
-        pool = self.datastore.pool(key)
-        if pool is None:
-            raise errors.service_unavailable(f"pool {key} chosen by the route does not exist")
-        return pool
-
-    def _candidates(self, model: str, pool: PoolInfo, request: IncomingRequest) -> list[Endpoint]:
-        endpoints = self.datastore.endpoints(pool.key)
-        if not endpoints:
-            raise errors.service_unavailable(f"no ready endpoints for model {model}")
-        hint = request.subset_hint
-        if hint is None or not self.settings.subset_filter:
-            return list(endpoints)
-        chosen = in_subset(endpoints, hint)
-        if not chosen:
-            raise errors.service_unavailable(
-                f"no ready endpoints for model {model} in the proxy's endpoint subset"
-            )
-        return chosen
-
-    def _schedule(self, llm: LLMRequest, candidates: list[Endpoint]) -> Decision:
+    def _schedule(self, resolved: _Resolved, ext: RequestExtensions | None) -> Routed:
+        """The capacity gate, the scheduler, and the routed request holding its slot."""
+        llm = resolved.llm
         now = self.clock()
         try:
             if self.admission is not None:
-                self.admission.admit(llm, candidates, now)
-            decision = self.scheduler.schedule(llm, candidates, now)
+                self.admission.admit(llm, resolved.candidates, now)
+            decision = self.scheduler.schedule(llm, resolved.candidates, now)
         except NoCapacityError as e:
             self.metrics.scheduled(self.clock() - now, success=False)
             raise errors.resource_exhausted(
@@ -217,144 +215,125 @@ class Director:
         self.metrics.scheduled(self.clock() - now, success=bool(decision.endpoints))
         if not decision.endpoints:
             raise errors.internal("the scheduler returned no endpoint")
-        return decision
+        return self._routed(resolved, decision, ext)
 
     def _routed(
-        self,
-        request: IncomingRequest,
-        parsed: ParsedBody,
-        llm: LLMRequest,
-        pool: PoolInfo,
-        decision: Decision,
-        started: float,
+        self, resolved: _Resolved, decision: Decision, ext: RequestExtensions | None
     ) -> Routed:
+        llm, request = resolved.llm, resolved.request
         model, target = llm.model, llm.target_model
-        body = with_model(parsed.data, target) if target != model else None
+        rewrite = target != model
         extra: dict[str, str] = {}
-        if log.isEnabledFor(logging.DEBUG) or self._debug_requested(request.headers):
+        debug = self._debug_requested(request.headers)
+        if debug or log.isEnabledFor(logging.DEBUG):
             text = self.explain(decision)
             log.debug("request %s model=%s target=%s: %s", llm.request_id, model, target, text)
-            if self._debug_requested(request.headers):
+            if debug:
                 extra[DEBUG_HEADER] = _header_safe(text)
-        rewrite = target != model
+        hostport = decision.endpoints[0].hostport
         routed = Routed(
+            self.policy,
             request_id=llm.request_id,
             model=model,
             target_model=target,
             endpoints=tuple(e.hostport for e in decision.endpoints),
-            body=body,
-            pool=pool.key,
+            body=with_model(resolved.parsed.data, target) if rewrite else None,
+            pool=resolved.pool.key,
             criticality=llm.criticality.value,
-            streaming=parsed.streaming,
-            needs_response_body=rewrite or self.settings.account_usage,
+            streaming=resolved.parsed.streaming,
             extra_headers=extra,
-            started_at=started,
-        )
-        hostport = routed.endpoints[0]
-        routed.state[_STATE_KEY] = _Lifecycle(
-            hostport=hostport, restorer=ModelRestorer(target, model) if rewrite else None
+            started_at=resolved.started,
+            hostport=hostport,
+            restorer=ModelRestorer(target, model) if rewrite else None,
+            extensions=ext,
         )
         self.metrics.request_routed(model, target, len(request.body))
         self.datastore.acquire(hostport)
         return routed
 
+    # --- requests without a body ----------------------------------------------------------
+    def _route_bodiless(self, request: IncomingRequest) -> Routed:
+        """No body, no model (``GET /v1/models``, probes): any ready endpoint, as upstream.
+
+        Without a model there is nothing to rewrite or meter, so only in-flight is counted.
+        """
+        started = self.clock()
+        chosen_pool = self._routed_pool(request)
+        pools = sorted(self.datastore.pools(), key=lambda p: p.key)
+        if chosen_pool is not None:
+            pools = [chosen_pool]
+        endpoints: Sequence[Endpoint] = self.datastore.endpoints(pools[0].key) if pools else ()
+        hint = request.subset_hint
+        if hint is not None and self.settings.subset_filter:
+            endpoints = in_subset(endpoints, hint)
+        if not endpoints:
+            raise errors.service_unavailable("no ready endpoints")
+        # No scheduler runs here, so passive health is applied directly: skip endpoints on a
+        # failing streak (the default profile's ejection threshold) unless all of them are.
+        healthy = [e for e in endpoints if e.consecutive_failures < _BODILESS_FAILURE_LIMIT]
+        if healthy:
+            endpoints = healthy
+        chosen = endpoints[self.rng.randrange(len(endpoints))].hostport
+        routed = Routed(
+            self.policy,
+            request_id=self._request_id(request.headers),
+            model="",
+            target_model="",
+            endpoints=(chosen,),
+            body=None,
+            pool=pools[0].key,
+            started_at=started,
+            hostport=chosen,
+            metered=False,
+        )
+        self.datastore.acquire(chosen)
+        return routed
+
+    # --- helpers --------------------------------------------------------------------------
+    def _request_id(self, headers: Mapping[str, str]) -> str:
+        # Not drawn from ``self.rng``: that would make tie-breaks depend on whether clients
+        # send ids, and a seeded run would repeat ids across restarts.
+        return headers.get(REQUEST_ID_HEADER) or str(uuid.uuid4())
+
+    def _routed_pool(self, request: IncomingRequest) -> PoolInfo | None:
+        """The pool named by the route (``POOL_HEADER``), when honoured and present."""
+        key = request.headers.get(POOL_HEADER) if self.settings.pool_header else None
+        if not key:
+            return None
+        pool = self.datastore.pool(key)
+        if pool is None:
+            raise errors.service_unavailable(f"pool {key} chosen by the route does not exist")
+        return pool
+
+    def _candidates(
+        self, model: str, pool: PoolInfo, request: IncomingRequest
+    ) -> Sequence[Endpoint]:
+        endpoints = self.datastore.endpoints(pool.key)
+        if not endpoints:
+            raise errors.service_unavailable(f"no ready endpoints for model {model}")
+        hint = request.subset_hint
+        if hint is None or not self.settings.subset_filter:
+            return endpoints
+        chosen = in_subset(endpoints, hint)
+        if not chosen:
+            raise errors.service_unavailable(
+                f"no ready endpoints for model {model} in the proxy's endpoint subset"
+            )
+        return chosen
+
     def _debug_requested(self, headers: Mapping[str, str]) -> bool:
         return self.settings.debug_header and headers.get(DEBUG_HEADER, "").lower() == "true"
 
-    # --- response ---------------------------------------------------------------------
-    def response_started(
-        self, routed: Routed, status: int, headers: Mapping[str, str], served_by: str | None
-    ) -> Mapping[str, str]:
-        routed.status = status
-        if "text/event-stream" in headers.get("content-type", "").lower():
-            routed.streaming = True
-        lc = _lifecycle(routed)
-        if served_by:
-            routed.served_by = served_by
-            if lc is not None and not lc.finished and lc.hostport not in (None, served_by):
-                # The proxy retried on a fallback: the in-flight slot follows the request.
-                self.datastore.release(lc.hostport)
-                self.datastore.acquire(served_by)
-                lc.hostport = served_by
-        return routed.extra_headers
 
-    def response_chunk(self, routed: Routed, chunk: bytes, end_of_stream: bool) -> bytes:
-        routed.response_bytes += len(chunk)
-        lc = _lifecycle(routed)
-        if lc is None:
-            return chunk
-        if self.settings.account_usage:
-            if lc.usage is None:
-                lc.usage = UsageReader(
-                    streaming=routed.streaming, limit=self.settings.max_usage_buffer_bytes
-                )
-            lc.usage.feed(chunk, end_of_stream)
-            _copy_usage(lc.usage, routed)
-        if lc.restorer is None:
-            return chunk
-        return lc.restorer.feed(chunk, end_of_stream)
-
-    def finish(self, routed: Routed, *, error: str | None = None) -> None:
-        lc = _lifecycle(routed)
-        if lc is None or lc.finished:
-            return
-        lc.finished = True
-        if lc.hostport is not None:
-            self.datastore.release(lc.hostport)
-            self._record_outcome(lc.hostport, routed.status, error)
-        if not lc.metered:
-            return
-        if lc.usage is not None and not lc.usage.done:
-            # The response ended without an end-of-stream chunk (trailers, disconnect).
-            lc.usage.feed(b"", True)
-            _copy_usage(lc.usage, routed)
-        code = error
-        if code is None and routed.status and not 200 <= routed.status < 300:
-            code = "ModelServerError"
-        if code is not None:
-            self.metrics.request_failed(routed.model, routed.target_model, code)
-        elif routed.status:
-            self.metrics.request_completed(
-                routed.model,
-                routed.target_model,
-                seconds=self.clock() - routed.started_at,
-                response_bytes=routed.response_bytes,
-                prompt_tokens=routed.prompt_tokens,
-                completion_tokens=routed.completion_tokens,
-                cached_tokens=routed.cached_tokens,
-            )
-        self.metrics.request_ended(routed.model)
-
-    def _record_outcome(self, hostport: str, status: int, error: str | None) -> None:
-        """Tell passive health how the endpoint that served the request did.
-
-        A 5xx is the endpoint's failure, whether it answered it or Envoy did because the
-        connection to it was refused or reset before a response (then the endpoint is
-        Envoy's upstream address, or the one picked; there are no proxy retries). A
-        response that completed below 500 is a success. A stream that ended early after
-        a good status is neither: the EPP sees a client hanging up and a pod dying
-        mid-stream the same way (Envoy cancels the ext_proc stream in both cases), so it
-        blames no one; a dead pod then fails the next requests' connections instead.
-        """
-        if not status:
-            return
-        if status >= 500:
-            self.datastore.record_outcome(hostport, ok=False, now=self.clock())
-        elif error is None:
-            self.datastore.record_outcome(hostport, ok=True, now=self.clock())
+def _cause(e: Exception) -> BaseException | None:
+    """The cause to chain: the original error behind a 500, else what the error had."""
+    return e.__cause__ if isinstance(e, GatewayError) else e
 
 
-def _copy_usage(reader: UsageReader, routed: Routed) -> None:
-    found = reader.usage
-    if found is not None:
-        routed.prompt_tokens = found.prompt_tokens
-        routed.completion_tokens = found.completion_tokens
-        routed.cached_tokens = found.cached_tokens
-
-
-def _lifecycle(routed: Routed) -> _Lifecycle | None:
-    lc = routed.state.get(_STATE_KEY)
-    return lc if isinstance(lc, _Lifecycle) else None
+def _error_code(e: BaseException) -> str:
+    if isinstance(e, GatewayError):
+        return e.reason
+    return "cancelled" if not isinstance(e, Exception) else "Internal"
 
 
 def _header_safe(text: str) -> str:

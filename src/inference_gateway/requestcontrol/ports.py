@@ -1,8 +1,9 @@
 """What the director needs from its collaborators, defined here where it is consumed.
 
 ``observability.metrics.EppMetrics`` implements ``RequestMetrics``; the scheduling
-package's ``SaturationDetector`` implements ``Admission``. Both are passed in by the
-composition root (STYLE rule 15); ``NullMetrics`` is the do-nothing default.
+package's ``SaturationDetector`` implements ``CapacityGate``; the ``Datastore`` implements
+``EndpointLedger``. All are passed in by the composition root (STYLE rule 15);
+``NullMetrics`` is the do-nothing default.
 """
 
 from __future__ import annotations
@@ -14,10 +15,20 @@ from inference_gateway.datastore import Endpoint
 from inference_gateway.scheduling.types import LLMRequest
 
 
-class Admission(Protocol):
+class CapacityGate(Protocol):
     def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
         """Raise ``NoCapacityError`` to shed the request (429)."""
         ...
+
+
+class EndpointLedger(Protocol):
+    """The EPP's own per-endpoint bookkeeping: in-flight slots and passive health."""
+
+    def acquire(self, hostport: str) -> None: ...
+
+    def release(self, hostport: str) -> None: ...
+
+    def record_outcome(self, hostport: str, *, ok: bool, now: float) -> None: ...
 
 
 class RequestMetrics(Protocol):

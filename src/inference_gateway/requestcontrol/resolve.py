@@ -76,7 +76,7 @@ def criticality_for(
     info: ModelInfo | None,
     pool: PoolInfo,
     headers: Mapping[str, str],
-    default: str,
+    default: Criticality,
 ) -> Criticality:
     name = headers.get(OBJECTIVE_HEADER)
     if name:
@@ -85,7 +85,7 @@ def criticality_for(
             return Criticality.from_priority(objective.priority)
     if info is not None and info.criticality is not None:
         return Criticality(info.criticality)
-    return Criticality(default)
+    return default
 
 
 def weighted_target(targets: Sequence[TargetModel], rng: random.Random) -> str:

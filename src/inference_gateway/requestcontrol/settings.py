@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from inference_gateway.datastore.objects import Criticality
 
 # 10 MiB: far above any real prompt (a 128k-token context is ~0.5 MiB of text) yet small
 # enough that buffering a body in the handler cannot exhaust memory under load.
@@ -24,7 +24,7 @@ class DirectorSettings(BaseModel):
     """Largest non-streamed response (or partial SSE line) kept for usage parsing."""
     debug_header: bool = True
     """Honour ``x-gateway-debug: true`` by answering with the scheduling explanation."""
-    default_criticality: Literal["Critical", "Standard", "Sheddable"] = "Standard"
+    default_criticality: Criticality = Criticality.STANDARD
     """Criticality of an InferenceModel that sets none (upstream treats unset as Standard)."""
     subset_filter: bool = True
     """Honour the proxy's ``x-gateway-destination-endpoint-subset`` hint

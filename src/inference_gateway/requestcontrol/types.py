@@ -1,19 +1,15 @@
-"""The contract between the ext_proc handler and the request-control layer.
+"""What the ext_proc handler hands the request-control layer, and the one error it raises.
 
 The handler (``extproc``) knows the Envoy protocol and nothing about models; the director
 (``requestcontrol.director``) knows models, pools and scheduling and nothing about Envoy.
-The handler buffers the request body, calls ``route`` once, then feeds the response through
-``response_started`` / ``response_chunk`` and always ends with exactly one ``finish``.
+The handler buffers the request body into an ``IncomingRequest``, calls ``route`` once and
+then drives the ``requestcontrol.routed.Routed`` it gets back.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Protocol
-
-_EMPTY: Mapping[str, str] = MappingProxyType({})
+from dataclasses import dataclass
 
 
 class GatewayError(Exception):
@@ -56,51 +52,3 @@ class IncomingRequest:
     @property
     def path(self) -> str:
         return self.headers.get(":path", "/")
-
-
-@dataclass(slots=True)
-class Routed:
-    """A routed request and everything its response path needs (its lifecycle)."""
-
-    request_id: str
-    model: str
-    target_model: str
-    endpoints: tuple[str, ...]
-    """``ip:port`` in preference order; the first is primary, the rest fallbacks."""
-    body: bytes | None
-    """The body to forward, or None when it is unchanged."""
-    pool: str = ""
-    criticality: str = "Standard"
-    streaming: bool = False
-    needs_response_body: bool = True
-    """False when nothing in the response must be rewritten or read (lets Envoy skip it)."""
-    extra_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
-    """Response headers to add for the client (for example ``x-gateway-debug``)."""
-    started_at: float = 0.0
-    status: int = 0
-    served_by: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    cached_tokens: int | None = None
-    response_bytes: int = 0
-    state: dict[str, object] = field(default_factory=dict)
-
-
-class Director(Protocol):
-    def route(self, request: IncomingRequest) -> Routed:
-        """Decide where a request goes, or raise ``GatewayError``."""
-        ...
-
-    def response_started(
-        self, routed: Routed, status: int, headers: Mapping[str, str], served_by: str | None
-    ) -> Mapping[str, str]:
-        """Note the upstream status; return headers to add to the client's response."""
-        ...
-
-    def response_chunk(self, routed: Routed, chunk: bytes, end_of_stream: bool) -> bytes:
-        """Account usage and restore the requested model name; return the bytes to send on."""
-        ...
-
-    def finish(self, routed: Routed, *, error: str | None = None) -> None:
-        """Release everything held for the request. Called exactly once per routed request."""
-        ...

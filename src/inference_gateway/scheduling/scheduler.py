@@ -206,12 +206,15 @@ def build_scheduler(
     config: SchedulerConfig,
     *,
     rng: random.Random,
+    plugins: Mapping[str, object] | None = None,
     staleness: float | None = DEFAULT_STALENESS,
     observer: Observer | None = None,
     perf_counter: Callable[[], float] = lambda: 0.0,
 ) -> PluginScheduler:
-    """Instantiate ``config``'s plugins (sharing ``rng``) into a ready scheduler."""
-    plugins = instantiate(config, rng)
+    """A ready scheduler over ``plugins``, the instances built once from ``config``
+    (``instantiate``; built here, sharing ``rng``, when not given)."""
+    if plugins is None:
+        plugins = instantiate(config, rng)
 
     def get(name: str, proto: Any) -> Any:
         if not isinstance(plugins[name], proto):
@@ -238,9 +241,16 @@ def build_scheduler(
     )
 
 
-def build_saturation_detector(config: SchedulerConfig | None = None) -> SaturationDetector:
-    """The configured detector, or one with the upstream defaults."""
+def build_saturation_detector(
+    config: SchedulerConfig | None = None, plugins: Mapping[str, object] | None = None
+) -> SaturationDetector:
+    """The configured detector (the built instance when ``plugins`` is given), or one with
+    the upstream defaults."""
     if config is None or config.saturation_detector is None:
         return SaturationDetector()
+    if plugins is not None:
+        built = plugins[config.saturation_detector]
+        if isinstance(built, SaturationDetector):
+            return built
     spec = config.plugins[config.saturation_detector]
     return SaturationDetector(spec.name, spec.params)

@@ -10,24 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from enum import Enum
 from types import MappingProxyType
 from typing import Protocol
 
+from inference_gateway.datastore.objects import Criticality
 from inference_gateway.datastore.types import Endpoint
-
-
-class Criticality(str, Enum):  # noqa: UP042 (str mixin kept: others compare and format it)
-    CRITICAL = "Critical"
-    STANDARD = "Standard"
-    SHEDDABLE = "Sheddable"
-
-    @classmethod
-    def from_priority(cls, priority: int) -> Criticality:
-        """InferenceObjective priorities: negative is sheddable, positive is critical."""
-        if priority < 0:
-            return cls.SHEDDABLE
-        return cls.CRITICAL if priority > 0 else cls.STANDARD
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +57,13 @@ class Scheduler(Protocol):
     def schedule(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float
     ) -> Decision: ...
+
+
+__all__ = [
+    "Criticality",
+    "Decision",
+    "LLMRequest",
+    "NoCapacityError",
+    "NoEndpointsError",
+    "Scheduler",
+]

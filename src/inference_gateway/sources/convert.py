@@ -21,6 +21,7 @@ from inference_gateway.api import (
     Pod,
 )
 from inference_gateway.datastore import (
+    Criticality,
     DesiredState,
     ModelInfo,
     ObjectiveInfo,
@@ -77,7 +78,7 @@ def model(obj: InferenceModel) -> ModelInfo:
         namespace=obj.metadata.namespace,
         model_name=obj.spec.model_name,
         pool=obj.spec.pool_ref.name,
-        criticality=obj.spec.criticality,
+        criticality=None if obj.spec.criticality is None else Criticality(obj.spec.criticality),
         targets=tuple(TargetModel(t.name, t.weight) for t in obj.spec.target_models),
         created=_unix(obj.metadata.creation_timestamp),
     )

@@ -28,7 +28,7 @@ def two_pools() -> Datastore:
 
 def test_a_model_in_the_routed_pool_goes_to_that_pools_endpoints() -> None:
     director = make_director(two_pools(), settings=HONOUR)
-    routed = director.route(chat("mistral", headers={POOL_HEADER: OTHER_KEY}))
+    routed = director.route_now(chat("mistral", headers={POOL_HEADER: OTHER_KEY}))
     assert routed.pool == OTHER_KEY
     assert routed.endpoints == ("127.0.0.31:9000",)
 
@@ -36,7 +36,7 @@ def test_a_model_in_the_routed_pool_goes_to_that_pools_endpoints() -> None:
 def test_a_model_of_another_pool_is_404_not_rerouted() -> None:
     director = make_director(two_pools(), settings=HONOUR)
     with pytest.raises(GatewayError) as caught:
-        director.route(chat("llama", headers={POOL_HEADER: OTHER_KEY}))
+        director.route_now(chat("llama", headers={POOL_HEADER: OTHER_KEY}))
     assert caught.value.status == 404
     assert caught.value.code == "model_not_found"
 
@@ -44,17 +44,17 @@ def test_a_model_of_another_pool_is_404_not_rerouted() -> None:
 def test_an_unknown_routed_pool_is_503() -> None:
     director = make_director(two_pools(), settings=HONOUR)
     with pytest.raises(GatewayError) as caught:
-        director.route(chat("llama", headers={POOL_HEADER: f"{NS}/gone"}))
+        director.route_now(chat("llama", headers={POOL_HEADER: f"{NS}/gone"}))
     assert caught.value.status == 503
 
 
 def test_a_bodiless_request_uses_the_routed_pool() -> None:
     director = make_director(two_pools(), settings=HONOUR)
-    routed = director.route(raw(b"", path="/v1/models", headers={POOL_HEADER: OTHER_KEY}))
+    routed = director.route_now(raw(b"", path="/v1/models", headers={POOL_HEADER: OTHER_KEY}))
     assert routed.endpoints == ("127.0.0.31:9000",)
 
 
 def test_the_header_is_ignored_unless_enabled() -> None:
     director = make_director(two_pools())
-    routed = director.route(chat("llama", headers={POOL_HEADER: OTHER_KEY}))
+    routed = director.route_now(chat("llama", headers={POOL_HEADER: OTHER_KEY}))
     assert routed.pool == f"{NS}/pool"

@@ -12,7 +12,9 @@ import pytest
 from rich.console import Console
 
 from inference_gateway.bench._soak_load import MODELS, POD_HOSTS, _one, _request, config_yaml, drive
-from inference_gateway.bench.soak import Sample, SoakResult, _top_growth, rss_mb
+from inference_gateway.bench._soak_probes import rss_mb
+from inference_gateway.bench._soak_probes import top_growth as _top_growth
+from inference_gateway.bench.soak import Sample, SoakResult
 from inference_gateway.bench.soak_report import print_report, write_plot
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from inference_gateway.sources.file import parse_text

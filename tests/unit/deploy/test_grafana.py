@@ -66,13 +66,13 @@ def exported() -> set[str]:
                    "prompt_tokens_details": {"cached_tokens": 4}}}
     ).encode()  # fmt: skip
     for name in ("llama", "qwen"):
-        routed = director.route(chat(name))
-        director.response_started(routed, 200, {"content-type": "application/json"}, None)
-        director.response_chunk(routed, usage, True)
+        routed = director.route_now(chat(name))
+        routed.response_started(200, {"content-type": "application/json"}, None)
+        routed.response_chunk(usage, True)
         clock.now += 0.5
-        director.finish(routed)
+        routed.finish()
     with pytest.raises(GatewayError):
-        director.route(raw(b"{not json"))
+        director.route_now(raw(b"{not json"))
     names: set[str] = set()
     for family in text_string_to_metric_families(metrics.render().decode()):
         names.update(s.name for s in family.samples)

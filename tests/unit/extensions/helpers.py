@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from inference_gateway.requestcontrol.body import parse_body
 from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
-from inference_gateway.requestcontrol.types import IncomingRequest, Routed
+from inference_gateway.requestcontrol.types import IncomingRequest
 
 
 def chat_body(text: str, *, model: str = "m", **extra: Any) -> dict[str, Any]:
@@ -21,19 +22,16 @@ def incoming(
 
 
 def begin(chain: ExtensionChain, body: dict[str, Any], **kw: Any) -> RequestExtensions:
-    ext = chain.for_request(incoming(body, **kw))
+    """The request-side runner as the director starts it: over the body it parsed once."""
+    request = incoming(body, **kw)
+    ext = chain.begin(request.headers, parse_body(request.path, request.body))
     assert ext is not None
     return ext
 
 
-def routed(model: str = "m", target: str | None = None) -> Routed:
-    return Routed(
-        request_id="req-1",
-        model=model,
-        target_model=target or model,
-        endpoints=("127.0.0.11:8000", "127.0.0.12:8000"),
-        body=None,
-    )
+def routed(model: str = "m", target: str | None = None) -> tuple[str, str]:
+    """``after_route``'s arguments for a request routed to the first loopback pod."""
+    return target or model, "127.0.0.11:8000"
 
 
 def chat_response(content: str, *, model: str = "m", finish: str = "stop") -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from pathlib import Path
 
 import pytest
@@ -9,7 +10,12 @@ import pytest
 from inference_gateway.requestcontrol.extensions import build_chain, register_extensions
 from inference_gateway.requestcontrol.extensions.safety import SafetyPolicy
 from inference_gateway.requestcontrol.extensions.semantic_cache.plugin import SemanticCache
-from inference_gateway.scheduling.config import ConfigError, load_config
+from inference_gateway.scheduling.config import (
+    ConfigError,
+    SchedulerConfig,
+    instantiate,
+    load_config,
+)
 from inference_gateway.scheduling.registry import Registry, default_registry
 
 CONFIG = """
@@ -35,6 +41,10 @@ schedulingProfiles:
 """
 
 
+def built(config: SchedulerConfig) -> list[object]:
+    return list(instantiate(config, random.Random(0)).values())
+
+
 def registry() -> Registry:
     reg = default_registry()
     register_extensions(reg)
@@ -43,7 +53,7 @@ def registry() -> Registry:
 
 def test_yaml_configures_both_extensions_beside_the_scheduler() -> None:
     config = load_config(CONFIG, registry())
-    chain = build_chain(config.plugins.values())
+    chain = build_chain(instantiate(config, random.Random(0)).values())
     guard, cache = chain.plugins
     assert isinstance(guard, SafetyPolicy) and isinstance(cache, SemanticCache)
     assert (guard.name, guard.timeout, guard.failure_mode) == ("guard", 0.5, "open")
@@ -58,11 +68,11 @@ def test_default_profile_ignores_extensions() -> None:
     text = CONFIG.split("schedulingProfiles:")[0]
     config = load_config(text, registry())
     assert config.profiles[0].scorers == (("queue-scorer", 1.0),)
-    assert len(build_chain(config.plugins.values()).plugins) == 2
+    assert len(build_chain(instantiate(config, random.Random(0)).values()).plugins) == 2
 
 
 def test_no_extensions_configured_gives_an_empty_chain() -> None:
-    assert not build_chain(load_config("default", registry()).plugins.values())
+    assert not build_chain(built(load_config("default", registry())))
 
 
 def test_a_profile_cannot_reference_an_extension() -> None:
@@ -92,5 +102,5 @@ def test_examples_load(tmp_path: Path) -> None:
         assert len(picker_docs) == 1, name
         target = tmp_path / name
         target.write_text(yaml.safe_dump(picker_docs[0]))
-        chain = build_chain(load_config(target, registry()).plugins.values())
+        chain = build_chain(built(load_config(target, registry())))
         assert any(isinstance(p, cls) for p in chain.plugins), name

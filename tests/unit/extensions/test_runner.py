@@ -15,7 +15,7 @@ from inference_gateway.requestcontrol.extensions import (
     ImmediateAnswer,
     RequestContext,
 )
-from inference_gateway.requestcontrol.extensions.base import FailureMode, points_of
+from inference_gateway.requestcontrol.extensions.base import ExtensionFailureMode, points_of
 from inference_gateway.requestcontrol.types import GatewayError
 from inference_gateway.scheduling.saturation import SaturationDetector
 from tests.unit.extensions.helpers import begin, chat_body, incoming, routed
@@ -62,7 +62,7 @@ class Recorder(ExtensionPlugin):
 class Stuck(ExtensionPlugin):
     TYPE = "stuck"
 
-    def __init__(self, failure_mode: FailureMode, timeout: float = 5.0) -> None:
+    def __init__(self, failure_mode: ExtensionFailureMode, timeout: float = 5.0) -> None:
         params = ExtensionParams(timeout=timeout, failureMode=failure_mode)
         super().__init__("stuck", params)
         self.never = asyncio.Event()
@@ -74,7 +74,7 @@ class Stuck(ExtensionPlugin):
 class Broken(ExtensionPlugin):
     TYPE = "broken"
 
-    def __init__(self, failure_mode: FailureMode) -> None:
+    def __init__(self, failure_mode: ExtensionFailureMode) -> None:
         super().__init__("broken", ExtensionParams(failureMode=failure_mode))
 
     def prepare_data(self, ctx: RequestContext) -> None:
@@ -99,7 +99,7 @@ async def test_points_run_in_protocol_order() -> None:
     await chain.start()
     ext = begin(chain, chat_body("hi", model="asked"))
     await ext.before_route()
-    assert await ext.after_route(routed("asked", "target")) is None
+    assert await ext.after_route(*routed("asked", "target")) is None
     assert ext.response_header(200, {}) == {"x-a": "1", "x-b": "1"}
     ext.response_body(b"x", True)
     await chain.close()
@@ -117,7 +117,7 @@ async def test_first_pre_request_answer_wins() -> None:
     log: list[str] = []
     chain = ExtensionChain([Recorder("a", log, answer=True), Recorder("b", log)])
     ext = begin(chain, chat_body("hi"))
-    answer = await ext.after_route(routed())
+    answer = await ext.after_route(*routed())
     assert answer is not None and answer.headers == {"x": "a"}
     assert not any(line.startswith("pre b") for line in log)
 
@@ -177,7 +177,7 @@ async def test_observer_sees_each_async_call() -> None:
     )
     ext = begin(chain, chat_body("hi"))
     await ext.before_route()
-    await ext.after_route(routed())
+    await ext.after_route(*routed())
     assert seen == [
         ("prepare_data", "recorder", "a"),
         ("admit", "recorder", "a"),
@@ -202,19 +202,28 @@ async def test_start_failure_closes_what_was_started() -> None:
 
 @pytest.mark.parametrize(
     "body",
-    [b"", b"not json", b"[1]", b'{"prompt": "no model"}', b'{"model": ""}'],
+    [b"not json", b"[1]", b'{"prompt": "no model"}', b'{"model": ""}'],
 )
-def test_requests_the_director_will_refuse_get_no_extensions(body: bytes) -> None:
+def test_requests_the_director_refuses_never_reach_the_extensions(body: bytes) -> None:
     from inference_gateway.requestcontrol.types import IncomingRequest
+    from tests.unit.requestcontrol.builders import make_director, make_store
 
-    chain = ExtensionChain([Recorder("a", [])])
-    assert chain.for_request(IncomingRequest({":path": "/v1/completions"}, body)) is None
+    log: list[str] = []
+    director = make_director(make_store(), extensions=ExtensionChain([Recorder("a", log)]))
+    with pytest.raises(GatewayError) as caught:
+        director.route(IncomingRequest({":path": "/v1/completions"}, body))
+    assert caught.value.status == 400
+    assert log == []
 
 
 def test_an_empty_chain_is_falsy_and_does_nothing() -> None:
+    from inference_gateway.requestcontrol.body import parse_body
+
     chain = ExtensionChain([])
     assert not chain
-    assert chain.for_request(incoming(chat_body("hi"))) is None
+    assert not chain.has_request_stages
+    request = incoming(chat_body("hi"))
+    assert chain.begin(request.headers, parse_body(request.path, request.body)) is None
 
 
 def test_context_carries_the_prompt_text() -> None:

@@ -55,7 +55,7 @@ async def exchange(
 ) -> tuple[ImmediateAnswer | None, dict[str, str]]:
     ext = begin(chain, body, **(headers or {}))
     await ext.before_route()
-    answer = await ext.after_route(routed(body["model"], target))
+    answer = await ext.after_route(*routed(body["model"], target))
     if answer is not None:
         return answer, {}
     added = ext.response_header(status, {"content-type": "application/json"})
@@ -139,7 +139,7 @@ async def test_sampled_or_multi_choice_requests_bypass_the_cache(
     await exchange(chain, chat_body(BREAD))
     ext = begin(chain, chat_body(BREAD, **extra))
     await ext.before_route()
-    assert await ext.after_route(routed()) is None
+    assert await ext.after_route(*routed()) is None
     assert not ext.needs_response_body
     assert ext.response_header(200, {}) == {}
 
@@ -164,7 +164,7 @@ async def test_completions_and_chat_do_not_share(chain: ExtensionChain) -> None:
     await exchange(chain, chat_body(BREAD))
     ext = begin(chain, {"model": "m", "prompt": BREAD}, path="/v1/completions")
     await ext.before_route()
-    assert await ext.after_route(routed()) is None
+    assert await ext.after_route(*routed()) is None
 
 
 async def test_cache_control_headers(chain: ExtensionChain) -> None:
@@ -182,7 +182,7 @@ async def test_prompts_beyond_the_embedding_window_are_not_cached(
     await exchange(chain, chat_body(long))
     ext = begin(chain, chat_body(long))
     await ext.before_route()
-    assert await ext.after_route(routed()) is None
+    assert await ext.after_route(*routed()) is None
     assert not ext.needs_response_body
 
 

@@ -17,9 +17,41 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from inference_gateway.extproc.messages import BODY_CHUNK_BYTES, DESTINATION_HEADER
 from inference_gateway.extproc.server import EXT_PROC_SERVICE, ExtProcServer, ExtProcSettings, serve
-from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
+from inference_gateway.requestcontrol.extensions import ImmediateAnswer
+from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 
 ENDPOINT = "127.0.0.11:8000"
+
+
+@dataclass(eq=False)
+class ScriptedRouted:
+    """A routed request whose response stages report to the director that made it."""
+
+    director: ScriptedDirector
+    body: bytes | None
+    needs_response_body: bool
+    request_id: str = "rid-1"
+    model: str = "MODEL"
+    target_model: str = "TARGET"
+    endpoints: tuple[str, ...] = (ENDPOINT,)
+    pool: str = ""
+    criticality: str = "Standard"
+    streaming: bool = False
+    answer: ImmediateAnswer | None = None
+
+    def response_started(
+        self, status: int, headers: Mapping[str, str], served_by: str | None
+    ) -> Mapping[str, str]:
+        self.director.started.append((status, served_by))
+        return {"x-served-model": self.model}
+
+    def response_chunk(self, chunk: bytes, end_of_stream: bool) -> bytes:
+        self.director.chunks.append((chunk, end_of_stream))
+        return chunk.replace(b"TARGET", b"MODEL")
+
+    def finish(self, *, error: str | None = None) -> None:
+        self.director.finished.append(error)
+        self.director.done.set()
 
 
 @dataclass
@@ -34,33 +66,12 @@ class ScriptedDirector:
     finished: list[str | None] = field(default_factory=list)
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
-    def route(self, request: IncomingRequest) -> Routed:
+    def route(self, request: IncomingRequest) -> ScriptedRouted:
         self.requests.append(request)
         if self.fail_with is not None:
             raise self.fail_with
         body = request.body.replace(b"MODEL", b"TARGET") if b"MODEL" in request.body else None
-        return Routed(
-            request_id="rid-1",
-            model="MODEL",
-            target_model="TARGET",
-            endpoints=(ENDPOINT,),
-            body=body,
-            needs_response_body=self.needs_response_body,
-        )
-
-    def response_started(
-        self, routed: Routed, status: int, headers: Mapping[str, str], served_by: str | None
-    ) -> Mapping[str, str]:
-        self.started.append((status, served_by))
-        return {"x-served-model": routed.model}
-
-    def response_chunk(self, routed: Routed, chunk: bytes, end_of_stream: bool) -> bytes:
-        self.chunks.append((chunk, end_of_stream))
-        return chunk.replace(b"TARGET", b"MODEL")
-
-    def finish(self, routed: Routed, *, error: str | None = None) -> None:
-        self.finished.append(error)
-        self.done.set()
+        return ScriptedRouted(self, body, self.needs_response_body)
 
 
 @pytest.fixture

@@ -39,11 +39,11 @@ def director_with(metrics: EppMetrics, clock: FakeClock) -> Director:
 def test_successful_request_records_everything(metrics: EppMetrics, clock: FakeClock) -> None:
     director = director_with(metrics, clock)
     request = chat("llama")
-    routed = director.route(request)
+    routed = director.route_now(request)
     assert sample(metrics, "inference_model_request_total", LABELS) == 1
     assert sample(metrics, "inference_model_running_requests", {"model_name": "llama"}) == 1
     assert sample(metrics, "inference_model_request_sizes_sum", LABELS) == len(request.body)
-    director.response_started(routed, 200, {"content-type": "application/json"}, None)
+    routed.response_started(200, {"content-type": "application/json"}, None)
     body = json.dumps(
         {
             "model": "adapter",
@@ -54,9 +54,9 @@ def test_successful_request_records_everything(metrics: EppMetrics, clock: FakeC
             },
         }
     ).encode()
-    director.response_chunk(routed, body, True)
+    routed.response_chunk(body, True)
     clock.now += 2.0
-    director.finish(routed)
+    routed.finish()
     assert sample(metrics, "inference_model_running_requests", {"model_name": "llama"}) == 0
     assert sample(metrics, "inference_model_request_duration_seconds_sum", LABELS) == 2.0
     assert sample(metrics, "inference_model_response_sizes_sum", LABELS) == len(body)
@@ -81,10 +81,10 @@ def test_successful_request_records_everything(metrics: EppMetrics, clock: FakeC
 
 def test_no_ntpot_without_output_tokens(metrics: EppMetrics, clock: FakeClock) -> None:
     director = director_with(metrics, clock)
-    routed = director.route(chat("llama"))
-    director.response_started(routed, 200, {}, None)
-    director.response_chunk(routed, b'{"usage":{"prompt_tokens":3,"completion_tokens":0}}', True)
-    director.finish(routed)
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {}, None)
+    routed.response_chunk(b'{"usage":{"prompt_tokens":3,"completion_tokens":0}}', True)
+    routed.finish()
     ntpot = "inference_model_normalized_time_per_output_token_seconds_count"
     assert sample(metrics, ntpot, LABELS) == 0
     assert sample(metrics, "inference_model_output_tokens_count", LABELS) == 1
@@ -102,10 +102,10 @@ def test_response_errors_count_once(
     metrics: EppMetrics, clock: FakeClock, status: int, error: str | None, code: str
 ) -> None:
     director = director_with(metrics, clock)
-    routed = director.route(chat("llama"))
-    director.response_started(routed, status, {}, None)
-    director.finish(routed, error=error)
-    director.finish(routed, error=error)
+    routed = director.route_now(chat("llama"))
+    routed.response_started(status, {}, None)
+    routed.finish(error=error)
+    routed.finish(error=error)
     labels = {**LABELS, "error_code": code}
     assert sample(metrics, "inference_model_request_error_total", labels) == 1
     assert sample(metrics, "inference_model_request_duration_seconds_count", LABELS) == 0
@@ -115,9 +115,9 @@ def test_response_errors_count_once(
 def test_route_errors_count_with_known_labels(metrics: EppMetrics, clock: FakeClock) -> None:
     director = director_with(metrics, clock)
     with pytest.raises(GatewayError):
-        director.route(chat("gpt-x"))
+        director.route_now(chat("gpt-x"))
     with pytest.raises(GatewayError):
-        director.route(chat("llama", subset=[]))
+        director.route_now(chat("llama", subset=[]))
     errors = "inference_model_request_error_total"
     assert (
         sample(
@@ -138,7 +138,7 @@ def test_scheduler_failure_attempt(metrics: EppMetrics, clock: FakeClock) -> Non
 
     director = make_director(store, clock=clock, metrics=metrics, admission=SaturationDetector())
     with pytest.raises(GatewayError):
-        director.route(chat("llama"))
+        director.route_now(chat("llama"))
     assert (
         sample(metrics, "inference_extension_scheduler_attempts_total", {"status": "failure"}) == 1
     )
@@ -154,7 +154,7 @@ def test_plugin_durations_from_the_real_scheduler(metrics: EppMetrics, clock: Fa
     )
     store = make_store(models=[model("llama")])
     director = make_director(store, clock=clock, metrics=metrics, scheduler=scheduler)
-    director.route(chat("llama"))
+    director.route_now(chat("llama"))
     rendered = metrics.render().decode()
     assert "inference_extension_plugin_duration_seconds_count{" in rendered
     assert 'plugin_type="inflight-load-scorer"' in rendered

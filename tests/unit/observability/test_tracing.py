@@ -177,10 +177,10 @@ def test_request_span_records_the_routing_decision(exporter: Any) -> None:
     director = make_director(make_store(models=[model("llama", targets=[("adapter", None)])]))
     request = chat("llama", headers={"x-request-id": "r-1", "traceparent": _TRACEPARENT})
     span = tracing.start_request(request.headers)
-    routed = director.route(request)
+    routed = director.route_now(request)
     tracing.record_route(span, routed)
     span.end()
-    director.finish(routed)
+    routed.finish()
     (done,) = exporter.get_finished_spans()
     attrs = dict(done.attributes)
     assert done.name == "gateway.request"

@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from inference_gateway.datastore import (
     Datastore,
+    Endpoint,
     ModelInfo,
     ObjectiveInfo,
     PodInfo,
@@ -16,17 +17,27 @@ from inference_gateway.datastore import (
     RewriteRule,
     TargetModel,
 )
-from inference_gateway.requestcontrol import (
-    Director,
-    DirectorSettings,
-    IncomingRequest,
-    LeastInFlightScheduler,
-)
+from inference_gateway.requestcontrol import Director, DirectorSettings, IncomingRequest
+from inference_gateway.scheduling.types import Decision, LLMRequest, NoEndpointsError
 
 NS = "default"
 POOL = "pool"
 POOL_KEY = f"{NS}/{POOL}"
 CHAT = "/v1/chat/completions"
+
+
+class LeastInFlightScheduler:
+    """A scheduler double that needs no metrics: least in flight, ties by name."""
+
+    def schedule(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> Decision:
+        if not endpoints:
+            raise NoEndpointsError("no candidate endpoints")
+        best = min(endpoints, key=lambda e: (e.in_flight, e.name))
+        return Decision(
+            endpoints=(best,),
+            profile="least-in-flight",
+            explanation={"picker": "least-in-flight", "in_flight": best.in_flight},
+        )
 
 
 class FakeClock:

@@ -148,24 +148,3 @@ def test_settings_are_frozen_and_strict() -> None:
         DirectorSettings(max_body_byte=1)  # type: ignore[call-arg]
     with pytest.raises(ValidationError):
         settings.account_usage = False  # type: ignore[misc]
-
-
-def test_least_in_flight_ties_by_name() -> None:
-    from inference_gateway.datastore import Endpoint
-    from inference_gateway.requestcontrol import LeastInFlightScheduler
-    from inference_gateway.scheduling.types import LLMRequest, NoEndpointsError
-
-    eps = [
-        Endpoint("b", "127.0.0.12", 1),
-        Endpoint("a", "127.0.0.11", 1),
-        Endpoint("c", "127.0.0.13", 1, in_flight=0),
-    ]
-    request = LLMRequest("r", "m", "m")
-    assert LeastInFlightScheduler().schedule(request, eps, 0.0).primary.name == "a"
-    busy = [
-        Endpoint("a", "127.0.0.11", 1, in_flight=3),
-        Endpoint("z", "127.0.0.19", 1, in_flight=1),
-    ]
-    assert LeastInFlightScheduler().schedule(request, busy, 0.0).primary.name == "z"
-    with pytest.raises(NoEndpointsError):
-        LeastInFlightScheduler().schedule(request, [], 0.0)

@@ -29,9 +29,9 @@ def failures(store: Datastore) -> dict[str, tuple[int, float]]:
 
 
 def serve(director: Director, status: int, served_by: str | None, error: str | None = None) -> str:
-    routed = director.route(chat())
-    director.response_started(routed, status, {}, served_by)
-    director.finish(routed, error=error)
+    routed = director.route_now(chat())
+    routed.response_started(status, {}, served_by)
+    routed.finish(error=error)
     return routed.endpoints[0]
 
 
@@ -66,6 +66,6 @@ def test_a_stream_cut_short_after_a_good_status_blames_no_one() -> None:
 def test_a_request_that_never_saw_a_response_blames_no_one() -> None:
     store, director, _ = setup()
     for _ in range(4):
-        routed = director.route(chat())
-        director.finish(routed, error="cancelled")
+        routed = director.route_now(chat())
+        routed.finish(error="cancelled")
     assert store.failures(A) == store.failures(B) == 0

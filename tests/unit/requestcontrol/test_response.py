@@ -6,9 +6,8 @@ import json
 
 import pytest
 
-from inference_gateway.requestcontrol import DirectorSettings
+from inference_gateway.requestcontrol import DirectorSettings, Routed
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader, usage_from
-from inference_gateway.requestcontrol.types import Routed
 from tests.unit.requestcontrol.builders import chat, make_director, make_store, model
 
 COMPLETION = {
@@ -145,12 +144,10 @@ def test_oversized_buffered_body_gives_up() -> None:
 def test_director_restores_and_accounts_json_response() -> None:
     store = make_store(models=[model("llama", targets=[("adapter", None)])])
     director = make_director(store)
-    routed = director.route(chat("llama"))
-    director.response_started(routed, 200, {"content-type": "application/json"}, "127.0.0.11:8000")
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {"content-type": "application/json"}, "127.0.0.11:8000")
     body = json.dumps(COMPLETION).encode()
-    out = director.response_chunk(routed, body[:20], False) + director.response_chunk(
-        routed, body[20:], True
-    )
+    out = routed.response_chunk(body[:20], False) + routed.response_chunk(body[20:], True)
     assert json.loads(out)["model"] == "llama"
     assert (routed.prompt_tokens, routed.completion_tokens, routed.cached_tokens) == (12, 4, 8)
     assert routed.response_bytes == len(body)
@@ -160,16 +157,14 @@ def test_director_restores_and_accounts_json_response() -> None:
 def test_director_streaming_response_restores_every_chunk() -> None:
     store = make_store(models=[model("llama", targets=[("adapter", None)])])
     director = make_director(store)
-    routed = director.route(chat("llama", stream=True))
-    director.response_started(routed, 200, {"content-type": "text/event-stream"}, None)
+    routed = director.route_now(chat("llama", stream=True))
+    routed.response_started(200, {"content-type": "text/event-stream"}, None)
     assert routed.streaming
     stream = sse(
         chunk_obj("a"), chunk_obj("b"), chunk_obj("", {"prompt_tokens": 7, "completion_tokens": 2})
     )
     pieces = [stream[i : i + 13] for i in range(0, len(stream), 13)]
-    out = b"".join(
-        director.response_chunk(routed, p, i == len(pieces) - 1) for i, p in enumerate(pieces)
-    )
+    out = b"".join(routed.response_chunk(p, i == len(pieces) - 1) for i, p in enumerate(pieces))
     assert b"adapter" not in out
     assert out.count(b'"model": "llama"') == 3
     assert (routed.prompt_tokens, routed.completion_tokens) == (7, 2)
@@ -177,26 +172,26 @@ def test_director_streaming_response_restores_every_chunk() -> None:
 
 def test_no_rewrite_means_chunks_pass_through_unchanged() -> None:
     director = make_director(make_store(models=[model("llama")]))
-    routed = director.route(chat("llama"))
-    director.response_started(routed, 200, {}, None)
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {}, None)
     chunk = b'{"model":"llama","x":1}'
-    assert director.response_chunk(routed, chunk, True) is chunk
+    assert routed.response_chunk(chunk, True) is chunk
 
 
 def test_usage_accounting_can_be_disabled() -> None:
     director = make_director(
         make_store(models=[model("llama")]), settings=DirectorSettings(account_usage=False)
     )
-    routed = director.route(chat("llama"))
-    director.response_started(routed, 200, {}, None)
-    director.response_chunk(routed, json.dumps(COMPLETION).encode(), True)
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {}, None)
+    routed.response_chunk(json.dumps(COMPLETION).encode(), True)
     assert routed.prompt_tokens is None
 
 
 def test_response_started_returns_extra_headers() -> None:
     director = make_director(make_store(models=[model("llama")]))
-    routed = director.route(chat("llama", headers={"x-gateway-debug": "true"}))
-    headers = director.response_started(routed, 200, {}, None)
+    routed = director.route_now(chat("llama", headers={"x-gateway-debug": "true"}))
+    headers = routed.response_started(200, {}, None)
     assert "x-gateway-debug" in headers
 
 
@@ -206,25 +201,25 @@ def test_response_started_returns_extra_headers() -> None:
 def test_finish_releases_exactly_once() -> None:
     store = make_store(pods=1, models=[model("llama")])
     director = make_director(store)
-    first = director.route(chat("llama"))
-    second = director.route(chat("llama"))
+    first = director.route_now(chat("llama"))
+    second = director.route_now(chat("llama"))
     assert store.in_flight("127.0.0.11:8000") == 2
-    director.finish(first)
-    director.finish(first)
-    director.finish(first, error="ClientDisconnected")
+    first.finish()
+    first.finish()
+    first.finish(error="ClientDisconnected")
     assert store.in_flight("127.0.0.11:8000") == 1
-    director.finish(second, error="ModelServerError")
+    second.finish(error="ModelServerError")
     assert store.in_flight("127.0.0.11:8000") == 0
 
 
 def test_in_flight_follows_a_retry_to_the_served_endpoint() -> None:
     store = make_store(models=[model("llama")])
     director = make_director(store)
-    routed = director.route(chat("llama"))
+    routed = director.route_now(chat("llama"))
     assert routed.endpoints[0] == "127.0.0.11:8000"
-    director.response_started(routed, 200, {}, "127.0.0.12:8000")
+    routed.response_started(200, {}, "127.0.0.12:8000")
     assert (store.in_flight("127.0.0.11:8000"), store.in_flight("127.0.0.12:8000")) == (0, 1)
-    director.finish(routed)
+    routed.finish()
     assert store.in_flight("127.0.0.12:8000") == 0
 
 
@@ -233,17 +228,17 @@ def test_errors_acquire_nothing() -> None:
     director = make_director(store)
     for request in (chat("nope"), chat("llama", subset=[])):
         with pytest.raises(Exception):  # noqa: B017 - any GatewayError
-            director.route(request)
+            director.route_now(request)
     assert store.in_flight("127.0.0.11:8000") == store.in_flight("127.0.0.12:8000") == 0
 
 
 def test_finish_reads_usage_when_no_end_of_stream_chunk_came() -> None:
     director = make_director(make_store(models=[model("llama")]))
-    routed = director.route(chat("llama"))
-    director.response_started(routed, 200, {"content-type": "application/json"}, None)
-    director.response_chunk(routed, json.dumps(COMPLETION).encode(), False)
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {"content-type": "application/json"}, None)
+    routed.response_chunk(json.dumps(COMPLETION).encode(), False)
     assert routed.prompt_tokens is None
-    director.finish(routed)
+    routed.finish()
     assert tokens_of(routed) == (12, 4)
 
 

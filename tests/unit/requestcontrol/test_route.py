@@ -51,14 +51,14 @@ class Raising:
 
 def route_error(director: object, request: IncomingRequest) -> GatewayError:
     with pytest.raises(GatewayError) as info:
-        director.route(request)  # type: ignore[attr-defined]
+        director.route_now(request)  # type: ignore[attr-defined]
     return info.value
 
 
 def test_routes_known_model_to_least_loaded_and_acquires() -> None:
     store = make_store(models=[model("llama")])
     store.acquire("127.0.0.11:8000")
-    routed = make_director(store).route(chat("llama"))
+    routed = make_director(store).route_now(chat("llama"))
     assert routed.endpoints == ("127.0.0.12:8000",)
     assert (routed.model, routed.target_model, routed.pool) == ("llama", "llama", POOL_KEY)
     assert routed.body is None
@@ -112,7 +112,7 @@ def test_model_whose_pool_is_missing_is_503() -> None:
 def test_subset_hint_matches_by_ip(hint: list[str], allowed: list[str]) -> None:
     scheduler = Recording()
     director = make_director(make_store(models=[model("llama")]), scheduler=scheduler)
-    director.route(chat("llama", subset=hint))
+    director.route_now(chat("llama", subset=hint))
     assert scheduler.candidates == [allowed]
 
 
@@ -128,7 +128,7 @@ def test_subset_filter_can_be_disabled() -> None:
     director = make_director(
         make_store(models=[model("llama")]), settings=DirectorSettings(subset_filter=False)
     )
-    assert director.route(chat("llama", subset=[])).endpoints
+    assert director.route_now(chat("llama", subset=[])).endpoints
 
 
 def test_ipv6_subset_hint() -> None:
@@ -188,8 +188,8 @@ def test_sheddable_is_shed_by_admission_when_saturated() -> None:
     director = make_director(store, admission=SaturationDetector())
     err = route_error(director, chat("batch"))
     assert (err.status, err.code, err.reason) == (429, "rate_limit_exceeded", "ResourceExhausted")
-    assert director.route(chat("chat")).criticality == "Critical"
-    assert director.route(chat("std")).criticality == "Standard"
+    assert director.route_now(chat("chat")).criticality == "Critical"
+    assert director.route_now(chat("std")).criticality == "Standard"
 
 
 @pytest.mark.parametrize(
@@ -211,7 +211,7 @@ def test_criticality_from_model_and_objective_header(
         store.upsert_objective(objective(name, prio))
     scheduler = Recording()
     headers = {"x-gateway-inference-objective": objective_name} if objective_name else {}
-    routed = make_director(store, scheduler=scheduler).route(chat("llama", headers=headers))
+    routed = make_director(store, scheduler=scheduler).route_now(chat("llama", headers=headers))
     assert routed.criticality == expected
     assert scheduler.requests[0].criticality.value == expected
 
@@ -221,7 +221,7 @@ def test_objective_is_looked_up_in_the_pool_namespace() -> None:
 
     store = make_store(models=[model("llama")])
     store.upsert_objective(ObjectiveInfo(name="vip", namespace="other", pool="pool", priority=5))
-    routed = make_director(store).route(
+    routed = make_director(store).route_now(
         chat("llama", headers={"x-gateway-inference-objective": "vip"})
     )
     assert routed.criticality == "Standard"
@@ -232,13 +232,13 @@ def test_default_criticality_setting() -> None:
         make_store(models=[model("llama")]),
         settings=DirectorSettings(default_criticality="Sheddable"),
     )
-    assert director.route(chat("llama")).criticality == "Sheddable"
+    assert director.route_now(chat("llama")).criticality == "Sheddable"
 
 
 def test_scheduler_sees_prompt_request_id_and_headers() -> None:
     scheduler = Recording()
     director = make_director(make_store(models=[model("llama")]), scheduler=scheduler)
-    routed = director.route(chat("llama", headers={"x-request-id": "abc"}))
+    routed = director.route_now(chat("llama", headers={"x-request-id": "abc"}))
     req = scheduler.requests[0]
     assert routed.request_id == req.request_id == "abc"
     assert req.prompt == '[{"role":"user","content":"hi"}]'
@@ -250,7 +250,7 @@ def test_generated_request_ids_are_unique_uuids_and_leave_the_rng_alone() -> Non
     import uuid
 
     director = make_director(make_store(models=[model("llama")]), seed=1)
-    ids = {director.route(chat("llama")).request_id for _ in range(50)}
+    ids = {director.route_now(chat("llama")).request_id for _ in range(50)}
     assert len(ids) == 50
     assert all(uuid.UUID(i).version == 4 for i in ids)
     assert director.rng.random() == random.Random(1).random()
@@ -262,7 +262,7 @@ def test_generated_request_ids_are_unique_uuids_and_leave_the_rng_alone() -> Non
 def test_single_target_rewrites_body_and_keeps_the_rest() -> None:
     store = make_store(models=[model("llama", targets=[("llama-lora-a", None)])])
     request = chat("llama", temperature=0.5, stream=True)
-    routed = make_director(store).route(request)
+    routed = make_director(store).route_now(request)
     assert routed.target_model == "llama-lora-a"
     assert routed.streaming is True
     assert routed.body is not None
@@ -273,7 +273,7 @@ def test_single_target_rewrites_body_and_keeps_the_rest() -> None:
 
 def test_body_rewrite_is_utf8_and_length_is_its_byte_length() -> None:
     store = make_store(models=[model("m", targets=[("m-ü", None)])])
-    routed = make_director(store).route(chat("m", user="😀"))
+    routed = make_director(store).route_now(chat("m", user="😀"))
     assert routed.body is not None
     assert "😀".encode() in routed.body
     assert b'"model":"m-\xc3\xbc"' in routed.body
@@ -285,8 +285,8 @@ def test_weighted_split_90_10() -> None:
     director = make_director(store, seed=1234)
     counts = {"a": 0, "b": 0}
     for _ in range(10_000):
-        routed = director.route(chat("llama"))
-        director.finish(routed)
+        routed = director.route_now(chat("llama"))
+        routed.finish()
         counts[routed.target_model] += 1
     assert 8800 <= counts["a"] <= 9200
     assert counts["a"] + counts["b"] == 10_000
@@ -304,7 +304,7 @@ def test_unweighted_targets_are_uniform() -> None:
 
 def test_header_overrides_target() -> None:
     store = make_store(models=[model("llama", targets=[("a", None)])])
-    routed = make_director(store).route(
+    routed = make_director(store).route_now(
         chat("llama", headers={"x-gateway-model-name-rewrite": "z"})
     )
     assert routed.target_model == "z"
@@ -327,9 +327,9 @@ def test_rewrite_precedence_exact_beats_match_all_then_oldest_then_first() -> No
         )
     )
     director = make_director(store)
-    assert director.route(chat("llama")).target_model == "mid-first"
-    assert director.route(chat("other")).target_model == "from-match-all"
-    routed = director.route(chat("other", headers={"x-gateway-model-name-rewrite": "h"}))
+    assert director.route_now(chat("llama")).target_model == "mid-first"
+    assert director.route_now(chat("other")).target_model == "from-match-all"
+    routed = director.route_now(chat("other", headers={"x-gateway-model-name-rewrite": "h"}))
     assert routed.target_model == "from-match-all"
 
 
@@ -339,15 +339,15 @@ def test_rewrite_weights() -> None:
     director = make_director(store, seed=3)
     draws = []
     for _ in range(4000):
-        routed = director.route(chat("llama"))
-        director.finish(routed)
+        routed = director.route_now(chat("llama"))
+        routed.finish()
         draws.append(routed.target_model)
     assert 2800 <= draws.count("a") <= 3200
 
 
 def test_v1_pool_without_models_passes_the_model_through() -> None:
     store = make_store(api_version="v1")
-    routed = make_director(store).route(chat("anything-goes"))
+    routed = make_director(store).route_now(chat("anything-goes"))
     assert (routed.target_model, routed.body, routed.pool) == ("anything-goes", None, POOL_KEY)
 
 
@@ -357,7 +357,7 @@ def test_v1_pool_with_models_still_404s_unknown() -> None:
 
 
 def test_other_api_paths_route_by_model_alone() -> None:
-    routed = make_director(make_store(models=[model("e5")])).route(
+    routed = make_director(make_store(models=[model("e5")])).route_now(
         raw(b'{"model": "e5", "input": ["a"]}', path="/v1/embeddings")
     )
     assert routed.endpoints
@@ -365,26 +365,26 @@ def test_other_api_paths_route_by_model_alone() -> None:
 
 def test_debug_header_carries_the_explanation() -> None:
     director = make_director(make_store(models=[model("llama")]))
-    routed = director.route(chat("llama", headers={"x-gateway-debug": "true"}))
+    routed = director.route_now(chat("llama", headers={"x-gateway-debug": "true"}))
     text = routed.extra_headers["x-gateway-debug"]
     assert "pick=pod-0" in text
     assert text.isascii()
-    assert "x-gateway-debug" not in director.route(chat("llama")).extra_headers
+    assert "x-gateway-debug" not in director.route_now(chat("llama")).extra_headers
 
 
 def test_debug_header_can_be_disabled() -> None:
     director = make_director(
         make_store(models=[model("llama")]), settings=DirectorSettings(debug_header=False)
     )
-    assert not director.route(chat("llama", headers={"x-gateway-debug": "true"})).extra_headers
+    assert not director.route_now(chat("llama", headers={"x-gateway-debug": "true"})).extra_headers
 
 
 def test_needs_response_body() -> None:
     store = make_store(models=[model("llama"), model("lora", targets=[("adapter", None)])])
     lean = make_director(store, settings=DirectorSettings(account_usage=False))
-    assert lean.route(chat("llama")).needs_response_body is False
-    assert lean.route(chat("lora")).needs_response_body is True
-    assert make_director(store).route(chat("llama")).needs_response_body is True
+    assert lean.route_now(chat("llama")).needs_response_body is False
+    assert lean.route_now(chat("lora")).needs_response_body is True
+    assert make_director(store).route_now(chat("llama")).needs_response_body is True
 
 
 def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
@@ -395,13 +395,13 @@ def test_bodiless_request_goes_to_any_ready_endpoint_unmetered() -> None:
     director = make_director(store, metrics=metrics)
     seen = set()
     for _ in range(40):
-        routed = director.route(
+        routed = director.route_now(
             IncomingRequest(headers={":path": "/v1/models", ":method": "GET"}, body=b"")
         )
         assert routed.body is None and routed.needs_response_body is False
         assert store.in_flight(routed.endpoints[0]) == 1
-        director.response_started(routed, 200, {}, None)
-        director.finish(routed)
+        routed.response_started(200, {}, None)
+        routed.finish()
         assert store.in_flight(routed.endpoints[0]) == 0
         seen.add(routed.endpoints[0])
     assert seen == {"127.0.0.11:8000", "127.0.0.12:8000"}
@@ -416,13 +416,13 @@ def test_bodiless_request_avoids_an_endpoint_on_a_failing_streak() -> None:
         store.record_outcome("127.0.0.11:8000", ok=False, now=1.0)
     picked = set()
     for _ in range(30):
-        routed = director.route(models)
-        director.finish(routed)
+        routed = director.route_now(models)
+        routed.finish()
         picked.add(routed.endpoints[0])
     assert picked == {"127.0.0.12:8000"}
     for _ in range(3):
         store.record_outcome("127.0.0.12:8000", ok=False, now=2.0)
-    both = {director.route(models).endpoints[0] for _ in range(30)}
+    both = {director.route_now(models).endpoints[0] for _ in range(30)}
     assert both == {"127.0.0.11:8000", "127.0.0.12:8000"}  # all failing: nobody is skipped
 
 

@@ -52,7 +52,7 @@ def test_route_raises_only_gateway_errors(
 ) -> None:
     request = IncomingRequest(headers={**hdrs, ":path": path}, body=body, subset_hint=hint)
     try:
-        routed = _DIRECTOR.route(request)
+        routed = _DIRECTOR.route_now(request)
     except GatewayError as e:
         assert e.status in {400, 404, 429, 500, 503}
         assert e.status != 500, e.__cause__
@@ -60,5 +60,5 @@ def test_route_raises_only_gateway_errors(
     assert routed.endpoints
     if routed.body is not None:
         assert json.loads(routed.body)["model"] == routed.target_model
-    _DIRECTOR.finish(routed)
+    routed.finish()
     assert _STORE.in_flight(routed.endpoints[0]) == 0

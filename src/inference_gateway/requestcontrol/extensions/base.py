@@ -28,7 +28,7 @@ from inference_gateway.requestcontrol.body import ApiKind
 from inference_gateway.scheduling.framework import Params, PluginHandle
 from inference_gateway.scheduling.saturation import Seconds
 
-FailureMode = Literal["open", "closed"]
+ExtensionFailureMode = Literal["open", "closed"]
 
 
 class ExtensionParams(Params):
@@ -40,7 +40,7 @@ class ExtensionParams(Params):
     """
 
     timeout: Seconds = Field(default=1.0, gt=0.0)
-    failureMode: FailureMode = "open"
+    failureMode: ExtensionFailureMode = "open"
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +187,7 @@ class ExtensionPlugin:
         assert isinstance(params, ExtensionParams)
         self.name = name
         self.timeout: float = params.timeout
-        self.failure_mode: FailureMode = params.failureMode
+        self.failure_mode: ExtensionFailureMode = params.failureMode
 
     @property
     def type(self) -> str:

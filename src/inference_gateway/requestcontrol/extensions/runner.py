@@ -1,11 +1,11 @@
 """Runs the configured request-control plugins around the director, and enforces their contract.
 
-The handler drives one ``RequestExtensions`` per request::
+The director drives one ``RequestExtensions`` per request, on the body it parsed once::
 
-    ext = chain.for_request(incoming)          # None: nothing configured, or no JSON body
-    answer = await ext.before_route()          # prepare-data, then admission (may raise)
-    routed = director.route(incoming)
-    answer = await ext.after_route(routed)     # pre-request; an answer replaces forwarding
+    ext = chain.begin(headers, parsed)         # None: no plugin configured
+    await ext.before_route()                   # prepare-data, then admission (may raise)
+    ...                                        # the director schedules
+    answer = await ext.after_route(target, ep) # pre-request; an answer replaces forwarding
     added = ext.response_header(status, hdrs)  # headers to add for the client
     ext.response_body(chunk, end_of_stream)    # the bytes the client gets
 
@@ -21,15 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
-import random
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any, cast
+from typing import cast
 
-from inference_gateway.requestcontrol.body import api_kind
+from inference_gateway.requestcontrol.body import ParsedBody
 from inference_gateway.requestcontrol.extensions.base import (
     Admission,
     ImmediateAnswer,
@@ -41,13 +39,10 @@ from inference_gateway.requestcontrol.extensions.base import (
     points_of,
     prompt_text,
 )
-from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest, Routed
-from inference_gateway.scheduling.framework import PluginHandle
+from inference_gateway.requestcontrol.types import GatewayError
+from inference_gateway.scheduling.framework import Observer
 
 log = logging.getLogger(__name__)
-
-Observer = Callable[[str, str, str, float], None]
-"""Receives ``(extension point, plugin type, plugin name, seconds)`` after each async call."""
 
 
 def extension_unavailable(name: str, why: str) -> GatewayError:
@@ -97,29 +92,22 @@ class ExtensionChain:
     async def close(self) -> None:
         await _close_all(reversed(self.plugins))
 
-    def for_request(self, request: IncomingRequest) -> RequestExtensions | None:
-        """The per-request runner, or None when no plugin applies to this request.
+    @property
+    def has_request_stages(self) -> bool:
+        """True when some plugin runs before forwarding (the director's route is then async)."""
+        return bool(self.prepare or self.admission or self.pre_request)
 
-        A body that is not a JSON object with a ``model`` gives None: the director refuses
-        it with the proper 400 right after.
-        """
-        if not self.plugins or not request.body:
+    def begin(self, headers: Mapping[str, str], parsed: ParsedBody) -> RequestExtensions | None:
+        """The per-request runner over the body the director parsed, or None without plugins."""
+        if not self.plugins:
             return None
-        try:
-            data = json.loads(request.body)
-        except (ValueError, RecursionError):
-            return None
-        model = data.get("model") if isinstance(data, dict) else None
-        if not isinstance(model, str) or not model:
-            return None
-        api = api_kind(request.path)
         ctx = RequestContext(
-            headers=request.headers,
-            body=data,
-            api=api,
-            model=model,
-            streaming=data.get("stream") is True,
-            prompt=prompt_text(api, data),
+            headers=headers,
+            body=parsed.data,
+            api=parsed.api,
+            model=parsed.model,
+            streaming=parsed.streaming,
+            prompt=prompt_text(parsed.api, parsed.data),
         )
         return RequestExtensions(self, ctx)
 
@@ -171,16 +159,15 @@ class RequestExtensions:
         for adm in self.chain.admission:
             await self.chain.call("admit", adm, partial(adm.admit, ctx))
 
-    async def after_route(self, routed: Routed) -> ImmediateAnswer | None:
+    async def after_route(self, target_model: str, endpoint: str) -> ImmediateAnswer | None:
         """Pre-request plugins; the first answer wins and the request is not forwarded.
 
-        On an answer the handler must still ``director.finish(routed)`` (the director has
-        counted the request in flight) and send the answer as an ImmediateResponse.
+        On an answer the director finishes the request (it was counted in flight) and the
+        handler sends the answer as an ImmediateResponse.
         """
         ctx = self.ctx
-        ctx.target_model = routed.target_model
-        ctx.endpoint = routed.endpoints[0] if routed.endpoints else None
-        endpoint = ctx.endpoint or ""
+        ctx.target_model = target_model
+        ctx.endpoint = endpoint
         for pre in self.chain.pre_request:
             ran, answer = await self.chain.call(
                 "pre_request", pre, partial(pre.pre_request, ctx, endpoint)
@@ -221,18 +208,11 @@ async def _close_all(plugins: Iterable[object]) -> None:
             log.exception("closing request-control plugin %r failed", plugin)
 
 
-def build_chain(
-    plugins: Iterable[Any],
-    *,
-    handle: PluginHandle | None = None,
-    observer: Observer | None = None,
-) -> ExtensionChain:
-    """One instance of every configured plugin that implements a request-control point.
+def build_chain(plugins: Iterable[object], *, observer: Observer | None = None) -> ExtensionChain:
+    """The chain of those built plugins that implement a request-control point.
 
-    ``plugins`` are ``scheduling.config.PluginConfig`` entries (``SchedulerConfig.plugins
-    .values()``): anything with ``name``, ``cls`` and ``params``. Scheduling plugins are
-    skipped; scheduling profiles never refer to these.
+    ``plugins`` are the instances the composition root built once from the
+    EndpointPickerConfig (``scheduling.config.instantiate``); a plugin that also scores or
+    filters is the same object here and in the scheduler.
     """
-    handle = handle or PluginHandle(rng=random.Random())
-    built = [p.cls(p.name, p.params, handle) for p in plugins if points_of(p.cls)]
-    return ExtensionChain(built, observer=observer)
+    return ExtensionChain([p for p in plugins if points_of(type(p))], observer=observer)

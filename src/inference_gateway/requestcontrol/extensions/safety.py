@@ -26,9 +26,9 @@ import aiohttp
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 from inference_gateway.requestcontrol.extensions.base import (
+    ExtensionFailureMode,
     ExtensionParams,
     ExtensionPlugin,
-    FailureMode,
     RequestContext,
 )
 from inference_gateway.requestcontrol.types import GatewayError
@@ -45,7 +45,7 @@ class SafetyServiceParams(BaseModel):
 
     url: HttpUrl
     timeout: Seconds = Field(default=1.0, gt=0.0)
-    failureMode: FailureMode = "closed"
+    failureMode: ExtensionFailureMode = "closed"
 
 
 class SafetyPolicyParams(ExtensionParams):
@@ -55,7 +55,7 @@ class SafetyPolicyParams(ExtensionParams):
     timeout: Seconds = Field(default=2.0, gt=0.0)
     """The whole check; keep it above ``service.timeout`` so the service's own failure mode
     decides what a slow service means."""
-    failureMode: FailureMode = "closed"
+    failureMode: ExtensionFailureMode = "closed"
 
     @field_validator("denyPatterns")
     @classmethod

@@ -36,9 +36,9 @@ from typing import Any, cast
 from pydantic import BaseModel, Field
 
 from inference_gateway.requestcontrol.extensions.base import (
+    ExtensionFailureMode,
     ExtensionParams,
     ExtensionPlugin,
-    FailureMode,
     ImmediateAnswer,
     RequestContext,
     content_text,
@@ -77,7 +77,7 @@ class SemanticCacheParams(ExtensionParams):
     workers: int = Field(default=1, ge=1)
     blasThreads: int | None = Field(default=1, ge=1)
     """Cap on numpy's BLAS threads (process-wide); None leaves it alone."""
-    failureMode: FailureMode = "open"
+    failureMode: ExtensionFailureMode = "open"
 
 
 @dataclass(slots=True)

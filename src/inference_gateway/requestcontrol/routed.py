@@ -1,0 +1,178 @@
+"""One routed request: where it goes, and every stage of its response path.
+
+The director builds a ``Routed`` at the end of ``route``; from then on the request owns its
+state. The ext_proc handler only reads the forwarding decision (``endpoints``, ``body``,
+``extra_headers``, ``answer``) and calls the three response stages in protocol order:
+``response_started`` once, ``response_chunk`` per body chunk, and ``finish`` exactly once,
+at the latest when the stream closes. ``finish`` is idempotent, so a transport that calls it
+again (a cancelled stream after a complete response) changes nothing.
+
+The response stages restore the requested model name, read token usage, run the
+request-control plugins' response hooks, move the in-flight slot when the proxy retried on
+another endpoint, and on ``finish`` release the slot, report passive health and metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from inference_gateway.requestcontrol.extensions.base import ImmediateAnswer
+from inference_gateway.requestcontrol.extensions.runner import RequestExtensions
+from inference_gateway.requestcontrol.ports import EndpointLedger, RequestMetrics
+from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
+
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class ResponsePolicy:
+    """What every response stage of one director shares (set once, read per request)."""
+
+    ledger: EndpointLedger
+    metrics: RequestMetrics
+    clock: Callable[[], float]
+    account_usage: bool
+    max_usage_buffer_bytes: int
+
+
+@dataclass(slots=True, eq=False)
+class Routed:
+    """A routed request: the forwarding decision, then its response path."""
+
+    policy: ResponsePolicy = field(repr=False)
+    request_id: str
+    model: str
+    """The name the client asked for ('' for bodiless requests)."""
+    target_model: str
+    endpoints: tuple[str, ...]
+    """``ip:port`` in preference order; the first is primary, the rest fallbacks."""
+    body: bytes | None
+    """The body to forward, or None when it is unchanged."""
+    pool: str = ""
+    criticality: str = "Standard"
+    streaming: bool = False
+    extra_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
+    """Response headers to add for the client (for example ``x-gateway-debug``)."""
+    answer: ImmediateAnswer | None = None
+    """Set when a pre-request plugin answered: send this instead of forwarding (the request
+    is already finished)."""
+    started_at: float = 0.0
+    status: int = 0
+    served_by: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    cached_tokens: int | None = None
+    response_bytes: int = 0
+    hostport: str | None = None
+    """The endpoint holding this request's in-flight slot."""
+    metered: bool = True
+    """False for bodiless requests: no model, so nothing to rewrite or count in metrics."""
+    restorer: ModelRestorer | None = field(default=None, repr=False)
+    usage: UsageReader | None = field(default=None, repr=False)
+    extensions: RequestExtensions | None = field(default=None, repr=False)
+    finished: bool = False
+
+    @property
+    def needs_response_body(self) -> bool:
+        """False when nothing in the response must be rewritten or read (Envoy may skip it)."""
+        if self.restorer is not None or (self.metered and self.policy.account_usage):
+            return True
+        ext = self.extensions
+        return ext is not None and ext.needs_response_body
+
+    def response_started(
+        self, status: int, headers: Mapping[str, str], served_by: str | None
+    ) -> Mapping[str, str]:
+        """Note the upstream status; return the headers to add to the client's response."""
+        self.status = status
+        if "text/event-stream" in headers.get("content-type", "").lower():
+            self.streaming = True
+        if served_by:
+            self.served_by = served_by
+            hostport = self.hostport
+            if not self.finished and hostport is not None and hostport != served_by:
+                # The proxy retried on a fallback: the in-flight slot follows the request.
+                ledger = self.policy.ledger
+                ledger.release(hostport)
+                ledger.acquire(served_by)
+                self.hostport = served_by
+        ext = self.extensions
+        if ext is None:
+            return self.extra_headers
+        return {**self.extra_headers, **ext.response_header(status, headers)}
+
+    def response_chunk(self, chunk: bytes, end_of_stream: bool) -> bytes:
+        """Account usage, restore the requested model name, show plugins what the client gets."""
+        self.response_bytes += len(chunk)
+        if self.metered and self.policy.account_usage:
+            usage = self.usage
+            if usage is None:
+                limit = self.policy.max_usage_buffer_bytes
+                usage = self.usage = UsageReader(streaming=self.streaming, limit=limit)
+            usage.feed(chunk, end_of_stream)
+            self._copy_usage(usage)
+        out = chunk if self.restorer is None else self.restorer.feed(chunk, end_of_stream)
+        if self.extensions is not None:
+            self.extensions.response_body(out, end_of_stream)
+        return out
+
+    def finish(self, *, error: str | None = None) -> None:
+        """Release everything held for the request; only the first call counts."""
+        if self.finished:
+            return
+        self.finished = True
+        policy = self.policy
+        if self.hostport is not None:
+            policy.ledger.release(self.hostport)
+            self._record_outcome(self.hostport, error)
+        if not self.metered:
+            return
+        if self.usage is not None and not self.usage.done:
+            # The response ended without an end-of-stream chunk (trailers, disconnect).
+            self.usage.feed(b"", True)
+            self._copy_usage(self.usage)
+        code = error
+        if code is None and self.status and not 200 <= self.status < 300:
+            code = "ModelServerError"
+        metrics = policy.metrics
+        if code is not None:
+            metrics.request_failed(self.model, self.target_model, code)
+        elif self.status:
+            metrics.request_completed(
+                self.model,
+                self.target_model,
+                seconds=policy.clock() - self.started_at,
+                response_bytes=self.response_bytes,
+                prompt_tokens=self.prompt_tokens,
+                completion_tokens=self.completion_tokens,
+                cached_tokens=self.cached_tokens,
+            )
+        metrics.request_ended(self.model)
+
+    def _record_outcome(self, hostport: str, error: str | None) -> None:
+        """Tell passive health how the endpoint that served the request did.
+
+        A 5xx is the endpoint's failure, whether it answered it or Envoy did because the
+        connection to it was refused or reset before a response (then the endpoint is
+        Envoy's upstream address, or the one picked; there are no proxy retries). A
+        response that completed below 500 is a success. A stream that ended early after
+        a good status is neither: the EPP sees a client hanging up and a pod dying
+        mid-stream the same way (Envoy cancels the ext_proc stream in both cases), so it
+        blames no one; a dead pod then fails the next requests' connections instead.
+        """
+        status = self.status
+        if not status:
+            return
+        if status >= 500:
+            self.policy.ledger.record_outcome(hostport, ok=False, now=self.policy.clock())
+        elif error is None:
+            self.policy.ledger.record_outcome(hostport, ok=True, now=self.policy.clock())
+
+    def _copy_usage(self, reader: UsageReader) -> None:
+        found = reader.usage
+        if found is not None:
+            self.prompt_tokens = found.prompt_tokens
+            self.completion_tokens = found.completion_tokens
+            self.cached_tokens = found.cached_tokens

@@ -1,0 +1,144 @@
+"""The one pipeline: one plugin instance per configured name, the body parsed once, and the
+default path synchronous."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytest
+
+from inference_gateway.datastore import Endpoint
+from inference_gateway.requestcontrol import Routed
+from inference_gateway.requestcontrol.extensions import ExtensionPlugin, register_extensions
+from inference_gateway.requestcontrol.extensions.base import RequestContext
+from inference_gateway.requestcontrol.pipeline import build_director
+from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.framework import CycleState
+from inference_gateway.scheduling.registry import default_registry
+from inference_gateway.scheduling.types import LLMRequest
+from tests.unit.requestcontrol.builders import chat, make_store, model
+
+
+class ScoringObserver(ExtensionPlugin):
+    """A scorer that also reads responses: one configured name, two stages."""
+
+    TYPE = "scoring-observer"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.scored = 0
+        self.statuses: list[int] = []
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], state: CycleState
+    ) -> list[float]:
+        self.scored += 1
+        return [1.0] * len(endpoints)
+
+    def response_header(
+        self, ctx: RequestContext, status: int, headers: Mapping[str, str]
+    ) -> Mapping[str, str]:
+        self.statuses.append(status)
+        return {}
+
+
+class Gatekeeper(ExtensionPlugin):
+    TYPE = "gatekeeper"
+
+    async def admit(self, ctx: RequestContext) -> None:
+        await asyncio.sleep(0)
+
+
+CONFIG = """
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins:
+- name: watcher
+  type: scoring-observer
+- type: max-score-picker
+schedulingProfiles:
+- name: default
+  plugins:
+  - pluginRef: watcher
+  - pluginRef: max-score-picker
+"""
+
+
+def director_for(text: str, *extra: type[ExtensionPlugin]) -> Any:
+    registry = default_registry()
+    register_extensions(registry)
+    classes: tuple[type[ExtensionPlugin], ...] = (ScoringObserver, *extra)
+    for cls in classes:
+        registry.register(cls)
+    store = make_store(models=[model("llama")])
+    return build_director(store, load_config(text, registry), rng=random.Random(0))
+
+
+def test_a_plugin_configured_once_is_one_object_in_every_stage() -> None:
+    director, plugins = director_for(CONFIG)
+    watcher = plugins["watcher"]
+    (profile,) = director.scheduler.profiles.values()
+    assert profile.scorers[0][0] is watcher
+    assert director.extensions.response_headers == [watcher]
+    routed = director.route_now(chat("llama"))
+    routed.response_started(200, {}, None)
+    routed.finish()
+    assert (watcher.scored, watcher.statuses) == (1, [200])
+
+
+def test_the_configured_saturation_detector_is_the_admission_instance() -> None:
+    text = CONFIG + "saturationDetector:\n  pluginRef: sat\n"
+    text = text.replace(
+        "plugins:\n- name: watcher",
+        "plugins:\n- {name: sat, type: saturation-detector}\n- name: watcher",
+        1,
+    )
+    director, plugins = director_for(text)
+    assert director.admission is plugins["sat"]
+
+
+def test_the_default_path_routes_synchronously() -> None:
+    director, _ = director_for(CONFIG)
+    assert isinstance(director.route(chat("llama")), Routed)
+
+
+async def test_an_async_request_stage_makes_route_a_coroutine() -> None:
+    text = CONFIG.replace(
+        "- type: max-score-picker\n", "- type: max-score-picker\n- type: gatekeeper\n", 1
+    )
+    director, _ = director_for(text, Gatekeeper)
+    pending = director.route(chat("llama"))
+    assert asyncio.iscoroutine(pending)
+    routed = await pending
+    assert routed.endpoints
+    routed.finish()
+    with pytest.raises(TypeError):
+        director.route_now(chat("llama"))
+
+
+@pytest.mark.parametrize("with_plugins", [False, True])
+async def test_the_body_is_parsed_once(monkeypatch: pytest.MonkeyPatch, with_plugins: bool) -> None:
+    text = CONFIG
+    if with_plugins:
+        text = text.replace(
+            "- type: max-score-picker\n", "- type: max-score-picker\n- type: gatekeeper\n", 1
+        )
+    director, _ = director_for(text, Gatekeeper)
+    request = chat("llama")
+    parses: list[object] = []
+    real = json.loads
+
+    def counting(s: Any, *args: Any, **kw: Any) -> Any:
+        parses.append(s)
+        return real(s, *args, **kw)
+
+    monkeypatch.setattr(json, "loads", counting)
+    routed = director.route(request)
+    if not isinstance(routed, Routed):
+        routed = await routed
+    routed.finish()
+    assert parses == [request.body]
