@@ -11,8 +11,8 @@ requests (what ``bench pick`` measures), so the difference is the cost around th
 scheduler. Figures are CPU time of this process per request (``time.process_time``), best
 of several rounds, so other work on a shared machine does not count against it.
 
-The Director is driven through one function, ``_handle``, the only place that knows its
-request API.
+The Director is built by ``_director`` and driven by ``_handle``, the two places that know
+its API.
 """
 
 from __future__ import annotations
@@ -28,10 +28,12 @@ from inference_gateway.bench.pick_speed import ADAPTERS, SYSTEM_PROMPTS
 from inference_gateway.datastore import Datastore, Metrics, ModelInfo, PodInfo, PoolInfo
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director
+from inference_gateway.requestcontrol.extensions import register_extensions
+from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
-from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
+from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
 
 NOW = 1000.0
@@ -96,34 +98,33 @@ def _bodies(count: int, rng: random.Random) -> list[tuple[str, bytes]]:
 
 def _director(config: str, ds: Datastore, seed: int) -> Director:
     """Built as ``Epp`` builds it, on a fixed clock so the metrics stay fresh."""
-    scheduler_config = load_config(config, default_registry())
+    registry = default_registry()
+    register_extensions(registry)
     metrics = EppMetrics(ds, clock=lambda: NOW)
-    scheduler = build_scheduler(
-        scheduler_config,
-        rng=random.Random(seed),
-        observer=metrics.observe_plugin,
-        perf_counter=time.perf_counter,
-    )
-    return Director(
+    director, _ = build_director(
         ds,
-        scheduler,
-        metrics=metrics,
-        admission=build_saturation_detector(scheduler_config),
+        load_config(config, registry),
         rng=random.Random(seed),
+        metrics=metrics,
+        observer=metrics.observe_plugin,
         clock=lambda: NOW,
     )
+    return director
 
 
 _HEADERS = {":path": "/v1/chat/completions", ":method": "POST", "content-type": "application/json"}
 
 
 def _handle(director: Director, body: bytes) -> bool:
-    """One request through the Director as the ext_proc handler drives it; False if refused."""
+    """One request through the Director as the ext_proc handler drives it; False if refused.
+
+    The built-in configs have no request-side plugin, so routing is synchronous.
+    """
     try:
-        routed = director.route(IncomingRequest(headers=_HEADERS, body=body))
+        routed = director.route_now(IncomingRequest(headers=_HEADERS, body=body))
     except GatewayError:
         return False
-    director.finish(routed)
+    routed.finish()
     return True
 
 
