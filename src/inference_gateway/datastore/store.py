@@ -193,8 +193,9 @@ class Datastore:
         self._rewrites = {r.key: r for r in state.rewrites}
         self._resolve_models()
         table = self._table
-        for key in old_pools.keys() - self._pools.keys():
-            table.drop_pool(key)
+        for key in old_pools:
+            if key not in self._pools:
+                table.drop_pool(key)
         for pool in self._pools.values():
             table.set_pool(pool, self._pods.values())
         changed = [pod for pod in state.pods if self._pods.get(pod.key) != pod]

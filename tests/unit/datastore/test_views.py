@@ -132,3 +132,16 @@ def test_deleting_a_pool_stops_its_endpoints_only_where_no_other_pool_holds_them
     ds.delete_pool(A.key)
     assert sorted(rec.removed) == [HP, "127.0.0.12:8000"]
     assert ds.metrics(HP) is None and ds.all_endpoints() == ()
+
+
+def test_sync_steps_apply_a_step_of_pods_at_a_time_and_tell_listeners_as_they_go() -> None:
+    rec = Recorder()
+    ds = Datastore(listeners=[rec])
+    pods = tuple(pod(f"p{i}", f"127.0.0.{11 + i}") for i in range(5))
+    steps = ds.sync_steps(DesiredState(pools=(A,), pods=pods), step=2)
+    next(steps)
+    assert [e.name for e in ds.endpoints(A.key)] == ["p0", "p1"]
+    assert rec.added == ["127.0.0.11:8000", "127.0.0.12:8000"]
+    assert sum(1 for _ in steps) == 1  # after p3; p4 is applied as the generator ends
+    assert [e.name for e in ds.endpoints(A.key)] == ["p0", "p1", "p2", "p3", "p4"]
+    assert len(rec.added) == 5
