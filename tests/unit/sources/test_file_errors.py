@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -11,18 +13,25 @@ from inference_gateway.sources import FileSource
 from tests.unit.sources.test_file import config, hostports, wait
 
 
+def replace(path: Path, make: Callable[[Path], object]) -> None:
+    """Swap ``path`` for what ``make`` builds next to it in one rename, as editors save,
+    so the watcher never reads a half-made state."""
+    tmp = path.with_name(".tmp-" + path.name)
+    make(tmp)
+    os.replace(tmp, path)
+
+
 def make_unreadable(path: Path, how: str) -> None:
     if how == "directory":  # read_text raises IsADirectoryError, an OSError like EACCES/EMFILE
-        path.unlink()
-        path.mkdir()
+        (path.parent / "a-directory").mkdir(exist_ok=True)
+        replace(path, lambda tmp: tmp.symlink_to(path.parent / "a-directory"))
     else:  # caught mid-write: bytes that are not UTF-8
-        path.write_bytes(config("127.0.0.12").encode()[:-40] + b"\xff\xfe\xfa")
+        broken = config("127.0.0.12").encode()[:-40] + b"\xff\xfe\xfa"
+        replace(path, lambda tmp: tmp.write_bytes(broken))
 
 
 def make_readable(path: Path, text: str) -> None:
-    if path.is_dir():
-        path.rmdir()
-    path.write_text(text)
+    replace(path, lambda tmp: tmp.write_text(text))
 
 
 @pytest.mark.parametrize("how", ["directory", "bad-utf8"])
@@ -44,7 +53,7 @@ async def test_a_transient_read_error_keeps_the_last_good_state_and_the_watch(
         await wait(source, lambda: source.reloads >= 1)
         assert hostports(store) == ["127.0.0.13:8000"]
         # Still watching: the next edit is picked up too.
-        path.write_text(config("127.0.0.14"))
+        make_readable(path, config("127.0.0.14"))
         await wait(source, lambda: source.reloads >= 2)
         assert hostports(store) == ["127.0.0.14:8000"]
         assert source.errors == 1
