@@ -122,6 +122,7 @@ class FileSource:
         self.errors = 0
         self.last_error: Exception | None = None
         self.changed = asyncio.Condition()
+        self._reloading = asyncio.Lock()
 
     async def __aenter__(self) -> FileSource:
         text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
@@ -158,7 +159,15 @@ class FileSource:
             await self.changed.wait_for(predicate)
 
     async def reload(self) -> bool:
-        """Load the file now if its content changed; True if the datastore was updated."""
+        """Load the file now if its content changed; True if the datastore was updated.
+
+        One reload at a time: a reload is applied in steps with awaits between them, and
+        two interleaved (the watcher's and the one ``__aenter__`` makes) could leave a mix.
+        """
+        async with self._reloading:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         try:
             text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
         except (OSError, UnicodeDecodeError) as e:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -72,3 +73,19 @@ async def test_a_run_of_read_errors_is_reported_once(tmp_path: Path) -> None:
         make_readable(path, config("127.0.0.11"))
         assert await source.reload()
         assert hostports(store) == ["127.0.0.11:8000"]
+
+
+async def test_reloads_run_one_at_a_time_so_the_last_read_wins(tmp_path: Path) -> None:
+    path = tmp_path / "gw.yaml"
+    path.write_text(config("127.0.0.11"))
+    store = Datastore()
+    many = [f"127.0.{i // 200}.{i % 200 + 1}" for i in range(900)]  # slow to parse and apply
+    async with FileSource(path, store) as source:
+        make_readable(path, config(*many))
+        first = asyncio.create_task(source.reload())
+        await asyncio.sleep(0)  # the first reload has read the big file
+        make_readable(path, config("127.0.0.99"))
+        second = asyncio.create_task(source.reload())
+        await asyncio.wait_for(asyncio.gather(first, second), 30)
+        # Unserialised, the small file's reload finished first and the big one overwrote it.
+        assert hostports(store) == ["127.0.0.99:8000"]
