@@ -15,6 +15,7 @@ from inference_gateway.api.parse import (
     InvalidObjectError,
     ObjectError,
     UnknownKindError,
+    iter_documents,
     parse_documents,
     parse_object,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "Pod",
     "UnknownKindError",
     "crd_documents",
+    "iter_documents",
     "parse_documents",
     "parse_object",
 ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -167,16 +167,19 @@ def parse_documents(
     Unknown kinds raise, unless ``on_unknown`` is given: then it is told and the document is
     skipped (a standalone file may hold Services or Deployments we have no use for).
     """
-    try:
-        docs = list(yaml.safe_load_all(text))
-    except yaml.YAMLError as e:
-        raise InvalidObjectError("<yaml>", (Problem("", f"invalid YAML: {e}"),)) from e
-    objects: list[ApiObject] = []
-    for index, doc in enumerate(docs, start=1):
+    return list(iter_documents(text, on_unknown=on_unknown))
+
+
+def iter_documents(
+    text: str, *, on_unknown: Callable[[UnknownKindError], None] | None = None
+) -> Iterator[ApiObject]:
+    """``parse_documents`` one object at a time, for a consumer that keeps less than the
+    whole file (5,000 parsed Pods are ~100k objects for the cyclic GC to walk)."""
+    for index, doc in enumerate(_documents(text), start=1):
         if doc is None:
             continue
         try:
-            objects.append(parse_object(doc))
+            yield parse_object(doc)
         except UnknownKindError as e:
             located = UnknownKindError(e.api_version, e.kind, document=index)
             if on_unknown is None:
@@ -184,7 +187,20 @@ def parse_documents(
             on_unknown(located)
         except InvalidObjectError as e:
             raise InvalidObjectError(e.obj, e.problems, document=index) from e.__cause__
-    return objects
+
+
+# libyaml's parser when PyYAML was built with it: ~10x faster on a file of thousands of Pods,
+# with the same safe constructor and resolver (so the same objects).
+_SAFE_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _documents(text: str) -> Iterator[Any]:
+    """The documents one at a time, so each raw document is garbage before the next is read
+    (a file of 5,000 Pods held whole is a million objects for the cyclic GC to walk)."""
+    try:
+        yield from yaml.load_all(text, Loader=_SAFE_LOADER)
+    except yaml.YAMLError as e:
+        raise InvalidObjectError("<yaml>", (Problem("", f"invalid YAML: {e}"),)) from e
 
 
 def _describe(kind: str, doc: Mapping[str, Any]) -> str:

@@ -17,6 +17,8 @@ from inference_gateway.bench.cache_bench import (
 )
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
 from inference_gateway.bench.pick_speed import run as run_pick_speed
+from inference_gateway.bench.pool_load import GOAL_STALL_MS, run_pool_load
+from inference_gateway.bench.request_cost import run as run_request_cost
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
 from inference_gateway.bench.soak import run_soak
@@ -148,3 +150,71 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             write_plot(result, out / "soak.png")
         healthy = result.failed_total == 0 and result.memory_flat is not False
         raise typer.Exit(0 if healthy else 1)
+
+    @bench.command("request-cost")
+    def request_cost(
+        config: Annotated[
+            list[str] | None,
+            typer.Option("--config", "-c", help="Built-in config name or path (repeatable)."),
+        ] = None,
+        sizes: Annotated[str, typer.Option(help="Comma-separated pod counts.")] = (
+            "10,100,1000,5000"
+        ),
+        seconds: Annotated[float, typer.Option(help="CPU time per cell.")] = 1.0,
+        seed: Annotated[int, typer.Option(help="Seed for metrics, prompts and RNG.")] = 0,
+    ) -> None:
+        """EPP CPU per request through the real Director, datastore and scheduler."""
+        counts = [int(s) for s in sizes.split(",") if s.strip()]
+        results = run_request_cost(
+            config or ["default", "scorer-mix"], counts, seed=seed, seconds=seconds
+        )
+        table = Table(
+            title="bench request-cost: CPU per request (route + finish), best of 5 rounds"
+        )
+        for column in ("config", "pods", "us/request", "us/pick", "around", "refused"):
+            table.add_column(column, justify="left" if column == "config" else "right")
+        for r in results:
+            table.add_row(
+                r.config,
+                str(r.pods),
+                f"{r.route_us:.1f}",
+                f"{r.pick_us:.1f}",
+                f"{r.around_us:.1f}",
+                f"{r.rejected}/{r.requests}",
+            )
+        Console().print(table)
+
+    @bench.command("pool-load")
+    def pool_load(
+        pods: Annotated[int, typer.Option(help="Pods in the pool.")] = 5000,
+        source: Annotated[
+            list[str] | None,
+            typer.Option(help="kubernetes and/or file (repeatable; default both)."),
+        ] = None,
+    ) -> None:
+        """Time to apply a big pool through each source, and the longest event-loop stall."""
+        chosen = tuple(source or ("kubernetes", "file"))
+        if not set(chosen) <= {"kubernetes", "file"}:
+            raise typer.BadParameter("source must be kubernetes or file")
+        results = run_loop(run_pool_load(pods, sources=chosen))
+        table = Table(
+            title=f"bench pool-load: longest loop stalls in ms (goal < {GOAL_STALL_MS:.0f} ms)",
+            caption="start-up: before the first pod (connecting); stall: from then on; no GC: "
+            "less garbage collections; CPU: most loop-thread CPU between two 1 ms ticks",
+        )
+        columns = ("source", "pods", "ready", "seconds", "start-up", "stall", "no GC", "GC", "CPU")
+        for column in columns:
+            table.add_column(column, justify="left" if column == "source" else "right")
+        for r in results:
+            table.add_row(
+                r.source,
+                str(r.pods),
+                str(r.endpoints),
+                f"{r.seconds:.2f}",
+                f"{r.startup_stall_ms:.1f}",
+                f"{r.longest_stall_ms:.1f}",
+                f"{r.longest_stall_outside_gc_ms:.1f}",
+                f"{r.longest_gc_ms:.1f}",
+                f"{r.busiest_loop_cpu_ms:.1f}",
+            )
+        Console().print(table)

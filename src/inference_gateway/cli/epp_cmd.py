@@ -16,6 +16,7 @@ import logging
 import pydantic
 import typer
 
+from inference_gateway._heap import freeze_long_lived
 from inference_gateway.cli import _epp_options as o
 from inference_gateway.cli._common import run_traced, stop_on_signals
 from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
@@ -164,7 +165,9 @@ def epp(
 async def _serve_epp(settings: EppSettings) -> int:
     stop = asyncio.Event()
     with stop_on_signals(stop):
+        freeze_long_lived()  # imports and settings, before a file source loads its pool
         async with Epp(settings) as running:
+            freeze_long_lived()  # and the servers, clients and plugins just built
             assert running.server is not None
             log.info(
                 "EPP ready: ext_proc %s:%d, health %s, metrics %s (%s, %s)",

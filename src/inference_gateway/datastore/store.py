@@ -1,7 +1,9 @@
 """The datastore: the one place that knows pools, models, pods and endpoint metrics.
 
 Sources write objects in (idempotent upserts and deletes, or a whole desired state with
-``sync``); the request path reads immutable ``Endpoint`` snapshots. Endpoints are derived:
+``sync``); the request path reads each pool's published tuple of ``Endpoint`` cells
+(``_views.EndpointTable``: O(1) to read, cells updated in place by scrapes, in-flight changes
+and passive health, a pod event touching only that pod's cells). Endpoints are derived:
 a pod is an endpoint of a pool when it is Ready, not terminating, in the pool's namespace and
 matches its selector, once per target port. Metrics are keyed by ``ip:port`` because that is
 what a model server is, whatever pool happens to select it; the metrics scraper learns about
@@ -11,10 +13,11 @@ endpoints appearing and disappearing through an ``EndpointListener``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from inference_gateway.datastore._views import NEVER_FAILED, EndpointTable
 from inference_gateway.datastore.objects import (
     ModelInfo,
     ObjectiveInfo,
@@ -26,6 +29,11 @@ from inference_gateway.datastore.types import Endpoint, Metrics
 
 log = logging.getLogger(__name__)
 
+SYNC_STEP = 100
+"""Pods applied per step of ``sync_steps``. Placing a pod and starting its scrape loop (the
+listener) cost ~25-90 us on a busy 2-core box (``bench pool-load``: 250-pod steps took 6-9 ms,
+22 ms at worst, when every pod moved), so a step stays a few ms and far below 50 ms."""
+
 
 class EndpointListener(Protocol):
     """Told when a model server appears or goes; the scraper starts and stops loops here."""
@@ -33,24 +41,6 @@ class EndpointListener(Protocol):
     def endpoint_added(self, endpoint: Endpoint) -> None: ...
 
     def endpoint_removed(self, endpoint: Endpoint) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
-class _Slot:
-    """An endpoint without its changing parts (metrics and in-flight count)."""
-
-    name: str
-    address: str
-    port: int
-    pool: str
-    namespace: str
-    labels: Mapping[str, str]
-
-    @property
-    def hostport(self) -> str:
-        if ":" in self.address:
-            return f"[{self.address}]:{self.port}"
-        return f"{self.address}:{self.port}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +63,7 @@ class Datastore:
         self._pods: dict[str, PodInfo] = {}
         self._objectives: dict[str, ObjectiveInfo] = {}
         self._rewrites: dict[str, RewriteInfo] = {}
-        self._slots: dict[str, tuple[_Slot, ...]] = {}
-        self._live: frozenset[str] = frozenset()
-        self._metrics: dict[str, Metrics] = {}
-        self._in_flight: dict[str, int] = {}
-        self._failures: dict[str, tuple[int, float]] = {}
+        self._table = EndpointTable()
         self._synced = False
         self._change_callbacks: list[Callable[[], None]] = []
 
@@ -103,11 +89,13 @@ class Datastore:
         if self._pools.get(pool.key) == pool:
             return
         self._pools[pool.key] = pool
-        self._reconcile_endpoints()
+        self._table.set_pool(pool, self._pods.values())
+        self._changed()
 
     def delete_pool(self, key: str) -> None:
         if self._pools.pop(key, None) is not None:
-            self._reconcile_endpoints()
+            self._table.drop_pool(key)
+            self._changed()
 
     def pool(self, key: str) -> PoolInfo | None:
         return self._pools.get(key)
@@ -172,94 +160,105 @@ class Datastore:
         if self._pods.get(pod.key) == pod:
             return
         self._pods[pod.key] = pod
-        self._reconcile_endpoints()
+        self._table.place(pod)
+        self._changed()
 
     def delete_pod(self, key: str) -> None:
         if self._pods.pop(key, None) is not None:
-            self._reconcile_endpoints()
+            self._table.remove_pod(key)
+            self._changed()
 
     def pods(self) -> tuple[PodInfo, ...]:
         return tuple(self._pods.values())
 
     # --- whole-state replacement (file source reloads) -------------------------------------
     def sync(self, state: DesiredState) -> None:
-        self._pools = {p.key: p for p in state.pools}
-        self._pods = {p.key: p for p in state.pods}
+        """Make the store equal to ``state`` in one step (listeners and callbacks once)."""
+        for _ in self.sync_steps(state, step=None):
+            pass
+
+    def sync_steps(self, state: DesiredState, *, step: int | None = SYNC_STEP) -> Iterator[None]:
+        """``sync``, pausing after every ``step`` changed pods so the caller can yield.
+
+        Only what differs is touched. Pools, models, objectives and rewrites change in the
+        first step; then changed pods are placed and, last, pods that went are removed, so an
+        address that moves from one pod to another keeps its metrics and is not announced
+        twice. Between steps every object is either as it was or as ``state`` has it, and
+        listeners and callbacks have been told about everything applied so far.
+        """
+        new_pods = {p.key: p for p in state.pods}
+        old_pools, self._pools = self._pools, {p.key: p for p in state.pools}
         self._model_claims = {m.key: m for m in state.models}
         self._objectives = {o.key: o for o in state.objectives}
         self._rewrites = {r.key: r for r in state.rewrites}
         self._resolve_models()
-        self._reconcile_endpoints()
+        table = self._table
+        for key in old_pools:
+            if key not in self._pools:
+                table.drop_pool(key)
+        for pool in self._pools.values():
+            table.set_pool(pool, self._pods.values())
+        changed = [pod for pod in state.pods if self._pods.get(pod.key) != pod]
+        gone = [key for key in self._pods if key not in new_pods]
+        done = 0
+        for pod in changed:
+            self._pods[pod.key] = pod
+            table.place(pod)
+            done += 1
+            if done == step:
+                done = 0
+                self._changed()
+                yield
+        for key in gone:
+            del self._pods[key]
+            table.remove_pod(key)
+            done += 1
+            if done == step:
+                done = 0
+                self._changed()
+                yield
+        self._changed()
 
     # --- endpoints --------------------------------------------------------------------------
-    def _reconcile_endpoints(self) -> None:
-        before = {s.hostport: s for slots in self._slots.values() for s in slots}
-        slots: dict[str, tuple[_Slot, ...]] = {}
-        for pool in self._pools.values():
-            slots[pool.key] = tuple(_slots_for(pool, self._pods.values()))
-        self._slots = slots
-        after = {s.hostport: s for pool_slots in slots.values() for s in pool_slots}
-        self._live = frozenset(after)
-        for hostport, slot in before.items():
-            if hostport not in after:
-                self._metrics.pop(hostport, None)
-                self._failures.pop(hostport, None)
-                for listener in self._listeners:
-                    listener.endpoint_removed(self._endpoint(slot))
-        for hostport, slot in after.items():
-            if hostport not in before:
-                for listener in self._listeners:
-                    listener.endpoint_added(self._endpoint(slot))
+    def _changed(self) -> None:
+        removed, added = self._table.changes()
+        for endpoint in removed:
+            for listener in self._listeners:
+                listener.endpoint_removed(endpoint)
+        for endpoint in added:
+            for listener in self._listeners:
+                listener.endpoint_added(endpoint)
         for callback in self._change_callbacks:
             callback()
 
-    def _endpoint(self, slot: _Slot) -> Endpoint:
-        hostport = slot.hostport
-        failures, failed_at = self._failures.get(hostport, _NEVER_FAILED)
-        return Endpoint(
-            name=slot.name,
-            address=slot.address,
-            port=slot.port,
-            pool=slot.pool,
-            namespace=slot.namespace,
-            labels=slot.labels,
-            metrics=self._metrics.get(hostport) or _NEVER_SCRAPED,
-            in_flight=self._in_flight.get(hostport, 0),
-            consecutive_failures=failures,
-            last_failure_at=failed_at,
-        )
-
     def endpoints(self, pool_key: str) -> tuple[Endpoint, ...]:
-        """A snapshot of the pool's endpoints with their latest metrics and in-flight counts."""
-        return tuple(self._endpoint(s) for s in self._slots.get(pool_key, ()))
+        """The pool's published endpoints, sorted by pod key: O(1), no copy.
+
+        The tuple is replaced when the pool's membership changes; the cells in it carry the
+        latest metrics, in-flight count and failure record, updated in place. Read them
+        within one synchronous step (a scheduling cycle) and do not keep them as history.
+        """
+        return self._table.endpoints(pool_key)
 
     def all_endpoints(self) -> tuple[Endpoint, ...]:
-        seen: dict[str, Endpoint] = {}
-        for slots in self._slots.values():
-            for slot in slots:
-                seen.setdefault(slot.hostport, self._endpoint(slot))
-        return tuple(seen.values())
+        """One endpoint per ``ip:port`` across all pools."""
+        return self._table.all_endpoints()
 
     def set_metrics(self, hostport: str, metrics: Metrics) -> None:
         """Swap in a new snapshot; ignored for endpoints that left while a scrape ran."""
-        if hostport in self._live:
-            self._metrics[hostport] = metrics
+        self._table.set_metrics(hostport, metrics)
 
     def metrics(self, hostport: str) -> Metrics | None:
-        return self._metrics.get(hostport)
+        return self._table.metrics.get(hostport)
 
     def acquire(self, hostport: str) -> None:
-        self._in_flight[hostport] = self._in_flight.get(hostport, 0) + 1
+        self._table.add_in_flight(hostport, 1)
 
     def release(self, hostport: str) -> None:
-        left = self._in_flight.get(hostport, 0) - 1
-        if left > 0:
-            self._in_flight[hostport] = left
-        else:
-            self._in_flight.pop(hostport, None)
+        self._table.add_in_flight(hostport, -1)
 
     def in_flight(self, hostport: str) -> int:
-        return self._in_flight.get(hostport, 0)
+        return self._table.in_flight.get(hostport, 0)
 
     def record_outcome(self, hostport: str, *, ok: bool, now: float) -> None:
         """One finished request's verdict on the endpoint that served it (passive health).
@@ -267,35 +266,8 @@ class Datastore:
         A failure extends the endpoint's run of consecutive failures, a success ends it.
         Only live endpoints are tracked, so a pod that leaves takes its record with it.
         """
-        if ok:
-            self._failures.pop(hostport, None)
-        elif hostport in self._live:
-            count = self._failures.get(hostport, _NEVER_FAILED)[0]
-            self._failures[hostport] = (count + 1, now)
+        self._table.record_outcome(hostport, ok=ok, now=now)
 
     def failures(self, hostport: str) -> int:
         """The endpoint's current run of consecutive failures (0 when healthy)."""
-        return self._failures.get(hostport, _NEVER_FAILED)[0]
-
-
-_NEVER_SCRAPED = Metrics()
-_NEVER_FAILED = (0, float("-inf"))
-
-
-def _slots_for(pool: PoolInfo, pods: Iterable[PodInfo]) -> Iterable[_Slot]:
-    multi = len(pool.target_ports) > 1
-    for pod in sorted(pods, key=lambda p: p.key):
-        if not (pod.serving and pool.selects(pod)):
-            continue
-        active = pod.active_ports()
-        for rank, port in enumerate(pool.target_ports):
-            if active is not None and port not in active:
-                continue
-            yield _Slot(
-                name=f"{pod.name}-rank-{rank}" if multi else pod.name,
-                address=pod.address,
-                port=port,
-                pool=pool.key,
-                namespace=pod.namespace,
-                labels=pod.labels,
-            )
+        return self._table.failures.get(hostport, NEVER_FAILED)[0]

@@ -3,6 +3,11 @@
 These are the frozen value types every layer shares: the metrics scraper builds a new
 ``Metrics`` per scrape and swaps it in whole (never mutating one), the datastore pairs it
 with the pod's address in an ``Endpoint``, and the scheduler reads tuples of endpoints.
+An ``Endpoint`` is read-only to everyone but the datastore that published it: it is the
+cell of one ``ip:port`` in a pool's view, and the datastore writes that cell's changing
+fields (``metrics``, ``in_flight``, ``consecutive_failures``, ``last_failure_at``) in place,
+so a scrape never rebuilds a view. Endpoints built directly (tests, benchmarks) are plain
+values; ``dataclasses.replace`` makes a detached copy.
 Time is a float in seconds from whatever clock the owner injects (``time.monotonic`` in the
 servers, the virtual clock in benchmarks), so staleness is ``now - metrics.updated_at``.
 """

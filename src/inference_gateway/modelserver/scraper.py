@@ -216,12 +216,14 @@ class MetricsScraper:
 
     # --- the loop -------------------------------------------------------------------------
     async def _run(self, endpoint: Endpoint, mapping: EngineMapping) -> None:
+        # The first step (up to the phase sleep) is all that runs when a pool of thousands
+        # arrives at once, in one tick of the loop; everything else waits for the phase.
+        await asyncio.sleep(self._rng.uniform(0.0, self._interval))
         hostport = endpoint.hostport
         health = self._health.setdefault(hostport, _Health())
         fetcher = self._fetcher(endpoint)
         loop = asyncio.get_running_loop()
         try:
-            await asyncio.sleep(self._rng.uniform(0.0, self._interval))
             next_at = loop.time()
             while True:
                 await self._scrape_once(fetcher, hostport, mapping, health)

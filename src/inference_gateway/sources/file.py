@@ -1,10 +1,14 @@
 """The standalone source: one multi-document YAML file of Kubernetes objects, hot-reloaded.
 
 The file holds pools, models (either generation), objectives, rewrites and ``v1/Pod``
-objects standing for model servers. Every successful load replaces the datastore's state
-in one ``sync`` call, so a request in flight sees either the old or the new world, never
-half of each. An edit that does not parse or validate is logged (the message names the
-object, the field and the broken rule) and the last good state stays in force.
+objects standing for model servers. Every successful load makes the datastore equal to the
+file (``Datastore.sync_steps``): only what changed is touched, each object is either old or
+new, and a big change is applied a few hundred pods at a time with the loop free in between.
+Reading and parsing run in a worker thread (a file of 5,000 Pods is seconds of YAML), so
+neither ever holds the event loop. An edit that does not parse or validate is logged (the
+message names the object, the field and the broken rule) and the last good state stays in
+force; so does a file that cannot be read for a while (permissions, out of descriptors, a
+half-written encoding), and the watch goes on.
 
 Editors save by writing a temporary file and renaming it over the original, which a
 watch on the file itself would lose after the first save; so the parent directory is
@@ -24,7 +28,7 @@ import watchfiles
 import yaml
 
 from inference_gateway.aio import spawn, stop
-from inference_gateway.api import ObjectError, UnknownKindError, parse_documents
+from inference_gateway.api import ObjectError, UnknownKindError, iter_documents
 from inference_gateway.datastore import Datastore, DesiredState
 from inference_gateway.sources.convert import desired_state
 
@@ -80,7 +84,7 @@ def plugins_document(text: str) -> str | None:
 
 def parse_text(text: str) -> DesiredState:
     """Turn the file's text into a desired state; raises ``ObjectError`` with the location."""
-    return desired_state(parse_documents(text, on_unknown=_warn_unknown))
+    return desired_state(iter_documents(text, on_unknown=_warn_unknown))
 
 
 def load_file(path: str | Path) -> DesiredState:
@@ -118,10 +122,11 @@ class FileSource:
         self.errors = 0
         self.last_error: Exception | None = None
         self.changed = asyncio.Condition()
+        self._reloading = asyncio.Lock()
 
     async def __aenter__(self) -> FileSource:
         text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
-        self._datastore.sync(parse_text(text))
+        await self._apply(await asyncio.to_thread(parse_text, text))
         self._last_text = text
         self._datastore.mark_synced()
         log.info("loaded %s", self.path)
@@ -154,11 +159,21 @@ class FileSource:
             await self.changed.wait_for(predicate)
 
     async def reload(self) -> bool:
-        """Load the file now if its content changed; True if the datastore was updated."""
+        """Load the file now if its content changed; True if the datastore was updated.
+
+        One reload at a time: a reload is applied in steps with awaits between them, and
+        two interleaved (the watcher's and the one ``__aenter__`` makes) could leave a mix.
+        """
+        async with self._reloading:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         try:
             text = await asyncio.to_thread(self.path.read_text, encoding="utf-8")
-        except FileNotFoundError as e:
-            # Mid rename-replace, or deleted: either way the last good state stays.
+        except (OSError, UnicodeDecodeError) as e:
+            # Mid rename-replace, deleted, unreadable for now (permissions, EMFILE) or caught
+            # half-written: the last good state stays, and the next event or poll looks again.
+            # Told once per run of failures; the first good read after it loads again.
             if self._last_text is not None:
                 self._last_text = None
                 await self._rejected(e)
@@ -167,15 +182,19 @@ class FileSource:
             return False
         self._last_text = text
         try:
-            state = parse_text(text)
+            state = await asyncio.to_thread(parse_text, text)
         except ObjectError as e:
             await self._rejected(e)
             return False
-        self._datastore.sync(state)
+        await self._apply(state)
         self.reloads += 1
         log.info("reloaded %s (%d pools, %d pods)", self.path, len(state.pools), len(state.pods))
         await self._notify()
         return True
+
+    async def _apply(self, state: DesiredState) -> None:
+        for _ in self._datastore.sync_steps(state):
+            await asyncio.sleep(0)
 
     async def _rejected(self, error: Exception) -> None:
         self.errors += 1
@@ -191,7 +210,18 @@ class FileSource:
 
     async def _watch(self) -> None:
         try:
-            await self._watch_changes()
+            while True:
+                try:
+                    await self._watch_changes()
+                    return
+                except Exception as e:
+                    if not self._stop.armed.is_set():
+                        raise  # never watched: ``__aenter__`` reports it
+                    # The watch itself or a reload broke (out of descriptors, a bug): the
+                    # last good state stays and the file is watched and read again.
+                    await self._rejected(e)
+                    await asyncio.sleep(self._poll_ms / 1000)
+                    await self.reload()
         finally:
             self._stop.armed.set()
 

@@ -1,7 +1,8 @@
 """A small fake Kubernetes API server speaking real HTTP, for the watch tests.
 
 What it implements is the part of the protocol the source depends on: namespaced LIST
-with a ``resourceVersion`` and ``fieldSelector=metadata.name=...``; WATCH as chunked JSON
+with a ``resourceVersion``, ``fieldSelector=metadata.name=...`` and ``limit``/``continue``
+pages; WATCH as chunked JSON
 lines from a resourceVersion (history replayed, then live ADDED/MODIFIED/DELETED, BOOKMARK
 on demand), ``timeoutSeconds``, and an ``ERROR`` event with a 410 Status for versions older
 than the last compaction; merge-patch of the ``status`` subresource; 404 for resources whose
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +25,7 @@ from aiohttp import web
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str, str]  # apiVersion, plural, namespace, name
+_EPOCH = datetime.datetime(2026, 1, 1)
 
 
 def plural_of(obj: Obj) -> str:
@@ -79,6 +82,8 @@ class FakeApiServer:
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.before_patch: list[Callable[[], None]] = []
         """Run (and dropped) one per PATCH before it is applied: a concurrent writer."""
+        self.paginate = True
+        """Honour ``limit``/``continue`` on LIST (False: answer with everything, as old servers)."""
         self._streams: list[_Stream] = []
         self._runner: web.AppRunner | None = None
         self.port = 0
@@ -135,7 +140,8 @@ class FakeApiServer:
         key = (obj["apiVersion"], plural_of(obj), meta["namespace"], meta["name"])
         old = self.objects.get(key)
         if old is None:
-            meta.setdefault("creationTimestamp", f"2026-01-01T00:00:{len(self.objects):02d}Z")
+            created = _EPOCH + datetime.timedelta(seconds=len(self.objects))
+            meta.setdefault("creationTimestamp", created.strftime("%Y-%m-%dT%H:%M:%SZ"))
             meta.setdefault("generation", 1)
         else:
             meta["creationTimestamp"] = old["metadata"]["creationTimestamp"]
@@ -248,17 +254,24 @@ class FakeApiServer:
             return await self._watch(request, *resource, name, query)
         api_version, plural, ns = resource
         items = [
-            copy.deepcopy(obj)
+            obj
             for (v, p, n, obj_name), obj in sorted(self.objects.items())
             if (v, p, n) == (api_version, plural, ns) and name in (None, obj_name)
         ]
+        meta = {"resourceVersion": str(self.rv)}
+        limit = int(query.get("limit") or 0)
+        if limit and self.paginate:
+            # The token is the offset; a real server's is opaque and pinned to one snapshot.
+            start = int(query.get("continue") or 0)
+            if start + limit < len(items):
+                meta["continue"] = str(start + limit)
+            items = items[start : start + limit]
+        items = [copy.deepcopy(item) for item in items]
         if "/" not in api_version:
             for item in items:
                 item.pop("apiVersion", None)
                 item.pop("kind", None)
-        return web.json_response(
-            {"kind": "List", "metadata": {"resourceVersion": str(self.rv)}, "items": items}
-        )
+        return web.json_response({"kind": "List", "metadata": meta, "items": items})
 
     async def _watch(
         self,

@@ -12,6 +12,7 @@ the resource, so the same object parses the same way whether listed or watched.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Obj = dict[str, Any]
+Page = tuple[list[Obj], str]
+"""One LIST page: its objects and the list's resourceVersion."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,16 +87,40 @@ class KubeClient:
         self, resource: Resource, namespace: str, *, field_selector: str | None = None
     ) -> tuple[list[Obj], str]:
         """All objects and the list's resourceVersion, the point a watch continues from."""
-        query = {"fieldSelector": field_selector} if field_selector else {}
+        items: list[Obj] = []
+        rv = ""
+        pages = self.list_pages(resource, namespace, field_selector=field_selector)
+        async for page, page_rv in pages:
+            items += page
+            rv = page_rv
+        return items, rv
+
+    async def list_pages(
+        self, resource: Resource, namespace: str, *, field_selector: str | None = None
+    ) -> AsyncIterator[Page]:
+        """The objects in pages of ``list_page_size``, each with the list's resourceVersion.
+
+        Pages come from one consistent snapshot (``continue`` tokens); a server that ignores
+        ``limit`` sends one page. An expired token is a 410, and the caller lists afresh.
+        """
+        query = {"limit": str(self._settings.list_page_size)}
+        if field_selector:
+            query["fieldSelector"] = field_selector
         path = resource.path(namespace)
+        while True:
+            get = functools.partial(self._get_json, path, dict(query))
+            body = await self._retrying(f"list {resource.plural}", get)
+            meta = body.get("metadata") or {}
+            items = [_typed(item, resource) for item in body.get("items") or ()]
+            yield items, str(meta.get("resourceVersion") or "")
+            token = meta.get("continue")
+            if not token:
+                return
+            query["continue"] = str(token)
 
-        async def once() -> Obj:
-            async with self._send("GET", path, query=query) as response:
-                return _json_object(await _read(response))
-
-        body = await self._retrying(f"list {resource.plural}", once)
-        items = [_typed(item, resource) for item in body.get("items") or ()]
-        return items, str((body.get("metadata") or {}).get("resourceVersion") or "")
+    async def _get_json(self, path: str, query: Mapping[str, str]) -> Obj:
+        async with self._send("GET", path, query=query) as response:
+            return _json_object(await _read(response))
 
     @asynccontextmanager
     async def watch(

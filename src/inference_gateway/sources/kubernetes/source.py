@@ -76,6 +76,7 @@ class KubernetesSource:
         self._mirrors: list[Mirror] = []
         self._status: ModelStatusWriter | None = None
         self.synced = asyncio.Event()
+        self._pool_listed = asyncio.Event()
 
     def unreadable(self) -> dict[str, int]:
         """Objects that failed validation so far, per watch (pools, models, ... pods)."""
@@ -154,8 +155,14 @@ class KubernetesSource:
 
     async def _run(self, spec: WatchSpec, mirror: Mirror, status: ModelStatusWriter | None) -> None:
         assert self._client is not None
+        if spec.resource is PODS:
+            # Pods once the pool is known, so a big pool's pods join it a few at a time as
+            # they are listed, not all in one step when the pool shows up after them.
+            await self._pool_listed.wait()
         async for event in watch_forever(self._client, spec, self._settings):
             mirror.handle(event)
+            if event.type == "LISTED" and spec.resource is self._pool_resource:
+                self._pool_listed.set()
             if status is not None:
                 status.observe(event)
             self._check_synced()
