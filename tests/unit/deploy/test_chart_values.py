@@ -64,6 +64,13 @@ def test_flags_are_passed_as_name_and_value() -> None:
     assert normalise(["--enable-pprof", "false"], {"enable-pprof"}, set()) == ["--no-enable-pprof"]
 
 
+def test_flags_in_v102s_list_shape() -> None:
+    flags = [{"name": "v", "value": 1}, {"name": "refresh-metrics-interval", "value": "100ms"}]
+    args = container(render(inferenceExtension__flags=flags))["args"]
+    assert args[-4:] == ["--v", "1", "--refresh-metrics-interval", "100ms"]
+    epp_accepts(args)
+
+
 def test_env_is_added_after_namespace_and_pod_name() -> None:
     env = container(render(inferenceExtension__env=[{"name": "X", "value": "1"}]))["env"]
     assert [e["name"] for e in env] == ["NAMESPACE", "POD_NAME", "X"]
