@@ -173,6 +173,16 @@ def test_monitoring_renders_a_service_monitor(auth: bool) -> None:
     assert not [d for d in render() if d["kind"] in ("ServiceMonitor", "Secret")]
 
 
+def test_monitoring_secret_name_of_v102() -> None:
+    docs = render(
+        inferenceExtension__monitoring__prometheus__enabled=True,
+        inferenceExtension__monitoring__secret={"name": "old-reader"},
+    )
+    monitor = find(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["authorization"]["credentials"]["name"] == "old-reader"
+    assert find(docs, "Secret")["metadata"]["name"] == "old-reader"
+
+
 def test_provider_gke() -> None:
     docs = render(
         provider__name="gke", inferenceExtension__monitoring__prometheus={"enabled": True,
