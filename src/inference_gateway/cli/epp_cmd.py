@@ -18,6 +18,7 @@ import typer
 
 from inference_gateway._heap import freeze_long_lived
 from inference_gateway.cli import _epp_options as o
+from inference_gateway.cli import _epp_settings as to
 from inference_gateway.cli._common import run_traced, stop_on_signals
 from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
 from inference_gateway.extproc.epp import Epp, EppSettings
@@ -94,7 +95,7 @@ def epp(
     The pool comes from the Kubernetes API (--pool-name, as upstream) or from a file of
     InferencePool/InferenceModel/Pod documents (--pool-file).
     """
-    setup_logging(o.log_level_from(log_level, v, zap_log_level), json=zap_encoder == "json")
+    setup_logging(to.log_level_from(log_level, v, zap_log_level), json=zap_encoder == "json")
     IgnoredFlags().report(
         {
             "enable-pprof": enable_pprof,
@@ -118,16 +119,16 @@ def epp(
             "give exactly one of --pool-name (Kubernetes) and --pool-file (standalone)",
             param_hint="--pool-name / --pool-file",
         )
-    plugins = o.plugins_source(config_file, config_text, plugins_config)
+    plugins = to.plugins_source(config_file, config_text, plugins_config)
     kubernetes = None
     if pool_name is not None:
-        kubernetes = o.kubernetes(pool_name, pool_namespace, pool_group, kubeconfig)
-    tls = o.tls(
+        kubernetes = to.kubernetes(pool_name, pool_namespace, pool_group, kubeconfig)
+    tls = to.tls(
         kubernetes is not None if secure_serving is None else secure_serving,
         cert_path,
         enable_cert_reload,
     )
-    scrape = o.scrape_target(
+    scrape = to.scrape_target(
         scheme=model_server_metrics_scheme,
         path=model_server_metrics_path,
         port=model_server_metrics_port,
@@ -144,7 +145,7 @@ def epp(
                 "pool_file": pool_file,
                 "kubernetes": kubernetes,
                 "allow_plaintext": insecure_allow_plaintext,
-                "grpc": o.grpc(host, grpc_port, grpc_health_port, transport, inline_small_bodies)
+                "grpc": to.grpc(host, grpc_port, grpc_health_port, transport, inline_small_bodies)
                 | {"tls": tls},
                 "plugins_config": plugins,
                 "director": DirectorSettings(
@@ -153,12 +154,12 @@ def epp(
                 "metrics_host": metrics_host,
                 "metrics_port": metrics_port,
                 "scrape_target": scrape,
-                "leader_election": o.leader_election(ha_enable_leader_election, pool_name),
+                "leader_election": to.leader_election(ha_enable_leader_election, pool_name),
             }
-            | o.durations(refresh_metrics_interval, metrics_staleness_threshold)
+            | to.durations(refresh_metrics_interval, metrics_staleness_threshold)
         )
     except pydantic.ValidationError as e:
-        raise typer.BadParameter(o.first_message(e)) from None
+        raise typer.BadParameter(to.first_message(e)) from None
     raise typer.Exit(run_traced(tracing_endpoint if tracing else None, _serve_epp(settings)))
 
 

@@ -13,12 +13,15 @@ import asyncio
 import signal
 from pathlib import Path
 
+import aiohttp
 import grpc
 import pytest
 import yaml
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from tests.integration.gateway.pods import documents, pod_doc, pool_doc
 from tests.integration.gateway.test_cli import read_until, start, stop
+from tests.integration.modelserver.conftest import FakeModelServer
 from tests.integration.sources.conftest import make_pool
 from tests.integration.sources.fakeapi import FakeApiServer
 
@@ -75,3 +78,41 @@ async def test_upstream_chart_args_start_the_epp(tmp_path: Path, tag: str, varia
             ]
             # Released on shutdown, as upstream's ReleaseOnCancel.
             assert api.objects[leases[0]]["spec"]["holderIdentity"] == ""
+
+
+async def test_metric_flags_and_config_text_reach_the_scraper(tmp_path: Path) -> None:
+    """v1.5.0's sglang chart args (quoted metric flags) plus a custom metrics path, and the
+    EndpointPickerConfig as --config-text: the pool gauges show the sglang queue read from
+    the custom path."""
+    server = FakeModelServer("127.0.0.31", "sglang:num_queue_reqs 6\n", path="/prometheus/metrics")
+    await server.start()
+    pool_file = tmp_path / "pool.yaml"
+    pool_file.write_text(
+        documents(pool_doc("pool-a", server.port), pod_doc("a0", "pool-a", "127.0.0.31"))
+    )
+    config = (
+        '{"apiVersion": "inference.networking.x-k8s.io/v1alpha1", "kind": "EndpointPickerConfig"}'
+    )
+    proc = await start(
+        "epp", "--pool-file", str(pool_file), "--host", "127.0.0.1", "--grpc-port", "0",
+        "--grpc-health-port", "0", "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+        '--total-queued-requests-metric="sglang:num_queue_reqs"',
+        "--model-server-metrics-path=/prometheus/metrics", "--refresh-metrics-interval=20ms",
+        "--config-text", config,
+    )  # fmt: skip
+    try:
+        assert proc.stderr is not None
+        found = await read_until(proc.stderr, r"health \d+, metrics (\d+)")
+        url = f"http://127.0.0.1:{found[1]}/metrics"
+        async with aiohttp.ClientSession() as session, asyncio.timeout(15):
+            while True:  # another process: polling its /metrics is all there is
+                async with session.get(url) as response:
+                    text = await response.text()
+                if 'inference_pool_average_queue_size{name="pool-a"} 6.0' in text:
+                    break
+                await asyncio.sleep(0.05)
+        assert server.hits > 0
+    finally:
+        code = await stop(proc, signal.SIGTERM)
+        await server.stop()
+    assert code == 0

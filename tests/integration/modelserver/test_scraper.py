@@ -278,3 +278,20 @@ def test_auto_takes_the_lean_client_for_http_and_aiohttp_for_https() -> None:
     assert MetricsScraper(Datastore(), transport="aiohttp").transport == "aiohttp"
     with pytest.raises(ValueError, match="plain http"):
         MetricsScraper(Datastore(), scheme="https", transport="lean")
+
+
+async def test_metrics_port_and_engine_label_key_override(
+    servers: StartServer, transport: Transport
+) -> None:
+    """Upstream's --model-server-metrics-port (scrape another port than the target port) and
+    core-metrics-extractor's engineLabelKey (read the engine from another pod label)."""
+    metrics = await servers("127.0.0.11", "sglang:num_queue_reqs 4\n")
+    store = Datastore()
+    add_pool(store, 8000)  # the serving port; nothing listens there
+    add_pod(store, "a", "127.0.0.11", engine="sglang")
+    hp = "127.0.0.11:8000"
+    async with MetricsScraper(
+        store, interval=0.01, transport=transport, port=metrics.port, engine_label="engine"
+    ) as scraper:
+        await eventually(lambda: (m := store.metrics(hp)) is not None and m.waiting == 4)
+        assert scraper.stats.errors_total.total() == 0

@@ -64,6 +64,13 @@ def test_flags_are_passed_as_name_and_value() -> None:
     assert normalise(["--enable-pprof", "false"], {"enable-pprof"}, set()) == ["--no-enable-pprof"]
 
 
+def test_flags_in_v102s_list_shape() -> None:
+    flags = [{"name": "v", "value": 1}, {"name": "refresh-metrics-interval", "value": "100ms"}]
+    args = container(render(inferenceExtension__flags=flags))["args"]
+    assert args[-4:] == ["--v", "1", "--refresh-metrics-interval", "100ms"]
+    epp_accepts(args)
+
+
 def test_env_is_added_after_namespace_and_pod_name() -> None:
     env = container(render(inferenceExtension__env=[{"name": "X", "value": "1"}]))["env"]
     assert [e["name"] for e in env] == ["NAMESPACE", "POD_NAME", "X"]
@@ -164,6 +171,16 @@ def test_monitoring_renders_a_service_monitor(auth: bool) -> None:
     )
     assert "http-metrics" in {p["name"] for p in service["spec"]["ports"]}
     assert not [d for d in render() if d["kind"] in ("ServiceMonitor", "Secret")]
+
+
+def test_monitoring_secret_name_of_v102() -> None:
+    docs = render(
+        inferenceExtension__monitoring__prometheus__enabled=True,
+        inferenceExtension__monitoring__secret={"name": "old-reader"},
+    )
+    monitor = find(docs, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"][0]["authorization"]["credentials"]["name"] == "old-reader"
+    assert find(docs, "Secret")["metadata"]["name"] == "old-reader"
 
 
 def test_provider_gke() -> None:

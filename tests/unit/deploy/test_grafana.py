@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inference_gateway.datastore import Metrics
 from inference_gateway.observability import EppMetrics
+from inference_gateway.observability.metrics import OBJECTIVE_SUBSYSTEM
 from inference_gateway.requestcontrol import Director, GatewayError
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
@@ -76,16 +77,29 @@ def exported() -> set[str]:
     names: set[str] = set()
     for family in text_string_to_metric_families(metrics.render().decode()):
         names.update(s.name for s in family.samples)
-    for family in metrics.registry.collect():
-        names.update(family.name + s for s in _SUFFIXES[family.type])
+    # The request families under the other generation's names (a v1 pool's EPP).
+    for registry in (metrics.registry, EppMetrics(subsystem=OBJECTIVE_SUBSYSTEM).registry):
+        for family in registry.collect():
+            names.update(family.name + s for s in _SUFFIXES[family.type])
     return names
+
+
+GENERATIONS = ("inference_objective", "inference_model")
+
+
+def _expand(expr: str) -> list[str]:
+    """One query per value of the ``generation`` variable (the request metrics' prefix)."""
+    if "${generation}" not in expr:
+        return [expr]
+    return [expr.replace("${generation}", g) for g in GENERATIONS]
 
 
 def _targets(dashboard: dict[str, Any]) -> list[tuple[str, str]]:
     return [
-        (panel["title"], target["expr"])
+        (panel["title"], expr)
         for panel in dashboard["panels"]
         for target in panel.get("targets", [])
+        for expr in _expand(target["expr"])
     ]
 
 
@@ -157,8 +171,21 @@ def test_every_query_uses_only_exported_metrics(
         assert names <= exported, f"{title}: {sorted(names - exported)} not exported"
     for variable in dashboard["templating"]["list"]:
         if variable["type"] == "query":
-            (name,) = re.findall(r"label_values\((\w+),", variable["definition"])
-            assert name in exported
+            for definition in _expand(variable["definition"]):
+                (name,) = re.findall(r"label_values\((\w+),", definition)
+                assert name in exported
+
+
+def test_the_generation_variable_offers_both_names(dashboard: dict[str, Any]) -> None:
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    generation = variables["generation"]
+    assert generation["type"] == "custom"
+    assert tuple(generation["query"].split(",")) == GENERATIONS
+    assert generation["current"]["value"] == "inference_objective"
+    queries = [t["expr"] for p in dashboard["panels"] for t in p.get("targets", [])]
+    queries += [v["definition"] for v in variables.values() if v["type"] == "query"]
+    for query in queries:  # request metrics follow the variable, never one generation
+        assert not re.search(r"inference_(model|objective)_", query), query
 
 
 def test_dashboard_covers_the_epp_metrics(dashboard: dict[str, Any], exported: set[str]) -> None:
@@ -171,6 +198,8 @@ def test_dashboard_covers_the_epp_metrics(dashboard: dict[str, Any], exported: s
         "inference_model_input_tokens_sum",
         "inference_model_output_tokens_sum",
         "inference_model_running_requests",
+        "inference_objective_request_total",
+        "inference_objective_request_duration_seconds_bucket",
         "inference_pool_average_kv_cache_utilization",
         "inference_pool_average_queue_size",
         "inference_pool_average_running_requests",

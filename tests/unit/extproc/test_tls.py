@@ -25,6 +25,7 @@ from inference_gateway.extproc.tls import (
     TlsSettings,
     read_pair,
     self_signed,
+    server_context,
 )
 from tests.unit.extproc.test_server import ENDPOINT, ScriptedDirector, end, headers, set_headers
 
@@ -174,3 +175,18 @@ def test_plaintext_beyond_loopback_needs_tls_or_the_explicit_flag(host: str) -> 
     # Kubernetes mode may turn TLS off (--no-secure-serving), as upstream's EPP may.
     kube = KubernetesSourceSettings(pool_name="pool")
     assert EppSettings(kubernetes=kube, grpc=ExtProcSettings(host=host)).kubernetes == kube
+
+
+def test_the_pair_loads_from_memory_and_without_memfd_from_a_private_temp_dir(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """memfd first (nothing on disk: the read-only root's way, proven end to end in
+    tests/integration/k8s/test_read_only_root.py); where the OS has no memfd_create, a
+    private temporary directory, removed once loaded."""
+    cert, key = self_signed()
+    assert server_context(cert, key).get_ca_certs() == []  # loaded (a server cert, no CAs)
+    monkeypatch.delattr("os.memfd_create")
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr("tempfile.tempdir", None)
+    server_context(cert, key)
+    assert list(tmp_path.iterdir()) == []
