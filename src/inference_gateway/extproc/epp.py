@@ -37,6 +37,10 @@ from inference_gateway.requestcontrol.extensions import (
     build_chain,
     register_extensions,
 )
+from inference_gateway.requestcontrol.flowcontrol.build import (
+    build_flow_hook,
+    register_flow_policies,
+)
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import (
@@ -144,6 +148,10 @@ class Epp:
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
         server = ExtProcServer(self.director, grpc_settings, extensions=self.extensions)
         self.server = await stack.enter_async_context(server)
+        if self.director.flow is not None:
+            # Pushed after the server so it runs first on exit: queued requests get their
+            # 503 while the server still drains gracefully (issue 16).
+            stack.push_async_callback(self.director.flow.flow.stop)
         if isinstance(self.source, KubernetesSource):
             serving = asyncio.create_task(
                 self._serve_when_synced(self.source, self.server), name="epp-serve-when-synced"
@@ -182,18 +190,22 @@ class Epp:
         rng = random.Random(s.seed)
         registry = default_registry()
         register_extensions(registry)
+        register_flow_policies(registry)
         config = load_config(self._plugins_source(), registry)
         scheduler = build_scheduler(
             config, rng=rng, observer=self.metrics.observe_plugin, perf_counter=time.perf_counter
         )
         self.datastore.add_listener(_ForgetRemoved(scheduler))
+        detector = build_saturation_detector(config)
+        flow = build_flow_hook(config, self.datastore, detector, metrics=self.metrics.flow)
         director = Director(
             self.datastore,
             scheduler,
             metrics=self.metrics,
-            admission=build_saturation_detector(config),
+            admission=detector if flow is None else None,
             rng=rng,
             settings=s.director,
+            flow=flow,
         )
         chain = build_chain(config.plugins.values(), observer=self.metrics.observe_plugin)
         return director, chain

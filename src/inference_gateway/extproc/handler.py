@@ -38,6 +38,7 @@ from inference_gateway.extproc._read import read_headers, served_endpoint, subse
 from inference_gateway.observability import tracing
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
 from inference_gateway.requestcontrol.extensions import ExtensionChain, RequestExtensions
+from inference_gateway.requestcontrol.flowcontrol.hook import Held
 from inference_gateway.requestcontrol.types import Director, GatewayError, IncomingRequest, Routed
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,8 @@ class StreamState:
     pending: tuple[bytes, bool, bool] | None = None
     """A complete request waiting for ``route_pending`` (async request-control plugins)."""
     ext: RequestExtensions | None = None
+    held: Held | None = None
+    """Flow control holds the request (issue 16): ``route_pending`` awaits it."""
 
 
 Responses = list[pb.ProcessingResponse]
@@ -124,15 +127,22 @@ class Stream:
 
     async def route_pending(self) -> Responses:
         """Route through the request-control plugins (async: they may call services)."""
-        assert self._chain is not None and self.state.pending is not None
+        assert self.state.pending is not None
         body, has_body, trailers = self.state.pending
         self.state.pending = None
+        held, self.state.held = self.state.held, None
         try:
             request = self._incoming(body)
+            if held is not None:  # flow control (issue 16)
+                return self._forward(request, await held.wait(), has_body, trailers)
+            assert self._chain is not None
             ext = self.state.ext = self._chain.for_request(request)
             if ext is not None:
                 await ext.before_route()
-            out = self._route(request, has_body=has_body, trailers=trailers)
+            try:
+                out = self._route(request, has_body=has_body, trailers=trailers)
+            except Held as waiting:  # flow control (issue 16)
+                out = self._forward(request, await waiting.wait(), has_body, trailers)
             routed = self.state.routed
             if ext is None or routed is None:
                 return out
@@ -240,12 +250,22 @@ class Stream:
             self.state.pending = (body, has_body, trailers)
             self.state.phase = Phase.ROUTED
             return []
-        return self._route(self._incoming(body), has_body=has_body, trailers=trailers)
+        try:
+            return self._route(self._incoming(body), has_body=has_body, trailers=trailers)
+        except Held as held:  # flow control (issue 16): wait in ``route_pending``
+            self.state.held = held
+            self.state.pending = (body, has_body, trailers)
+            self.state.phase = Phase.ROUTED
+            return []
 
     def _route(self, request: IncomingRequest, *, has_body: bool, trailers: bool) -> Responses:
+        return self._forward(request, self._director.route(request), has_body, trailers)
+
+    def _forward(
+        self, request: IncomingRequest, routed: Routed, has_body: bool, trailers: bool
+    ) -> Responses:
         state = self.state
         body = request.body
-        routed = self._director.route(request)
         tracing.record_route(self.span, routed)
         state.routed = routed
         state.phase = Phase.ROUTED

@@ -156,7 +156,13 @@ def immediate(err: GatewayError) -> pb.ProcessingResponse:
     return pb.ProcessingResponse(
         immediate_response=pb.ImmediateResponse(
             status=http_status_pb2.HttpStatus(code=err.status),
-            headers=header_mutation({"content-type": "application/json", ERROR_HEADER: err.reason}),
+            headers=header_mutation(
+                {
+                    "content-type": "application/json",
+                    ERROR_HEADER: err.reason,
+                    **getattr(err, "headers", {}),  # flow control's Retry-After (issue 16)
+                }
+            ),
             body=error_body(err),
             details=err.reason,
         )

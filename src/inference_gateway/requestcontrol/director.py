@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
+from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
 from inference_gateway.requestcontrol.ports import Admission, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.resolve import (
     criticality_for,
@@ -84,6 +85,7 @@ class Director:
         clock: Callable[[], float] = time.monotonic,
         settings: DirectorSettings | None = None,
         explain: Callable[[Decision], str] = format_explanation,
+        flow: FlowHook | None = None,
     ) -> None:
         self.datastore = datastore
         self.scheduler = scheduler
@@ -93,12 +95,16 @@ class Director:
         self.clock = clock
         self.settings = settings if settings is not None else DirectorSettings()
         self.explain = explain
+        self.flow = flow
+        """Flow control (issue 16): None when the ``flowControl`` feature gate is off."""
 
     # --- request ----------------------------------------------------------------------
     def route(self, request: IncomingRequest) -> Routed:
         names = _Names()
         try:
             return self._route(request, names)
+        except Held:
+            raise
         except GatewayError as e:
             self.metrics.request_failed(names.model, names.target, e.reason)
             raise
@@ -133,8 +139,35 @@ class Director:
             prompt=parsed.prompt,
             headers=headers,
         )
+        if self.flow is not None:  # flow control (issue 16): go now, or raise Held to wait
+            self.flow.check(
+                request,
+                llm,
+                pool,
+                candidates,
+                resume=lambda _: self._resume(request, parsed, llm, pool, started, names),
+                abandon=lambda routed: self.finish(routed, error="cancelled"),
+            )
         decision = self._schedule(llm, candidates)
         return self._routed(request, parsed, llm, pool, decision, started)
+
+    def _resume(
+        self,
+        request: IncomingRequest,
+        parsed: ParsedBody,
+        llm: LLMRequest,
+        pool: PoolInfo,
+        started: float,
+        names: _Names,
+    ) -> Routed:
+        """Schedule a request flow control held, on the pool as it is now."""
+        try:
+            candidates = self._candidates(llm.model, pool, request)
+            decision = self._schedule(llm, candidates)
+            return self._routed(request, parsed, llm, pool, decision, started)
+        except GatewayError as e:
+            self.metrics.request_failed(names.model, names.target, e.reason)
+            raise
 
     def _request_id(self, headers: Mapping[str, str]) -> str:
         # Not drawn from ``self.rng``: that would make tie-breaks depend on whether clients
@@ -301,6 +334,8 @@ class Director:
         lc.finished = True
         if lc.hostport is not None:
             self.datastore.release(lc.hostport)
+            if self.flow is not None:  # flow control (issue 16): a slot is free
+                self.flow.flow.wake()
             self._record_outcome(lc.hostport, routed.status, error)
         if not lc.metered:
             return

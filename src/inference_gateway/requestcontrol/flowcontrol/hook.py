@@ -1,0 +1,100 @@
+"""Where flow control meets the director and the ext_proc handler (issue 16).
+
+The director calls ``FlowHook.check`` once it knows the request's model, pool, priority
+and candidates, just before scheduling. With nothing queued and room in the pool it
+returns and the request is scheduled at once (the sync fast path). Otherwise it raises
+``Held``, which the director lets through and the handler catches: the handler awaits
+``Held.wait()``, which returns the ``Routed`` once the dispatcher has scheduled the request
+(the director's ``resume``), or raises the queue's 429/503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
+from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, Ticket
+from inference_gateway.requestcontrol.flowcontrol.types import (
+    FAIRNESS_HEADER,
+    PRIORITY_OF,
+    FlowKey,
+    fairness_id,
+)
+from inference_gateway.requestcontrol.resolve import OBJECTIVE_HEADER
+from inference_gateway.requestcontrol.types import IncomingRequest, Routed
+from inference_gateway.scheduling.types import LLMRequest
+
+DEBUG_HEADER = "x-gateway-debug"
+
+
+class Held(Exception):
+    """The request waits in flow control; ``await wait()`` for its ``Routed``."""
+
+    def __init__(self, flow: FlowControl, ticket: Ticket) -> None:
+        super().__init__("held by flow control")
+        self.flow = flow
+        self.ticket = ticket
+
+    async def wait(self) -> Routed:
+        routed = await self.flow.wait(self.ticket)
+        assert isinstance(routed, Routed)
+        return routed
+
+
+class FlowHook:
+    def __init__(self, flow: FlowControl, datastore: Datastore) -> None:
+        self.flow = flow
+        self.datastore = datastore
+
+    def key(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> FlowKey:
+        return FlowKey(fairness_id(headers.get(FAIRNESS_HEADER)), self.priority(headers, llm, pool))
+
+    def priority(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> int:
+        """The InferenceObjective's priority when the header names one, else the
+        criticality's (Critical 1, Standard 0, Sheddable -1)."""
+        name = headers.get(OBJECTIVE_HEADER)
+        if name:
+            objective = self.datastore.objective(pool.namespace, name)
+            if objective is not None:
+                return objective.priority
+        return PRIORITY_OF[llm.criticality.value]
+
+    def check(
+        self,
+        request: IncomingRequest,
+        llm: LLMRequest,
+        pool: PoolInfo,
+        candidates: Sequence[Endpoint],
+        resume: Callable[[Ticket], Routed],
+        abandon: Callable[[Routed], None],
+    ) -> None:
+        """Return to schedule now; raise ``Held`` to wait, or ``QueueError`` (429/503)."""
+        key = self.key(request.headers, llm, pool)
+
+        def resumed(ticket: Ticket) -> Routed:
+            routed = resume(ticket)
+            _explain(routed, ticket)
+            return routed
+
+        def abandoned(routed: Any) -> None:
+            abandon(routed)
+
+        size = len(request.body)
+        ticket = self.flow.admit(pool.key, key, size, resumed, abandoned, candidates)
+        if ticket is not None:
+            raise Held(self.flow, ticket)
+
+
+def _explain(routed: Routed, ticket: Ticket) -> None:
+    """Prefix ``x-gateway-debug`` (when the client asked for it) with the time queued."""
+    text = routed.extra_headers.get(DEBUG_HEADER)
+    if text is None:
+        return
+    key = ticket.item.key
+    note = (
+        f"flow control: queued {ticket.waited * 1000:.1f} ms in priority band {key.priority} "
+        f"flow {key.fairness_id!r} because the pool was saturated or others were queued "
+        f"ahead; "
+    )
+    routed.extra_headers = {**routed.extra_headers, DEBUG_HEADER: note + text}
