@@ -224,12 +224,17 @@ class Epp:
         """Stop answering Envoy: at once (0, as a crash) or gracefully (see
         ``ExtProcServer.stop``). Tests use it to exercise FailOpen and FailClose."""
         if self.server is not None:
+            flow = self.director.flow if self.director is not None else None
+            if grace > 0 and flow is not None:
+                await flow.flow.stop()  # queued requests get 503 + Retry-After (issue 16)
             await self.server.stop(grace)
 
     async def restart_grpc(self) -> None:
         """Serve ext_proc again after ``stop_grpc``, on the same port (Envoy's static EPP
         cluster points there), SERVING if the datastore is synced: a restarted EPP pod."""
         if self.server is not None:
+            if self.director is not None and self.director.flow is not None:
+                self.director.flow.flow.restart()
             await self.server.start()
             await self.server.set_serving(self.datastore.synced)
 

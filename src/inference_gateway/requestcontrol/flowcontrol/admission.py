@@ -127,8 +127,6 @@ class FlowControl:
 
         ``endpoints`` are the pool's endpoints when the caller has them at hand.
         """
-        if self._stopped:
-            raise QueueError(503, "the gateway is shutting down", why="shutdown")
         queues = self.queues.get(pool)
         now = self.clock()
         if queues is None or not queues.count:
@@ -136,6 +134,8 @@ class FlowControl:
                 endpoints = self._endpoints(pool)
             if self.gate.has_room(endpoints, now):
                 return None
+        if self._stopped:
+            raise QueueError(503, "the gateway is shutting down", why="shutdown")
         if queues is None:
             queues = self.queues[pool] = FlowQueues(self.config)
         try:
@@ -150,6 +150,7 @@ class FlowControl:
         for victim in displaced:
             self._answer(victim, QueueError(429, "displaced by a higher priority", why="displaced"))
         self._ensure_running()
+        self._wake.set()  # the dispatcher may be idle (nothing was queued): tick again
         self._dispatch(pool, queues)
         return ticket
 
@@ -176,7 +177,8 @@ class FlowControl:
 
     # --- lifecycle --------------------------------------------------------------------
     async def stop(self) -> None:
-        """Answer every queued request 503 (with ``Retry-After``) and refuse new ones."""
+        """Answer every queued request 503 (with ``Retry-After``); from now on a request
+        that cannot go at once gets 503 instead of queueing."""
         self._stopped = True
         for queues in self.queues.values():
             for item in queues.drain(Outcome.SHUTDOWN):
@@ -185,6 +187,10 @@ class FlowControl:
         if self._task is not None:
             task, self._task = self._task, None
             await stop(task)
+
+    def restart(self) -> None:
+        """Queue again after ``stop`` (the ext_proc server serves again)."""
+        self._stopped = False
 
     def _ensure_running(self) -> None:
         if self._task is None and not self._stopped:

@@ -87,14 +87,15 @@ class FlowHook:
 
 
 def _explain(routed: Routed, ticket: Ticket) -> None:
-    """Prefix ``x-gateway-debug`` (when the client asked for it) with the time queued."""
+    """Prefix ``x-gateway-debug`` (when the client asked for it) with the time queued, in
+    its ``key=value; `` form."""
     text = routed.extra_headers.get(DEBUG_HEADER)
     if text is None:
         return
     key = ticket.item.key
+    flow = "".join(c if " " < c <= "~" and c not in ";=" else "?" for c in key.fairness_id)
     note = (
-        f"flow control: queued {ticket.waited * 1000:.1f} ms in priority band {key.priority} "
-        f"flow {key.fairness_id!r} because the pool was saturated or others were queued "
-        f"ahead; "
+        f"queued={ticket.waited * 1000:.1f}ms; band={key.priority}; flow={flow}; "
+        "why=pool-saturated-or-others-ahead; "
     )
     routed.extra_headers = {**routed.extra_headers, DEBUG_HEADER: note + text}

@@ -95,13 +95,14 @@ async def test_ttl_expiry_answers_429_with_retry_after() -> None:
     pool = Pool()
     pool.waiting = 9
     fc = make(pool, default_ttl=2.0)
+    assert admit(fc, pool, "first") is not None
     ticket = admit(fc, pool, "late")
-    pool.now += 2.5
-    fc.wake()
+    pool.now += 2.5  # no wake(): the dispatcher's bounded tick finds it expired
     with pytest.raises(QueueError) as info:
         await wait(fc, ticket)
     assert info.value.status == 429 and info.value.headers["retry-after"] == "1"
     assert info.value.why == "ttl" and fc.queued() == 0 and pool.dispatched == []
+    assert fc._task is not None and not fc._task.done()
     await fc.stop()
 
 
