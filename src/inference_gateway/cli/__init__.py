@@ -10,6 +10,7 @@ import typer
 
 from inference_gateway.cli import (
     bench_cmd,
+    bench_flow_cmd,
     bench_policies_cmd,
     demo_cmd,
     epp_cmd,
@@ -41,6 +42,7 @@ def build_app() -> typer.Typer:
         demo_cmd,
         bench_cmd,
         bench_policies_cmd,
+        bench_flow_cmd,
     ):
         module.register(app, bench)
     return app

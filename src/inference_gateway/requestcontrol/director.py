@@ -140,7 +140,7 @@ class Director:
             headers=headers,
         )
         if self.flow is not None:  # flow control (issue 16): go now, or raise Held to wait
-            self.flow.check(
+            candidates = self.flow.check(
                 request,
                 llm,
                 pool,
@@ -163,7 +163,8 @@ class Director:
         """Schedule a request flow control held, on the pool as it is now."""
         try:
             candidates = self._candidates(llm.model, pool, request)
-            decision = self._schedule(llm, candidates)
+            assert self.flow is not None
+            decision = self._schedule(llm, self.flow.narrow(candidates))
             return self._routed(request, parsed, llm, pool, decision, started)
         except GatewayError as e:
             self.metrics.request_failed(names.model, names.target, e.reason)

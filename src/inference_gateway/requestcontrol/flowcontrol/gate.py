@@ -31,15 +31,23 @@ class SaturationGate:
 
     def has_room(self, endpoints: Sequence[Endpoint], now: float) -> bool:
         oldest = now - self.staleness
-        q, kv = self.queue_threshold, self.kv_threshold
-        for e in endpoints:
-            m = e.metrics
-            if m.updated_at < oldest or m.kv_usage > kv:
-                continue
-            waiting = m.waiting
-            unseen = e.in_flight - m.running
-            if unseen > waiting:
-                waiting = unseen
-            if waiting < q or (q == 0 and waiting == 0):
-                return True
-        return False
+        return any(self._fits(e, oldest) for e in endpoints)
+
+    def with_room(self, endpoints: Sequence[Endpoint], now: float) -> list[Endpoint]:
+        """The endpoints that have room: the candidates a released request is scheduled
+        on, so it goes where the gate saw room rather than where a stale scrape says the
+        queue is short (the scheduler's filters do not count in-flight requests)."""
+        oldest = now - self.staleness
+        fits = self._fits
+        return [e for e in endpoints if fits(e, oldest)]
+
+    def _fits(self, e: Endpoint, oldest: float) -> bool:
+        m = e.metrics
+        if m.updated_at < oldest or m.kv_usage > self.kv_threshold:
+            return False
+        waiting = m.waiting
+        unseen = e.in_flight - m.running
+        if unseen > waiting:
+            waiting = unseen
+        q = self.queue_threshold
+        return waiting < q or (q == 0 and waiting == 0)

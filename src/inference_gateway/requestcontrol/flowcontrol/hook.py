@@ -10,7 +10,7 @@ returns and the request is scheduled at once (the sync fast path). Otherwise it 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
@@ -65,11 +65,12 @@ class FlowHook:
         request: IncomingRequest,
         llm: LLMRequest,
         pool: PoolInfo,
-        candidates: Sequence[Endpoint],
+        candidates: list[Endpoint],
         resume: Callable[[Ticket], Routed],
         abandon: Callable[[Routed], None],
-    ) -> None:
-        """Return to schedule now; raise ``Held`` to wait, or ``QueueError`` (429/503)."""
+    ) -> list[Endpoint]:
+        """The candidates to schedule on now; or raise ``Held`` to wait, or ``QueueError``
+        (429/503)."""
         key = self.key(request.headers, llm, pool)
 
         def resumed(ticket: Ticket) -> Routed:
@@ -84,6 +85,11 @@ class FlowHook:
         ticket = self.flow.admit(pool.key, key, size, resumed, abandoned, candidates)
         if ticket is not None:
             raise Held(self.flow, ticket)
+        return self.narrow(candidates)
+
+    def narrow(self, candidates: list[Endpoint]) -> list[Endpoint]:
+        """The candidates the gate sees room on (all of them when none has room)."""
+        return self.flow.gate.with_room(candidates, self.flow.clock()) or candidates
 
 
 def _explain(routed: Routed, ticket: Ticket) -> None:
