@@ -137,7 +137,7 @@ def criticality_table(capacity: float, rows: Sequence[Row]) -> str:
     lines = []
     for r in rows:
         c = [r.by_class.get(k, {}) for k in CRITICALITIES]
-        p90 = [f"{x.get('ttft_p90', float('nan')):.2f} s" for x in c]
+        p90 = [f"{x.get('ttft_p90', float('nan')) * 1000:.0f} ms" for x in c]
         done = "/".join(f"{int(x.get('completed', 0))}" for x in c)
         lines.append(
             f"| {r.policy} | {r.fraction:.0%} | {' | '.join(p90)} | {done} | {r.shed} "
@@ -157,7 +157,8 @@ def tenant_table(capacity: float, rows: Sequence[Row]) -> str:
         cells = []
         for t in ("tenant-0", "tenant-1", "interactive"):
             g = r.by_class.get(t, {})
-            cells.append(f"{int(g.get('completed', 0))} ({g.get('ttft_p90', float('nan')):.2f} s)")
+            p90 = g.get("ttft_p90", float("nan")) * 1000
+            cells.append(f"{int(g.get('completed', 0))} ({p90:.0f} ms)")
         share = "n/a"
         if r.contended:
             heavy, light = r.contended.get("tenant-0", 0), r.contended.get("tenant-1", 0)

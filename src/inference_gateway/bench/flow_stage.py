@@ -39,11 +39,11 @@ BENCH_TTL = 30.0
 _RR = "round-robin-fairness-policy"
 BENCH_CONFIG = FlowControlConfig(
     default_ttl=BENCH_TTL,
-    bands={-1: BandConfig(-1, max_requests=16, fairness=_RR)},
+    bands={-1: BandConfig(-1, max_requests=2, fairness=_RR)},
     template=BandConfig(0, fairness=_RR),
 )
 """What ``+fc`` runs with: round-robin between flows in every band, and a Sheddable band
-of 16 requests, so under sustained overload Sheddable requests get 429 at once (as without
+of 2 requests, so under sustained overload Sheddable requests get 429 at once (as without
 flow control) while a short burst of them still waits instead."""
 BENCH_QUEUE_THRESHOLD = 1
 """``+fc`` releases a request only to a pod with nothing waiting (the detector's

@@ -40,3 +40,12 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         typer.echo(text)
         if out is not None:
             out.write_text(text)
+
+    @bench.command("flow-overhead")
+    def flow_overhead(
+        rounds: Annotated[int, typer.Option(min=1, help="Interleaved rounds (best kept).")] = 5,
+    ) -> None:
+        """CPU per request through the real Director, flow control off vs on (empty queue)."""
+        from inference_gateway.bench import flow_overhead as fo
+
+        typer.echo(fo.table(fo.run(rounds=rounds)))

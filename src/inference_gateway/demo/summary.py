@@ -23,7 +23,7 @@ CRITICALITIES = ("Critical", "Standard", "Sheddable")
 QUANTILES = (50, 90, 99)
 LABELS = {
     "default": "EPP (criticality tree)",
-    "scorer-mix": "EPP (scorer mix)",
+    "scorer-mix": "EPP (scorer mix + flow control)",
     "round-robin": "round-robin",
 }
 
@@ -136,7 +136,7 @@ def _model_order(key: str) -> tuple[int, str]:
 def reading(summaries: Sequence[Mapping[str, Any]]) -> str:
     """One paragraph in plain English on what the table shows."""
     epp = summaries[0]
-    parts = [_split_sentence(epp), _shed_sentence(epp)]
+    parts = [_split_sentence(epp), _shed_sentence(epp), _priority_sentence(epp)]
     if len(summaries) > 1:
         parts.append(_compare_sentence(epp, summaries[1]))
     return " ".join(p for p in parts if p)
@@ -170,6 +170,18 @@ def _shed_sentence(s: Mapping[str, Any]) -> str:
         f"{shed['Sheddable']} Sheddable 'batch' requests with 429 at once instead of queueing "
         f"them, while Critical traffic was never shed ({shed['Critical']}) "
         f"and Standard traffic shed {shed['Standard']}."
+    )
+
+
+def _priority_sentence(s: Mapping[str, Any]) -> str:
+    crit = s["e2e_ms_by_criticality"]["Critical"]["p90"]
+    std = s["e2e_ms_by_criticality"]["Standard"]["p90"]
+    if crit is None or std is None:
+        return ""
+    return (
+        f"With flow control on, requests that found every pod busy waited in the gateway, "
+        f"and Critical ones left that queue first: Critical p90 {crit:,.0f} ms end-to-end "
+        f"against {std:,.0f} ms for Standard."
     )
 
 

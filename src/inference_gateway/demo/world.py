@@ -37,6 +37,7 @@ from inference_gateway.demo.settings import (
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.requestcontrol.flowcontrol.build import with_flow_control
 from inference_gateway.simulator import PodSpec, SimPod, ports, run_pods
 
 _READY_TIMEOUT = 10.0
@@ -161,7 +162,12 @@ async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> A
         epp=EppSettings(
             config_file=config,
             grpc=ExtProcSettings(port=0),
-            plugins_config=policy,
+            # Flow control (issue 16) for the main run: the baseline stays a plain proxy.
+            plugins_config=(
+                with_flow_control(policy, {"defaultRequestTTL": "20s"})
+                if policy == settings.policy
+                else policy
+            ),
             seed=settings.seed,
         ),
         envoy=EnvoySettings(

@@ -172,6 +172,11 @@ class FlowControl:
         if self._task is not None and any(q.count for q in self.queues.values()):
             self._wake.set()
 
+    def idle(self, pool: str) -> bool:
+        """Nothing is queued for ``pool``: a request may take the fast path if there is room."""
+        queues = self.queues.get(pool)
+        return queues is None or not queues.count
+
     def queued(self) -> int:
         return sum(q.count for q in self.queues.values())
 

@@ -8,8 +8,11 @@ saturation detector's thresholds.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from importlib import resources
 from typing import Any, Protocol
+
+import yaml
 
 from inference_gateway.datastore import Datastore
 from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, FlowMetrics
@@ -17,7 +20,7 @@ from inference_gateway.requestcontrol.flowcontrol.config import enabled, parse_f
 from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook
 from inference_gateway.requestcontrol.flowcontrol.policies import policy_types
-from inference_gateway.scheduling.config import SchedulerConfig
+from inference_gateway.scheduling.config import BUILTIN_CONFIGS, SchedulerConfig
 from inference_gateway.scheduling.saturation import SaturationDetector
 
 
@@ -51,3 +54,25 @@ def build_flow_hook(
         metrics=metrics,
     )
     return FlowHook(flow, datastore)
+
+
+def with_flow_control(source: str, section: Mapping[str, Any], *, queue_threshold: int = 1) -> str:
+    """``source`` (a built-in config name or YAML text) with flow control turned on.
+
+    Adds the feature gate, the ``flowControl`` section, and a saturation detector whose
+    ``queueDepthThreshold`` gates dispatch: 1 releases a request only to a pod with
+    nothing waiting, so the queue stays in the EPP, where priority holds (the demo and
+    ``bench flow-control`` use it).
+    """
+    if source in BUILTIN_CONFIGS:
+        ref = resources.files("inference_gateway.scheduling") / "configs" / f"{source}.yaml"
+        source = ref.read_text(encoding="utf-8")
+    doc = yaml.safe_load(source)
+    doc["featureGates"] = [*(doc.get("featureGates") or ()), "flowControl"]
+    doc["flowControl"] = dict(section)
+    gate = {"queueDepthThreshold": queue_threshold}
+    doc.setdefault("plugins", []).append(
+        {"name": "flow-control-gate", "type": "saturation-detector", "parameters": gate}
+    )
+    doc["saturationDetector"] = {"pluginRef": "flow-control-gate"}
+    return str(yaml.safe_dump(doc, sort_keys=False))

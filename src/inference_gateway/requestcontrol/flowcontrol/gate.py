@@ -37,9 +37,21 @@ class SaturationGate:
         """The endpoints that have room: the candidates a released request is scheduled
         on, so it goes where the gate saw room rather than where a stale scrape says the
         queue is short (the scheduler's filters do not count in-flight requests)."""
+        # The body of ``_fits`` inlined: this runs for every request on the fast path.
         oldest = now - self.staleness
-        fits = self._fits
-        return [e for e in endpoints if fits(e, oldest)]
+        kv, limit = self.kv_threshold, max(self.queue_threshold, 1)
+        out = []
+        for e in endpoints:
+            m = e.metrics
+            if m.updated_at < oldest or m.kv_usage > kv:
+                continue
+            waiting = m.waiting
+            unseen = e.in_flight - m.running
+            if unseen > waiting:
+                waiting = unseen
+            if waiting < limit:
+                out.append(e)
+        return out
 
     def _fits(self, e: Endpoint, oldest: float) -> bool:
         m = e.metrics
@@ -49,5 +61,4 @@ class SaturationGate:
         unseen = e.in_flight - m.running
         if unseen > waiting:
             waiting = unseen
-        q = self.queue_threshold
-        return waiting < q or (q == 0 and waiting == 0)
+        return waiting < max(self.queue_threshold, 1)

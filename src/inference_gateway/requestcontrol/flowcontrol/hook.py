@@ -11,7 +11,6 @@ returns and the request is scheduled at once (the sync fast path). Otherwise it 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, Ticket
@@ -71,6 +70,11 @@ class FlowHook:
     ) -> list[Endpoint]:
         """The candidates to schedule on now; or raise ``Held`` to wait, or ``QueueError``
         (429/503)."""
+        flow = self.flow
+        if flow.idle(pool.key):  # the fast path: one pass over the candidates, no key
+            room = flow.gate.with_room(candidates, flow.clock())
+            if room:
+                return room
         key = self.key(request.headers, llm, pool)
 
         def resumed(ticket: Ticket) -> Routed:
@@ -78,13 +82,9 @@ class FlowHook:
             _explain(routed, ticket)
             return routed
 
-        def abandoned(routed: Any) -> None:
-            abandon(routed)
-
-        size = len(request.body)
-        ticket = self.flow.admit(pool.key, key, size, resumed, abandoned, candidates)
+        ticket = flow.admit(pool.key, key, len(request.body), resumed, abandon, candidates)
         if ticket is not None:
-            raise Held(self.flow, ticket)
+            raise Held(flow, ticket)
         return self.narrow(candidates)
 
     def narrow(self, candidates: list[Endpoint]) -> list[Endpoint]:
