@@ -89,8 +89,10 @@ async def fill(c: Cluster) -> list[asyncio.Task[None]]:
         second = asyncio.create_task(c.chat(max_tokens=4000, stream=True))
         pod = c.pods[0]
         e = pod.engine
-        await c.wait_until(lambda: e.num_running + e.num_waiting + e.num_pending == 2, "hog 2")
-        await c.wait_until(lambda: flow_of(c).queued() == 0, "hog 2 to leave the EPP queue")
+        await c.wait_until(
+            lambda: e.num_running + e.num_waiting + e.num_pending == 2, "hog 2", within=15
+        )
+        await c.wait_until(lambda: flow_of(c).queued() == 0, "hog 2 to leave the queue", within=15)
     except BaseException:
         await cancel_all(hogs)
         raise
@@ -105,7 +107,7 @@ def send(c: Cluster, model: str, flow: str, **extra: Any) -> asyncio.Task[Reply]
 
 async def queued(c: Cluster, n: int) -> None:
     fc = flow_of(c)
-    await c.wait_until(lambda: fc.queued() == n, f"{n} requests queued in the EPP", within=10)
+    await c.wait_until(lambda: fc.queued() == n, f"{n} requests queued in the EPP", within=20)
 
 
 async def test_saturated_pool_holds_requests_and_releases_them_by_priority(
