@@ -153,6 +153,10 @@ class World:
         return next((p.name for p in self.pods if f"{p.host}:{p.port}" == hostport), hostport)
 
 
+FLOW_CONTROL = {"defaultRequestTTL": "20s", "priorityBands": [{"priority": -1, "maxRequests": 4}]}
+"""Requests wait up to 20 s; Sheddable ones only 4 at a time, the rest get 429 at once."""
+
+
 @contextlib.asynccontextmanager
 async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> AsyncIterator[World]:
     """Pods, then EPP + Envoy with ``policy``'s scheduler config; all stopped on exit."""
@@ -164,9 +168,7 @@ async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> A
             grpc=ExtProcSettings(port=0),
             # Flow control (issue 16) for the main run: the baseline stays a plain proxy.
             plugins_config=(
-                with_flow_control(policy, {"defaultRequestTTL": "20s"})
-                if policy == settings.policy
-                else policy
+                with_flow_control(policy, FLOW_CONTROL) if policy == settings.policy else policy
             ),
             seed=settings.seed,
         ),
