@@ -34,6 +34,7 @@ from inference_gateway.requestcontrol.flowcontrol.policies import (
     FAIRNESS_POLICIES,
     ORDERING_POLICIES,
 )
+from inference_gateway.scheduling.config import ConfigError
 from inference_gateway.scheduling.saturation import parse_duration
 
 FEATURE_GATE = "flowControl"
@@ -112,8 +113,9 @@ class FlowControlConfig:
         return BandConfig(priority, t.max_bytes, t.max_requests, t.fairness, t.ordering)
 
 
-class FlowConfigError(ValueError):
-    """An invalid ``flowControl`` section; the message starts with the key path."""
+class FlowConfigError(ConfigError):
+    """An invalid ``flowControl`` section; the message starts with the key path (a
+    ``ConfigError``, so the commands report it like any other config error)."""
 
 
 def enabled(feature_gates: object) -> bool:
