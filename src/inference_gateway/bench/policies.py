@@ -6,7 +6,10 @@ taken at pick time instead of the last 50 ms scrape, the limit any metrics-based
 could reach; plain ``oracle`` is our ``tuned`` config so fed, ``oracle:<policy>`` any
 other. ``admission`` applies the gateway's saturation detector to Sheddable requests; it
 is off for ``random`` and ``round-robin``, which stand in for a Kubernetes Service, which
-sheds nothing. Our own configs live next to this module in ``policies/``.
+sheds nothing. ``service`` is a Kubernetes Service as kube-proxy runs it: client keep-alive
+connections pinned to random pods (``bench.service``). Any policy with ``+fc`` appended
+runs with flow control in front (``bench.flow_stage``). Our own configs live next to this
+module in ``policies/``.
 """
 
 from __future__ import annotations
