@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+import pytest
 
 from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, FlowMetrics
 from inference_gateway.requestcontrol.flowcontrol.types import FlowKey
@@ -153,8 +155,14 @@ async def test_queued_request_past_its_ttl_gets_429_with_retry_after(tmp_path: P
         assert flow_of(c).queued() == 0
 
 
-async def test_client_that_hangs_up_leaves_the_queue(tmp_path: Path) -> None:
-    async with cluster(tmp_path, specs(HOSTS, max_num_seqs=1), plugins=config()) as c:
+@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+async def test_client_that_hangs_up_leaves_the_queue(
+    tmp_path: Path, transport: Literal["inline", "grpclib", "grpcio"]
+) -> None:
+    """Envoy cancels the ext_proc stream; every gRPC transport cancels the waiting task."""
+    async with cluster(
+        tmp_path, specs(HOSTS, max_num_seqs=1), plugins=config(), transport=transport
+    ) as c:
         hogs = await fill(c)
         recorder = record(c)
         try:
