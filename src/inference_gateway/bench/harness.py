@@ -23,16 +23,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from inference_gateway.bench._pool import PoolSetup, prepare
+from inference_gateway.bench.flow_stage import FlowStage
 from inference_gateway.bench.policies import Policy, instantiate, load
 from inference_gateway.bench.stats import Outcome, Status
 from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
+from inference_gateway.scheduling.saturation import SaturationDetector
 from inference_gateway.scheduling.types import NoCapacityError
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.records import EngineError, QueueFullError, RequestRecord
 from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
+_DETECTOR = SaturationDetector()
 
 
 @dataclass(slots=True)
@@ -43,6 +47,8 @@ class RunResult:
     """Cached prompt tokens / prompt tokens looked up, over the measured window."""
     preemptions: int
     end: float
+    contended: dict[str, int] | None = None
+    """Flow control only: dispatches per fairness id while flows competed in a band."""
 
 
 class _Run:
@@ -64,6 +70,10 @@ class _Run:
         self.stream: list[BenchRequest] = []
         self.refill: list[BenchRequest] = []
         self.index = {e.name: i for i, e in enumerate(self.endpoints)}
+        self.flow: FlowStage | None = None
+        if policy.flow_control:  # flow control replaces the detector's shedding, as in the EPP
+            self.flow = FlowStage(SaturationGate.like(self.detector or _DETECTOR))
+            self.detector = None
 
     def push(self, t: float, kind: int, arg: int) -> None:
         self.seq += 1
@@ -91,6 +101,14 @@ class _Run:
         ep = self.endpoints[i]
         self.endpoints[i] = replace(ep, in_flight=ep.in_flight - 1)
         self.top_up(rec.finish)
+        self.pump(rec.finish)
+
+    def pump(self, now: float) -> None:
+        """A flow-control dispatch cycle (no-op without flow control)."""
+        if self.flow is not None and (self.flow.queues.count or self.flow.expired):
+            for _, outcome in self.flow.release(now, lambda: self.endpoints, self.dispatch):
+                outcome.status = Status.SHED
+                self.top_up(now)
 
     def top_up(self, now: float) -> None:
         """Closed loop: replace a request that left the system with the next one."""
@@ -103,6 +121,7 @@ class _Run:
             self.settle(i, now)
             metrics = snapshot(engine, now, exact=self.policy.oracle)
             self.endpoints[i] = replace(self.endpoints[i], metrics=metrics)
+        self.pump(now)
 
     def mark(self) -> tuple[int, int, int]:
         hits = sum(e.prefix_cache_hits for e in self.engines)
@@ -117,11 +136,20 @@ class _Run:
         self.outcomes.append(outcome)
         if self.policy.oracle:
             self.scrape(now)
+        if self.flow is not None and not self.flow.offer(req, outcome, self.endpoints, now):
+            self.pump(now)
+            return
+        self.dispatch(req, outcome, now)
+
+    def dispatch(self, req: BenchRequest, outcome: Outcome, now: float) -> None:
         llm, sim = prepare(req)
         try:
             if self.detector is not None:
                 self.detector.admit(llm, self.endpoints, now)
-            decision = self.scheduler.schedule(llm, self.endpoints, now)
+            endpoints = self.endpoints
+            if self.flow is not None:  # released where the gate saw room, as in the EPP
+                endpoints = self.flow.gate.with_room(endpoints, now) or endpoints
+            decision = self.scheduler.schedule(llm, endpoints, now)
         except NoCapacityError:
             self.top_up(now)
             return
@@ -215,8 +243,11 @@ def run_closed(
 def _result(r: _Run, window: tuple[float, float], end: float) -> RunResult:
     for outcome, _ in r.live.values():
         outcome.status = Status.TIMEOUT
+    if r.flow is not None:
+        r.flow.unserved(lambda outcome: setattr(outcome, "status", Status.TIMEOUT))
     while len(r.marks) < 2:
         r.marks.append(r.mark())
     (h0, q0, p0), (h1, q1, p1) = r.marks[:2]
     hit_rate = (h1 - h0) / (q1 - q0) if q1 > q0 else 0.0
-    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end)
+    contended = dict(r.flow.contended) if r.flow is not None else None
+    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end, contended)

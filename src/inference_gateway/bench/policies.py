@@ -6,24 +6,25 @@ taken at pick time instead of the last 50 ms scrape, the limit any metrics-based
 could reach; plain ``oracle`` is our ``tuned`` config so fed, ``oracle:<policy>`` any
 other. ``admission`` applies the gateway's saturation detector to Sheddable requests; it
 is off for ``random`` and ``round-robin``, which stand in for a Kubernetes Service, which
-sheds nothing. Our own configs live next to this module in ``policies/``.
+sheds nothing. ``service`` is a Kubernetes Service as kube-proxy runs it: client keep-alive
+connections pinned to random pods (``bench.service``). Any policy with ``+fc`` appended
+runs with flow control in front (``bench.flow_stage``). Our own configs live next to this
+module in ``policies/``.
 """
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from inference_gateway.bench.service import ConnectionScheduler
 from inference_gateway.scheduling.config import SchedulerConfig, load_config
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.saturation import SaturationDetector
-from inference_gateway.scheduling.scheduler import (
-    PluginScheduler,
-    build_saturation_detector,
-    build_scheduler,
-)
+from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
+from inference_gateway.scheduling.types import Scheduler
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +34,8 @@ class Policy:
     """A built-in config name (``scheduling.config.BUILTIN_CONFIGS``) or YAML text/path."""
     oracle: bool = False
     admission: bool = True
+    flow_control: bool = False
+    """``<policy>+fc``: requests wait in flow control (``bench.flow_stage``) first."""
 
 
 OWN_CONFIGS: tuple[str, ...] = ("tuned",)
@@ -45,6 +48,7 @@ least as good as the upstream scorer mix (``oracle:scorer-mix`` runs that one in
 BUILTIN_POLICIES: dict[str, Policy] = {
     "random": Policy("random", "random", admission=False),
     "round-robin": Policy("round-robin", "round-robin", admission=False),
+    "service": Policy("service", "random", admission=False),
     "least-request": Policy("least-request", "least-request"),
     "default": Policy("default", "default"),
     "scorer-mix": Policy("scorer-mix", "scorer-mix"),
@@ -68,6 +72,8 @@ def _own_config_text(name: str) -> str:
 
 def resolve(name: str) -> Policy:
     """A built-in policy, one of ours, or ``path.yaml`` (named after the file's stem)."""
+    if name.endswith("+fc"):
+        return replace(resolve(name.removesuffix("+fc")), name=name, flow_control=True)
     if name in BUILTIN_POLICIES:
         return BUILTIN_POLICIES[name]
     if name in OWN_CONFIGS:
@@ -80,7 +86,7 @@ def resolve(name: str) -> Policy:
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return Policy(path.stem, path.read_text(encoding="utf-8"))
-    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS, "oracle", "oracle:<policy>"])
+    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS, "oracle", "oracle:<policy>", "<policy>+fc"])
     raise ValueError(f"unknown policy {name!r}: use one of {known} or a path to a .yaml file")
 
 
@@ -90,8 +96,11 @@ def load(policy: Policy) -> SchedulerConfig:
 
 def instantiate(
     policy: Policy, config: SchedulerConfig, seed: int
-) -> tuple[PluginScheduler, SaturationDetector | None]:
+) -> tuple[Scheduler, SaturationDetector | None]:
     """A fresh scheduler (its own RNG and prefix index) and admission detector for one run."""
-    scheduler = build_scheduler(config, rng=random.Random(f"{seed}/{policy.name}/scheduler"))
+    rng = random.Random(f"{seed}/{policy.name}/scheduler")
+    scheduler: Scheduler = build_scheduler(config, rng=rng)
+    if policy.name.removesuffix("+fc") == "service":
+        scheduler = ConnectionScheduler(rng)
     detector = build_saturation_detector(config) if policy.admission else None
     return scheduler, detector

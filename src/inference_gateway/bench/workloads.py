@@ -37,6 +37,8 @@ class BenchRequest:
     output_tokens: int
     model: str
     criticality: Criticality = Criticality.STANDARD
+    tenant: str = ""
+    """The client's ``x-gateway-inference-fairness-id`` (flow control); empty: none sent."""
 
     @property
     def request_id(self) -> str:
@@ -67,6 +69,9 @@ class WorkloadSpec:
     critical: float = 0.0
     burstiness: float = 1.0
     """Gamma shape of inter-arrival times: 1 is Poisson, < 1 is burstier."""
+    tenants: tuple[float, ...] = ()
+    """Relative rates of tenants ``tenant-<i>`` (non-Critical requests); Critical requests
+    are tenant ``interactive``. Empty: no tenants (no fairness id)."""
 
     @property
     def adapters(self) -> tuple[str, ...]:
@@ -118,6 +123,12 @@ WORKLOADS: Mapping[str, WorkloadSpec] = MappingProxyType(
             "ShareGPT lengths; 30% Sheddable, 20% Critical, 50% Standard",
             sheddable=0.3,
             critical=0.2,
+        ),
+        "multi-tenant": WorkloadSpec(
+            "multi-tenant",
+            "ShareGPT lengths; two Standard tenants at a 10:1 rate, plus 5% Critical",
+            critical=0.05,
+            tenants=(10.0, 1.0),
         ),
         "bursty": WorkloadSpec(
             "bursty", "ShareGPT lengths, gamma arrivals with burstiness 0.5", burstiness=0.5
@@ -184,8 +195,15 @@ def generate(spec: WorkloadSpec, rate: float, duration: float, seed: int) -> lis
     out: list[BenchRequest] = []
     for i, t in enumerate(times):
         segments, output, model, crit = _content(spec, rng, i)
-        out.append(BenchRequest(i, t, segments, output, model, crit))
+        tenant = _tenant(spec, rng, crit) if spec.tenants else ""
+        out.append(BenchRequest(i, t, segments, output, model, crit, tenant))
     return out
+
+
+def _tenant(spec: WorkloadSpec, rng: random.Random, crit: Criticality) -> str:
+    if crit is Criticality.CRITICAL:
+        return "interactive"
+    return f"tenant-{rng.choices(range(len(spec.tenants)), weights=spec.tenants)[0]}"
 
 
 def generate_closed(spec: WorkloadSpec, count: int, seed: int) -> list[BenchRequest]:

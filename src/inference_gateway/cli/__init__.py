@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     ("demo_cmd", True),
     ("bench_cmd", True),
     ("bench_policies_cmd", True),
+    ("bench_flow_cmd", True),
 )
 
 

@@ -23,7 +23,7 @@ CRITICALITIES = ("Critical", "Standard", "Sheddable")
 QUANTILES = (50, 90, 99)
 LABELS = {
     "default": "EPP (criticality tree)",
-    "scorer-mix": "EPP (scorer mix)",
+    "scorer-mix": "EPP (scorer mix + flow control)",
     "round-robin": "round-robin",
 }
 
@@ -68,6 +68,10 @@ def summarize(run: RunResult) -> dict[str, Any]:
         "ttft_ms": percentiles_ms([o.ttft for o in ok if o.ttft is not None]),
         "e2e_ms": percentiles_ms([o.e2e for o in ok if o.e2e is not None]),
         "e2e_ms_by_criticality": e2e_by,
+        "ttft_ms_by_criticality": {
+            c: percentiles_ms([o.ttft for o in ok if o.criticality == c and o.ttft is not None])
+            for c in CRITICALITIES
+        },
         "answers_per_second": round(len(ok) / run.seconds, 1) if run.seconds else 0.0,
     }
 
@@ -112,6 +116,8 @@ def summary_table(summaries: Sequence[Mapping[str, Any]]) -> Table:
         row(f"  end-to-end p{q}", lambda s, q=q: _ms(s["e2e_ms"][f"p{q}"]))
     for crit in CRITICALITIES:
         row(f"  {crit} p90", lambda s, c=crit: _ms(s["e2e_ms_by_criticality"][c]["p90"]))
+    for crit in CRITICALITIES:
+        row(f"  {crit} TTFT p90", lambda s, c=crit: _ms(s["ttft_ms_by_criticality"][c]["p90"]))
     return table
 
 
@@ -136,7 +142,7 @@ def _model_order(key: str) -> tuple[int, str]:
 def reading(summaries: Sequence[Mapping[str, Any]]) -> str:
     """One paragraph in plain English on what the table shows."""
     epp = summaries[0]
-    parts = [_split_sentence(epp), _shed_sentence(epp)]
+    parts = [_split_sentence(epp), _shed_sentence(epp), _priority_sentence(epp)]
     if len(summaries) > 1:
         parts.append(_compare_sentence(epp, summaries[1]))
     return " ".join(p for p in parts if p)
@@ -170,6 +176,18 @@ def _shed_sentence(s: Mapping[str, Any]) -> str:
         f"{shed['Sheddable']} Sheddable 'batch' requests with 429 at once instead of queueing "
         f"them, while Critical traffic was never shed ({shed['Critical']}) "
         f"and Standard traffic shed {shed['Standard']}."
+    )
+
+
+def _priority_sentence(s: Mapping[str, Any]) -> str:
+    crit = s["ttft_ms_by_criticality"]["Critical"]["p90"]
+    std = s["ttft_ms_by_criticality"]["Standard"]["p90"]
+    if crit is None or std is None:
+        return ""
+    return (
+        f"With flow control on, requests that found every pod busy during the burst waited "
+        f"in the gateway, and Critical ones left that queue first: streamed Critical answers "
+        f"began within {crit:,.0f} ms (TTFT p90) against {std:,.0f} ms for Standard."
     )
 
 

@@ -37,6 +37,7 @@ from inference_gateway.demo.settings import (
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.requestcontrol.flowcontrol.build import with_flow_control
 from inference_gateway.simulator import PodSpec, SimPod, ports, run_pods
 
 _READY_TIMEOUT = 10.0
@@ -152,6 +153,10 @@ class World:
         return next((p.name for p in self.pods if f"{p.host}:{p.port}" == hostport), hostport)
 
 
+FLOW_CONTROL = {"defaultRequestTTL": "20s", "priorityBands": [{"priority": -1, "maxRequests": 4}]}
+"""Requests wait up to 20 s; Sheddable ones only 4 at a time, the rest get 429 at once."""
+
+
 @contextlib.asynccontextmanager
 async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> AsyncIterator[World]:
     """Pods, then EPP + Envoy with ``policy``'s scheduler config; all stopped on exit."""
@@ -161,7 +166,10 @@ async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> A
         epp=EppSettings(
             pool_file=config,
             grpc=ExtProcSettings(port=0),
-            plugins_config=policy,
+            # Flow control (issue 16) for the main run: the baseline stays a plain proxy.
+            plugins_config=(
+                with_flow_control(policy, FLOW_CONTROL) if policy == settings.policy else policy
+            ),
             seed=settings.seed,
         ),
         envoy=EnvoySettings(

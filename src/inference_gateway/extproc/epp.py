@@ -42,6 +42,7 @@ from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
 from inference_gateway.observability.prefix_collector import PrefixIndexerCollector
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain, register_extensions
+from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
@@ -174,6 +175,10 @@ class Epp:
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
         server = ExtProcServer(self.director, grpc_settings)
         self.server = await stack.enter_async_context(server)
+        if self.director.flow is not None:
+            # Pushed after the server so it runs first on exit: queued requests get their
+            # 503 while the server still drains gracefully (issue 16).
+            stack.push_async_callback(self.director.flow.flow.stop)
         if isinstance(self.source, KubernetesSource) and s.leader_election is not None:
             assert s.kubernetes is not None
             await stack.enter_async_context(
@@ -219,6 +224,7 @@ class Epp:
         registry = default_registry()
         register_extensions(registry)
         register_data_layer(registry)
+        register_flow_policies(registry)
         config = load_config(self._plugins_source(), registry)
         director, _ = build_director(
             self.datastore,
@@ -227,6 +233,7 @@ class Epp:
             metrics=self.metrics,
             settings=s.director,
             observer=self.metrics.observe_plugin,
+            flow_metrics=self.metrics.flow,
         )
         assert isinstance(director.scheduler, PluginScheduler)
         self.datastore.add_listener(_ForgetRemoved(director.scheduler))
@@ -249,12 +256,17 @@ class Epp:
         """Stop answering Envoy: at once (0, as a crash) or gracefully (see
         ``ExtProcServer.stop``). Tests use it to exercise FailOpen and FailClose."""
         if self.server is not None:
+            flow = self.director.flow if self.director is not None else None
+            if grace > 0 and flow is not None:
+                await flow.flow.stop()  # queued requests get 503 + Retry-After (issue 16)
             await self.server.stop(grace)
 
     async def restart_grpc(self) -> None:
         """Serve ext_proc again after ``stop_grpc``, on the same port (Envoy's static EPP
         cluster points there), SERVING if the datastore is synced: a restarted EPP pod."""
         if self.server is not None:
+            if self.director is not None and self.director.flow is not None:
+                self.director.flow.flow.restart()
             await self.server.start()
             await self.server.set_serving(self.datastore.synced)
 

@@ -21,10 +21,11 @@ complete answer, so the in-flight count is released at about the right time).
 This module translates messages and nothing more: every decision, and every stage a
 request goes through, is the router's (``requestcontrol.Director``), which hands back a
 routed request that owns its response path. The router answers at once or, when
-request-control plugins must run, with a coroutine; ``routing_pending`` then tells the
-transport to ``await route_pending()``. Messages out of protocol order (a second
-request_headers, a body before the headers) end the stream as a protocol error: nothing is
-routed twice and nothing acquired is left behind.
+request-control plugins must run or flow control holds the request, with a route to
+await; ``routing_pending`` then tells the transport to ``await route_pending()``, and a
+stream that closes first closes that route (which gives up its place in the queue).
+Messages out of protocol order (a second request_headers, a body before the headers) end
+the stream as a protocol error: nothing is routed twice and nothing acquired is left behind.
 
 ``Stream.on_message`` never raises: a ``GatewayError`` becomes an ImmediateResponse with the
 OpenAI error body, anything else a logged 500 (request path) or a pass-through (response path).
@@ -36,7 +37,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Coroutine, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -80,9 +81,17 @@ class RoutedRequest(Protocol):
     def finish(self, *, error: str | None = None) -> None: ...
 
 
+class PendingRoute(Protocol):
+    """A route still to be awaited; ``close`` lets go of it unawaited."""
+
+    def __await__(self) -> Generator[Any, None, RoutedRequest]: ...
+
+    def close(self) -> None: ...
+
+
 class Router(Protocol):
-    def route(self, request: IncomingRequest) -> RoutedRequest | Coroutine[Any, Any, RoutedRequest]:
-        """Route a complete request, or raise ``GatewayError``."""
+    def route(self, request: IncomingRequest) -> RoutedRequest | PendingRoute:
+        """Route a complete request (or return the route to await), or raise ``GatewayError``."""
         ...
 
 
@@ -101,7 +110,7 @@ class Phase(enum.Enum):
 class _Pending:
     """A route being awaited, and how to forward once it is there."""
 
-    route: Coroutine[Any, Any, RoutedRequest]
+    route: PendingRoute
     request: IncomingRequest
     has_body: bool
     trailers: bool
@@ -293,7 +302,7 @@ class Stream:
         request = IncomingRequest(headers=state.headers, body=body, subset_hint=state.subset)
         state.phase = Phase.ROUTING
         routed = self._router.route(request)
-        if isinstance(routed, Coroutine):
+        if isinstance(routed, Awaitable):
             state.pending = _Pending(routed, request, has_body, trailers)
             return []
         return self._forward(routed, request, has_body, trailers)

@@ -25,6 +25,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 
 from inference_gateway.datastore import Datastore
 from inference_gateway.observability import buckets
+from inference_gateway.observability.flow_metrics import FlowControlMetrics
 from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN, PoolCollector
 from inference_gateway.observability.server import serve_metrics
 
@@ -71,6 +72,8 @@ class EppMetrics:
         self.subsystem = subsystem
         r = self.registry
         s = subsystem
+        self.flow = FlowControlMetrics(r)
+        """Flow control's queue metrics (issue 16); families stay empty while it is off."""
         self.request_total = Counter(
             f"{s}_request",
             "Counter of inference model requests broken out for each model and target model.",

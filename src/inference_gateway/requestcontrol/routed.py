@@ -14,9 +14,10 @@ another endpoint, and on ``finish`` release the slot, report passive health and 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Any
 
 from inference_gateway.requestcontrol.extensions.base import ImmediateAnswer
 from inference_gateway.requestcontrol.extensions.runner import RequestExtensions
@@ -24,6 +25,29 @@ from inference_gateway.requestcontrol.ports import EndpointLedger, RequestMetric
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+
+
+class PendingRoute:
+    """A route that must wait (request-side plugins, flow control): await it for the
+    ``Routed``, or ``close`` it unawaited to let go of whatever it holds (a queue place)."""
+
+    __slots__ = ("_coro", "_on_close")
+
+    def __init__(
+        self, coro: Coroutine[Any, Any, Routed], on_close: Callable[[], None] | None = None
+    ) -> None:
+        self._coro = coro
+        self._on_close = on_close
+
+    def __await__(self) -> Generator[Any, None, Routed]:
+        self._on_close = None
+        return self._coro.__await__()
+
+    def close(self) -> None:
+        self._coro.close()
+        on_close, self._on_close = self._on_close, None
+        if on_close is not None:
+            on_close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +59,8 @@ class ResponsePolicy:
     clock: Callable[[], float]
     account_usage: bool
     max_usage_buffer_bytes: int
+    on_release: Callable[[], None] | None = None
+    """Told after a request gives its endpoint slot back (flow control dispatches then)."""
 
 
 @dataclass(slots=True, eq=False)
@@ -127,6 +153,8 @@ class Routed:
         if self.hostport is not None:
             policy.ledger.release(self.hostport)
             self._record_outcome(self.hostport, error)
+            if policy.on_release is not None:
+                policy.on_release()
         if not self.metered:
             return
         if self.usage is not None and not self.usage.done:

@@ -5,10 +5,11 @@ Everything is checked before serving, and each error names its key path, e.g.
 upstream v1.5: a plugin's name defaults to its type; no profiles means one ``default``
 profile with every filter, scorer and picker; one profile without a handler gets a
 ``single-profile-handler``; a profile without a picker gets a ``max-score-picker``; a
-scorer without a weight weighs 1.0. ``featureGates``, ``dataLayer``, ``flowControl`` and
-``parser`` are accepted and ignored. ``load_config`` also builds every plugin once with a
-throwaway RNG so that errors only construction can find (a decision tree pointing at a
-scorer, a reference cycle) surface here too.
+scorer without a weight weighs 1.0. ``featureGates`` and ``flowControl`` are kept raw for
+``requestcontrol.flowcontrol`` to read; ``dataLayer`` and ``parser`` are accepted and
+ignored. ``load_config`` also builds every plugin once with a throwaway RNG so that errors
+only construction can find (a decision tree pointing at a scorer, a reference cycle)
+surface here too.
 """
 
 from __future__ import annotations
@@ -95,6 +96,9 @@ class SchedulerConfig:
     profiles: tuple[ProfileConfig, ...]
     profile_handler: str
     saturation_detector: str | None = None
+    feature_gates: tuple[str, ...] = ()
+    flow_control: Mapping[str, Any] | None = None
+    """The raw ``flowControl`` section, parsed by ``requestcontrol.flowcontrol.config``."""
 
 
 def _path(prefix: str, loc: Sequence[int | str]) -> str:
@@ -153,7 +157,11 @@ def parse_config(data: Mapping[str, Any], registry: Registry) -> SchedulerConfig
             raise ConfigError(f"saturationDetector.pluginRef: unknown plugin {detector!r}")
         if not callable(getattr(found.cls, "is_saturated", None)):
             raise ConfigError(f"saturationDetector.pluginRef: {detector!r} is not a detector")
-    return SchedulerConfig(plugins, profiles, handler, detector)
+    flow = doc.flowControl if isinstance(doc.flowControl, Mapping) else None
+    if doc.flowControl is not None and flow is None:
+        raise ConfigError("flowControl: must be a mapping")
+    gates = tuple(doc.featureGates or ())
+    return SchedulerConfig(plugins, profiles, handler, detector, gates, flow)
 
 
 def _plugins(doc: _Document, registry: Registry) -> dict[str, PluginConfig]:

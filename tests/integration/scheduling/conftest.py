@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 
@@ -154,6 +154,7 @@ async def cluster(
     plugins: str = "default",
     time_scale: float = 1.0,
     seed: int = 7,
+    transport: Literal["inline", "grpclib", "grpcio"] = "inline",
 ) -> AsyncIterator[Cluster]:
     """Pods, then the gateway over them; ``models`` are extra InferenceModel documents."""
     async with run_pods(specs, time_scale=time_scale) as pods:
@@ -169,7 +170,7 @@ async def cluster(
         settings = GatewaySettings(
             epp=EppSettings(
                 pool_file=config,
-                grpc=ExtProcSettings(port=0),
+                grpc=ExtProcSettings(port=0, transport=transport),
                 plugins_config=plugins,
                 scrape_interval=SCRAPE_INTERVAL,
                 seed=seed,

@@ -4,6 +4,7 @@ default path synchronous."""
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import random
 from collections.abc import Mapping, Sequence
@@ -112,7 +113,7 @@ async def test_an_async_request_stage_makes_route_a_coroutine() -> None:
     )
     director, _ = director_for(text, Gatekeeper)
     pending = director.route(chat("llama"))
-    assert asyncio.iscoroutine(pending)
+    assert inspect.isawaitable(pending)
     routed = await pending
     assert routed.endpoints
     routed.finish()

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import attrgetter
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -57,6 +58,9 @@ class _Ejection:
     rounds: int
 
 
+_FAILURES = attrgetter("consecutive_failures")
+
+
 class HealthyEndpointFilter(Plugin):
     TYPE = "healthy-endpoint-filter"
     Params = HealthParams
@@ -75,6 +79,8 @@ class HealthyEndpointFilter(Plugin):
         now = cycle_state.get(NOW_KEY)
         if not isinstance(now, float | int):
             return list(endpoints)
+        if not self._ejections and max(map(_FAILURES, endpoints), default=0) < self.threshold:
+            return list(endpoints)  # nobody failing and nobody ejected: the common case, in C
         kept = [e for e in endpoints if not self.ejected(e, float(now))]
         if len(self._ejections) > _PRUNE_ABOVE:
             self._prune(float(now))

@@ -1,0 +1,108 @@
+"""Where flow control meets the director and the ext_proc handler (issue 16).
+
+The director calls ``FlowHook.check`` once it knows the request's model, pool, priority
+and candidates, just before scheduling. With nothing queued and room in the pool it
+returns and the request is scheduled at once (the sync fast path). Otherwise it raises
+``Held``, which the director lets through and the handler catches: the handler awaits
+``Held.wait()``, which returns the ``Routed`` once the dispatcher has scheduled the request
+(the director's ``resume``), or raises the queue's 429/503.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
+from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, Ticket
+from inference_gateway.requestcontrol.flowcontrol.types import (
+    FAIRNESS_HEADER,
+    PRIORITY_OF,
+    FlowKey,
+    fairness_id,
+)
+from inference_gateway.requestcontrol.resolve import OBJECTIVE_HEADER
+from inference_gateway.requestcontrol.routed import Routed
+from inference_gateway.requestcontrol.types import IncomingRequest
+from inference_gateway.scheduling.types import LLMRequest
+
+DEBUG_HEADER = "x-gateway-debug"
+
+
+class Held(Exception):
+    """The request waits in flow control; ``await wait()`` for its ``Routed``."""
+
+    def __init__(self, flow: FlowControl, ticket: Ticket) -> None:
+        super().__init__("held by flow control")
+        self.flow = flow
+        self.ticket = ticket
+
+    async def wait(self) -> Routed:
+        routed = await self.flow.wait(self.ticket)
+        assert isinstance(routed, Routed)
+        return routed
+
+
+class FlowHook:
+    def __init__(self, flow: FlowControl, datastore: Datastore) -> None:
+        self.flow = flow
+        self.datastore = datastore
+
+    def key(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> FlowKey:
+        return FlowKey(fairness_id(headers.get(FAIRNESS_HEADER)), self.priority(headers, llm, pool))
+
+    def priority(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> int:
+        """The InferenceObjective's priority when the header names one, else the
+        criticality's (Critical 1, Standard 0, Sheddable -1)."""
+        name = headers.get(OBJECTIVE_HEADER)
+        if name:
+            objective = self.datastore.objective(pool.namespace, name)
+            if objective is not None:
+                return objective.priority
+        return PRIORITY_OF[llm.criticality.value]
+
+    def check(
+        self,
+        request: IncomingRequest,
+        llm: LLMRequest,
+        pool: PoolInfo,
+        candidates: list[Endpoint],
+        resume: Callable[[Ticket], Routed],
+        abandon: Callable[[Routed], None],
+    ) -> list[Endpoint]:
+        """The candidates to schedule on now; or raise ``Held`` to wait, or ``QueueError``
+        (429/503)."""
+        flow = self.flow
+        if flow.idle(pool.key):  # the fast path: one pass over the candidates, no key
+            room = flow.gate.with_room(candidates, flow.clock())
+            if room:
+                return room
+        key = self.key(request.headers, llm, pool)
+
+        def resumed(ticket: Ticket) -> Routed:
+            routed = resume(ticket)
+            _explain(routed, ticket)
+            return routed
+
+        ticket = flow.admit(pool.key, key, len(request.body), resumed, abandon, candidates)
+        if ticket is not None:
+            raise Held(flow, ticket)
+        return self.narrow(candidates)
+
+    def narrow(self, candidates: list[Endpoint]) -> list[Endpoint]:
+        """The candidates the gate sees room on (all of them when none has room)."""
+        return self.flow.gate.with_room(candidates, self.flow.clock()) or candidates
+
+
+def _explain(routed: Routed, ticket: Ticket) -> None:
+    """Prefix ``x-gateway-debug`` (when the client asked for it) with the time queued, in
+    its ``key=value; `` form."""
+    text = routed.extra_headers.get(DEBUG_HEADER)
+    if text is None:
+        return
+    key = ticket.item.key
+    flow = "".join(c if " " < c <= "~" and c not in ";=" else "?" for c in key.fairness_id)
+    note = (
+        f"queued={ticket.waited * 1000:.1f}ms; band={key.priority}; flow={flow}; "
+        "why=pool-saturated-or-others-ahead; "
+    )
+    routed.extra_headers = {**routed.extra_headers, DEBUG_HEADER: note + text}
