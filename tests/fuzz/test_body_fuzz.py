@@ -15,7 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from inference_gateway.datastore import Metrics, ModelInfo, PoolInfo, TargetModel
+from inference_gateway.datastore import Criticality, Metrics, ModelInfo, PoolInfo, TargetModel
 from inference_gateway.requestcontrol import (
     Director,
     GatewayError,
@@ -47,10 +47,10 @@ def build_director(config: str) -> Director:
         PoolInfo(name="empty", namespace=NS, selector={"app": "none"}, target_ports=(8000,))
     )
     infos = [
-        ModelInfo("llama", NS, "llama", "pool", "Critical", (TargetModel("a1", 90),
+        ModelInfo("llama", NS, "llama", "pool", Criticality.CRITICAL, (TargetModel("a1", 90),
                                                              TargetModel("a2", 10))),
         ModelInfo("qwen", NS, "qwen", "pool"),
-        ModelInfo("batch", NS, "batch", "pool", "Sheddable"),
+        ModelInfo("batch", NS, "batch", "pool", Criticality.SHEDDABLE),
         ModelInfo("nowhere", NS, "nowhere", "empty"),
     ]  # fmt: skip
     for info in infos:

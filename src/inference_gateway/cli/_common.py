@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from typing import Annotated, Any, Literal, TypeAlias, TypeVar
 
 import typer
@@ -19,7 +19,7 @@ from rich.console import Console
 from inference_gateway.api import ObjectError
 from inference_gateway.envoy.process import EnvoyError
 from inference_gateway.extproc.tls import CertError
-from inference_gateway.observability.tracing import setup_tracing, shutdown_tracing
+from inference_gateway.observability.tracing import Tracer, setup_tracing
 from inference_gateway.scheduling.config import ConfigError
 
 T = TypeVar("T")
@@ -67,13 +67,14 @@ def run_main(main: Coroutine[Any, Any, int]) -> int:
         return 1
 
 
-def run_traced(endpoint: str | None, main: Coroutine[Any, Any, int]) -> int:
-    """``run_main`` with OpenTelemetry tracing on while it runs (a no-op without an endpoint)."""
-    setup_tracing(endpoint)
+def run_traced(endpoint: str | None, main: Callable[[Tracer], Coroutine[Any, Any, int]]) -> int:
+    """``run_main(main(tracer))`` with a tracer that exports while it runs (a no-op without
+    an endpoint or the environment's), flushed at exit."""
+    tracer = setup_tracing(endpoint)
     try:
-        return run_main(main)
+        return run_main(main(tracer))
     finally:
-        shutdown_tracing()
+        tracer.shutdown()
 
 
 @contextlib.contextmanager

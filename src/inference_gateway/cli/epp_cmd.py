@@ -11,6 +11,7 @@ each upstream flag does here. Options map onto ``EppSettings`` (``_epp_options``
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import pydantic
@@ -23,6 +24,7 @@ from inference_gateway.cli._common import run_traced, stop_on_signals
 from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
 from inference_gateway.extproc.epp import Epp, EppSettings
 from inference_gateway.observability.logging import setup_logging
+from inference_gateway.observability.tracing import Tracer
 from inference_gateway.requestcontrol import DirectorSettings
 from inference_gateway.sources.kubernetes.source import GA_GROUP
 
@@ -160,14 +162,16 @@ def epp(
         )
     except pydantic.ValidationError as e:
         raise typer.BadParameter(to.first_message(e)) from None
-    raise typer.Exit(run_traced(tracing_endpoint if tracing else None, _serve_epp(settings)))
+    raise typer.Exit(
+        run_traced(tracing_endpoint if tracing else None, functools.partial(_serve_epp, settings))
+    )
 
 
-async def _serve_epp(settings: EppSettings) -> int:
+async def _serve_epp(settings: EppSettings, tracer: Tracer) -> int:
     stop = asyncio.Event()
     with stop_on_signals(stop):
         freeze_long_lived()  # imports and settings, before a file source loads its pool
-        async with Epp(settings) as running:
+        async with Epp(settings, tracer=tracer) as running:
             freeze_long_lived()  # and the servers, clients and plugins just built
             assert running.server is not None
             log.info(

@@ -8,6 +8,7 @@ its own tasks. ``envoy-config`` prints the bootstrap ``run`` would hand to Envoy
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,6 +33,7 @@ from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.extproc import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.observability.logging import setup_logging
+from inference_gateway.observability.tracing import Tracer
 from inference_gateway.sources.file import load_file
 
 
@@ -89,13 +91,17 @@ def run(
         bbr=BbrRouting(streaming=bbr_body == "streaming") if bbr else None,
     )
     bbr_server = BbrServer("127.0.0.1", 0, streaming=bbr_body == "streaming") if bbr else None
-    raise typer.Exit(run_traced(tracing_endpoint, _serve_gateway(settings, bbr_server)))
+    raise typer.Exit(
+        run_traced(tracing_endpoint, functools.partial(_serve_gateway, settings, bbr_server))
+    )
 
 
-async def _serve_gateway(settings: GatewaySettings, bbr_server: BbrServer | None = None) -> int:
+async def _serve_gateway(
+    settings: GatewaySettings, bbr_server: BbrServer | None, tracer: Tracer
+) -> int:
     stop = asyncio.Event()
     with stop_on_signals(stop):
-        async with Gateway(settings, bbr_server=bbr_server) as gw:
+        async with Gateway(settings, bbr_server=bbr_server, tracer=tracer) as gw:
             assert gw.envoy is not None
             _announce(gw)
             stopping = asyncio.create_task(stop.wait(), name="stop-signal")

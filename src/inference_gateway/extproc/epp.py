@@ -40,6 +40,7 @@ from inference_gateway.observability.metrics import EppMetrics, metrics_subsyste
 from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
 from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
 from inference_gateway.observability.prefix_collector import PrefixIndexerCollector
+from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain, register_extensions
 from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
@@ -120,8 +121,9 @@ class EppSettings(BaseModel):
 class Epp:
     """The endpoint picker alone: ``async with Epp(settings) as epp: ... epp.server.port``."""
 
-    def __init__(self, settings: EppSettings) -> None:
+    def __init__(self, settings: EppSettings, *, tracer: Tracer = NULL_TRACER) -> None:
         self.settings = settings
+        self.tracer = tracer
         self.datastore = Datastore()
         self.metrics = EppMetrics(
             self.datastore,
@@ -173,7 +175,7 @@ class Epp:
             await self.extensions.start()
             stack.push_async_callback(self.extensions.close)
         grpc_settings = s.grpc.model_copy(update={"max_body_bytes": s.director.max_body_bytes})
-        server = ExtProcServer(self.director, grpc_settings)
+        server = ExtProcServer(self.director, grpc_settings, tracer=self.tracer)
         self.server = await stack.enter_async_context(server)
         if self.director.flow is not None:
             # Pushed after the server so it runs first on exit: queued requests get their

@@ -32,6 +32,7 @@ from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.envoy.process import EnvoyProcess
 from inference_gateway.extproc.epp import Epp, EppSettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import DirectorSettings
 
 log = logging.getLogger(__name__)
@@ -87,7 +88,13 @@ class Gateway:
     cannot import ``bbr`` (sibling layers), so the caller builds it.
     """
 
-    def __init__(self, settings: GatewaySettings, *, bbr_server: BbrService | None = None) -> None:
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        bbr_server: BbrService | None = None,
+        tracer: Tracer = NULL_TRACER,
+    ) -> None:
         self.settings = settings
         # The EPP's graceful stop waits out one of this Envoy's health-check intervals.
         interval = settings.envoy.epp_health_interval_seconds
@@ -100,7 +107,7 @@ class Gateway:
             director = epp.director.model_copy(update={"pool_header": True})
             epp = epp.model_copy(update={"director": director})
         settings = settings.model_copy(update={"epp": epp})
-        self.epp = Epp(settings.epp)
+        self.epp = Epp(settings.epp, tracer=tracer)
         self.bbr_server = bbr_server
         self.envoy: EnvoyProcess | None = None
         self.port = 0

@@ -141,8 +141,10 @@ class Stream:
         *,
         max_body_bytes: int,
         inline_small_bodies: bool = True,
+        tracer: tracing.Tracer = tracing.NULL_TRACER,
     ) -> None:
         self._router = router
+        self._tracer = tracer
         self._max_body = max_body_bytes
         self._inline_limit = msgs.BODY_CHUNK_BYTES if inline_small_bodies else -1
         self.state = StreamState()
@@ -252,7 +254,7 @@ class Stream:
             return self._protocol_error(f"request_headers in phase {state.phase.value}")
         msg = request.request_headers
         state.headers = headers = read_headers(msg.headers)
-        self.span = tracing.start_request(headers)
+        self.span = self._tracer.start_request(headers)
         state.subset = subset_hint(request)
         if msg.end_of_stream:
             return self._complete(b"", has_body=False, trailers=False)
@@ -315,7 +317,7 @@ class Stream:
             # The stream closed while the route was awaited: let go of what it holds.
             routed.finish(error="cancelled")
             return []
-        tracing.record_route(self.span, routed)
+        self._tracer.record_route(self.span, routed)
         state.routed = routed
         answer = routed.answer
         if answer is not None:

@@ -23,6 +23,7 @@ from inference_gateway.aio import stop as stop_task
 from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
 from inference_gateway.extproc.handler import Router, Stream
 from inference_gateway.extproc.tls import CertStore, TlsSettings
+from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 
 log = logging.getLogger(__name__)
 
@@ -80,12 +81,17 @@ class ExtProcServer:
         self,
         router: Router,
         settings: ExtProcSettings | None = None,
+        *,
+        tracer: Tracer = NULL_TRACER,
     ) -> None:
         self.settings = s = settings or ExtProcSettings()
 
         def make_stream() -> Stream:
             return Stream(
-                router, max_body_bytes=s.max_body_bytes, inline_small_bodies=s.inline_small_bodies
+                router,
+                max_body_bytes=s.max_body_bytes,
+                inline_small_bodies=s.inline_small_bodies,
+                tracer=tracer,
             )
 
         self.certs = CertStore(s.tls) if s.tls is not None else None

@@ -116,6 +116,33 @@ class Tracer:
         clean = {k: v for k, v in (attrs or {}).items() if v is not None}
         return _OtelSpan(self._tracer.start_span(name, context=context, attributes=clean))
 
+    def start_request(self, headers: Mapping[str, str]) -> Span:
+        """The ``gateway.request`` span of one ext_proc stream, from its request headers.
+
+        A W3C ``traceparent`` among them makes it a child of the caller's trace.
+        """
+        if self._tracer is None:
+            return NULL_SPAN
+        attrs = {
+            "http.request.method": headers.get(":method"),
+            "url.path": headers.get(":path"),
+            "gateway.request_id": headers.get("x-request-id"),
+        }
+        return self.start(REQUEST_SPAN, attrs, carrier=headers)
+
+    @staticmethod
+    def record_route(span: Span, routed: Any) -> None:
+        """Attributes of a routing decision (a ``requestcontrol.Routed``) on ``span``."""
+        if span is NULL_SPAN:
+            return
+        span.set("gen_ai.request.model", routed.model)
+        span.set("gateway.target_model", routed.target_model)
+        span.set("gateway.endpoint", ",".join(routed.endpoints))
+        span.set("gateway.pool", routed.pool)
+        span.set("gateway.criticality", routed.criticality)
+        span.set("gateway.request_id", routed.request_id)
+        span.set("gateway.streaming", routed.streaming)
+
     @contextmanager
     def span(self, name: str, **attrs: AttrValue | None) -> Iterator[Span]:
         """A span around a block; an exception marks it failed (status 500) and propagates."""
@@ -135,50 +162,8 @@ class Tracer:
             provider.shutdown()
 
 
-_current = Tracer()
-
-
-def tracer() -> Tracer:
-    """The process's tracer (no-op until ``setup_tracing`` turns it on)."""
-    return _current
-
-
-def start_span(
-    name: str = REQUEST_SPAN,
-    *,
-    carrier: Mapping[str, str] | None = None,
-    **attrs: AttrValue | None,
-) -> Span:
-    """``tracer().start(...)``: the one call the request path makes."""
-    return _current.start(name, attrs, carrier=carrier)
-
-
-def start_request(headers: Mapping[str, str]) -> Span:
-    """The ``gateway.request`` span of one ext_proc stream, from its request headers.
-
-    A W3C ``traceparent`` among them makes it a child of the caller's trace.
-    """
-    if not _current.enabled:
-        return NULL_SPAN
-    attrs = {
-        "http.request.method": headers.get(":method"),
-        "url.path": headers.get(":path"),
-        "gateway.request_id": headers.get("x-request-id"),
-    }
-    return _current.start(REQUEST_SPAN, attrs, carrier=headers)
-
-
-def record_route(span: Span, routed: Any) -> None:
-    """Attributes of a routing decision (a ``requestcontrol.Routed``) on ``span``."""
-    if span is NULL_SPAN:
-        return
-    span.set("gen_ai.request.model", routed.model)
-    span.set("gateway.target_model", routed.target_model)
-    span.set("gateway.endpoint", ",".join(routed.endpoints))
-    span.set("gateway.pool", routed.pool)
-    span.set("gateway.criticality", routed.criticality)
-    span.set("gateway.request_id", routed.request_id)
-    span.set("gateway.streaming", routed.streaming)
+NULL_TRACER = Tracer()
+"""Tracing off: every span is ``NULL_SPAN``."""
 
 
 def endpoint_from_env(env: Mapping[str, str] | None = None) -> str | None:
@@ -196,18 +181,16 @@ def setup_tracing(
     exporter: Any = None,
     env: Mapping[str, str] | None = None,
 ) -> Tracer:
-    """Turn tracing on if configured and possible, install it as ``tracer()``, return it.
+    """A tracer that exports if configured and possible, else one that does nothing.
 
     ``endpoint`` (a flag) wins over the environment. ``exporter`` (an SDK ``SpanExporter``)
-    replaces OTLP and is exported synchronously, which is what tests want.
+    replaces OTLP and is exported synchronously, which is what tests want. The caller owns
+    the tracer: it hands it to the servers and calls ``shutdown`` at exit.
     """
-    global _current
-    _current.shutdown()
-    _current = Tracer()
     flag = endpoint
     endpoint = endpoint or endpoint_from_env(env)
     if endpoint is None and exporter is None:
-        return _current
+        return Tracer()
     try:
         resources = _otel("opentelemetry.sdk.resources")
         sdk = _otel("opentelemetry.sdk.trace")
@@ -218,11 +201,11 @@ def setup_tracing(
             "install 'inference-gateway[tracing]'. Tracing stays off.",
             endpoint or "exporter",
         )
-        return _current
+        return Tracer()
     if exporter is None:
         exporter = _otlp_exporter(endpoint, from_flag=flag is not None)
         if exporter is None:
-            return _current
+            return Tracer()
         processor = export.BatchSpanProcessor(exporter)
     else:
         processor = export.SimpleSpanProcessor(exporter)
@@ -230,16 +213,8 @@ def setup_tracing(
         resource=resources.Resource.create({"service.name": service_name})
     )
     provider.add_span_processor(processor)
-    _current = Tracer(provider.get_tracer("inference_gateway"), provider)
     log.info("tracing on: service %s, exporting to %s", service_name, endpoint or exporter)
-    return _current
-
-
-def shutdown_tracing() -> None:
-    """Flush pending spans and turn tracing off (call at process exit)."""
-    global _current
-    _current.shutdown()
-    _current = Tracer()
+    return Tracer(provider.get_tracer("inference_gateway"), provider)
 
 
 def _otlp_exporter(endpoint: str | None, *, from_flag: bool) -> Any:
@@ -267,14 +242,10 @@ def _otel(module: str) -> Any:
 
 __all__ = [
     "NULL_SPAN",
+    "NULL_TRACER",
     "REQUEST_SPAN",
     "Span",
     "Tracer",
     "endpoint_from_env",
-    "record_route",
     "setup_tracing",
-    "shutdown_tracing",
-    "start_request",
-    "start_span",
-    "tracer",
 ]

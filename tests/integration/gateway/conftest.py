@@ -14,6 +14,7 @@ import pytest_asyncio
 from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
+from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import DirectorSettings
 from tests.integration.gateway.pods import (
     Pod,
@@ -83,7 +84,12 @@ def gateway_settings(
 
 @asynccontextmanager
 async def world(
-    tmp: Path, *, failure_mode: str = "FailClose", inline: bool = True, **overrides: object
+    tmp: Path,
+    *,
+    failure_mode: str = "FailClose",
+    inline: bool = True,
+    tracer: Tracer = NULL_TRACER,
+    **overrides: object,
 ) -> AsyncIterator[World]:
     async with (
         run_pods(["127.0.0.11", "127.0.0.12"]) as a,
@@ -92,7 +98,8 @@ async def world(
         config = tmp / "gateway.yaml"
         config.write_text(documents(*base_config(a, b, failure_mode=failure_mode)))
         settings = gateway_settings(config, tmp, inline=inline, **overrides)
-        async with Gateway(settings) as gw, aiohttp.ClientSession() as session:
+        gateway = Gateway(settings, tracer=tracer)
+        async with gateway as gw, aiohttp.ClientSession() as session:
             yield World(gw, a, b, config, session)
 
 

@@ -16,16 +16,19 @@ TRACEPARENT = f"00-{TRACE_ID}-00f067aa0ba902b7-01"
 
 
 @pytest.fixture
-def spans() -> Iterator[Any]:
+def traced() -> Iterator[tuple[tracing.Tracer, Any]]:
     memory = pytest.importorskip("opentelemetry.sdk.trace.export.in_memory_span_exporter")
     out = memory.InMemorySpanExporter()
-    tracing.setup_tracing(exporter=out, service_name="epp-e2e")
-    yield out
-    tracing.shutdown_tracing()
+    tracer = tracing.setup_tracing(exporter=out, service_name="epp-e2e")
+    yield tracer, out
+    tracer.shutdown()
 
 
-async def test_a_routed_request_and_a_rejected_one_are_traced(tmp_path: Path, spans: Any) -> None:
-    async with world(tmp_path) as w:
+async def test_a_routed_request_and_a_rejected_one_are_traced(
+    tmp_path: Path, traced: tuple[tracing.Tracer, Any]
+) -> None:
+    tracer, spans = traced
+    async with world(tmp_path, tracer=tracer) as w:
         body = {"model": LLAMA, "messages": [{"role": "user", "content": "hi"}]}
         headers = {"traceparent": TRACEPARENT}
         async with w.session.post(f"{w.url}/v1/chat/completions", json=body, headers=headers) as r:

@@ -16,10 +16,10 @@ import pytest
 from inference_gateway.observability import tracing
 from inference_gateway.observability.tracing import (
     NULL_SPAN,
+    NULL_TRACER,
     REQUEST_SPAN,
+    Tracer,
     setup_tracing,
-    shutdown_tracing,
-    start_span,
 )
 
 _HAVE_SDK = importlib.util.find_spec("opentelemetry.sdk") is not None
@@ -28,13 +28,6 @@ needs_sdk = pytest.mark.skipif(not _HAVE_SDK, reason="the 'tracing' extra is not
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
 PARENT_ID = "00f067aa0ba902b7"
 _TRACEPARENT = f"00-{TRACE_ID}-{PARENT_ID}-01"
-
-
-@pytest.fixture(autouse=True)
-def _tracing_off() -> Iterator[None]:
-    shutdown_tracing()
-    yield
-    shutdown_tracing()
 
 
 def _run(code: str) -> subprocess.CompletedProcess[str]:
@@ -48,9 +41,9 @@ def test_off_by_default_without_importing_opentelemetry() -> None:
 import sys
 from inference_gateway.observability import tracing
 t = tracing.setup_tracing(env={})
-span = tracing.start_span("gateway.request", carrier={"traceparent": "x"}, model="m")
+span = t.start("gateway.request", {"model": "m"}, carrier={"traceparent": "x"})
 span.set("k", 1); span.fail(429, "ResourceExhausted"); span.end()
-with tracing.tracer().span("inner", a=1) as s:
+with t.span("inner", a=1) as s:
     s.set("b", 2)
 loaded = sorted(m for m in sys.modules if m.startswith("opentelemetry"))
 print(t.enabled, span is tracing.NULL_SPAN, loaded)
@@ -68,7 +61,7 @@ sys.modules["opentelemetry"] = None
 logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
 from inference_gateway.observability import tracing
 t = tracing.setup_tracing("http://127.0.0.1:4317")
-print(t.enabled, tracing.start_span() is tracing.NULL_SPAN)
+print(t.enabled, t.start("x") is tracing.NULL_SPAN)
 """
     done = _run(code)
     assert done.returncode == 0, done.stderr
@@ -93,18 +86,29 @@ def _importable(module: str) -> bool:
 
 
 @pytest.fixture
-def exporter() -> Any:
+def traced() -> Iterator[tuple[Tracer, Any]]:
     from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
     out = InMemorySpanExporter()
-    setup_tracing(exporter=out, service_name="epp-under-test")
-    return out
+    tracer = setup_tracing(exporter=out, service_name="epp-under-test")
+    yield tracer, out
+    tracer.shutdown()
+
+
+@pytest.fixture
+def exporter(traced: tuple[Tracer, Any]) -> Any:
+    return traced[1]
+
+
+@pytest.fixture
+def tracer(traced: tuple[Tracer, Any]) -> Tracer:
+    return traced[0]
 
 
 @needs_sdk
-def test_request_span_carries_attributes_and_resource(exporter: Any) -> None:
-    assert tracing.tracer().enabled
-    span = start_span(REQUEST_SPAN, model="llama", target=None)
+def test_request_span_carries_attributes_and_resource(tracer: Tracer, exporter: Any) -> None:
+    assert tracer.enabled
+    span = tracer.start(REQUEST_SPAN, {"model": "llama", "target": None})
     span.set("gateway.endpoint", "127.0.0.11:8000")
     span.set("skipped", None)
     span.end()
@@ -118,9 +122,9 @@ def test_request_span_carries_attributes_and_resource(exporter: Any) -> None:
 
 
 @needs_sdk
-def test_incoming_traceparent_makes_the_span_a_child(exporter: Any) -> None:
+def test_incoming_traceparent_makes_the_span_a_child(tracer: Tracer, exporter: Any) -> None:
     carrier = {"traceparent": _TRACEPARENT, ":path": "/v1/completions"}
-    start_span(carrier=carrier).end()
+    tracer.start(REQUEST_SPAN, carrier=carrier).end()
     (done,) = exporter.get_finished_spans()
     assert format(done.context.trace_id, "032x") == TRACE_ID
     assert done.parent is not None
@@ -128,13 +132,13 @@ def test_incoming_traceparent_makes_the_span_a_child(exporter: Any) -> None:
 
 
 @needs_sdk
-def test_failures_set_error_status(exporter: Any) -> None:
+def test_failures_set_error_status(tracer: Tracer, exporter: Any) -> None:
     from opentelemetry.trace import StatusCode
 
-    span = start_span()
+    span = tracer.start(REQUEST_SPAN)
     span.fail(429, "ResourceExhausted")
     span.end()
-    with pytest.raises(KeyError), tracing.tracer().span("block", step=1):
+    with pytest.raises(KeyError), tracer.span("block", step=1):
         raise KeyError("x")
     rejected, raised = exporter.get_finished_spans()
     assert rejected.status.status_code is StatusCode.ERROR
@@ -145,10 +149,10 @@ def test_failures_set_error_status(exporter: Any) -> None:
 
 
 @needs_sdk
-def test_shutdown_turns_tracing_off(exporter: Any) -> None:
-    shutdown_tracing()
-    assert not tracing.tracer().enabled
-    assert start_span() is NULL_SPAN
+def test_shutdown_turns_tracing_off(tracer: Tracer, exporter: Any) -> None:
+    tracer.shutdown()
+    assert not tracer.enabled
+    assert tracer.start(REQUEST_SPAN) is NULL_SPAN
     assert exporter.get_finished_spans() == ()
 
 
@@ -157,6 +161,7 @@ def test_endpoint_without_otlp_exporter_stays_off(caplog: pytest.LogCaptureFixtu
     have_otlp = any(_importable(f"opentelemetry.exporter.otlp.proto.{t}") for t in ("grpc", "http"))
     with caplog.at_level(logging.WARNING, logger=tracing.__name__):
         t = setup_tracing("http://127.0.0.1:4317")
+    t.shutdown()
     if have_otlp:
         assert t.enabled
     else:
@@ -165,20 +170,20 @@ def test_endpoint_without_otlp_exporter_stays_off(caplog: pytest.LogCaptureFixtu
 
 
 def test_request_helpers_are_free_when_off() -> None:
-    span = tracing.start_request({":path": "/v1/completions", "traceparent": "garbage"})
+    span = NULL_TRACER.start_request({":path": "/v1/completions", "traceparent": "garbage"})
     assert span is NULL_SPAN
-    tracing.record_route(span, object())  # never touches the routed object when off
+    NULL_TRACER.record_route(span, object())  # never touches the routed object when off
 
 
 @needs_sdk
-def test_request_span_records_the_routing_decision(exporter: Any) -> None:
+def test_request_span_records_the_routing_decision(tracer: Tracer, exporter: Any) -> None:
     from tests.unit.requestcontrol.builders import chat, make_director, make_store, model
 
     director = make_director(make_store(models=[model("llama", targets=[("adapter", None)])]))
     request = chat("llama", headers={"x-request-id": "r-1", "traceparent": _TRACEPARENT})
-    span = tracing.start_request(request.headers)
+    span = tracer.start_request(request.headers)
     routed = director.route_now(request)
-    tracing.record_route(span, routed)
+    tracer.record_route(span, routed)
     span.end()
     routed.finish()
     (done,) = exporter.get_finished_spans()
