@@ -25,7 +25,7 @@ from inference_gateway.scheduling.config import ConfigError
 T = TypeVar("T")
 
 FailureMode = Literal["FailOpen", "FailClose"]
-Transport = Literal["inline", "grpclib", "grpcio"]
+Transport = Literal["inline", "grpcio"]
 CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
 
 PluginsConfigOption: TypeAlias = Annotated[
@@ -36,7 +36,8 @@ PluginsConfigOption: TypeAlias = Annotated[
     ),
 ]
 TransportOption: TypeAlias = Annotated[
-    Transport, typer.Option(help="gRPC server for ext_proc (inline: least CPU; grpclib, grpcio).")
+    Transport,
+    typer.Option(help="gRPC server for ext_proc (inline: least CPU; grpcio: the reference)."),
 ]
 TracingEndpointOption: TypeAlias = Annotated[
     str | None,

@@ -2,7 +2,7 @@
 
 ``Process`` is the thin loop STYLE rule 14 asks for (``Stream.serve``: ``async for`` in,
 ``context.write`` out), one handler ``Stream`` per call. Kept as the reference transport
-next to ``_grpclib``.
+next to ``_inline``.
 """
 
 from __future__ import annotations

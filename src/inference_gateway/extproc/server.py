@@ -1,9 +1,9 @@
 """The EPP's gRPC server: ext_proc ``Process`` plus the gRPC health service.
 
 The protocol lives in ``handler`` and every decision in the director; this module only
-picks a transport (``inline`` by default, ``grpclib`` or ``grpcio``, all serving the same
-``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until the owner
-says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
+picks a transport (``inline`` by default, or ``grpcio``, the reference implementation, both
+serving the same ``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until
+the owner says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
 command, also on a separate health port (9003) that kubelet probes. With ``tls`` set, the
 ext_proc port serves TLS (``extproc.tls``); the health port stays plaintext for kubelet.
 """
@@ -47,9 +47,9 @@ class ExtProcSettings(BaseModel):
     """How often the Envoy in front health-checks this server (its
     ``epp_health_interval_seconds``): a graceful stop answers NOT_SERVING this long, plus a
     margin, before it stops taking streams, so Envoy has stopped sending them by then."""
-    transport: Literal["inline", "grpclib", "grpcio"] = "inline"
+    transport: Literal["inline", "grpcio"] = "inline"
     """``inline`` (our HTTP/2 framing on an asyncio protocol, see ``extproc._inline``) costs
-    the least per message; grpclib and grpcio are the general-purpose libraries."""
+    the least per message; ``grpcio`` is the general-purpose library, kept as the reference."""
     inline_small_bodies: bool = True
     """Send a body of one chunk or less inside the header answer (CONTINUE_AND_REPLACE),
     one message fewer. Verified with the bundled Envoy 1.40; the ``epp`` command, which
@@ -100,10 +100,6 @@ class ExtProcServer:
             from inference_gateway.extproc._inline import InlineBackend
 
             self._backend = InlineBackend(make_stream, s.host, s.port, s.health_port, self.certs)
-        elif s.transport == "grpclib":
-            from inference_gateway.extproc._grpclib import GrpclibBackend
-
-            self._backend = GrpclibBackend(make_stream, s.host, s.port, s.health_port, self.certs)
         else:
             from inference_gateway.extproc._grpcio import GrpcioBackend
 
