@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
 from inference_gateway.extproc._inline.connection import Connection
+from inference_gateway.extproc._inline.limits import Limits, RejectLog
 from inference_gateway.extproc._inline.streams import CallFactory
 from inference_gateway.extproc._serving import bound_socket, drain
 from inference_gateway.extproc.handler import Stream
@@ -19,7 +20,7 @@ CHECK = b"/grpc.health.v1.Health/Check"
 
 
 class InlineBackend:
-    """Same contract as the grpclib and grpcio backends (``server._Backend``).
+    """Same contract as the grpcio backend (``server._Backend``).
 
     A certificate reload loads the new pair into the same ``SSLContext``: OpenSSL copies a
     context's certificate into each connection as it is accepted, so only new connections
@@ -33,8 +34,11 @@ class InlineBackend:
         port: int,
         health_port: int | None,
         certs: CertStore | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._make_stream = make_stream
+        self._limits = limits or Limits()
+        self._rejects = RejectLog()
         self._context: ssl.SSLContext | None = None
         if certs is not None:
             self._context = server_context(certs.cert, certs.key)
@@ -87,16 +91,20 @@ class InlineBackend:
         sock = bound_socket(self._host, port)
 
         def accept() -> Connection:
-            return Connection(routes, self._made, self._connections.discard)
+            return Connection(
+                routes, self._made, self._connections.discard, self._limits, self._rejects
+            )
 
         server = await asyncio.get_running_loop().create_server(accept, sock=sock, ssl=tls)
         return server, int(sock.getsockname()[1])
 
-    def _made(self, conn: Connection) -> None:
-        if self._closing:  # a TLS handshake that ended after ``stop`` closed the others
-            conn.close()
-        else:
-            self._connections.add(conn)
+    def _made(self, conn: Connection) -> bool:
+        """Serve ``conn`` unless stopping (a TLS handshake that ended after ``stop`` closed
+        the others) or at the connection limit (counted over both ports)."""
+        if self._closing or len(self._connections) >= self._limits.max_connections:
+            return False
+        self._connections.add(conn)
+        return True
 
     def _reload(self, cert: bytes, key: bytes) -> None:
         if self._context is not None:
