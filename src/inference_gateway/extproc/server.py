@@ -19,6 +19,7 @@ from grpc_health.v1 import health_pb2
 from pydantic import BaseModel, ConfigDict
 
 from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
+from inference_gateway.extproc._inline.limits import Limits
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore, TlsSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain
@@ -56,6 +57,9 @@ class ExtProcSettings(BaseModel):
     may sit behind any Envoy, turns it off unless asked."""
     tls: TlsSettings | None = None
     """Serve ext_proc over TLS (None: plaintext)."""
+    limits: Limits = Limits()
+    """What one peer may make the server hold (streams, windows, header blocks, timeouts,
+    connections); all of it on ``inline``, what grpcio has a setting for on ``grpcio``."""
 
 
 class _Backend(Protocol):
@@ -99,11 +103,15 @@ class ExtProcServer:
         if s.transport == "inline":
             from inference_gateway.extproc._inline import InlineBackend
 
-            self._backend = InlineBackend(make_stream, s.host, s.port, s.health_port, self.certs)
+            self._backend = InlineBackend(
+                make_stream, s.host, s.port, s.health_port, self.certs, s.limits
+            )
         else:
             from inference_gateway.extproc._grpcio import GrpcioBackend
 
-            self._backend = GrpcioBackend(make_stream, s.host, s.port, s.health_port, self.certs)
+            self._backend = GrpcioBackend(
+                make_stream, s.host, s.port, s.health_port, self.certs, s.limits
+            )
         self._watch: asyncio.Task[None] | None = None
         self._running = False
 

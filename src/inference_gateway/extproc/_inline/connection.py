@@ -40,6 +40,9 @@ from inference_gateway.extproc._inline.streams import (
 
 MAX_FRAME = 64 * 1024
 """The largest frame the peer may send us (announced; RFC minimum is 16 KiB)."""
+_FRAMES_PER_TURN = 1000
+"""Frames handled per turn of the event loop: about 5 ms of the costliest kind (a stream
+answered at once), while Envoy's reads hold a handful."""
 
 
 class Connection(Receiver, asyncio.Protocol):
@@ -67,9 +70,12 @@ class Connection(Receiver, asyncio.Protocol):
         self._acks = 0
         """SETTINGS/PING acknowledgements written since the write buffer was last empty."""
         self._write_paused = False
+        self._deferred = False
+        """Frames wait in ``_pending`` for the loop's next turn (reading is paused)."""
         self._timer: asyncio.TimerHandle | None = None
         self._idle_ticks = 0
         self._idle_mark = -1
+        self._preface_deadline = 0.0
         self.closed = asyncio.Event()
 
     # --- asyncio.Protocol -------------------------------------------------------------
@@ -93,10 +99,22 @@ class Connection(Receiver, asyncio.Protocol):
         )
         self._out.frames.append(f.window_update(0, lim.receive_window - f.DEFAULT_WINDOW))
         self.flush()
-        self._timer = asyncio.get_running_loop().call_later(lim.preface_timeout, self._tick)
+        loop = asyncio.get_running_loop()
+        self._preface_deadline = loop.time() + lim.preface_timeout
+        self._timer = loop.call_later(min(lim.preface_timeout, lim.idle_timeout / 2), self._tick)
 
     def data_received(self, data: bytes) -> None:
-        view = self._pending + data if self._pending else data
+        if self._transport is None:
+            return  # failed: the peer's last bytes are read and dropped
+        self._pending = self._pending + data if self._pending else data
+        if not self._deferred:
+            self._process()
+
+    def _process(self) -> None:
+        """Handle the frames in ``_pending``, up to ``_FRAMES_PER_TURN`` of them: past that,
+        reading pauses and the rest waits for the loop's next turn, so a read full of tiny
+        frames (26,000 in 256 KiB) never holds the loop for long."""
+        view = self._pending
         pos = 0
         if not self._preface_seen:
             if len(view) < len(f.PREFACE):
@@ -111,8 +129,13 @@ class Connection(Receiver, asyncio.Protocol):
             pos = len(f.PREFACE)
         size = len(view)
         mv = memoryview(view)  # over bytes: slices stay valid, nothing to release
+        budget = _FRAMES_PER_TURN
         try:
             while size - pos >= 9 and self._transport is not None:
+                if not budget:
+                    self._defer()
+                    break
+                budget -= 1
                 hi, lo, kind, flags, stream_id = f.HEADER.unpack_from(view, pos)
                 length = hi << 8 | lo
                 if length > MAX_FRAME:
@@ -126,6 +149,19 @@ class Connection(Receiver, asyncio.Protocol):
         finally:
             self._pending = view[pos:] if pos < size else b""
             self.flush()
+
+    def _defer(self) -> None:
+        self._deferred = True
+        self._transport.pause_reading()
+        asyncio.get_running_loop().call_soon(self._continue)
+
+    def _continue(self) -> None:
+        self._deferred = False
+        if self._transport is None:
+            return
+        self._process()
+        if not self._deferred and not self._write_paused and self._transport is not None:
+            self._transport.resume_reading()
 
     def connection_lost(self, exc: BaseException | None) -> None:
         if self._timer is not None:
@@ -146,7 +182,7 @@ class Connection(Receiver, asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._write_paused = False
-        if self._transport is not None:
+        if self._transport is not None and not self._deferred:
             self._transport.resume_reading()
 
     # --- what calls and the backend use -------------------------------------------------
@@ -342,13 +378,21 @@ class Connection(Receiver, asyncio.Protocol):
 
     # --- timers -----------------------------------------------------------------------
     def _tick(self) -> None:
-        """Preface deadline first, then every half idle timeout: a connection that had no
-        open stream and opened none over two ticks in a row is closed with GOAWAY."""
+        """Every half idle timeout (sooner for the preface deadline): a connection without
+        the preface and SETTINGS by its deadline fails, and one that had no open stream and
+        opened none over two ticks in a row (one to one and a half idle timeouts) is closed
+        with GOAWAY."""
         self._timer = None
         if self._transport is None:
             return
+        loop = asyncio.get_running_loop()
+        step = self._limits.idle_timeout / 2
         if not self._settings_seen:
-            self.fail(f.PROTOCOL_ERROR, "no client preface and SETTINGS in time")
+            left = self._preface_deadline - loop.time()
+            if left <= 0:
+                self.fail(f.PROTOCOL_ERROR, "no client preface and SETTINGS in time")
+            else:
+                self._timer = loop.call_later(min(left, step), self._tick)
             return
         if self._streams or self._idle_mark != self._last_stream:
             self._idle_ticks, self._idle_mark = 0, self._last_stream
@@ -357,5 +401,4 @@ class Connection(Receiver, asyncio.Protocol):
             if self._idle_ticks >= 2:
                 self.close()
                 return
-        loop = asyncio.get_running_loop()
-        self._timer = loop.call_later(self._limits.idle_timeout / 2, self._tick)
+        self._timer = loop.call_later(step, self._tick)

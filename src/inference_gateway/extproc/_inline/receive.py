@@ -275,7 +275,13 @@ class Receiver:
         self._rejects.reject(peer, reason)
 
     def fail(self, code: int, reason: str) -> None:
-        """A connection error: GOAWAY with ``code``, then close (at once if nobody reads)."""
+        """A connection error: GOAWAY with ``code``, then close.
+
+        Closing a socket with the peer's bytes still unread makes the kernel answer with a
+        TCP reset, which can destroy the GOAWAY before the peer reads it; so this side only
+        shuts its writing, reads and drops whatever still comes, and drops the socket when the
+        peer closes or after a second, whichever is first.
+        """
         transport = self._transport
         if transport is None:
             return
@@ -283,7 +289,10 @@ class Receiver:
         self._going_away = True
         self._out.frames.append(f.goaway(self._last_stream, code))
         self.flush()
-        transport.close()
         self._transport = None
-        if transport.get_write_buffer_size():
-            asyncio.get_running_loop().call_later(_ABORT_AFTER, transport.abort)
+        if transport.can_write_eof():
+            transport.write_eof()
+            transport.resume_reading()
+        else:
+            transport.close()
+        asyncio.get_running_loop().call_later(_ABORT_AFTER, transport.abort)
