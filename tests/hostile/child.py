@@ -1,8 +1,8 @@
 """The EPP under attack, as a process of its own: ``python -m tests.hostile.child TRANSPORT LIMITS``.
 
 It serves ext_proc (the real server, handler and transport; the scripted director of the unit
-tests routes every request) on a free port, prints ``PORT <n>`` once serving, and on stdin's
-end prints ``STALL <ms>`` and exits. Its memory is read from outside (``/proc``), so what the
+tests routes every request) on a free port, prints ``PORT <n>`` once serving, ``STALL <ms>``
+at each new longest loop stall, and exits when stdin ends. Its memory is read from outside (``/proc``), so what the
 test sees is the process's resident set, allocator and C-core included.
 
 The stall figure is the longest run of CPU the event loop's thread spent without getting
@@ -26,11 +26,15 @@ _TICK = 0.005
 
 
 async def _ticker(longest: list[float]) -> None:
+    """Print ``STALL <ms>`` at each new longest stall, so a child that must be killed has
+    already told."""
     last = time.thread_time()
     while True:
         await asyncio.sleep(_TICK)
         now = time.thread_time()
-        longest[0] = max(longest[0], now - last)
+        if now - last > longest[0]:
+            longest[0] = now - last
+            print(f"STALL {longest[0] * 1000:.1f}", flush=True)
         last = now
 
 
