@@ -1,9 +1,10 @@
-"""The EPP under attack, as a process of its own: ``python -m tests.hostile.child TRANSPORT LIMITS``.
+"""The EPP under attack, as a process: ``python -m tests.hostile.child TRANSPORT LIMITS_JSON``.
 
 It serves ext_proc (the real server, handler and transport; the scripted director of the unit
 tests routes every request) on a free port, prints ``PORT <n>`` once serving, ``STALL <ms>``
-at each new longest loop stall, and exits when stdin ends. Its memory is read from outside (``/proc``), so what the
-test sees is the process's resident set, allocator and C-core included.
+at each new longest loop stall, and exits when stdin ends. Its memory is read from outside
+(``/proc``), so what the test sees is the process's resident set, allocator and C-core
+included.
 
 The stall figure is the longest run of CPU the event loop's thread spent without getting
 back to a 5 ms ticker: ``time.thread_time`` between two ticks. CPU time, not wall time, so
@@ -41,7 +42,7 @@ async def _ticker(longest: list[float]) -> None:
 async def main(transport: str, limits: Limits) -> None:
     settings = ExtProcSettings(
         port=0,
-        transport=transport,  # type: ignore[arg-type]
+        transport=transport,
         grace_seconds=0,
         max_body_bytes=1_000_000,
         limits=limits,

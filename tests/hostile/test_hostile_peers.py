@@ -68,13 +68,13 @@ async def test_zero_window_streams_with_queued_answers(transport: str) -> None:
             peer.reading()
             await peer.send(PREFACE + settings(INITIAL_WINDOW_SIZE=0))
             for batch in range(15):
-                if not await peer.send(b"".join(request(2 * (batch * 200 + i) + 1) for i in range(200))):
+                if not await peer.send(
+                    b"".join(request(2 * (batch * 200 + i) + 1) for i in range(200))
+                ):
                     break
             await peer.send(settings(INITIAL_WINDOW_SIZE=0) * 2000)
             await hold()
-            return await peer.read_for(
-                3, until=lambda s: bool(s.resets) or s.goaway is not None
-            )
+            return await peer.read_for(3, until=lambda s: bool(s.resets) or s.goaway is not None)
 
     outcome = await under_attack(transport, attack)
     seen = outcome.seen

@@ -274,8 +274,10 @@ class Connection(Receiver, asyncio.Protocol):
             return
         stream = self._streams.get(stream_id)
         if stream is not None:
-            if flags & f.END_STREAM:  # trailers
+            if flags & f.END_STREAM and not stream.end_received:  # trailers
                 self._end_received(stream)
+            else:  # a second request head, or a block after END_STREAM (RFC 9113 8.1)
+                self.reset_stream(stream, f.PROTOCOL_ERROR, "unexpected HEADERS")
             return
         if not stream_id & 1:
             self.fail(f.PROTOCOL_ERROR, "even stream id from a client")
