@@ -221,3 +221,17 @@ async def test_a_truncated_last_message_ends_the_call_with_an_error(
         peer.flush()
         await peer.until(lambda: 1 in peer.ended)
         assert peer.status(1) == 13
+
+
+async def test_streams_reset_after_their_messages_do_not_count_as_rapid_reset() -> None:
+    """Envoy ends each ext_proc stream it is done with by RST_STREAM: never a flood."""
+    settings = ExtProcSettings(
+        port=0, transport="inline", grace_seconds=0, limits=Limits(reset_burst=20, reset_rate=1)
+    )
+    async with ExtProcServer(ScriptedDirector(), settings) as server:
+        async with connect(server.port) as peer:
+            for sid in range(1, 121, 2):
+                await route(peer, sid)
+                peer.conn.reset_stream(sid)
+            await route(peer, 121)
+        assert goaway_code(peer) is None

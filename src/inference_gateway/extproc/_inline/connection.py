@@ -369,10 +369,13 @@ class Connection(Receiver, asyncio.Protocol):
         if len(payload) != 4 or stream_id == 0:
             self.fail(f.PROTOCOL_ERROR, "malformed RST_STREAM")
             return
-        if not self._resets.take():
-            self.fail(f.ENHANCE_YOUR_CALM, "too many stream resets")
-            return
         stream = self._streams.pop(stream_id, None)
+        # Only a stream reset before it carried any DATA counts as rapid reset: Envoy resets
+        # every ext_proc stream it is done with, thousands a second, but only after sending
+        # its messages.
+        if (stream is None or not stream.got_data) and not self._resets.take():
+            self.fail(f.ENHANCE_YOUR_CALM, "too many streams reset before any message")
+            return
         if stream is not None:
             self.release(stream)
             self._out.forget(stream_id, stream.send)

@@ -53,8 +53,10 @@ class Limits:
     """Answer bytes waiting for the peer's flow-control windows, per connection."""
     reset_burst: int = 1_000
     reset_rate: float = 33.0
-    """Streams the peer may reset (RST_STREAM, or opening a stream past the limit): a bucket
-    of ``reset_burst`` refilled at ``reset_rate`` per second (rapid reset, CVE-2023-44487)."""
+    """Streams the peer may reset before sending any DATA on them, or open past the limit: a
+    bucket of ``reset_burst`` refilled at ``reset_rate`` per second (rapid reset,
+    CVE-2023-44487). A stream reset after its messages is not counted: Envoy ends ext_proc
+    streams with RST_STREAM in normal operation."""
     preface_timeout: float = 10.0
     """Seconds a new connection has to send the client preface and its SETTINGS."""
     idle_timeout: float = 3_600.0

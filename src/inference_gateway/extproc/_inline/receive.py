@@ -114,6 +114,7 @@ class Receiver:
             self.reset_stream(stream, f.FLOW_CONTROL_ERROR, "DATA beyond the stream window")
             return
         stream.window -= size
+        stream.got_data = True
         if stream.end_received:
             self._consumed(None, size)
             self.reset_stream(stream, f.STREAM_CLOSED, "DATA after END_STREAM")

@@ -71,6 +71,7 @@ class GrpcStream:
     end_received: bool = False
     """END_STREAM came; the call hears it once the inbox is empty."""
     end_told: bool = False
+    got_data: bool = False
 
     def inbox_has_message(self) -> bool:
         """A whole message (or a prefix to reject) is at the front of the inbox."""
