@@ -15,9 +15,10 @@ has ended is forgotten at once; frames the peer still sends on it are counted ag
 connection window and dropped.
 
 Every resource a peer can make the connection hold is bounded (``limits``; the receive side
-in ``receive``): streams, windows, header blocks, queued answers and acknowledgements, resets
-per second, and time before the preface and while idle. Writing is the peer's to pace: once
-the transport's buffer is over its high-water mark, reading stops until it drains.
+is in ``receive``, header blocks and new streams in ``headers``): streams, windows, header
+blocks, queued answers and acknowledgements, resets per second, and time before the preface
+and while idle. Writing is the peer's to pace: once the transport's buffer is over its
+high-water mark, reading stops until it drains.
 """
 
 from __future__ import annotations
@@ -25,18 +26,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping
 
-import hpack
-
 from inference_gateway.extproc._inline import frames as f
-from inference_gateway.extproc._inline.hpack_cache import CachingDecoder
-from inference_gateway.extproc._inline.limits import Limits, RejectLog, TokenBucket
-from inference_gateway.extproc._inline.receive import Receiver
-from inference_gateway.extproc._inline.streams import (
-    NO_CALL,
-    STATUS_UNIMPLEMENTED,
-    CallFactory,
-    GrpcStream,
-)
+from inference_gateway.extproc._inline.headers import HeaderBlocks
+from inference_gateway.extproc._inline.limits import Limits, RejectLog
+from inference_gateway.extproc._inline.streams import CallFactory
 
 MAX_FRAME = 64 * 1024
 """The largest frame the peer may send us (announced; RFC minimum is 16 KiB)."""
@@ -45,7 +38,7 @@ _FRAMES_PER_TURN = 1000
 answered at once), while Envoy's reads hold a handful."""
 
 
-class Connection(Receiver, asyncio.Protocol):
+class Connection(HeaderBlocks, asyncio.Protocol):
     def __init__(
         self,
         routes: Mapping[bytes, CallFactory],
@@ -57,16 +50,12 @@ class Connection(Receiver, asyncio.Protocol):
         """``on_made`` runs once the connection is up (after a TLS handshake) and says
         whether to serve it; ``on_lost`` when it is gone; a connection whose handshake fails
         sees neither."""
-        super().__init__(limits, rejects)
-        self._routes = routes
+        super().__init__(routes, limits, rejects)
         self._on_made = on_made
         self._on_lost = on_lost
-        self._decoder = CachingDecoder(limits.max_table_updates, limits.max_header_block)
-        self._resets = TokenBucket(limits.reset_burst, limits.reset_rate)
         self._pending = b""
         self._preface_seen = False
         self._settings_seen = False
-        self._continuation: tuple[int, int, bytearray, int] | None = None
         self._acks = 0
         """SETTINGS/PING acknowledgements written since the write buffer was last empty."""
         self._write_paused = False
@@ -230,83 +219,6 @@ class Connection(Receiver, asyncio.Protocol):
             self._going_away = True
         # PRIORITY and unknown frame types are ignored, as RFC 9113 allows.
 
-    def _headers(self, flags: int, stream_id: int, payload: memoryview) -> None:
-        if stream_id == 0:
-            self.fail(f.PROTOCOL_ERROR, "HEADERS on stream 0")
-            return
-        start, end = 0, len(payload)
-        if flags & f.PADDED:
-            if end < 1 or payload[0] >= end:
-                self.fail(f.PROTOCOL_ERROR, "bad padding")
-                return
-            start, end = 1, end - payload[0]
-        if flags & f.PRIORITY_FLAG:
-            start += 5
-        block = bytearray(payload[start:end])
-        if flags & f.END_HEADERS:
-            self._header_block(flags, stream_id, block)
-        else:
-            self._continuation = (stream_id, flags, block, 0)
-
-    def _continued(self, flags: int, stream_id: int, payload: memoryview) -> None:
-        pending = self._continuation
-        if pending is None or pending[0] != stream_id:
-            self.fail(f.PROTOCOL_ERROR, "CONTINUATION without HEADERS")
-            return
-        sid, first_flags, block, count = pending
-        block.extend(payload)
-        if count >= self._limits.max_continuations or len(block) > self._limits.max_header_block:
-            self.fail(f.ENHANCE_YOUR_CALM, "header block too long")
-        elif flags & f.END_HEADERS:
-            self._continuation = None
-            self._header_block(first_flags, stream_id, block)
-        else:
-            self._continuation = (sid, first_flags, block, count + 1)
-
-    def _header_block(self, flags: int, stream_id: int, block: bytearray) -> None:
-        if len(block) > self._limits.max_header_block:
-            self.fail(f.ENHANCE_YOUR_CALM, "header block too long")
-            return
-        try:
-            headers = self._decoder.decode(bytes(block))
-        except hpack.HPACKError as e:
-            self.fail(f.COMPRESSION_ERROR, f"header block: {e}")
-            return
-        stream = self._streams.get(stream_id)
-        if stream is not None:
-            if flags & f.END_STREAM and not stream.end_received:  # trailers
-                self._end_received(stream)
-            else:  # a second request head, or a block after END_STREAM (RFC 9113 8.1)
-                self.reset_stream(stream, f.PROTOCOL_ERROR, "unexpected HEADERS")
-            return
-        if not stream_id & 1:
-            self.fail(f.PROTOCOL_ERROR, "even stream id from a client")
-            return
-        if stream_id <= self._last_stream:
-            if not flags & f.END_STREAM:  # trailers of a stream we ended are fine
-                self.fail(f.PROTOCOL_ERROR, f"HEADERS on closed stream {stream_id}")
-            return
-        self._last_stream = stream_id
-        if self._going_away:
-            self._out.frames.append(f.rst_stream(stream_id, f.REFUSED_STREAM))
-            return
-        if len(self._streams) >= self._limits.max_concurrent_streams:
-            self._out.frames.append(f.rst_stream(stream_id, f.REFUSED_STREAM))
-            if not self._resets.take():
-                self.fail(f.ENHANCE_YOUR_CALM, "streams opened past the limit too often")
-            return
-        path = next((bytes(v) for k, v in headers if k == b":path"), b"")
-        factory = self._routes.get(path)
-        if factory is None:
-            block_out = f.trailers_only(STATUS_UNIMPLEMENTED, "method not found")
-            self._out.headers(f.END_HEADERS | f.END_STREAM, stream_id, block_out)
-            return
-        stream = GrpcStream(stream_id, NO_CALL, self._out.new_stream(), self._limits.receive_window)
-        self._streams[stream_id] = stream
-        stream.call = factory(self, stream_id)
-        if flags & f.END_STREAM:
-            self._end_received(stream)
-
     def _window_update(self, stream_id: int, payload: memoryview) -> None:
         if len(payload) != 4:
             self.fail(f.FRAME_SIZE_ERROR, "WINDOW_UPDATE size")
@@ -369,11 +281,14 @@ class Connection(Receiver, asyncio.Protocol):
         if len(payload) != 4 or stream_id == 0:
             self.fail(f.PROTOCOL_ERROR, "malformed RST_STREAM")
             return
+        if stream_id > self._last_stream:
+            self.fail(f.PROTOCOL_ERROR, f"RST_STREAM on idle stream {stream_id}")
+            return
         stream = self._streams.pop(stream_id, None)
-        # Only a stream reset before it carried any DATA counts as rapid reset: Envoy resets
-        # every ext_proc stream it is done with, thousands a second, but only after sending
-        # its messages.
-        if (stream is None or not stream.got_data) and not self._resets.take():
+        # Only an open stream reset before it carried any DATA counts as rapid reset: Envoy
+        # resets every ext_proc stream it is done with, thousands a second, but after its
+        # messages, and often after we ended (and forgot) the stream.
+        if stream is not None and not stream.got_data and not self._resets.take():
             self.fail(f.ENHANCE_YOUR_CALM, "too many streams reset before any message")
             return
         if stream is not None:
