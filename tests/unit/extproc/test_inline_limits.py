@@ -22,6 +22,7 @@ from tests.unit.extproc.test_inline_http2 import (
     RST_STREAM,
     WINDOW_UPDATE,
     Peer,
+    answers,
     connect,
     grpc,
     raw_frame,
@@ -31,6 +32,7 @@ from tests.unit.extproc.test_server import ScriptedDirector, headers
 
 PROTOCOL_ERROR, FLOW_CONTROL_ERROR, REFUSED_STREAM = 0x1, 0x3, 0x7
 ENHANCE_YOUR_CALM, SETTINGS_MAX_CONCURRENT_STREAMS = 0xB, 0x3
+INITIAL_WINDOW_SIZE = h2.settings.SettingCodes.INITIAL_WINDOW_SIZE
 
 
 @pytest.fixture
@@ -235,3 +237,28 @@ async def test_streams_reset_after_their_messages_do_not_count_as_rapid_reset() 
                 peer.conn.reset_stream(sid)
             await route(peer, 121)
         assert goaway_code(peer) is None
+
+
+async def test_messages_wait_while_answers_pile_up_for_a_peer_that_grants_no_window() -> None:
+    """Past ``max_queued_bytes`` of unsent answers, later messages stay with the connection
+    (their window not given back) until the peer opens its windows; then all are answered."""
+    director = ScriptedDirector()
+    settings = ExtProcSettings(
+        port=0, transport="inline", grace_seconds=0, limits=Limits(max_queued_bytes=300)
+    )
+    async with ExtProcServer(director, settings) as server:
+        async with connect(server.port, {INITIAL_WINDOW_SIZE: 0}, auto_grant=False) as peer:
+            streams = list(range(1, 21, 2))
+            for sid in streams:
+                peer.send_headers(sid)
+                peer.send_message(sid, headers(eos=True).SerializeToString())
+            peer.write_raw(raw_frame(0x6, 0, 0, b"12345678"))
+            await peer.until(lambda: peer.count(h2.events.PingAckReceived) >= 1)
+            held = len(streams) - len(director.requests)
+            assert 0 < len(director.requests) < len(streams)
+            peer.conn.update_settings({INITIAL_WINDOW_SIZE: 65_535})
+            peer.flush()
+            await peer.until(
+                lambda: all(len(answers(bytes(peer.data.get(s, b"")))) for s in streams)
+            )
+        assert held and len(director.requests) == len(streams)

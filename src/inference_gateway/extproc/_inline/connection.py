@@ -295,6 +295,7 @@ class Connection(HeaderBlocks, asyncio.Protocol):
             self.release(stream)
             self._out.forget(stream_id, stream.send)
             self._cancel(stream.call)
+            self._unthrottle()
 
     # --- timers -----------------------------------------------------------------------
     def _tick(self) -> None:

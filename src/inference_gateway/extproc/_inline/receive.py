@@ -211,7 +211,8 @@ class Receiver:
                 stream.unacked = 0
 
     def _unthrottle(self) -> None:
-        """After the peer opened windows: resume held streams once half the queue is gone."""
+        """After the peer opened windows or a blocked stream went: resume held streams once
+        half the queue is gone."""
         if not self._throttled or self._out.queued_bytes > self._limits.max_queued_bytes // 2:
             return
         self._throttled = False
@@ -243,6 +244,7 @@ class Receiver:
             self.release(stream)
             self._out.forget(stream.id, stream.send)
             self._cancel(stream.call)
+            self._unthrottle()
 
     def _reject_message(self, stream: GrpcStream, e: MessageRejected) -> None:
         self.reject(f"stream {stream.id}: {e.reason}")
