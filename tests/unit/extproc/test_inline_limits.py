@@ -262,3 +262,11 @@ async def test_messages_wait_while_answers_pile_up_for_a_peer_that_grants_no_win
                 lambda: all(len(answers(bytes(peer.data.get(s, b"")))) for s in streams)
             )
         assert held and len(director.requests) == len(streams)
+
+
+async def test_a_settings_frame_of_thousands_of_entries_is_refused(server: ExtProcServer) -> None:
+    async with connect(server.port) as peer:
+        entry = (0x4).to_bytes(2, "big") + (65_535).to_bytes(4, "big")
+        peer.write_raw(raw_frame(0x4, 0, 0, entry * 5_000))
+        await peer.read_to_eof()
+        assert goaway_code(peer) == ENHANCE_YOUR_CALM

@@ -250,6 +250,9 @@ class Connection(HeaderBlocks, asyncio.Protocol):
             code = f.PROTOCOL_ERROR if stream_id else f.FRAME_SIZE_ERROR
             self.fail(code, "malformed SETTINGS")
             return
+        if len(payload) > 6 * self._limits.max_settings:
+            self.fail(f.ENHANCE_YOUR_CALM, f"{len(payload) // 6} settings in one frame")
+            return
         for key, value in f.parse_settings(payload):
             if key == f.SETTINGS_INITIAL_WINDOW_SIZE:
                 if value > f.MAX_WINDOW:

@@ -4,8 +4,9 @@ The ext_proc port is reachable by any pod in the cluster, so every resource a pe
 this server hold is capped, after the mature implementations (STYLE rule 21):
 
 * nghttp2 (Envoy's codec): at most 8 CONTINUATION frames after a HEADERS frame
-  (``nghttp2_option_set_max_continuations``), at most 1,000 queued SETTINGS/PING
-  acknowledgements for a peer that does not read (``max_outbound_ack``), incoming
+  (``nghttp2_option_set_max_continuations``), at most 32 entries in a SETTINGS frame
+  (``max_settings``), at most 1,000 queued SETTINGS/PING acknowledgements for a peer that
+  does not read (``max_outbound_ack``), incoming
   RST_STREAM through a token bucket of burst 1,000 refilled at 33 per second
   (``nghttp2_option_set_stream_reset_rate_limit``), GOAWAY ENHANCE_YOUR_CALM past any of them;
 * grpc-go: SETTINGS_MAX_CONCURRENT_STREAMS enforced with RST_STREAM REFUSED_STREAM, the
@@ -47,6 +48,8 @@ class Limits:
     max_table_updates: int = 2
     """HPACK dynamic-table size updates at the start of one block: RFC 7541 section 4.2
     allows two (the smallest, then the final size); more is a COMPRESSION_ERROR."""
+    max_settings: int = 32
+    """Entries in one SETTINGS frame (nghttp2's ``max_settings``, after CVE-2020-11080)."""
     max_queued_acks: int = 1_000
     """SETTINGS/PING acknowledgements this side may produce while the peer reads nothing."""
     max_queued_bytes: int = 1024 * 1024
