@@ -39,6 +39,7 @@ class InlineBackend:
         self._make_stream = make_stream
         self._limits = limits or Limits()
         self._rejects = RejectLog()
+        """One per server: its rate limit is on log lines, whichever peer causes them."""
         self._context: ssl.SSLContext | None = None
         if certs is not None:
             self._context = server_context(certs.cert, certs.key)

@@ -112,7 +112,3 @@ class RejectLog:
         dropped, self._dropped = self._dropped, 0
         suffix = f" ({dropped} similar lines suppressed)" if dropped else ""
         log.warning("rejected HTTP/2 peer %s: %s%s", peer, reason, suffix)
-
-
-REJECTS = RejectLog()
-"""Shared by every connection of the process: the rate limit is on log lines, not peers."""
