@@ -50,7 +50,7 @@ class InlineBackend:
         self._host = host
         self._want = (port, health_port)
         self._servers: list[asyncio.Server] = []
-        self._connections: set[Connection] = set()
+        self._connections: dict[Connection, None] = {}
         """Connections that are up: registered by ``connection_made``, not by the factory,
         so a failed TLS handshake (a TCP probe, a plaintext client) leaves nothing behind."""
         self._closing = False
@@ -92,9 +92,7 @@ class InlineBackend:
         sock = bound_socket(self._host, port)
 
         def accept() -> Connection:
-            return Connection(
-                routes, self._made, self._connections.discard, self._limits, self._rejects
-            )
+            return Connection(routes, self._made, self._lost, self._limits, self._rejects)
 
         server = await asyncio.get_running_loop().create_server(accept, sock=sock, ssl=tls)
         return server, int(sock.getsockname()[1])
@@ -102,10 +100,26 @@ class InlineBackend:
     def _made(self, conn: Connection) -> bool:
         """Serve ``conn`` unless stopping (a TLS handshake that ended after ``stop`` closed
         the others) or at the connection limit (counted over both ports)."""
-        if self._closing or len(self._connections) >= self._limits.max_connections:
+        if self._closing:
             return False
-        self._connections.add(conn)
+        if len(self._connections) >= self._limits.max_connections and not self._evict_idle():
+            return False
+        self._connections[conn] = None
         return True
+
+    def _evict_idle(self) -> bool:
+        """Make room at the cap by closing (GOAWAY) a connection with no open stream, one
+        that never opened any first, the oldest first: idle sockets must not lock Envoy out."""
+        idle = [c for c in self._connections if not c.open_streams]
+        if not idle:
+            return False
+        victim = next((c for c in idle if not c.ever_used), idle[0])
+        del self._connections[victim]
+        victim.close()
+        return True
+
+    def _lost(self, conn: Connection) -> None:
+        self._connections.pop(conn, None)
 
     def _reload(self, cert: bytes, key: bytes) -> None:
         if self._context is not None:

@@ -66,8 +66,9 @@ class Limits:
     """Seconds a connection with no open stream is kept (then GOAWAY NO_ERROR); Envoy keeps
     its connection to the EPP across quiet periods and reconnects if it is closed."""
     max_connections: int = 1_000
-    """Connections served at once per listening port; a further one is closed at once.
-    Envoy uses one per worker thread."""
+    """Connections served at once (both ports); at the cap a new one replaces a connection
+    with no open stream (GOAWAY), or is closed at once if every connection is busy. Envoy
+    uses one per worker thread."""
 
 
 class TokenBucket:

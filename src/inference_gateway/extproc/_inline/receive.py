@@ -57,6 +57,11 @@ class Receiver:
     def open_streams(self) -> int:
         return len(self._streams)
 
+    @property
+    def ever_used(self) -> bool:
+        """Whether the peer ever opened a stream."""
+        return self._last_stream > 0
+
     # --- what calls use ---------------------------------------------------------------
     def send_message(self, stream_id: int, message: bytes) -> None:
         stream = self._streams.get(stream_id)
