@@ -13,8 +13,8 @@ stream through Envoy, not the EPP taking CPU from an upstream and client in its 
 
 Four EPP variants run: ``epp`` (defaults: the inline transport, usage accounting reads every
 response), ``epp-lean`` (``account_usage`` off, so a response that needs no model rewrite
-is let past the EPP after its headers), and ``epp-grpclib`` and ``epp-grpcio`` (defaults on
-the two gRPC libraries).
+is let past the EPP after its headers), and ``epp-grpcio`` (defaults on grpcio, the
+reference transport).
 The gateway itself is built by the caller (``GatewayFactory``) because ``bench`` sits
 beside, not above, the ext_proc package.
 """
@@ -53,7 +53,6 @@ CHAT_PATH = "/v1/chat/completions"
 VARIANTS = (
     ("epp", True, "inline"),
     ("epp-lean", False, "inline"),
-    ("epp-grpclib", True, "grpclib"),
     ("epp-grpcio", True, "grpcio"),
 )
 """(name, director ``account_usage``, ext_proc transport) of each EPP run."""

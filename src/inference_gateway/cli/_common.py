@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Annotated, Any, Literal, TypeAlias, TypeVar
+from typing import Annotated, Any, TypeAlias, TypeVar
 
 import typer
 from kubernetes_asyncio.config import ConfigException as KubeConfigError
@@ -18,13 +18,13 @@ from rich.console import Console
 
 from inference_gateway.api import ObjectError
 from inference_gateway.envoy.process import EnvoyError
+from inference_gateway.extproc.server import Transport
 from inference_gateway.extproc.tls import CertError
 from inference_gateway.observability.tracing import Tracer, setup_tracing
 from inference_gateway.scheduling.config import ConfigError
 
 T = TypeVar("T")
 
-Transport = Literal["inline", "grpclib", "grpcio"]
 CONFIG_HELP = "Multi-document YAML: InferencePool, InferenceModel and v1/Pod objects."
 
 PluginsConfigOption: TypeAlias = Annotated[
@@ -35,7 +35,8 @@ PluginsConfigOption: TypeAlias = Annotated[
     ),
 ]
 TransportOption: TypeAlias = Annotated[
-    Transport, typer.Option(help="gRPC server for ext_proc (inline: least CPU; grpclib, grpcio).")
+    Transport,
+    typer.Option(help="gRPC server for ext_proc (inline: least CPU; grpcio: the reference)."),
 ]
 TracingEndpointOption: TypeAlias = Annotated[
     str | None,

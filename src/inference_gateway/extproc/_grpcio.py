@@ -2,7 +2,7 @@
 
 ``Process`` is the thin loop STYLE rule 14 asks for (``Stream.serve``: ``async for`` in,
 ``context.write`` out), one handler ``Stream`` per call. Kept as the reference transport
-next to ``_grpclib``.
+next to ``_inline``.
 """
 
 from __future__ import annotations
@@ -17,18 +17,29 @@ from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 
+from inference_gateway.extproc._inline.limits import Limits
 from inference_gateway.extproc.handler import Stream
 from inference_gateway.extproc.tls import CertStore
 
-# Bodies arrive in Envoy-sized chunks and leave in 62,000-byte ones; 64 MiB only bounds a
-# misbehaving peer. SO_REUSEPORT off so a second EPP on the same port fails loudly.
+# SO_REUSEPORT off so a second EPP on the same port fails loudly.
 _GRPC_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.max_receive_message_length", 64 * 1024 * 1024),
     ("grpc.max_send_message_length", 64 * 1024 * 1024),
     ("grpc.so_reuseport", 0),
     ("grpc.http2.max_pings_without_data", 0),
     ("grpc.keepalive_permit_without_calls", 1),
 ]
+
+
+def grpc_options(limits: Limits) -> list[tuple[str, Any]]:
+    """The inline server's limits that grpc core has a channel argument for (the rest it
+    enforces its own way or not at all; see the README's security section)."""
+    return [
+        *_GRPC_OPTIONS,
+        ("grpc.max_receive_message_length", limits.max_message),
+        ("grpc.max_concurrent_streams", limits.max_concurrent_streams),
+        ("grpc.max_metadata_size", limits.max_header_block),
+        ("grpc.max_connection_idle_ms", int(limits.idle_timeout * 1000)),
+    ]
 
 
 class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
@@ -97,7 +108,9 @@ class GrpcioBackend:
         port: int,
         health_port: int | None,
         certs: CertStore | None = None,
+        limits: Limits | None = None,
     ) -> None:
+        self._options = grpc_options(limits or Limits())
         self._credentials = _DynamicCredentials(certs) if certs is not None else None
         self._make_stream = make_stream
         self._host = host
@@ -119,14 +132,14 @@ class GrpcioBackend:
         self._health = _Health()
         for name, status in self._statuses.items():
             await self._health.set(name, status)
-        main = grpc.aio.server(options=_GRPC_OPTIONS)
+        main = grpc.aio.server(options=self._options)
         pb_grpc.add_ExternalProcessorServicer_to_server(ExtProcServicer(self._make_stream), main)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, main)
         creds = self._credentials.credentials() if self._credentials is not None else None
         self.port = _bind(main, self._host, port, creds)
         self._servers.append(main)
         if health_port is not None:
-            health = grpc.aio.server(options=_GRPC_OPTIONS)
+            health = grpc.aio.server(options=self._options)
             health_pb2_grpc.add_HealthServicer_to_server(self._health, health)
             self.health_port = _bind(health, self._host, health_port)
             self._servers.append(health)

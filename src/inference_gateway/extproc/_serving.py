@@ -1,5 +1,5 @@
-"""What the asyncio backends (inline, grpclib) share around serving: their listening socket,
-and the first half of a stop (NOT_SERVING under every name, then grace for open calls)."""
+"""What the inline backend needs around serving: its listening socket, and the first half of
+a stop (NOT_SERVING under every name, then grace for open calls)."""
 
 from __future__ import annotations
 

@@ -194,7 +194,7 @@ def bench_gateway(
     *,
     account_usage: bool,
     envoy_concurrency: int,
-    transport: Literal["inline", "grpclib", "grpcio"] = "inline",
+    transport: Literal["inline", "grpcio"] = "inline",
 ) -> Gateway:
     """The gateway ``bench overhead`` measures: free ports, plus Envoy's direct listener."""
     return Gateway(

@@ -1,9 +1,9 @@
 """The EPP's gRPC server: ext_proc ``Process`` plus the gRPC health service.
 
 The protocol lives in ``handler`` and every decision in the director; this module only
-picks a transport (``inline`` by default, ``grpclib`` or ``grpcio``, all serving the same
-``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until the owner
-says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
+picks a transport (``inline`` by default, or ``grpcio``, the reference implementation, both
+serving the same ``Stream``) and runs it. Health follows the upstream EPP: NOT_SERVING until
+the owner says the datastore is synced (``set_serving``), on the main port and, for the ``epp``
 command, also on a separate health port (9003) that kubelet probes. With ``tls`` set, the
 ext_proc port serves TLS (``extproc.tls``); the health port stays plaintext for kubelet.
 """
@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
 from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
+from inference_gateway.extproc._inline.limits import Limits
 from inference_gateway.extproc.handler import Router, Stream
 from inference_gateway.extproc.tls import CertStore, TlsSettings
 from inference_gateway.observability.tracing import NULL_TRACER, Tracer
@@ -32,6 +33,9 @@ _HEALTH_SERVICES = ("", EXT_PROC_SERVICE, "inference-extension", "readiness")
 # As upstream: alive while the process serves, synced or not (a pool that takes a while to
 # appear must not get the pod restarted); NOT_SERVING only when stopping.
 _LIVENESS = ("liveness",)
+
+
+Transport = Literal["inline", "grpcio"]
 
 
 class ExtProcSettings(BaseModel):
@@ -48,15 +52,18 @@ class ExtProcSettings(BaseModel):
     """How often the Envoy in front health-checks this server (its
     ``epp_health_interval_seconds``): a graceful stop answers NOT_SERVING this long, plus a
     margin, before it stops taking streams, so Envoy has stopped sending them by then."""
-    transport: Literal["inline", "grpclib", "grpcio"] = "inline"
+    transport: Transport = "inline"
     """``inline`` (our HTTP/2 framing on an asyncio protocol, see ``extproc._inline``) costs
-    the least per message; grpclib and grpcio are the general-purpose libraries."""
+    the least per message; ``grpcio`` is the general-purpose library, kept as the reference."""
     inline_small_bodies: bool = True
     """Send a body of one chunk or less inside the header answer (CONTINUE_AND_REPLACE),
     one message fewer. Verified with the bundled Envoy 1.40; the ``epp`` command, which
     may sit behind any Envoy, turns it off unless asked."""
     tls: TlsSettings | None = None
     """Serve ext_proc over TLS (None: plaintext)."""
+    limits: Limits = Limits()
+    """What one peer may make the server hold (streams, windows, header blocks, timeouts,
+    connections); all of it on ``inline``, what grpcio has a setting for on ``grpcio``."""
 
 
 class _Backend(Protocol):
@@ -100,15 +107,15 @@ class ExtProcServer:
         if s.transport == "inline":
             from inference_gateway.extproc._inline import InlineBackend
 
-            self._backend = InlineBackend(make_stream, s.host, s.port, s.health_port, self.certs)
-        elif s.transport == "grpclib":
-            from inference_gateway.extproc._grpclib import GrpclibBackend
-
-            self._backend = GrpclibBackend(make_stream, s.host, s.port, s.health_port, self.certs)
+            self._backend = InlineBackend(
+                make_stream, s.host, s.port, s.health_port, self.certs, s.limits
+            )
         else:
             from inference_gateway.extproc._grpcio import GrpcioBackend
 
-            self._backend = GrpcioBackend(make_stream, s.host, s.port, s.health_port, self.certs)
+            self._backend = GrpcioBackend(
+                make_stream, s.host, s.port, s.health_port, self.certs, s.limits
+            )
         self._watch: asyncio.Task[None] | None = None
         self._running = False
 

@@ -1,5 +1,7 @@
 """How a refresh loop gets one metrics body, whichever HTTP client carries it.
 
+Both clients cap the body as inflated, not only as sent: aiohttp's own decompression is off
+and a gzip body goes through the lean client's incremental ``Gunzip``, which stops at the cap.
 Both clients report every failure as a ``ScrapeFailure`` with a short reason (the label of the
 errors counter); a fetch that takes longer than the fetcher's ``timeout`` raises ``TimeoutError``.
 """
@@ -12,7 +14,7 @@ from typing import Protocol
 import aiohttp
 import yarl
 
-from inference_gateway.modelserver._http import BodyTooLarge, HTTPError, LeanClient
+from inference_gateway.modelserver._http import BodyTooLarge, Gunzip, HTTPError, LeanClient
 
 USER_AGENT = "inference-gateway-epp"
 
@@ -46,6 +48,7 @@ class AiohttpFetchers:
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=0, limit_per_host=limit_per_host, ssl=verify_tls),
             timeout=aiohttp.ClientTimeout(total=None),
+            auto_decompress=False,
             headers={
                 "Accept": "text/plain",
                 "Accept-Encoding": "gzip" if gzip else "identity",
@@ -88,19 +91,29 @@ class _AiohttpFetcher:
 
 
 async def _read_capped(resp: aiohttp.ClientResponse, cap: int) -> bytes:
-    """The body, refusing more than ``cap`` bytes (chunked bodies are counted as read)."""
-    if resp.content_length is not None:
-        if resp.content_length > cap:
-            raise ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
-        return await resp.read()
+    """The body, refusing more than ``cap`` bytes as sent or as inflated, read as it comes."""
+    if resp.content_length is not None and resp.content_length > cap:
+        raise ScrapeFailure("too_large", f"body of {resp.content_length} bytes")
+    encoding = resp.headers.get("Content-Encoding", "identity").strip().lower()
+    if encoding not in ("identity", "gzip"):
+        raise ScrapeFailure("http", f"unsupported Content-Encoding {encoding[:20]!r}")
+    inflater = Gunzip(cap) if encoding == "gzip" else None
     chunks: list[bytes] = []
     size = 0
-    async for chunk in resp.content.iter_any():
-        size += len(chunk)
-        if size > cap:
-            raise ScrapeFailure("too_large", f"body over {cap} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+    try:
+        async for chunk in resp.content.iter_any():
+            size += len(chunk)
+            if size > cap:
+                raise ScrapeFailure("too_large", f"body over {cap} bytes")
+            if inflater is not None:
+                inflater.feed(chunk)
+            else:
+                chunks.append(chunk)
+        return inflater.finish() if inflater is not None else b"".join(chunks)
+    except BodyTooLarge as e:
+        raise ScrapeFailure("too_large", str(e)) from e
+    except HTTPError as e:
+        raise ScrapeFailure("http", str(e)) from e
 
 
 class LeanFetcher:

@@ -7,6 +7,9 @@ the status line, ``Content-Length`` or ``Transfer-Encoding: chunked`` (or read-t
 ``Content-Encoding: gzip``. It speaks plain ``http`` only. Any error, timeout or cancellation
 closes the connection, so a half-read response can never be mistaken for the next one.
 
+A gzip body is inflated incrementally and given up as soon as it passes the size cap
+(``gunzip``), since a response of half a megabyte can inflate to half a gigabyte.
+
 The client enforces its own timeout: one ``loop.call_at`` timer per request that fails the
 response future, which costs about half of an ``asyncio.timeout`` block around the call.
 """
@@ -24,6 +27,52 @@ class HTTPError(Exception):
 
 class BodyTooLarge(HTTPError):
     pass
+
+
+_INFLATE_STEP = 64 * 1024
+
+
+class Gunzip:
+    """Inflates a gzip stream fed in pieces; raises ``BodyTooLarge`` past ``cap`` bytes out.
+
+    Each ``feed`` inflates at most ``cap + 1`` bytes in steps of 64 KiB, so a bomb costs the
+    cap, not its inflated size, in memory and time.
+    """
+
+    __slots__ = ("_cap", "_out", "_size", "_z")
+
+    def __init__(self, cap: int) -> None:
+        self._z = zlib.decompressobj(wbits=31)
+        self._cap = cap
+        self._size = 0
+        self._out: list[bytes] = []
+
+    def feed(self, data: bytes | bytearray | memoryview) -> None:
+        z = self._z
+        try:
+            while True:
+                step = min(_INFLATE_STEP, self._cap + 1 - self._size)
+                piece = z.decompress(data, step)
+                self._size += len(piece)
+                if self._size > self._cap:
+                    raise BodyTooLarge(f"body over {self._cap} bytes once inflated")
+                self._out.append(piece)
+                data = z.unconsumed_tail
+                if z.eof or (not data and len(piece) < step):
+                    break
+        except zlib.error as e:
+            raise HTTPError(f"bad gzip body: {e}") from e
+
+    def finish(self) -> bytes:
+        if not self._z.eof:
+            raise HTTPError("bad gzip body: truncated")
+        return b"".join(self._out)
+
+
+def gunzip(data: bytes | bytearray, cap: int) -> bytes:
+    inflater = Gunzip(cap)
+    inflater.feed(data)
+    return inflater.finish()
 
 
 _Head = tuple[int, bool, bytes | None, bool, bool]
@@ -62,7 +111,7 @@ class _Connection(asyncio.Protocol):
             self._fail(BodyTooLarge(f"response over {self._cap} bytes"))
             return
         try:
-            response = _parse(buf, at_eof=False)
+            response = _parse(buf, at_eof=False, cap=self._cap)
         except HTTPError as e:
             self._fail(e)
             return
@@ -74,7 +123,7 @@ class _Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
         try:
-            response = _parse(self._buf, at_eof=True)
+            response = _parse(self._buf, at_eof=True, cap=self._cap)
         except HTTPError as e:
             self._fail(e)
             return
@@ -116,8 +165,9 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
 
-def _parse(buf: bytes | bytearray, *, at_eof: bool) -> _Response | None:
-    """A complete response from the start of ``buf``, or None if more bytes are needed."""
+def _parse(buf: bytes | bytearray, *, at_eof: bool, cap: int = 1 << 62) -> _Response | None:
+    """A complete response from the start of ``buf``, or None if more bytes are needed;
+    ``cap`` bounds the inflated size of a gzip body (``BodyTooLarge``)."""
     head_end = buf.find(b"\r\n\r\n")
     if head_end == -1:
         if at_eof:
@@ -142,10 +192,7 @@ def _parse(buf: bytes | bytearray, *, at_eof: bool) -> _Response | None:
             raise HTTPError("connection closed inside the body")
         return None
     if gzip:
-        try:
-            body = zlib.decompress(body, wbits=31)
-        except zlib.error as e:
-            raise HTTPError(f"bad gzip body: {e}") from e
+        body = gunzip(body, cap)
     return _Response(status, body, close)
 
 

@@ -76,7 +76,7 @@ async def test_overhead_report_has_every_path_and_figure() -> None:
         stream_port=port,
     )
     report = await run_overhead(settings, gateway=bench_gateway)
-    for path in ("envoy", "epp", "epp-lean", "epp-grpclib", "epp-grpcio"):
+    for path in ("envoy", "epp", "epp-lean", "epp-grpcio"):
         (step,) = report[path]["sweep"]
         assert step["requests"] > 0 and step["errors"] == 0
         assert report[path]["sse_events_per_s"] > 0

@@ -92,7 +92,7 @@ async def test_run_exits_non_zero_with_envoys_last_words_when_envoy_dies(
         assert "Envoy exited" in err.decode()
 
 
-@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+@pytest.mark.parametrize("transport", ["inline", "grpcio"])
 async def test_epp_serves_health_on_its_own_port(tmp_path: Path, transport: str) -> None:
     async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.13"]) as b:
         config = tmp_path / "gw.yaml"

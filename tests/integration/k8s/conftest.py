@@ -89,7 +89,7 @@ async def kube_gateway(
     *,
     group: str = "inference.networking.k8s.io",
     tls: bool = True,
-    transport: Literal["inline", "grpclib", "grpcio"] = "inline",
+    transport: Literal["inline", "grpcio"] = "inline",
 ) -> AsyncIterator[Gateway]:
     epp = EppSettings(
         kubernetes=kube_settings(cluster.kubeconfig, group=group),

@@ -154,7 +154,7 @@ async def cluster(
     plugins: str = "default",
     time_scale: float = 1.0,
     seed: int = 7,
-    transport: Literal["inline", "grpclib", "grpcio"] = "inline",
+    transport: Literal["inline", "grpcio"] = "inline",
 ) -> AsyncIterator[Cluster]:
     """Pods, then the gateway over them; ``models`` are extra InferenceModel documents."""
     async with run_pods(specs, time_scale=time_scale) as pods:

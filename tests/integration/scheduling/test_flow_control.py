@@ -155,9 +155,9 @@ async def test_queued_request_past_its_ttl_gets_429_with_retry_after(tmp_path: P
         assert flow_of(c).queued() == 0
 
 
-@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+@pytest.mark.parametrize("transport", ["inline", "grpcio"])
 async def test_client_that_hangs_up_leaves_the_queue(
-    tmp_path: Path, transport: Literal["inline", "grpclib", "grpcio"]
+    tmp_path: Path, transport: Literal["inline", "grpcio"]
 ) -> None:
     """Envoy cancels the ext_proc stream; every gRPC transport cancels the waiting task."""
     async with cluster(

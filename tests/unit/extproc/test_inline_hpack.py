@@ -8,7 +8,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from inference_gateway.extproc._inline.hpack_cache import CachingDecoder
+from inference_gateway.extproc._inline.hpack_cache import CachingDecoder, TooManyTableUpdates
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from tests.unit.extproc.test_inline_http2 import HEADERS, connect, route
 from tests.unit.extproc.test_server import ScriptedDirector
@@ -47,6 +47,10 @@ def test_caching_decoder_decodes_as_a_fresh_hpack_decoder_does(
             blocks.append(encoder.encode(fields, huffman=True))
     cached, plain = CachingDecoder(), hpack.Decoder()
     for block in blocks:
+        if _leading_updates(block) > 2:  # RFC 7541 section 4.2 allows two; hpack takes any
+            with pytest.raises(TooManyTableUpdates):
+                cached.decode(block)
+            return
         try:
             expected = [(bytes(k), bytes(v)) for k, v in plain.decode(block, raw=True)]
         except hpack.HPACKError:
@@ -55,6 +59,28 @@ def test_caching_decoder_decodes_as_a_fresh_hpack_decoder_does(
                 cached.decode(block)
             return
         assert cached.decode(block) == expected
+
+
+def _leading_updates(block: bytes) -> int:
+    """Table size updates opening ``block`` (sizes here fit one byte or two)."""
+    count, pos = 0, 0
+    while pos < len(block) and block[pos] & 0xE0 == 0x20:
+        count += 1
+        pos += 1 if block[pos] & 0x1F != 0x1F else 2 + _continued(block, pos + 1)
+    return count
+
+
+def _continued(block: bytes, pos: int) -> int:
+    extra = 0
+    while block[pos + extra] & 0x80:
+        extra += 1
+    return extra
+
+
+def test_a_block_of_many_table_size_updates_is_refused_before_decoding() -> None:
+    """The HPACK size-update bomb: thousands of resizes in one block cost one byte each."""
+    with pytest.raises(TooManyTableUpdates):
+        CachingDecoder().decode(b"\x20\x3f\xe1\x1f" * 1000)
 
 
 def test_a_block_that_adds_entries_is_never_cached() -> None:

@@ -79,7 +79,7 @@ def director() -> ScriptedDirector:
     return ScriptedDirector()
 
 
-@pytest.fixture(params=["inline", "grpclib", "grpcio"])
+@pytest.fixture(params=["inline", "grpcio"])
 async def stub(
     director: ScriptedDirector, request: pytest.FixtureRequest
 ) -> AsyncIterator[pb_grpc.ExternalProcessorStub]:
@@ -318,9 +318,9 @@ async def test_request_trailers_route_and_are_answered_last(
     await end(call)
 
 
-@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+@pytest.mark.parametrize("transport", ["inline", "grpcio"])
 async def test_health_reports_serving_on_the_separate_port(
-    director: ScriptedDirector, transport: Literal["inline", "grpclib", "grpcio"]
+    director: ScriptedDirector, transport: Literal["inline", "grpcio"]
 ) -> None:
     settings = ExtProcSettings(port=0, health_port=0, transport=transport)
     async with ExtProcServer(director, settings) as server:
@@ -364,9 +364,9 @@ async def test_stop_lets_an_open_stream_finish_within_the_grace(
     assert director.finished == ["incomplete"]
 
 
-@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+@pytest.mark.parametrize("transport", ["inline", "grpcio"])
 async def test_restart_serves_again_on_the_ports_first_bound(
-    director: ScriptedDirector, transport: Literal["inline", "grpclib", "grpcio"]
+    director: ScriptedDirector, transport: Literal["inline", "grpcio"]
 ) -> None:
     settings = ExtProcSettings(port=0, health_port=0, transport=transport)
     server = ExtProcServer(director, settings)
@@ -389,9 +389,9 @@ async def test_restart_serves_again_on_the_ports_first_bound(
         await server.stop(0)
 
 
-@pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+@pytest.mark.parametrize("transport", ["inline", "grpcio"])
 async def test_graceful_stop_says_not_serving_and_still_takes_streams_for_an_interval(
-    director: ScriptedDirector, transport: Literal["inline", "grpclib", "grpcio"]
+    director: ScriptedDirector, transport: Literal["inline", "grpcio"]
 ) -> None:
     settings = ExtProcSettings(port=0, transport=transport, health_interval_seconds=0.5)
     server = ExtProcServer(director, settings)

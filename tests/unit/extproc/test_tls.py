@@ -30,7 +30,7 @@ from inference_gateway.extproc.tls import (
 from tests.unit.extproc.test_server import ENDPOINT, ScriptedDirector, end, headers, set_headers
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
-TRANSPORTS = pytest.mark.parametrize("transport", ["inline", "grpclib", "grpcio"])
+TRANSPORTS = pytest.mark.parametrize("transport", ["inline", "grpcio"])
 
 
 def der(pem: bytes) -> bytes:

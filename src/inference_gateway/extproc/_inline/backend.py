@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from inference_gateway.extproc._inline.calls import CallCounter, HealthCall, ProcessCall
 from inference_gateway.extproc._inline.connection import Connection
+from inference_gateway.extproc._inline.limits import Limits, RejectLog
 from inference_gateway.extproc._inline.streams import CallFactory
 from inference_gateway.extproc._serving import bound_socket, drain
 from inference_gateway.extproc.handler import Stream
@@ -19,7 +20,7 @@ CHECK = b"/grpc.health.v1.Health/Check"
 
 
 class InlineBackend:
-    """Same contract as the grpclib and grpcio backends (``server._Backend``).
+    """Same contract as the grpcio backend (``server._Backend``).
 
     A certificate reload loads the new pair into the same ``SSLContext``: OpenSSL copies a
     context's certificate into each connection as it is accepted, so only new connections
@@ -33,8 +34,12 @@ class InlineBackend:
         port: int,
         health_port: int | None,
         certs: CertStore | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self._make_stream = make_stream
+        self._limits = limits or Limits()
+        self._rejects = RejectLog()
+        """One per server: its rate limit is on log lines, whichever peer causes them."""
         self._context: ssl.SSLContext | None = None
         if certs is not None:
             self._context = server_context(certs.cert, certs.key)
@@ -45,7 +50,7 @@ class InlineBackend:
         self._host = host
         self._want = (port, health_port)
         self._servers: list[asyncio.Server] = []
-        self._connections: set[Connection] = set()
+        self._connections: dict[Connection, None] = {}
         """Connections that are up: registered by ``connection_made``, not by the factory,
         so a failed TLS handshake (a TCP probe, a plaintext client) leaves nothing behind."""
         self._closing = False
@@ -87,16 +92,34 @@ class InlineBackend:
         sock = bound_socket(self._host, port)
 
         def accept() -> Connection:
-            return Connection(routes, self._made, self._connections.discard)
+            return Connection(routes, self._made, self._lost, self._limits, self._rejects)
 
         server = await asyncio.get_running_loop().create_server(accept, sock=sock, ssl=tls)
         return server, int(sock.getsockname()[1])
 
-    def _made(self, conn: Connection) -> None:
-        if self._closing:  # a TLS handshake that ended after ``stop`` closed the others
-            conn.close()
-        else:
-            self._connections.add(conn)
+    def _made(self, conn: Connection) -> bool:
+        """Serve ``conn`` unless stopping (a TLS handshake that ended after ``stop`` closed
+        the others) or at the connection limit (counted over both ports)."""
+        if self._closing:
+            return False
+        if len(self._connections) >= self._limits.max_connections and not self._evict_idle():
+            return False
+        self._connections[conn] = None
+        return True
+
+    def _evict_idle(self) -> bool:
+        """Make room at the cap by closing (GOAWAY) a connection with no open stream, one
+        that never opened any first, the oldest first: idle sockets must not lock Envoy out."""
+        idle = [c for c in self._connections if not c.open_streams]
+        if not idle:
+            return False
+        victim = next((c for c in idle if not c.ever_used), idle[0])
+        del self._connections[victim]
+        victim.close()
+        return True
+
+    def _lost(self, conn: Connection) -> None:
+        self._connections.pop(conn, None)
 
     def _reload(self, cert: bytes, key: bytes) -> None:
         if self._context is not None:

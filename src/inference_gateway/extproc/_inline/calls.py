@@ -2,19 +2,22 @@
 
 Both run inside the connection's read handling, so a ``Process`` message is answered before
 the next one is looked at. Only request-control plugins are asynchronous; while one runs,
-later messages of that stream wait in order and are handled when it returns.
+later messages of that stream wait in the connection, in order, and are handled when it
+returns. A message that is not a valid protobuf ends its call with INTERNAL, as grpc does,
+and one log line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from collections.abc import Callable
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
+from google.protobuf.message import DecodeError
 from grpc_health.v1 import health_pb2
 
+from inference_gateway.aio import spawn
 from inference_gateway.extproc._inline.connection import Connection
 from inference_gateway.extproc.handler import Responses, Stream
 
@@ -42,9 +45,13 @@ class CallCounter:
 
 
 class ProcessCall:
-    """``ExternalProcessor/Process``: one handler ``Stream`` per gRPC stream."""
+    """``ExternalProcessor/Process``: one handler ``Stream`` per gRPC stream.
 
-    __slots__ = ("_conn", "_counter", "_ended", "_id", "_queue", "_stream", "_task")
+    While an asynchronous plugin routes the request the call is ``busy``: the connection
+    keeps later messages of the stream (and their window) until ``resume``.
+    """
+
+    __slots__ = ("_conn", "_counter", "_id", "_stream", "_task", "busy")
 
     def __init__(
         self, conn: Connection, stream_id: int, stream: Stream, counter: CallCounter
@@ -54,20 +61,30 @@ class ProcessCall:
         self._stream: Stream | None = stream
         self._counter = counter
         self._task: asyncio.Task[None] | None = None
-        self._queue: deque[bytes] = deque()
-        self._ended = False
+        self.busy = False
         counter.opened()
 
     def on_message(self, message: bytes | memoryview) -> None:
-        if self._task is not None:
-            self._queue.append(bytes(message))
+        stream = self._stream
+        if stream is None:
             return
-        self._handle(message)
+        try:
+            request = pb.ProcessingRequest.FromString(message)
+        except DecodeError:
+            self._conn.reject(f"stream {self._id}: malformed ProcessingRequest")
+            self._close("stream_error")
+            self._conn.finish(self._id, _INTERNAL, "malformed message")
+            return
+        responses = stream.on_message(request)
+        if stream.routing_pending:
+            self.busy = True
+            self._task = spawn(
+                self._route(stream), name=f"ext_proc-route-{self._id}", forever=False
+            )
+            return
+        self._send(stream, responses)
 
     def on_end(self) -> None:
-        if self._task is not None:
-            self._ended = True
-            return
         self._close("incomplete")
         self._conn.finish(self._id)
 
@@ -76,16 +93,6 @@ class ProcessCall:
             self._task.cancel()
             self._task = None
         self._close("cancelled")
-
-    def _handle(self, message: bytes | memoryview) -> None:
-        stream = self._stream
-        if stream is None:
-            return
-        responses = stream.on_message(pb.ProcessingRequest.FromString(message))
-        if stream.routing_pending:
-            self._task = asyncio.get_running_loop().create_task(self._route(stream))
-            return
-        self._send(stream, responses)
 
     def _send(self, stream: Stream, responses: Responses) -> None:
         conn, stream_id = self._conn, self._id
@@ -101,23 +108,19 @@ class ProcessCall:
         except asyncio.CancelledError:
             return
         self._task = None
+        self.busy = False
         try:
             self._send(stream, responses)
-            while self._queue and self._task is None and self._stream is not None:
-                self._handle(self._queue.popleft())
-            if self._ended and self._task is None and self._stream is not None:
-                self.on_end()
         except Exception:
             log.exception("ext_proc stream %d failed after routing", self._id)
             self._close("stream_error")
             self._conn.finish(self._id, _INTERNAL, "internal error")
-        self._conn.flush()
+        self._conn.resume(self._id)
 
     def _close(self, error: str) -> None:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        self._queue.clear()
         self._counter.closed()
         stream.close(error=error)
 
@@ -126,6 +129,7 @@ class HealthCall:
     """``Health/Check``: answered as soon as its one request message is in."""
 
     __slots__ = ("_conn", "_id", "_on_check", "_statuses")
+    busy = False
 
     def __init__(
         self,
@@ -140,7 +144,12 @@ class HealthCall:
         self._on_check = on_check
 
     def on_message(self, message: bytes | memoryview) -> None:
-        service = health_pb2.HealthCheckRequest.FromString(message).service
+        try:
+            service = health_pb2.HealthCheckRequest.FromString(message).service
+        except DecodeError:
+            self._conn.reject(f"stream {self._id}: malformed HealthCheckRequest")
+            self._conn.finish(self._id, _INTERNAL, "malformed message")
+            return
         self._on_check()
         status = self._statuses.get(service)
         if status is None:

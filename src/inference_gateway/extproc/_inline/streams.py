@@ -1,8 +1,11 @@
-"""One gRPC call's stream on the inline server: what it is owed, and its length-prefixed messages.
+"""One gRPC call's stream on the inline server: its length-prefixed messages and receive window.
 
 HTTP/2 DATA frames and gRPC messages do not line up: a frame may carry several messages, or a
 message may span frames (a body chunk of Envoy's is often larger than one frame). The reader
-here hands out whole messages and keeps the rest; the connection module stays with frames.
+here hands out whole messages and keeps the rest in ``inbox``, together with any whole
+messages the call could not take yet (it is ``busy``, or the connection holds back while the
+peer does not read its answers). Bytes in the inbox are not given back to the peer's windows
+until they leave it, so the windows bound what a peer can make a stream hold.
 """
 
 from __future__ import annotations
@@ -17,13 +20,14 @@ from inference_gateway.extproc._inline.outbound import SendState
 if TYPE_CHECKING:
     from inference_gateway.extproc._inline.connection import Connection
 
-MAX_MESSAGE = 64 * 1024 * 1024
-"""A larger gRPC message fails its call with RESOURCE_EXHAUSTED."""
 STATUS_UNIMPLEMENTED, STATUS_RESOURCE_EXHAUSTED, STATUS_INTERNAL = 12, 8, 13
 
 
 class Call(Protocol):
     """One gRPC call; every method runs inside the connection's read handling."""
+
+    busy: bool
+    """The call takes no message now; it calls ``Connection.resume`` when it does again."""
 
     def on_message(self, message: bytes | memoryview) -> None: ...
 
@@ -40,54 +44,61 @@ CallFactory = Callable[["Connection", int], Call]
 class MessageRejected(Exception):
     """A message this server will not take; the call ends with ``status``."""
 
-    def __init__(self, status: int) -> None:
+    def __init__(self, status: int, reason: str) -> None:
         super().__init__(status)
         self.status = status
+        self.reason = reason
+
+    @classmethod
+    def of(cls, compressed: int, length: int) -> MessageRejected:
+        """Why a message with this prefix is refused (it is compressed or too long)."""
+        if compressed:
+            return cls(STATUS_UNIMPLEMENTED, "compressed message")
+        return cls(STATUS_RESOURCE_EXHAUSTED, f"message of {length} bytes")
 
 
 @dataclass(slots=True)
 class GrpcStream:
+    id: int
     call: Call
     send: SendState
-    receive_unacked: int = 0
-    partial: bytearray = field(default_factory=bytearray)
+    window: int
+    """What the peer may still send on this stream (our receive window)."""
+    unacked: int = 0
+    """Consumed bytes not yet given back with a WINDOW_UPDATE."""
+    inbox: bytearray = field(default_factory=bytearray)
+    """Received bytes no call has taken: a partial message, or messages held back."""
+    end_received: bool = False
+    """END_STREAM came; the call hears it once the inbox is empty."""
+    end_told: bool = False
+    got_data: bool = False
 
-    def messages(self, payload: memoryview) -> list[bytes | memoryview]:
-        """The messages ``payload`` completes, in order; an incomplete tail is kept.
+    def inbox_has_message(self) -> bool:
+        """A whole message (or a prefix to reject) is at the front of the inbox."""
+        inbox = self.inbox
+        if len(inbox) < 5:
+            return False
+        compressed, length = f.MESSAGE_PREFIX.unpack_from(inbox)
+        return bool(compressed) or len(inbox) >= 5 + length
 
-        Raises ``MessageRejected`` for a compressed message (none is ever negotiated) or one
-        over ``MAX_MESSAGE``, as soon as its prefix is seen.
-        """
-        if self.partial:
-            self.partial += payload
-            if len(self.partial) < 5:
-                return []
-            needed = 5 + f.MESSAGE_PREFIX.unpack_from(self.partial)[1]
-            if len(self.partial) < needed and needed <= MAX_MESSAGE + 5:
-                return []
-            data: bytes | memoryview = bytes(self.partial)
-            self.partial = bytearray()
-        else:
-            data = payload
-        out: list[bytes | memoryview] = []
-        pos, size = 0, len(data)
-        while size - pos >= 5:
-            compressed, length = f.MESSAGE_PREFIX.unpack_from(data, pos)
-            if compressed or length > MAX_MESSAGE:
-                raise MessageRejected(
-                    STATUS_UNIMPLEMENTED if compressed else STATUS_RESOURCE_EXHAUSTED
-                )
-            end = pos + 5 + length
-            if end > size:
-                break
-            out.append(data[pos + 5 : end])
-            pos = end
-        if pos < size:
-            self.partial = bytearray(data[pos:])
-        return out
+    def next_message(self, max_message: int) -> bytes | None:
+        """The first whole message in the inbox, taken out of it (None: not whole yet)."""
+        inbox = self.inbox
+        if len(inbox) < 5:
+            return None
+        compressed, length = f.MESSAGE_PREFIX.unpack_from(inbox)
+        if compressed or length > max_message:
+            raise MessageRejected.of(compressed, length)
+        if len(inbox) < 5 + length:
+            return None
+        message = bytes(inbox[5 : 5 + length])
+        del inbox[: 5 + length]
+        return message
 
 
 class _NoCall:
+    busy = False
+
     def on_message(self, message: bytes | memoryview) -> None:
         pass
 
