@@ -12,7 +12,7 @@ from pathlib import Path
 
 import aiohttp
 
-from inference_gateway.extproc import Gateway
+from inference_gateway.app import Gateway
 
 _TOP_GROWTH = 8
 

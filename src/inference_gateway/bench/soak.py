@@ -30,6 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.bench._soak_load import DRAIN_MARGIN, POD_HOSTS, config_yaml
 from inference_gateway.bench._soak_probes import envoy_heap_mb, rss_mb
 from inference_gateway.bench._soak_probes import top_growth as _top_growth
@@ -38,7 +39,6 @@ from inference_gateway.bench.soak_result import GOAL_MINUTES as GOAL_MINUTES
 from inference_gateway.bench.soak_result import WARMUP_SHARE as WARMUP_SHARE
 from inference_gateway.bench.soak_result import Sample, SoakResult
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.simulator.ports import shared_free_port
 

@@ -13,7 +13,7 @@ import pydantic
 import typer
 import yaml
 
-from inference_gateway.extproc.epp import KubernetesSourceSettings
+from inference_gateway.app.epp import KubernetesSourceSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.modelserver.datalayer import ScrapeSettings
 from inference_gateway.modelserver.spec import VLLM, EngineConfig, MetricSpec

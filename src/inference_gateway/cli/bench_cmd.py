@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from inference_gateway.app import bench_gateway
 from inference_gateway.bench.cache_bench import (
     CacheBenchSettings,
     format_cache_report,
@@ -25,7 +26,6 @@ from inference_gateway.bench.soak import run_soak
 from inference_gateway.bench.soak_report import print_report as print_soak_report
 from inference_gateway.bench.soak_report import write_json, write_plot
 from inference_gateway.cli._common import run_loop
-from inference_gateway.extproc import bench_gateway
 from inference_gateway.observability.logging import setup_logging
 
 

@@ -18,11 +18,12 @@ import pydantic
 import typer
 
 from inference_gateway._heap import freeze_long_lived
+from inference_gateway.app.epp import Epp, EppSettings
 from inference_gateway.cli import _epp_options as o
 from inference_gateway.cli import _epp_settings as to
 from inference_gateway.cli._common import run_traced, stop_on_signals
 from inference_gateway.cli._goflags import GoFlagsCommand, IgnoredFlags
-from inference_gateway.extproc.epp import Epp, EppSettings
+from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.observability.tracing import Tracer
 from inference_gateway.requestcontrol import DirectorSettings
@@ -31,6 +32,7 @@ from inference_gateway.sources.kubernetes.source import GA_GROUP
 log = logging.getLogger(__name__)
 
 _MAX_BODY_BYTES = DirectorSettings().max_body_bytes
+_INLINE_SMALL_BODIES = ExtProcSettings().inline_small_bodies
 _IGNORED_WHY = {
     "enable-pprof": "no pprof in Python (use py-spy)",
     "health-checking": "gRPC health is always served",
@@ -77,7 +79,7 @@ def epp(
     disable_endpoint_subset_filter: o.DisableSubsetFilter = False,
     max_body_bytes: o.MaxBodyBytes = _MAX_BODY_BYTES,
     transport: o.Transport = "inline",
-    inline_small_bodies: o.InlineSmallBodies = False,
+    inline_small_bodies: o.InlineSmallBodies = _INLINE_SMALL_BODIES,
     v: o.Verbosity = None,
     zap_encoder: o.ZapEncoder = None,
     zap_log_level: o.ZapLogLevel = None,

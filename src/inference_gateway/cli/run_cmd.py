@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.panel import Panel
 
 from inference_gateway.api._common import FailureMode
+from inference_gateway.app import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.bbr import BbrServer
 from inference_gateway.cli._common import (
     CONFIG_HELP,
@@ -30,7 +31,6 @@ from inference_gateway.cli._common import (
 )
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
-from inference_gateway.extproc import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.observability.logging import setup_logging
 from inference_gateway.observability.tracing import Tracer

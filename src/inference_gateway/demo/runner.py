@@ -15,13 +15,13 @@ from typing import Any
 from rich.console import Console
 from rich.live import Live
 
+from inference_gateway.app import Gateway
 from inference_gateway.demo.load import Tally, run_load
 from inference_gateway.demo.settings import DemoSettings, Policy
 from inference_gateway.demo.summary import RunResult, summarize
 from inference_gateway.demo.view import plain_line, render
 from inference_gateway.demo.workload import DemoRequest, schedule
 from inference_gateway.demo.world import DemoStartError, World, demo_world
-from inference_gateway.extproc import Gateway
 
 _LIVE_PERIOD = 0.25
 _PLAIN_PERIOD = 5.0

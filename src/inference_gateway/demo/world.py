@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.demo.settings import (
     ADAPTERS,
     BASE_MODEL,
@@ -35,7 +36,6 @@ from inference_gateway.demo.settings import (
     Policy,
 )
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.requestcontrol.flowcontrol.build import with_flow_control
 from inference_gateway.simulator import PodSpec, SimPod, ports, run_pods

@@ -55,10 +55,11 @@ class ExtProcSettings(BaseModel):
     transport: Transport = "inline"
     """``inline`` (our HTTP/2 framing on an asyncio protocol, see ``extproc._inline``) costs
     the least per message; ``grpcio`` is the general-purpose library, kept as the reference."""
-    inline_small_bodies: bool = True
+    inline_small_bodies: bool = False
     """Send a body of one chunk or less inside the header answer (CONTINUE_AND_REPLACE),
-    one message fewer. Verified with the bundled Envoy 1.40; the ``epp`` command, which
-    may sit behind any Envoy, turns it off unless asked."""
+    one message fewer. Off by default because the EPP may sit behind any Envoy; verified
+    with the bundled Envoy 1.40, so ``app.Gateway``, which runs that Envoy, turns it on
+    unless the settings say otherwise."""
     tls: TlsSettings | None = None
     """Serve ext_proc over TLS (None: plaintext)."""
     limits: Limits = Limits()

@@ -10,14 +10,14 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from inference_gateway.bbr import BbrServer
-from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import (
+from inference_gateway.app import (
     BbrRouting,
     EppSettings,
     Gateway,
     GatewaySettings,
 )
+from inference_gateway.bbr import BbrServer
+from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from tests.integration.gateway.pods import Pod, documents, model_doc, pod_doc, pool_doc, run_pods
 

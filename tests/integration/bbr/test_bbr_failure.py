@@ -10,10 +10,10 @@ from pathlib import Path
 
 import aiohttp
 
+from inference_gateway.app import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.bbr import BbrServer
 from inference_gateway.envoy.bbr_bootstrap import BBR_CLUSTER
 from inference_gateway.envoy.bootstrap import EPP_CLUSTER, EnvoySettings
-from inference_gateway.extproc import BbrRouting, EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from tests.integration.bbr.conftest import LLAMA, MISTRAL
 from tests.integration.gateway.pods import (

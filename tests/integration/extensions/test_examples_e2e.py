@@ -14,8 +14,8 @@ from pathlib import Path
 import aiohttp
 import yaml
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.simulator.server import PodSpec, run_pods
 from tests.integration.gateway.pods import free_port

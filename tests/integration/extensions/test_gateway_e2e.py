@@ -17,8 +17,8 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.simulator.server import PodSpec, run_pods
 from tests.integration.gateway.pods import documents, free_port, model_doc, pod_doc, pool_doc

@@ -11,8 +11,8 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import DirectorSettings

@@ -17,6 +17,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from inference_gateway.app import bench_gateway
 from inference_gateway.bench._overhead_load import free_port, python_sse_rate, wrk_sse_rate
 from inference_gateway.bench._sse_upstream import stream_upstream
 from inference_gateway.bench.overhead import (
@@ -26,7 +27,6 @@ from inference_gateway.bench.overhead import (
     format_report,
     run_overhead,
 )
-from inference_gateway.extproc import bench_gateway
 
 SSE_BODY = b'{"model": "m", "messages": [], "stream": true, "max_tokens": 5}'
 JSON = {"content-type": "application/json"}

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import aiohttp
 
-from inference_gateway.extproc import Gateway
+from inference_gateway.app import Gateway
 from tests.integration.gateway.conftest import LLAMA, base_config, gateway_settings
 from tests.integration.gateway.pods import documents, run_pods
 

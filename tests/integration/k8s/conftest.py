@@ -15,13 +15,13 @@ from typing import Any, Literal
 import aiohttp
 import pytest
 
-from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import (
+from inference_gateway.app import (
     EppSettings,
     Gateway,
     GatewaySettings,
     KubernetesSourceSettings,
 )
+from inference_gateway.envoy.bootstrap import EnvoySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods

@@ -8,7 +8,7 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference_gateway.extproc import Epp, EppSettings, Gateway
+from inference_gateway.app import Epp, EppSettings, Gateway
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.sources.kubernetes import KubernetesSource

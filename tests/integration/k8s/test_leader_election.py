@@ -14,7 +14,7 @@ from pathlib import Path
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference_gateway.extproc import Epp, EppSettings, KubernetesSourceSettings
+from inference_gateway.app import Epp, EppSettings, KubernetesSourceSettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.sources.kubernetes import KubernetesSource
 from inference_gateway.sources.kubernetes.lease import LeaderElectionSettings

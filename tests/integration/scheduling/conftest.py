@@ -20,9 +20,9 @@ from typing import Any, Literal
 
 import aiohttp
 
+from inference_gateway.app import EppSettings, Gateway, GatewaySettings
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.envoy.bootstrap import EnvoySettings
-from inference_gateway.extproc import EppSettings, Gateway, GatewaySettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.simulator.server import PodSpec, SimPod, run_pods
 from tests.integration.gateway.pods import documents, free_port, pod_doc, pool_doc

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from inference_gateway.extproc import Epp, EppSettings
+from inference_gateway.app import Epp, EppSettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.sources.file import load_file, plugins_document
 

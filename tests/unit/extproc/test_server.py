@@ -83,7 +83,9 @@ def director() -> ScriptedDirector:
 async def stub(
     director: ScriptedDirector, request: pytest.FixtureRequest
 ) -> AsyncIterator[pb_grpc.ExternalProcessorStub]:
-    settings = ExtProcSettings(port=0, max_body_bytes=200_000, transport=request.param)
+    settings = ExtProcSettings(
+        port=0, max_body_bytes=200_000, transport=request.param, inline_small_bodies=True
+    )
     async with (
         ExtProcServer(director, settings) as server,
         grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives import serialization
 from envoy.service.ext_proc.v3 import external_processor_pb2_grpc as pb_grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference_gateway.extproc import EppSettings, KubernetesSourceSettings
+from inference_gateway.app import EppSettings, KubernetesSourceSettings
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import (
     CERT_FILE,

@@ -1,7 +1,7 @@
 """The EPP in-process plus a real Envoy in front (``Gateway``), for the ``run`` command,
 the integration tests, the benchmarks and the demo:
 
-    Epp (``extproc.epp``) -> ext_proc port <- Envoy (bootstrap from ``envoy.bootstrap``)
+    Epp (``app.epp``) -> ext_proc port <- Envoy (bootstrap from ``envoy.bootstrap``)
     datastore changes -> fallback EDS file -> Envoy (FailOpen path)
     datastore changes -> route file -> Envoy RDS (body-based routing, ``BbrRouting``)
 
@@ -20,6 +20,7 @@ from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from inference_gateway.app.epp import Epp, EppSettings
 from inference_gateway.datastore import Datastore
 from inference_gateway.envoy.bbr_routes import RoutesFile
 from inference_gateway.envoy.bootstrap import (
@@ -30,7 +31,6 @@ from inference_gateway.envoy.bootstrap import (
 )
 from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.envoy.process import EnvoyProcess
-from inference_gateway.extproc.epp import Epp, EppSettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import DirectorSettings
@@ -96,13 +96,14 @@ class Gateway:
         tracer: Tracer = NULL_TRACER,
     ) -> None:
         self.settings = settings
-        # The EPP's graceful stop waits out one of this Envoy's health-check intervals.
-        interval = settings.envoy.epp_health_interval_seconds
-        epp = settings.epp.model_copy(
-            update={
-                "grpc": settings.epp.grpc.model_copy(update={"health_interval_seconds": interval})
-            }
-        )
+        # The EPP's graceful stop waits out one of this Envoy's health-check intervals, and
+        # the bundled Envoy takes small bodies inside the header answer.
+        grpc: dict[str, object] = {
+            "health_interval_seconds": settings.envoy.epp_health_interval_seconds
+        }
+        if "inline_small_bodies" not in settings.epp.grpc.model_fields_set:
+            grpc["inline_small_bodies"] = True
+        epp = settings.epp.model_copy(update={"grpc": settings.epp.grpc.model_copy(update=grpc)})
         if settings.bbr is not None:
             director = epp.director.model_copy(update={"pool_header": True})
             epp = epp.model_copy(update={"director": director})

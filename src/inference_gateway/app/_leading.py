@@ -24,7 +24,7 @@ from inference_gateway.sources.kubernetes.lease import (
 )
 
 if TYPE_CHECKING:
-    from inference_gateway.extproc.epp import KubernetesSourceSettings
+    from inference_gateway.app.epp import KubernetesSourceSettings
     from inference_gateway.extproc.server import ExtProcServer
     from inference_gateway.sources.kubernetes import KubernetesSource
 

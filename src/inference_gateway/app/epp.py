@@ -8,7 +8,7 @@ the benchmarks compose it:
 Start order is bottom-up and stop order the reverse, so nothing serves before what it reads
 from exists and nothing it reads from disappears while it serves. gRPC health turns
 SERVING once the source has synced (the file: its first load; Kubernetes: the pool and
-every watch's first list), which may be long after the port opens. ``extproc.gateway``
+every watch's first list), which may be long after the port opens. ``app.gateway``
 puts a real Envoy in front.
 """
 
@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
+from inference_gateway.app._leading import lead_then_serve
 from inference_gateway.datastore import Datastore, Endpoint
-from inference_gateway.extproc._leading import lead_then_serve
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
 from inference_gateway.modelserver.collector import ScraperCollector
