@@ -23,6 +23,7 @@ from typing import Any
 
 import aiohttp
 
+from inference_gateway.aio import spawn
 from inference_gateway.children import die_with_parent, stop_process
 
 log = logging.getLogger(__name__)
@@ -93,9 +94,7 @@ class EnvoyProcess:
             start_new_session=True,
             preexec_fn=die_with_parent,
         )
-        self._reader = asyncio.get_running_loop().create_task(
-            self._read_stderr(), name="envoy-stderr"
-        )
+        self._reader = spawn(self._read_stderr(), name="envoy-stderr", forever=False)
         try:
             await self._wait_ready(admin_path)
         except BaseException:

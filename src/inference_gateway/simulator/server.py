@@ -26,6 +26,7 @@ from typing import Any, Literal
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
+from inference_gateway.aio import spawn
 from inference_gateway.simulator import openai
 from inference_gateway.simulator.config import EngineConfig
 from inference_gateway.simulator.embeddings import handle_embeddings
@@ -219,7 +220,7 @@ async def run_pods(
     """Start every pod (port 0 = any free port, read back into ``pod.port``); stop all on exit."""
     pods = [SimPod(spec, time_scale) for spec in specs]
     runners: list[web.AppRunner] = []
-    drivers = [asyncio.create_task(p.realtime.run(), name=f"sim-driver-{p.name}") for p in pods]
+    drivers = [spawn(p.realtime.run(), name=f"sim-driver-{p.name}") for p in pods]
     try:
         for pod in pods:
             runner = web.AppRunner(
