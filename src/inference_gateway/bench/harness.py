@@ -6,7 +6,10 @@ so a run is a pure function of its inputs. The scheduler sees the pool as the EP
 each pod's ``Metrics`` is the snapshot of the last scrape tick (every 50 ms by default,
 stamped ``updated_at`` = tick time), so staleness is part of the experiment, while
 ``in_flight`` is the gateway's own exact count (up at pick, down at finish). An ``oracle``
-policy instead gets a fresh snapshot of every engine at the moment it picks.
+policy instead gets a fresh snapshot of every engine at the moment it picks, and a
+``lookahead`` policy tries the request on exact copies of every engine
+(``bench.lookahead``). Every finished request is fed to the scheduler's learning plugins
+(``scheduling.observe.ResponseObserver``), as the gateway's response path does.
 
 A stage's requests arrive during ``[0, warmup + duration)``; only those arriving after the
 warmup are measured. Once arrivals end, the run drains until nothing is in flight or
@@ -20,10 +23,11 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from inference_gateway.bench import lookahead
 from inference_gateway.bench._pool import PoolSetup, prepare
-from inference_gateway.bench.policies import Policy, instantiate, load
+from inference_gateway.bench.policies import Policy, instantiate, load, observers_of
 from inference_gateway.bench.stats import Outcome, Status
 from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
@@ -43,6 +47,9 @@ class RunResult:
     """Cached prompt tokens / prompt tokens looked up, over the measured window."""
     preemptions: int
     end: float
+    predictions: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """(predicted TTFT, TTFT, predicted TPOT, TPOT) of each measured request a latency
+    predictor scored (TPOT NaN for one-token outputs)."""
 
 
 class _Run:
@@ -64,6 +71,8 @@ class _Run:
         self.stream: list[BenchRequest] = []
         self.refill: list[BenchRequest] = []
         self.index = {e.name: i for i, e in enumerate(self.endpoints)}
+        self.observers = observers_of(self.scheduler)
+        self.predictions: list[tuple[float, tuple[float, float, float, float]]] = []
 
     def push(self, t: float, kind: int, arg: int) -> None:
         self.seq += 1
@@ -90,7 +99,29 @@ class _Run:
         outcome.cached_tokens = rec.cached_tokens
         ep = self.endpoints[i]
         self.endpoints[i] = replace(ep, in_flight=ep.in_flight - 1)
+        if self.observers:
+            self.observe(rec, ep.name)
         self.top_up(rec.finish)
+
+    def observe(self, rec: RequestRecord, pod: str) -> None:
+        """Feed a finished request to the learning plugins, as the gateway's response path
+        does, noting what each predicted for it first."""
+        tpot = rec.tpot if rec.output_tokens > 1 else None
+        for obs in self.observers:
+            predicted = getattr(obs, "prediction", None)
+            guess = predicted(rec.request_id) if callable(predicted) else None
+            if guess is not None:
+                actual_tpot = math.nan if tpot is None else tpot
+                self.predictions.append((rec.arrival, (guess[0], rec.ttft, guess[1], actual_tpot)))
+            obs.observe_response(
+                rec.request_id,
+                pod,
+                ttft=rec.ttft,
+                tpot=tpot,
+                prompt_tokens=rec.prompt_tokens,
+                completion_tokens=rec.output_tokens,
+                now=rec.finish,
+            )
 
     def top_up(self, now: float) -> None:
         """Closed loop: replace a request that left the system with the next one."""
@@ -121,11 +152,14 @@ class _Run:
         try:
             if self.detector is not None:
                 self.detector.admit(llm, self.endpoints, now)
-            decision = self.scheduler.schedule(llm, self.endpoints, now)
+            if self.policy.lookahead is not None:
+                i = lookahead.pick(self.engines, sim, now, self.policy.lookahead) or 0
+            else:
+                decision = self.scheduler.schedule(llm, self.endpoints, now)
+                i = self.index[decision.primary.name]
         except NoCapacityError:
             self.top_up(now)
             return
-        i = self.index[decision.primary.name]
         outcome.pod = i
         try:
             self.engines[i].submit(sim, now)
@@ -219,4 +253,5 @@ def _result(r: _Run, window: tuple[float, float], end: float) -> RunResult:
         r.marks.append(r.mark())
     (h0, q0, p0), (h1, q1, p1) = r.marks[:2]
     hit_rate = (h1 - h0) / (q1 - q0) if q1 > q0 else 0.0
-    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end)
+    measured = [p for t, p in r.predictions if window[0] <= t < window[1]]
+    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end, measured)

@@ -27,6 +27,7 @@ from inference_gateway.scheduling.framework import CycleState, Params, Plugin, P
 from inference_gateway.scheduling.types import LLMRequest
 
 _HASHES_KEY = "prefix-cache-scorer/hashes"
+_SHARES_KEY = "prefix-cache-scorer/shares"
 _NAME = attrgetter("name")
 
 
@@ -97,11 +98,20 @@ class PrefixCacheScorer(Plugin):
         shares.update(dict.fromkeys(alive, depth / total))
         return shares
 
+    def shares(self, request: LLMRequest, cycle_state: CycleState) -> dict[str, float]:
+        """``matches`` for this cycle's request, computed once per cycle (the latency
+        predictor reads it too, for its prefix-hit estimate)."""
+        cached: dict[str, float] | None = cycle_state.get(_SHARES_KEY)
+        if cached is None:
+            hashes = self.hashes(request, cycle_state)
+            cached = self.matches(hashes) if hashes else {}
+            cycle_state[_SHARES_KEY] = cached
+        return cached
+
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        hashes = self.hashes(request, cycle_state)
-        shares = self.matches(hashes) if hashes else None
+        shares = self.shares(request, cycle_state)
         if not shares:
             return [0.0] * len(endpoints)
         return list(map(shares.get, map(_NAME, endpoints), repeat(0.0)))

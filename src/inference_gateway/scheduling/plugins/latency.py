@@ -1,0 +1,255 @@
+"""``latency-predictor``: score pods by the TTFT and TPOT this request would see on each.
+
+Upstream's SLO-aware routing asks sidecars (an XGBoost/Bayesian-ridge trainer and
+predictors over HTTP) for per-pod predictions. This scorer keeps the model in-process and
+online (``scheduling.latency_model``): a shared linear shape over what the EPP knows at pick
+time, times a per-pod speed learned from the responses it streams. Features per candidate:
+the gateway's own in-flight count (exact, never stale), the scraped queue and KV use, the
+prompt's uncached tokens (prompt length at 4 characters per token, minus the share the
+prefix scorer says the pod holds) and whether the request's LoRA adapter is cold there, or
+cold with every adapter slot busy.
+
+Without SLO headers the score is predicted end-to-end time (TTFT + TPOT x expected output
+tokens, the running mean of observed completions): 1 for the best candidate, falling
+linearly to 0 at ``spread`` times worse, so prefix and LoRA affinity can be weighed against
+it. With ``x-slo-ttft-ms``/``x-slo-tpot-ms`` (upstream's names) the pods predicted to meet
+both objectives score 0.5..1 by predicted e2e and the others below 0.5 by how far they miss.
+With no observations the prior weights make it a load scorer (in-flight, queue, KV).
+
+Learning: ``on_picked`` keeps the chosen pod's features per request id (bounded), and
+``observe_response`` (``scheduling.observe.ResponseObserver``) pairs them with the measured
+TTFT and TPOT. ``x-gateway-debug`` shows each top candidate's predictions through the
+cycle's endpoint notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from pydantic import BaseModel, Field
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.framework import (
+    NOTES_KEY,
+    CycleState,
+    Params,
+    Plugin,
+    PluginHandle,
+)
+from inference_gateway.scheduling.latency_model import Target
+from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
+from inference_gateway.scheduling.types import LLMRequest
+
+_KEY = "latency-predictor/candidates"
+_CHARS_PER_TOKEN = 4.0
+# Priors in seconds, per feature: sized on the simulator's H100/Llama-3-8B step model.
+# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, KV use, LoRA cold, blocked)
+_TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.02, 0.025, 0.5)
+# TPOT x = (1, in-flight/100, KV use, waiting/10)
+_TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
+
+Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float]
+"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT) of one endpoint."""
+
+
+class _Notes:
+    """One cycle's predictions, rendered per endpoint only when an explanation is read."""
+
+    __slots__ = ("cands", "endpoints")
+
+    def __init__(self, endpoints: Sequence[Endpoint], cands: Sequence[Candidate]) -> None:
+        self.endpoints, self.cands = endpoints, cands
+
+    def __call__(self, endpoint_name: str) -> dict[str, float]:
+        for e, (_, _, ttft, tpot) in zip(self.endpoints, self.cands, strict=True):
+            if e.name == endpoint_name:
+                return {"ttft": ttft, "tpot": tpot}
+        return {}
+
+
+class LatencyParams(Params):
+    prefixScorer: str | None = None
+    """Name of a ``prefix-cache-scorer`` whose index gives the prefix-hit estimate."""
+    spread: float = Field(default=0.5, gt=0.0)
+    """Predicted e2e this much worse than the best candidate's (0.5 = 1.5x) scores 0."""
+    expectedOutputTokens: float = Field(default=200.0, gt=0.0)
+    """Prior of the output length until completions have been observed."""
+    speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
+    maxPending: int = Field(default=65536, ge=1)
+    """Picked requests awaiting their response; the oldest are dropped beyond this."""
+
+    def plugin_refs(self) -> Iterator[tuple[str, str]]:
+        if self.prefixScorer is not None:
+            yield "prefixScorer", self.prefixScorer
+
+
+def _slo(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw) / 1000.0
+    except ValueError:
+        return None
+    return value if value > 0.0 else None
+
+
+class LatencyPredictor(Plugin):
+    TYPE = "latency-predictor"
+    Params = LatencyParams
+
+    def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
+        super().__init__(name, params, handle)
+        assert isinstance(params, LatencyParams)
+        self.params = params
+        self.ttft = Target(_TTFT_PRIOR, floor=0.001, min_rate=params.speedLearningRate)
+        self.tpot = Target(_TPOT_PRIOR, floor=0.0005, min_rate=params.speedLearningRate)
+        self.output_tokens = params.expectedOutputTokens
+        self._outputs_seen = 0
+        self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
+        self._adapters: set[str] = set()
+        self._pending: dict[str, tuple[str, Candidate]] = {}
+
+    # ---- prediction -------------------------------------------------------------------
+    def predict(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[Candidate]:
+        """Features and predicted (TTFT, TPOT) per endpoint, in order."""
+        shares: Mapping[str, float] = {}
+        shares_of = getattr(self._prefix, "shares", None)
+        if shares_of is not None:
+            shares = shares_of(request, cycle_state)
+        tokens = len(request.prompt) / _CHARS_PER_TOKEN / 1000.0
+        target = request.target_model
+        lora = target in self._adapters
+        if not lora:
+            for e in endpoints:
+                m = e.metrics
+                if target in m.running_adapters or target in m.waiting_adapters:
+                    self._adapters.add(target)
+                    lora = True
+                    break
+        a0, a1, a2, a3, a4, a5, a6 = self.ttft.rls.w
+        c0, c1, c2, c3 = self.tpot.rls.w
+        speed_ttft, speed_tpot = self.ttft.speeds.get, self.tpot.speeds.get
+        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        out: list[Candidate] = []
+        for e in endpoints:
+            m = e.metrics
+            name = e.name
+            uncached = tokens * (1.0 - shares.get(name, 0.0)) if shares else tokens
+            flight = e.in_flight / 100.0
+            waiting = m.waiting / 10.0
+            kv = m.kv_usage
+            cold = blocked = 0.0
+            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
+                cold = 1.0
+                if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
+                    blocked = 1.0
+            ttft = speed_ttft(name) * (
+                a0 + a1 * uncached + a2 * flight + a3 * waiting + a4 * kv + a5 * cold + a6 * blocked
+            )
+            tpot = speed_tpot(name) * (c0 + c1 * flight + c2 * kv + c3 * waiting)
+            out.append(
+                (
+                    (1.0, uncached, flight, waiting, kv, cold, blocked),
+                    (1.0, flight, kv, waiting),
+                    ttft if ttft > f_ttft else f_ttft,
+                    tpot if tpot > f_tpot else f_tpot,
+                )
+            )
+        return out
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        if not endpoints:
+            return []
+        cands = self.predict(request, endpoints, cycle_state)
+        cycle_state[_KEY] = (endpoints, cands)
+        notes = cycle_state.get(NOTES_KEY)
+        if notes is None:
+            notes = cycle_state[NOTES_KEY] = {}
+        notes[self.name] = _Notes(endpoints, cands)
+        n_out = max(0.0, self.output_tokens - 1.0)
+        e2e = [c[2] + c[3] * n_out for c in cands]
+        slo_ttft = _slo(request.headers, TTFT_SLO_HEADER) if request.headers else None
+        slo_tpot = _slo(request.headers, TPOT_SLO_HEADER) if request.headers else None
+        if slo_ttft is None and slo_tpot is None:
+            return self._relative(e2e)
+        return self._headroom(cands, e2e, slo_ttft, slo_tpot)
+
+    def _relative(self, e2e: Sequence[float]) -> list[float]:
+        best = min(e2e)
+        scale = 1.0 / (best * self.params.spread)
+        return [max(0.0, 1.0 - (v - best) * scale) for v in e2e]
+
+    def _headroom(
+        self,
+        cands: Sequence[Candidate],
+        e2e: Sequence[float],
+        slo_ttft: float | None,
+        slo_tpot: float | None,
+    ) -> list[float]:
+        misses: list[float] = []
+        for _, _, ttft, tpot in cands:
+            miss = 0.0
+            if slo_ttft is not None and ttft > slo_ttft:
+                miss += (ttft - slo_ttft) / slo_ttft
+            if slo_tpot is not None and tpot > slo_tpot:
+                miss += (tpot - slo_tpot) / slo_tpot
+            misses.append(miss)
+        meeting = [v for v, miss in zip(e2e, misses, strict=True) if miss == 0.0]
+        rel = self._relative(meeting) if meeting else []
+        it = iter(rel)
+        return [0.5 + 0.5 * next(it) if miss == 0.0 else 0.5 / (1.0 + miss) for miss in misses]
+
+    # ---- learning ---------------------------------------------------------------------
+    def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
+        found = cycle_state.get(_KEY)
+        if found is None:
+            return
+        endpoints, cands = found
+        for e, cand in zip(endpoints, cands, strict=True):
+            if e.name == endpoint.name:
+                pending = self._pending
+                pending.pop(request.request_id, None)
+                pending[request.request_id] = (e.name, cand)
+                if len(pending) > self.params.maxPending:
+                    del pending[next(iter(pending))]
+                return
+
+    def prediction(self, request_id: str) -> tuple[float, float] | None:
+        """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
+        found = self._pending.get(request_id)
+        return None if found is None else (found[1][2], found[1][3])
+
+    def observe_response(
+        self,
+        request_id: str,
+        endpoint_name: str,
+        *,
+        ttft: float | None,
+        tpot: float | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        now: float,
+    ) -> None:
+        if completion_tokens is not None and completion_tokens > 0:
+            self._outputs_seen += 1
+            rate = max(0.01, 1.0 / self._outputs_seen)
+            self.output_tokens += rate * (completion_tokens - self.output_tokens)
+        found = self._pending.pop(request_id, None)
+        if found is None or found[0] != endpoint_name:
+            return
+        x_ttft, x_tpot, _, _ = found[1]
+        if ttft is not None:
+            self.ttft.observe(endpoint_name, x_ttft, ttft)
+        if tpot is not None and completion_tokens is not None and completion_tokens > 1:
+            self.tpot.observe(endpoint_name, x_tpot, tpot)
+
+    def forget(self, endpoint_name: str) -> None:
+        """A pod left the pool: drop its learned speeds."""
+        self.ttft.speeds.forget(endpoint_name)
+        self.tpot.speeds.forget(endpoint_name)
