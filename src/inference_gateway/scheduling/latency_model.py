@@ -8,8 +8,9 @@ the shape from all its traffic; ``speed[pod]`` is a per-pod multiplier fit in lo
 a running mean that starts fast (1/n) and settles at ``min_rate``, so a slow pod is seen
 within a few of its own responses, and a pod that changes speed is followed.
 
-Both fits are O(d^2) per observation with d <= 8 and no allocation beyond a few lists;
-nothing trains in the background and nothing blocks. With no observation at all the prior
+Weights are kept non-negative (projected RLS). Both fits are O(d^2) per observation with
+d <= 8 and no allocation beyond a few lists; nothing trains in the background and nothing
+blocks. With no observation at all the prior
 weights (an H100 with Llama-3-8B, sized from the simulator's calibrated step model) and
 unit speeds make the prediction a plain load estimate from queue, in-flight and KV use.
 """
@@ -53,7 +54,11 @@ class Rls:
         gain = [v / denom for v in px]
         err = y - sum(wi * xi for wi, xi in zip(w, x, strict=True))
         for i, g in enumerate(gain):
-            w[i] += g * err
+            # Every feature adds work, so no weight may go negative: collinear features
+            # (queue and in-flight move together) would otherwise trade signs and
+            # extrapolate badly off the data seen.
+            v = w[i] + g * err
+            w[i] = v if v > 0.0 else 0.0
         for i, gi in enumerate(gain):
             row = p[i]
             for j, pxj in enumerate(px):

@@ -43,8 +43,8 @@ from inference_gateway.scheduling.types import LLMRequest
 _KEY = "latency-predictor/candidates"
 _CHARS_PER_TOKEN = 4.0
 # Priors in seconds, per feature: sized on the simulator's H100/Llama-3-8B step model.
-# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, KV use, LoRA cold, blocked)
-_TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.02, 0.025, 0.5)
+# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, LoRA cold, cold and blocked)
+_TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
 # TPOT x = (1, in-flight/100, KV use, waiting/10)
 _TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
 
@@ -130,7 +130,7 @@ class LatencyPredictor(Plugin):
                     self._adapters.add(target)
                     lora = True
                     break
-        a0, a1, a2, a3, a4, a5, a6 = self.ttft.rls.w
+        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
         c0, c1, c2, c3 = self.tpot.rls.w
         speed_ttft, speed_tpot = self.ttft.speeds.get, self.tpot.speeds.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
@@ -148,12 +148,12 @@ class LatencyPredictor(Plugin):
                 if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
                     blocked = 1.0
             ttft = speed_ttft(name) * (
-                a0 + a1 * uncached + a2 * flight + a3 * waiting + a4 * kv + a5 * cold + a6 * blocked
+                a0 + a1 * uncached + a2 * flight + a3 * waiting + a5 * cold + a6 * blocked
             )
             tpot = speed_tpot(name) * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             out.append(
                 (
-                    (1.0, uncached, flight, waiting, kv, cold, blocked),
+                    (1.0, uncached, flight, waiting, cold, blocked),
                     (1.0, flight, kv, waiting),
                     ttft if ttft > f_ttft else f_ttft,
                     tpot if tpot > f_tpot else f_tpot,
@@ -238,7 +238,7 @@ class LatencyPredictor(Plugin):
     ) -> None:
         if completion_tokens is not None and completion_tokens > 0:
             self._outputs_seen += 1
-            rate = max(0.01, 1.0 / self._outputs_seen)
+            rate = max(0.001, 1.0 / self._outputs_seen)
             self.output_tokens += rate * (completion_tokens - self.output_tokens)
         found = self._pending.pop(request_id, None)
         if found is None or found[0] != endpoint_name:
