@@ -48,8 +48,9 @@ _TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
 # TPOT x = (1, in-flight/100, KV use, waiting/10)
 _TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
 
-Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float]
-"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT) of one endpoint."""
+Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float]
+"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait)
+of one endpoint; the TTFT model learns what the queue wait leaves unexplained."""
 
 
 class _Notes:
@@ -61,7 +62,7 @@ class _Notes:
         self.endpoints, self.cands = endpoints, cands
 
     def __call__(self, endpoint_name: str) -> dict[str, float]:
-        for e, (_, _, ttft, tpot) in zip(self.endpoints, self.cands, strict=True):
+        for e, (_, _, ttft, tpot, _) in zip(self.endpoints, self.cands, strict=True):
             if e.name == endpoint_name:
                 return {"ttft": ttft, "tpot": tpot}
         return {}
@@ -134,6 +135,7 @@ class LatencyPredictor(Plugin):
         c0, c1, c2, c3 = self.tpot.rls.w
         speed_ttft, speed_tpot = self.ttft.speeds.get, self.tpot.speeds.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        n_out = max(0.0, self.output_tokens - 1.0)
         out: list[Candidate] = []
         for e in endpoints:
             m = e.metrics
@@ -147,16 +149,25 @@ class LatencyPredictor(Plugin):
                 cold = 1.0
                 if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
                     blocked = 1.0
-            ttft = speed_ttft(name) * (
+            tpot = speed_tpot(name) * (c0 + c1 * flight + c2 * kv + c3 * waiting)
+            if tpot < f_tpot:
+                tpot = f_tpot
+            # Queueing is structural, not learned: each request queued ahead waits for a
+            # batch slot, and one frees every (predicted service time / batch) seconds.
+            queued = m.waiting
+            if queued:
+                queued += max(0, e.in_flight - m.running - m.waiting)
+            queue_wait = queued * tpot * n_out / (m.running or 1)
+            ttft = queue_wait + speed_ttft(name) * (
                 a0 + a1 * uncached + a2 * flight + a3 * waiting + a5 * cold + a6 * blocked
             )
-            tpot = speed_tpot(name) * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             out.append(
                 (
                     (1.0, uncached, flight, waiting, cold, blocked),
                     (1.0, flight, kv, waiting),
                     ttft if ttft > f_ttft else f_ttft,
-                    tpot if tpot > f_tpot else f_tpot,
+                    tpot,
+                    queue_wait,
                 )
             )
         return out
@@ -193,7 +204,7 @@ class LatencyPredictor(Plugin):
         slo_tpot: float | None,
     ) -> list[float]:
         misses: list[float] = []
-        for _, _, ttft, tpot in cands:
+        for _, _, ttft, tpot, _ in cands:
             miss = 0.0
             if slo_ttft is not None and ttft > slo_ttft:
                 miss += (ttft - slo_ttft) / slo_ttft
@@ -243,9 +254,9 @@ class LatencyPredictor(Plugin):
         found = self._pending.pop(request_id, None)
         if found is None or found[0] != endpoint_name:
             return
-        x_ttft, x_tpot, _, _ = found[1]
+        x_ttft, x_tpot, _, _, queue_wait = found[1]
         if ttft is not None:
-            self.ttft.observe(endpoint_name, x_ttft, ttft)
+            self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
 
