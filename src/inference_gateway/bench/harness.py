@@ -37,6 +37,9 @@ from inference_gateway.simulator.records import EngineError, QueueFullError, Req
 from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
+_SAMPLE_TOKENS = 32
+"""A streaming gateway's one mid-stream TPOT sample per request comes after this many
+tokens (about a second on a fast pod), so a slow pod is seen long before it finishes."""
 
 
 @dataclass(slots=True)
@@ -72,6 +75,8 @@ class _Run:
         self.refill: list[BenchRequest] = []
         self.index = {e.name: i for i, e in enumerate(self.endpoints)}
         self.observers = observers_of(self.scheduler)
+        self.watch: dict[str, tuple[RequestRecord, int, int]] = {}
+        """Requests not yet reported mid-stream: (record, pod, 0 = nothing, 1 = TTFT)."""
         self.predictions: list[tuple[float, tuple[float, float, float, float]]] = []
 
     def push(self, t: float, kind: int, arg: int) -> None:
@@ -103,10 +108,41 @@ class _Run:
             self.observe(rec, ep.name)
         self.top_up(rec.finish)
 
+    def report_streaming(self, now: float) -> None:
+        """At a scrape tick, report what a streaming gateway has seen by now: the TTFT of
+        requests whose first token is out, then one TPOT sample after ``_SAMPLE_TOKENS``."""
+        done: list[str] = []
+        for rid, (rec, i, state) in self.watch.items():
+            if state == 0:
+                if rec.first_token != rec.first_token:  # NaN: no token yet
+                    continue
+                self.report(rid, i, ttft=rec.ttft, tpot=None, tokens=None, now=now)
+                self.watch[rid] = (rec, i, 1)
+                continue
+            tokens = self.engines[i].tokens_generated(rid)
+            if tokens >= _SAMPLE_TOKENS:
+                tpot = (now - rec.first_token) / (tokens - 1)
+                self.report(rid, i, ttft=None, tpot=tpot, tokens=tokens, now=now)
+                done.append(rid)
+        for rid in done:
+            del self.watch[rid]
+
+    def report(
+        self, rid: str, i: int, *, ttft: float | None, tpot: float | None, tokens: int | None,
+        now: float,
+    ) -> None:  # fmt: skip
+        name = self.endpoints[i].name
+        for obs in self.observers:
+            obs.observe_response(
+                rid, name, ttft=ttft, tpot=tpot, prompt_tokens=None, completion_tokens=tokens,
+                now=now, final=False,
+            )  # fmt: skip
+
     def observe(self, rec: RequestRecord, pod: str) -> None:
         """Feed a finished request to the learning plugins, as the gateway's response path
         does, noting what each predicted for it first."""
         tpot = rec.tpot if rec.output_tokens > 1 else None
+        self.watch.pop(rec.request_id, None)
         for obs in self.observers:
             predicted = getattr(obs, "prediction", None)
             guess = predicted(rec.request_id) if callable(predicted) else None
@@ -162,13 +198,15 @@ class _Run:
             return
         outcome.pod = i
         try:
-            self.engines[i].submit(sim, now)
+            record = self.engines[i].submit(sim, now)
         except EngineError as e:
             outcome.status = Status.REJECTED if isinstance(e, QueueFullError) else Status.ERROR
             self.top_up(now)
             return
         outcome.status = Status.TIMEOUT
         self.live[sim.request_id] = (outcome, i)
+        if self.observers:
+            self.watch[sim.request_id] = (record, i, 0)
         ep = self.endpoints[i]
         self.endpoints[i] = replace(ep, in_flight=ep.in_flight + 1)
         self.reschedule(i)
@@ -199,6 +237,8 @@ class _Run:
                 if not self.live and now >= last_arrival and now >= window[1]:
                     break
                 self.scrape(now)
+                if self.watch:
+                    self.report_streaming(now)
                 self.push(now + interval, _SCRAPE, 0)
             else:
                 for i in range(len(self.engines)):

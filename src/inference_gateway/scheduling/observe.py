@@ -2,9 +2,15 @@
 
 Scheduling is pure and never sees a response itself; whoever streams responses (the
 Director in the gateway, the harness in virtual time) calls ``observe_response`` on every
-configured plugin that implements it, once per finished request, with what it measured.
-Latencies are in seconds on the caller's clock; a value the caller could not measure is
-``None`` (no first token, a one-token completion, no usage block).
+configured plugin that implements it, with what it measured. Latencies are in seconds on
+the caller's clock; a value the caller could not measure is ``None`` (no first token, a
+one-token completion, no usage block).
+
+A request may be reported more than once, so that a slow pod is learned from while its
+first responses are still streaming (a 1,000-token answer from a slow pod takes minutes):
+``final=False`` with ``ttft`` at the first token; optionally ``final=False`` with ``tpot``
+so far and ``completion_tokens`` so far while streaming; always once with ``final=True``
+when the stream ends (``ttft`` may be repeated there; a plugin counts it once).
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ class ResponseObserver(Protocol):
         prompt_tokens: int | None,
         completion_tokens: int | None,
         now: float,
+        final: bool = True,
     ) -> None:
-        """One finished request: ``ttft`` from request start to the first body chunk,
-        ``tpot`` = (last chunk - first chunk) / (completion_tokens - 1)."""
+        """``ttft`` from request start to the first body chunk; ``tpot`` = (latest chunk -
+        first chunk) / (completion_tokens - 1); ``final`` on the last report."""
         ...
 
 

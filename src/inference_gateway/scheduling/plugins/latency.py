@@ -48,9 +48,19 @@ _TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
 # TPOT x = (1, in-flight/100, KV use, waiting/10)
 _TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
 
-Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float]
-"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait)
-of one endpoint; the TTFT model learns what the queue wait leaves unexplained."""
+Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
+"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
+cost) of one endpoint. The TTFT model learns what the queue wait leaves unexplained; the
+cost is predicted e2e plus the delay this request adds to those in flight there."""
+
+
+class _Pending:
+    """A picked request awaiting its response: where it went and what was predicted."""
+
+    __slots__ = ("cand", "pod", "ttft_seen")
+
+    def __init__(self, pod: str, cand: Candidate) -> None:
+        self.pod, self.cand, self.ttft_seen = pod, cand, False
 
 
 class _Notes:
@@ -62,7 +72,7 @@ class _Notes:
         self.endpoints, self.cands = endpoints, cands
 
     def __call__(self, endpoint_name: str) -> dict[str, float]:
-        for e, (_, _, ttft, tpot, _) in zip(self.endpoints, self.cands, strict=True):
+        for e, (_, _, ttft, tpot, _, _) in zip(self.endpoints, self.cands, strict=True):
             if e.name == endpoint_name:
                 return {"ttft": ttft, "tpot": tpot}
         return {}
@@ -75,6 +85,8 @@ class LatencyParams(Params):
     """Predicted e2e this much worse than the best candidate's (0.5 = 1.5x) scores 0."""
     expectedOutputTokens: float = Field(default=200.0, gt=0.0)
     """Prior of the output length until completions have been observed."""
+    externality: float = Field(default=1.0, ge=0.0)
+    """Weight of the delay a request adds to those already on a pod (0: only its own)."""
     speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
     maxPending: int = Field(default=65536, ge=1)
@@ -110,7 +122,7 @@ class LatencyPredictor(Plugin):
         self._outputs_seen = 0
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
-        self._pending: dict[str, tuple[str, Candidate]] = {}
+        self._pending: dict[str, _Pending] = {}
 
     # ---- prediction -------------------------------------------------------------------
     def predict(
@@ -136,6 +148,9 @@ class LatencyPredictor(Plugin):
         speed_ttft, speed_tpot = self.ttft.speeds.get, self.tpot.speeds.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
         n_out = max(0.0, self.output_tokens - 1.0)
+        half_out = n_out / 2.0
+        ext = self.params.externality
+        per_request = tokens * 1000.0 + n_out
         out: list[Candidate] = []
         for e in endpoints:
             m = e.metrics
@@ -149,7 +164,8 @@ class LatencyPredictor(Plugin):
                 cold = 1.0
                 if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
                     blocked = 1.0
-            tpot = speed_tpot(name) * (c0 + c1 * flight + c2 * kv + c3 * waiting)
+            speed = speed_tpot(name)
+            tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             if tpot < f_tpot:
                 tpot = f_tpot
             # Queueing is structural, not learned: each request queued ahead waits for a
@@ -161,13 +177,21 @@ class LatencyPredictor(Plugin):
             ttft = queue_wait + speed_ttft(name) * (
                 a0 + a1 * uncached + a2 * flight + a3 * waiting + a5 * cold + a6 * blocked
             )
+            if ttft < f_ttft:
+                ttft = f_ttft
+            # What this request costs the ones already there: each of them decodes its
+            # remaining tokens (half an output on average) one marginal step slower.
+            kv_share = per_request / (m.num_blocks * m.block_size) if m.num_blocks else 0.0
+            slower = speed * (c1 / 100.0 + c2 * kv_share)
+            cost = ttft + tpot * n_out + ext * e.in_flight * slower * half_out
             out.append(
                 (
                     (1.0, uncached, flight, waiting, cold, blocked),
                     (1.0, flight, kv, waiting),
-                    ttft if ttft > f_ttft else f_ttft,
+                    ttft,
                     tpot,
                     queue_wait,
+                    cost,
                 )
             )
         return out
@@ -183,8 +207,7 @@ class LatencyPredictor(Plugin):
         if notes is None:
             notes = cycle_state[NOTES_KEY] = {}
         notes[self.name] = _Notes(endpoints, cands)
-        n_out = max(0.0, self.output_tokens - 1.0)
-        e2e = [c[2] + c[3] * n_out for c in cands]
+        e2e = [c[5] for c in cands]
         slo_ttft = _slo(request.headers, TTFT_SLO_HEADER) if request.headers else None
         slo_tpot = _slo(request.headers, TPOT_SLO_HEADER) if request.headers else None
         if slo_ttft is None and slo_tpot is None:
@@ -204,7 +227,7 @@ class LatencyPredictor(Plugin):
         slo_tpot: float | None,
     ) -> list[float]:
         misses: list[float] = []
-        for _, _, ttft, tpot, _ in cands:
+        for _, _, ttft, tpot, _, _ in cands:
             miss = 0.0
             if slo_ttft is not None and ttft > slo_ttft:
                 miss += (ttft - slo_ttft) / slo_ttft
@@ -226,7 +249,7 @@ class LatencyPredictor(Plugin):
             if e.name == endpoint.name:
                 pending = self._pending
                 pending.pop(request.request_id, None)
-                pending[request.request_id] = (e.name, cand)
+                pending[request.request_id] = _Pending(e.name, cand)
                 if len(pending) > self.params.maxPending:
                     del pending[next(iter(pending))]
                 return
@@ -234,7 +257,7 @@ class LatencyPredictor(Plugin):
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
         found = self._pending.get(request_id)
-        return None if found is None else (found[1][2], found[1][3])
+        return None if found is None else (found.cand[2], found.cand[3])
 
     def observe_response(
         self,
@@ -246,16 +269,18 @@ class LatencyPredictor(Plugin):
         prompt_tokens: int | None,
         completion_tokens: int | None,
         now: float,
+        final: bool = True,
     ) -> None:
-        if completion_tokens is not None and completion_tokens > 0:
+        if final and completion_tokens is not None and completion_tokens > 0:
             self._outputs_seen += 1
             rate = max(0.001, 1.0 / self._outputs_seen)
             self.output_tokens += rate * (completion_tokens - self.output_tokens)
-        found = self._pending.pop(request_id, None)
-        if found is None or found[0] != endpoint_name:
+        found = self._pending.pop(request_id, None) if final else self._pending.get(request_id)
+        if found is None or found.pod != endpoint_name:
             return
-        x_ttft, x_tpot, _, _, queue_wait = found[1]
-        if ttft is not None:
+        x_ttft, x_tpot, _, _, queue_wait, _ = found.cand
+        if ttft is not None and not found.ttft_seen:
+            found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
