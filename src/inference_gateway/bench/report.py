@@ -118,7 +118,7 @@ def ratio_table(result: SweepResult, metric: str = "e2e") -> str:
             cells.append(f"{value / ref:.2f}" if ok else "-")
         first = next(iter(result.results.values()))[i]
         label = _pct(first.fraction) if not math.isnan(first.fraction) else f"{first.rate:g}/s"
-        lines.append(f"| {label} | {name} {_s(ref)} s | {' | '.join(cells)} |")
+        lines.append(f"| {label} | {name} ({_s(ref)} s) | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
