@@ -63,11 +63,15 @@ class Explanation(Mapping[str, object]):
         if not isinstance(notes, Mapping) or not notes:
             return {}
         out: dict[str, dict[str, float]] = {}
+        by_name = {e.name: e for e in self._endpoints}
         names = [n for n, _, _ in self._top()] or [str(self._base.get("chosen"))]
         for name in names:
+            endpoint = by_name.get(name)
+            if endpoint is None:
+                continue
             merged: dict[str, float] = {}
             for provider in notes.values():
-                merged.update(provider(name))
+                merged.update(provider(endpoint))
             if merged:
                 out[name] = merged
         return out

@@ -69,16 +69,17 @@ class Rls:
 class SpeedTable:
     """Per-pod multipliers, fit as a running mean of log(observed / shared prediction)."""
 
-    __slots__ = ("_count", "_log", "min_rate")
+    __slots__ = ("_count", "_log", "factors", "min_rate")
 
     def __init__(self, min_rate: float) -> None:
         self.min_rate = min_rate
         self._log: dict[str, float] = {}
         self._count: dict[str, int] = {}
+        self.factors: dict[str, float] = {}
+        """pod -> multiplier, kept in step with the fit so a prediction is one dict lookup."""
 
     def get(self, pod: str) -> float:
-        log = self._log.get(pod)
-        return 1.0 if log is None else math.exp(log)
+        return self.factors.get(pod, 1.0)
 
     def observations(self, pod: str) -> int:
         return self._count.get(pod, 0)
@@ -93,10 +94,12 @@ class SpeedTable:
         new = old + rate * (math.log(min(hi, max(lo, ratio))) - old)
         self._log[pod] = new
         self._count[pod] = n
+        self.factors[pod] = math.exp(new)
 
     def forget(self, pod: str) -> None:
         self._log.pop(pod, None)
         self._count.pop(pod, None)
+        self.factors.pop(pod, None)
 
     def pods(self) -> list[str]:
         return sorted(self._log)

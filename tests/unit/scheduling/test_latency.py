@@ -38,6 +38,14 @@ def _request(
     )
 
 
+def _teach_adapter(lp: LatencyPredictor, target: str, holder: Endpoint) -> None:
+    """One pick of ``target`` landing where it is resident: now it is a known adapter."""
+    req = make_request(target=target)
+    state: CycleState = {}
+    lp.score(req, [holder], state)
+    lp.on_picked(req, holder, state)
+
+
 def _serve(lp: LatencyPredictor, pods: list[Endpoint], speeds: dict[str, float], n: int) -> None:
     """``n`` requests per pod: pick (record features), then report the true latencies."""
     rng = random.Random(7)
@@ -73,7 +81,7 @@ def test_without_observations_it_scores_like_a_load_scorer(
     scores = _predictor().score(make_request(prompt="x" * 400), eps, {})
     assert max(range(len(eps)), key=scores.__getitem__) == best
     assert scores[best] == 1.0
-    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert all(s <= 1.0 for s in scores)  # below 0 is clamped by the framework
 
 
 def test_learns_a_slow_pod_within_a_bounded_number_of_requests() -> None:
@@ -153,6 +161,9 @@ def test_lora_features(adapters: list[str], max_adapters: int, cold: float, bloc
     lp = _predictor()
     holder = make_endpoint("p9", adapters=["a"], max_adapters=2)
     ep = make_endpoint("p0", adapters=adapters, max_adapters=max_adapters)
+    unknown = lp.predict(make_request(target="a"), [ep, holder], {})
+    assert unknown[0][0][4:] == (0.0, 0.0)  # not yet known to be an adapter
+    _teach_adapter(lp, "a", holder)
     cands = lp.predict(make_request(target="a"), [ep, holder], {})
     assert cands[0][0][4:] == (cold, blocked)
     if cold:
@@ -205,8 +216,33 @@ def test_notes_are_only_in_the_cycle_state_of_their_own_pick() -> None:
     lp = _predictor()
     state: CycleState = {}
     lp.score(make_request(), [make_endpoint("p0")], state)
-    assert state[NOTES_KEY]["lp"]("p0").keys() == {"ttft", "tpot"}
-    assert state[NOTES_KEY]["lp"]("nope") == {}
+    assert state[NOTES_KEY]["lp"](make_endpoint("p0")).keys() == {"ttft", "tpot"}
+
+
+@pytest.mark.parametrize("lora", [False, True])
+@pytest.mark.parametrize("prefix_shared", [False, True])
+def test_the_scoring_hot_path_computes_what_predict_does(lora: bool, prefix_shared: bool) -> None:
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp", LatencyParams(prefixScorer="prefix"),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )  # fmt: skip
+    rng = random.Random(4)
+    pods = [
+        make_endpoint(f"p{i}", waiting=rng.choice([0, 0, 3, 12]), running=rng.randint(0, 60),
+                      kv=rng.random(), in_flight=rng.randint(0, 70),
+                      adapters=["a"] if i % 3 == 0 else [], max_adapters=2)
+        for i in range(12)
+    ]  # fmt: skip
+    _serve(lp, pods, {p.name: 1.0 + (i % 3) for i, p in enumerate(pods)}, n=3)
+    if lora:
+        _teach_adapter(lp, "a", pods[0])
+    req = make_request(prompt="q" * 64 * 20, target="a" if lora else "llama")
+    if prefix_shared:
+        prefix.on_picked(req, pods[5], {})
+    state: CycleState = {}
+    fast = lp.costs(req, pods, state)
+    assert fast == pytest.approx([c[5] for c in lp.predict(req, pods, state)], rel=1e-12)
 
 
 def test_rls_recovers_a_linear_law_and_keeps_weights_non_negative() -> None:

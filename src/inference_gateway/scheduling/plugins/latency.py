@@ -64,18 +64,18 @@ class _Pending:
 
 
 class _Notes:
-    """One cycle's predictions, rendered per endpoint only when an explanation is read."""
+    """One cycle's request, predicted per endpoint only when an explanation is read."""
 
-    __slots__ = ("cands", "endpoints")
+    __slots__ = ("cycle_state", "plugin", "request")
 
-    def __init__(self, endpoints: Sequence[Endpoint], cands: Sequence[Candidate]) -> None:
-        self.endpoints, self.cands = endpoints, cands
+    def __init__(
+        self, plugin: LatencyPredictor, request: LLMRequest, cycle_state: CycleState
+    ) -> None:
+        self.plugin, self.request, self.cycle_state = plugin, request, cycle_state
 
-    def __call__(self, endpoint_name: str) -> dict[str, float]:
-        for e, (_, _, ttft, tpot, _, _) in zip(self.endpoints, self.cands, strict=True):
-            if e.name == endpoint_name:
-                return {"ttft": ttft, "tpot": tpot}
-        return {}
+    def __call__(self, endpoint: Endpoint) -> dict[str, float]:
+        (cand,) = self.plugin.predict(self.request, [endpoint], self.cycle_state)
+        return {"ttft": cand[2], "tpot": cand[3]}
 
 
 class LatencyParams(Params):
@@ -125,31 +125,34 @@ class LatencyPredictor(Plugin):
         self._pending: dict[str, _Pending] = {}
 
     # ---- prediction -------------------------------------------------------------------
-    def predict(
-        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
-    ) -> list[Candidate]:
-        """Features and predicted (TTFT, TPOT) per endpoint, in order."""
+    def _setup(
+        self, request: LLMRequest, cycle_state: CycleState
+    ) -> tuple[Mapping[str, float], float, bool]:
+        """(prefix shares by pod, prompt kilotokens, whether the target is a known LoRA
+        adapter: one ``on_picked`` has seen resident on the pod it picked)."""
         shares: Mapping[str, float] = {}
         shares_of = getattr(self._prefix, "shares", None)
         if shares_of is not None:
             shares = shares_of(request, cycle_state)
         tokens = len(request.prompt) / _CHARS_PER_TOKEN / 1000.0
+        return shares, tokens, request.target_model in self._adapters
+
+    def predict(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[Candidate]:
+        """Features, predicted TTFT, TPOT, queue wait and cost per endpoint, in order.
+
+        ``costs`` is the same arithmetic without the bookkeeping (the scoring hot path); a
+        test holds the two equal.
+        """
+        shares, tokens, lora = self._setup(request, cycle_state)
         target = request.target_model
-        lora = target in self._adapters
-        if not lora:
-            for e in endpoints:
-                m = e.metrics
-                if target in m.running_adapters or target in m.waiting_adapters:
-                    self._adapters.add(target)
-                    lora = True
-                    break
         a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
         c0, c1, c2, c3 = self.tpot.rls.w
-        speed_ttft, speed_tpot = self.ttft.speeds.get, self.tpot.speeds.get
+        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
         n_out = max(0.0, self.output_tokens - 1.0)
-        half_out = n_out / 2.0
-        ext = self.params.externality
+        ext_half = self.params.externality * n_out / 2.0
         per_request = tokens * 1000.0 + n_out
         out: list[Candidate] = []
         for e in endpoints:
@@ -164,26 +167,28 @@ class LatencyPredictor(Plugin):
                 cold = 1.0
                 if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
                     blocked = 1.0
-            speed = speed_tpot(name)
+            speed = speed_tpot(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             if tpot < f_tpot:
                 tpot = f_tpot
-            # Queueing is structural, not learned: each request queued ahead waits for a
-            # batch slot, and one frees every (predicted service time / batch) seconds.
-            queued = m.waiting
-            if queued:
-                queued += max(0, e.in_flight - m.running - m.waiting)
-            queue_wait = queued * tpot * n_out / (m.running or 1)
-            ttft = queue_wait + speed_ttft(name) * (
-                a0 + a1 * uncached + a2 * flight + a3 * waiting + a5 * cold + a6 * blocked
-            )
+            ttft = speed_ttft(name, 1.0) * (a0 + a1 * uncached + a2 * flight + a3 * waiting)
             if ttft < f_ttft:
                 ttft = f_ttft
+            if cold:
+                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
+            # Queueing is structural, not learned: each request queued ahead waits for a
+            # batch slot, and one frees every (predicted service time / batch) seconds.
+            queue_wait = 0.0
+            if m.waiting:
+                queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
+                queue_wait = queued * tpot * n_out / (m.running or 1)
+                ttft += queue_wait
             # What this request costs the ones already there: each of them decodes its
             # remaining tokens (half an output on average) one marginal step slower.
-            kv_share = per_request / (m.num_blocks * m.block_size) if m.num_blocks else 0.0
+            blocks, block_size = m.num_blocks, m.block_size
+            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
             slower = speed * (c1 / 100.0 + c2 * kv_share)
-            cost = ttft + tpot * n_out + ext * e.in_flight * slower * half_out
+            cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
             out.append(
                 (
                     (1.0, uncached, flight, waiting, cold, blocked),
@@ -196,28 +201,71 @@ class LatencyPredictor(Plugin):
             )
         return out
 
+    def costs(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost."""
+        shares, tokens, lora = self._setup(request, cycle_state)
+        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
+        c0, c1, c2, c3 = self.tpot.rls.w
+        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
+        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        n_out = max(0.0, self.output_tokens - 1.0)
+        ext_half = self.params.externality * n_out / 2.0
+        per_request = tokens * 1000.0 + n_out
+        a2_100, a3_10, c1_100, c3_10 = a2 / 100.0, a3 / 10.0, c1 / 100.0, c3 / 10.0
+        a1_tokens = a1 * tokens
+        shares_get = shares.get if shares else None
+        target = request.target_model
+        out: list[float] = []
+        append = out.append
+        for e in endpoints:
+            m = e.metrics
+            name = e.name
+            flight = e.in_flight
+            mw = m.waiting
+            speed = speed_tpot(name, 1.0)
+            tpot = speed * (c0 + c1_100 * flight + c2 * m.kv_usage + c3_10 * mw)
+            if tpot < f_tpot:
+                tpot = f_tpot
+            learned = a0 + a2_100 * flight + a3_10 * mw
+            learned += a1_tokens * (1.0 - shares_get(name, 0.0)) if shares_get else a1_tokens
+            ttft = speed_ttft(name, 1.0) * learned
+            if ttft < f_ttft:
+                ttft = f_ttft
+            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
+                blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
+                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
+            if mw:
+                ttft += (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
+            blocks, block_size = m.num_blocks, m.block_size
+            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
+            append(ttft + tpot * n_out + ext_half * flight * speed * (c1_100 + c2 * kv_share))
+        return out
+
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
         if not endpoints:
             return []
-        cands = self.predict(request, endpoints, cycle_state)
-        cycle_state[_KEY] = (endpoints, cands)
+        cycle_state[_KEY] = request
         notes = cycle_state.get(NOTES_KEY)
         if notes is None:
             notes = cycle_state[NOTES_KEY] = {}
-        notes[self.name] = _Notes(endpoints, cands)
-        e2e = [c[5] for c in cands]
+        notes[self.name] = _Notes(self, request, cycle_state)
         slo_ttft = _slo(request.headers, TTFT_SLO_HEADER) if request.headers else None
         slo_tpot = _slo(request.headers, TPOT_SLO_HEADER) if request.headers else None
         if slo_ttft is None and slo_tpot is None:
-            return self._relative(e2e)
-        return self._headroom(cands, e2e, slo_ttft, slo_tpot)
+            return self._relative(self.costs(request, endpoints, cycle_state))
+        cands = self.predict(request, endpoints, cycle_state)
+        return self._headroom(cands, [c[5] for c in cands], slo_ttft, slo_tpot)
 
     def _relative(self, e2e: Sequence[float]) -> list[float]:
+        """1 - (v - best) / (best * spread); below 0 for the worst, which the framework
+        clamps (so the hot path is three C-level maps)."""
         best = min(e2e)
         scale = 1.0 / (best * self.params.spread)
-        return [max(0.0, 1.0 - (v - best) * scale) for v in e2e]
+        return list(map((1.0).__sub__, map(scale.__mul__, map(best.__rsub__, e2e))))
 
     def _headroom(
         self,
@@ -235,24 +283,24 @@ class LatencyPredictor(Plugin):
                 miss += (tpot - slo_tpot) / slo_tpot
             misses.append(miss)
         meeting = [v for v, miss in zip(e2e, misses, strict=True) if miss == 0.0]
-        rel = self._relative(meeting) if meeting else []
+        rel = [max(0.0, v) for v in self._relative(meeting)] if meeting else []
         it = iter(rel)
         return [0.5 + 0.5 * next(it) if miss == 0.0 else 0.5 / (1.0 + miss) for miss in misses]
 
     # ---- learning ---------------------------------------------------------------------
     def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
-        found = cycle_state.get(_KEY)
-        if found is None:
+        # Recomputed for the one picked endpoint: within a cycle nothing it depends on moves.
+        if cycle_state.get(_KEY) is not request:
             return
-        endpoints, cands = found
-        for e, cand in zip(endpoints, cands, strict=True):
-            if e.name == endpoint.name:
-                pending = self._pending
-                pending.pop(request.request_id, None)
-                pending[request.request_id] = _Pending(e.name, cand)
-                if len(pending) > self.params.maxPending:
-                    del pending[next(iter(pending))]
-                return
+        m, target = endpoint.metrics, request.target_model
+        if target in m.running_adapters or target in m.waiting_adapters:
+            self._adapters.add(target)
+        (cand,) = self.predict(request, [endpoint], cycle_state)
+        pending = self._pending
+        pending.pop(request.request_id, None)
+        pending[request.request_id] = _Pending(endpoint.name, cand)
+        if len(pending) > self.params.maxPending:
+            del pending[next(iter(pending))]
 
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
