@@ -122,6 +122,13 @@ def ratio_table(result: SweepResult, metric: str = "e2e") -> str:
     return "\n".join(lines)
 
 
+_ACCURACY = ("ttft_mae", "ttft_median", "tpot_mae", "tpot_median")
+
+
+def _ms1(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:.1f}"
+
+
 def accuracy_table(result: SweepResult) -> str:
     """Median absolute error of each latency-predicting policy's TTFT and TPOT, per stage."""
     lines = []
@@ -131,11 +138,8 @@ def accuracy_table(result: SweepResult) -> str:
             if not acc:
                 continue
             label = _pct(st.fraction) if not math.isnan(st.fraction) else f"{st.rate:g}/s"
-            lines.append(
-                f"| {label} | {policy} | {_ms(acc['ttft_mae'])} | {_ms(acc['ttft_median'])} "
-                f"| {_ms(acc.get('tpot_mae', math.nan))} "
-                f"| {_ms(acc.get('tpot_median', math.nan))} |"
-            )
+            cells = [acc.get(k, math.nan) for k in _ACCURACY]
+            lines.append(f"| {label} | {policy} | " + " | ".join(map(_ms1, cells)) + " |")
     if not lines:
         return ""
     head = [

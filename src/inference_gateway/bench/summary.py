@@ -23,10 +23,13 @@ UPSTREAM_GOAL = 1.03
 
 
 def load(paths: Sequence[Path]) -> list[dict[str, Any]]:
-    """Parsed ``results.json`` files; a directory stands for its ``results.json``."""
+    """Parsed ``results.json`` files; a directory stands for its ``results.json`` and is
+    skipped while it has none (a run still in progress)."""
     out = []
     for path in paths:
         file = path / "results.json" if path.is_dir() else path
+        if path.is_dir() and not file.exists():
+            continue
         out.append(json.loads(file.read_text()))
     return out
 
