@@ -120,6 +120,34 @@ def accuracy_table(runs: Sequence[dict[str, Any]], policy: str) -> str:
     return "\n".join(lines)
 
 
+def write_plot(runs: Sequence[dict[str, Any]], policies: Sequence[str], path: Path) -> None:
+    """One dot per stage and policy: p90 e2e over the best policy's, by run."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    labels = [f"{r['meta']['workload']}\n{_pool(r['meta'])}, s{r['meta']['seed']}" for r in runs]
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.55 * len(runs)), 4.8))
+    for k, policy in enumerate(policies):
+        xs: list[float] = []
+        ys: list[float] = []
+        for i, r in enumerate(runs):
+            for row in rows([r], policy):
+                xs.append(i + (k - (len(policies) - 1) / 2) * 0.12)
+                ys.append(row["vs_best"])
+        ax.scatter(xs, ys, s=14, label=policy)
+    ax.axhline(BEST_GOAL, color="grey", linestyle="--", linewidth=0.8)
+    ax.set_ylim(bottom=0.95)
+    ax.set_ylabel("p90 e2e / best policy's (per stage)")
+    ax.set_xticks(range(len(runs)), labels, rotation=90, fontsize=7)
+    ax.grid(True, axis="y", which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def document(runs: Sequence[dict[str, Any]], policy: str) -> str:
     table = rows(runs, policy)
     within = sum(1 for r in table if r["vs_best"] <= BEST_GOAL)

@@ -156,13 +156,18 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     def summary_cmd(
         results: Annotated[list[Path], typer.Argument(help="results.json files or their dirs.")],
         policy: Annotated[str, typer.Option(help="The policy to judge.")] = "predicted",
-        out: Annotated[Path | None, typer.Option(help="Also write the Markdown here.")] = None,
+        out: Annotated[
+            Path | None, typer.Option(help="Also write the Markdown here (and a .png plot).")
+        ] = None,
     ) -> None:
         """Judge one policy across many ``bench policies`` runs: p90 e2e against the best
         policy and the best upstream config at every stage, and predictor accuracy."""
         from inference_gateway.bench import summary
 
-        text = summary.document(summary.load(results), policy)
+        runs = summary.load(results)
+        text = summary.document(runs, policy)
         if out is not None:
             out.write_text(text)
+            others = [p for p in ("default", "scorer-mix", "tuned", "lookahead") if p != policy]
+            summary.write_plot(runs, [policy, *others], out.with_suffix(".png"))
         typer.echo(text)
