@@ -94,6 +94,29 @@ def stage_table(table: Sequence[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+COMPARED = ("predicted", "tuned", "scorer-mix", "default", "least-request", "oracle:tuned",
+            "lookahead")  # fmt: skip
+
+
+def worst_table(runs: Sequence[dict[str, Any]], policies: Sequence[str] = COMPARED) -> str:
+    """Per run, each policy's worst p90 e2e over the best policy's across its stages."""
+    shown = [p for p in policies if any(p in r["results"] for r in runs)]
+    lines = [
+        f"| workload | pool | seed | {' | '.join(shown)} |",
+        "|---|---|---|" + "---|" * len(shown),
+    ]
+    for run in runs:
+        meta = run["meta"]
+        cells = []
+        for policy in shown:
+            got = rows([run], policy)
+            cells.append(_fmt(max(r["vs_best"] for r in got)) if got else "-")
+        lines.append(
+            f"| {meta['workload']} | {_pool(meta)} | {meta['seed']} | {' | '.join(cells)} |"
+        )
+    return "\n".join(lines)
+
+
 def accuracy_table(runs: Sequence[dict[str, Any]], policy: str) -> str:
     """Per workload, the medians over stages of the per-stage median absolute errors."""
     by: dict[str, list[dict[str, float]]] = defaultdict(list)
@@ -158,6 +181,12 @@ def document(runs: Sequence[dict[str, Any]], policy: str) -> str:
         f"`{policy}` over {len(table)} stages: within {BEST_GOAL:.2f}x of the best policy at "
         f"{within} (worst {_fmt(worst_best)}x); within {UPSTREAM_GOAL:.2f}x of the best "
         f"upstream config at {upstream_ok} (worst {_fmt(worst_up)}x). **x** marks a miss.",
+        "",
+        "Worst stage of each run, per policy (p90 e2e / the best policy's at that stage):",
+        "",
+        worst_table(runs),
+        "",
+        f"Every stage, `{policy}`:",
         "",
         stage_table(table),
     ]
