@@ -4,9 +4,9 @@
 # probed capacity: every workload on a homogeneous pool and with one pod 2x and 3x slower,
 # plus two speed classes (half the pods 1.5x slower). Stages are shortened to 20 s after
 # 10 s of warmup (90 s after 30 s for the shared-prefix workloads): lookahead forks every pod
-# at every arrival, and the published subset had to fit ~1 h on a shared 2-core machine.
-#   FULL=1 sh docs/benchmarks/run-predicted.sh   # the whole matrix: seeds 0 and 1, every
-#                                                # pool for every workload (~4x the subset)
+# at every arrival. Without FULL it runs a subset (26 runs, ~45 min on a busy 2-core
+# machine); the published results are the whole matrix (48 runs, ~65 min):
+#   FULL=1 sh docs/benchmarks/run-predicted.sh
 set -e
 OUT=docs/benchmarks/predicted
 run() {  # workload seed dir-suffix [heterogeneous options]
