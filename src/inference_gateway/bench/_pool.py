@@ -47,10 +47,13 @@ def pool_for(
     *,
     heterogeneous: bool = False,
     slow_factor: float = 2.0,
+    slow_pods: int = 1,
     scrape_interval: float = 0.05,
     drain_cap: float = 120.0,
 ) -> PoolSetup:
-    """Homogeneous H100 pods sized for the workload's longest request and its adapters."""
+    """H100 pods sized for the workload's longest request and its adapters; with
+    ``heterogeneous`` the first ``slow_pods`` of them are ``slow_factor`` times slower (one
+    slow pod, or two speed classes with ``slow_pods = pods // 2``)."""
     engine = EngineConfig(
         model=BASE_MODEL,
         adapters=spec.adapters,
@@ -60,7 +63,7 @@ def pool_for(
     return PoolSetup(
         pods,
         engine,
-        slow_pods=1 if heterogeneous else 0,
+        slow_pods=min(pods, max(0, slow_pods)) if heterogeneous else 0,
         slow_factor=slow_factor,
         scrape_interval=scrape_interval,
         drain_cap=drain_cap,

@@ -6,7 +6,10 @@ so a run is a pure function of its inputs. The scheduler sees the pool as the EP
 each pod's ``Metrics`` is the snapshot of the last scrape tick (every 50 ms by default,
 stamped ``updated_at`` = tick time), so staleness is part of the experiment, while
 ``in_flight`` is the gateway's own exact count (up at pick, down at finish). An ``oracle``
-policy instead gets a fresh snapshot of every engine at the moment it picks.
+policy instead gets a fresh snapshot of every engine at the moment it picks, and a
+``lookahead`` policy tries the request on exact copies of every engine
+(``bench.lookahead``). Every finished request is fed to the scheduler's learning plugins
+(``scheduling.observe.ResponseObserver``), as the gateway's response path does.
 
 A stage's requests arrive during ``[0, warmup + duration)``; only those arriving after the
 warmup are measured. Once arrivals end, the run drains until nothing is in flight or
@@ -20,11 +23,12 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
+from inference_gateway.bench import lookahead
 from inference_gateway.bench._pool import PoolSetup, prepare
 from inference_gateway.bench.flow_stage import FlowStage
-from inference_gateway.bench.policies import Policy, instantiate, load
+from inference_gateway.bench.policies import Policy, instantiate, load, observers_of
 from inference_gateway.bench.stats import Outcome, Status
 from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
@@ -37,6 +41,9 @@ from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
 _DETECTOR = SaturationDetector()
+_SAMPLE_TOKENS = 32
+"""A streaming gateway's one mid-stream TPOT sample per request comes after this many
+tokens (about a second on a fast pod), so a slow pod is seen long before it finishes."""
 
 
 @dataclass(slots=True)
@@ -49,6 +56,9 @@ class RunResult:
     end: float
     contended: dict[str, int] | None = None
     """Flow control only: dispatches per fairness id while flows competed in a band."""
+    predictions: list[tuple[float, float, float, float]] = field(default_factory=list)
+    """(predicted TTFT, TTFT, predicted TPOT, TPOT) of each measured request a latency
+    predictor scored (TPOT NaN for one-token outputs)."""
 
 
 class _Run:
@@ -74,6 +84,10 @@ class _Run:
         if policy.flow_control:  # flow control replaces the detector's shedding, as in the EPP
             self.flow = FlowStage(SaturationGate.like(self.detector or _DETECTOR))
             self.detector = None
+        self.observers = observers_of(self.scheduler)
+        self.watch: dict[str, tuple[RequestRecord, int, int]] = {}
+        """Requests not yet reported mid-stream: (record, pod, 0 = nothing, 1 = TTFT)."""
+        self.predictions: list[tuple[float, tuple[float, float, float, float]]] = []
 
     def push(self, t: float, kind: int, arg: int) -> None:
         self.seq += 1
@@ -100,6 +114,8 @@ class _Run:
         outcome.cached_tokens = rec.cached_tokens
         ep = self.endpoints[i]
         self.endpoints[i] = replace(ep, in_flight=ep.in_flight - 1)
+        if self.observers:
+            self.observe(rec, ep.name)
         self.top_up(rec.finish)
         self.pump(rec.finish)
 
@@ -109,6 +125,57 @@ class _Run:
             for _, outcome in self.flow.release(now, lambda: self.endpoints, self.dispatch):
                 outcome.status = Status.SHED
                 self.top_up(now)
+
+    def report_streaming(self, now: float) -> None:
+        """At a scrape tick, report what a streaming gateway has seen by now: the TTFT of
+        requests whose first token is out, then one TPOT sample after ``_SAMPLE_TOKENS``."""
+        done: list[str] = []
+        for rid, (rec, i, state) in self.watch.items():
+            if state == 0:
+                if rec.first_token != rec.first_token:  # NaN: no token yet
+                    continue
+                self.report(rid, i, ttft=rec.ttft, tpot=None, tokens=None, now=now)
+                self.watch[rid] = (rec, i, 1)
+                continue
+            tokens = self.engines[i].tokens_generated(rid)
+            if tokens >= _SAMPLE_TOKENS:
+                tpot = (now - rec.first_token) / (tokens - 1)
+                self.report(rid, i, ttft=None, tpot=tpot, tokens=tokens, now=now)
+                done.append(rid)
+        for rid in done:
+            del self.watch[rid]
+
+    def report(
+        self, rid: str, i: int, *, ttft: float | None, tpot: float | None, tokens: int | None,
+        now: float,
+    ) -> None:  # fmt: skip
+        name = self.endpoints[i].name
+        for obs in self.observers:
+            obs.observe_response(
+                rid, name, ttft=ttft, tpot=tpot, prompt_tokens=None, completion_tokens=tokens,
+                now=now, final=False,
+            )  # fmt: skip
+
+    def observe(self, rec: RequestRecord, pod: str) -> None:
+        """Feed a finished request to the learning plugins, as the gateway's response path
+        does, noting what each predicted for it first."""
+        tpot = rec.tpot if rec.output_tokens > 1 else None
+        self.watch.pop(rec.request_id, None)
+        for obs in self.observers:
+            predicted = getattr(obs, "prediction", None)
+            guess = predicted(rec.request_id) if callable(predicted) else None
+            if guess is not None:
+                actual_tpot = math.nan if tpot is None else tpot
+                self.predictions.append((rec.arrival, (guess[0], rec.ttft, guess[1], actual_tpot)))
+            obs.observe_response(
+                rec.request_id,
+                pod,
+                ttft=rec.ttft,
+                tpot=tpot,
+                prompt_tokens=rec.prompt_tokens,
+                completion_tokens=rec.output_tokens,
+                now=rec.finish,
+            )
 
     def top_up(self, now: float) -> None:
         """Closed loop: replace a request that left the system with the next one."""
@@ -146,23 +213,28 @@ class _Run:
         try:
             if self.detector is not None:
                 self.detector.admit(llm, self.endpoints, now)
-            endpoints = self.endpoints
-            if self.flow is not None:  # released where the gate saw room, as in the EPP
-                endpoints = self.flow.gate.with_room(endpoints, now) or endpoints
-            decision = self.scheduler.schedule(llm, endpoints, now)
+            if self.policy.lookahead is not None:
+                i = lookahead.pick(self.engines, sim, now, self.policy.lookahead) or 0
+            else:
+                endpoints = self.endpoints
+                if self.flow is not None:  # released where the gate saw room, as in the EPP
+                    endpoints = self.flow.gate.with_room(endpoints, now) or endpoints
+                decision = self.scheduler.schedule(llm, endpoints, now)
+                i = self.index[decision.primary.name]
         except NoCapacityError:
             self.top_up(now)
             return
-        i = self.index[decision.primary.name]
         outcome.pod = i
         try:
-            self.engines[i].submit(sim, now)
+            record = self.engines[i].submit(sim, now)
         except EngineError as e:
             outcome.status = Status.REJECTED if isinstance(e, QueueFullError) else Status.ERROR
             self.top_up(now)
             return
         outcome.status = Status.TIMEOUT
         self.live[sim.request_id] = (outcome, i)
+        if self.observers:
+            self.watch[sim.request_id] = (record, i, 0)
         ep = self.endpoints[i]
         self.endpoints[i] = replace(ep, in_flight=ep.in_flight + 1)
         self.reschedule(i)
@@ -193,6 +265,8 @@ class _Run:
                 if not self.live and now >= last_arrival and now >= window[1]:
                     break
                 self.scrape(now)
+                if self.watch:
+                    self.report_streaming(now)
                 self.push(now + interval, _SCRAPE, 0)
             else:
                 for i in range(len(self.engines)):
@@ -250,4 +324,5 @@ def _result(r: _Run, window: tuple[float, float], end: float) -> RunResult:
     (h0, q0, p0), (h1, q1, p1) = r.marks[:2]
     hit_rate = (h1 - h0) / (q1 - q0) if q1 > q0 else 0.0
     contended = dict(r.flow.contended) if r.flow is not None else None
-    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end, contended)
+    measured = [p for t, p in r.predictions if window[0] <= t < window[1]]
+    return RunResult(r.outcomes, window, hit_rate, p1 - p0, end, contended, measured)

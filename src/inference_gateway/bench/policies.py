@@ -2,11 +2,13 @@
 
 A policy is an ``EndpointPickerConfig`` (a built-in name or a YAML path) run by the real
 scheduler, plus two harness switches. ``oracle`` feeds the scheduler exact engine state
-taken at pick time instead of the last 50 ms scrape, the limit any metrics-based policy
-could reach; plain ``oracle`` is our ``tuned`` config so fed, ``oracle:<policy>`` any
-other. ``admission`` applies the gateway's saturation detector to Sheddable requests; it
-is off for ``random`` and ``round-robin``, which stand in for a Kubernetes Service, which
-sheds nothing. ``service`` is a Kubernetes Service as kube-proxy runs it: client keep-alive
+taken at pick time instead of the last 50 ms scrape, a limit for metrics-based policies;
+plain ``oracle`` (also spelled ``oracle:tuned``, the name reports use) is our ``tuned``
+config so fed, ``oracle:<policy>`` any other. ``lookahead`` is the real bound: it tries
+each request on exact copies of every pod and keeps the fastest (``bench.lookahead``).
+``admission`` applies the gateway's saturation detector to Sheddable requests; it is off
+for ``random`` and ``round-robin``, which stand in for a Kubernetes Service, which sheds
+nothing. ``service`` is a Kubernetes Service as kube-proxy runs it: client keep-alive
 connections pinned to random pods (``bench.service``). Any policy with ``+fc`` appended
 runs with flow control in front (``bench.flow_stage``). Our own configs live next to this
 module in ``policies/``.
@@ -21,9 +23,14 @@ from pathlib import Path
 
 from inference_gateway.bench.service import ConnectionScheduler
 from inference_gateway.scheduling.config import SchedulerConfig, load_config
+from inference_gateway.scheduling.observe import ResponseObserver, observers
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.saturation import SaturationDetector
-from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
+from inference_gateway.scheduling.scheduler import (
+    PluginScheduler,
+    build_saturation_detector,
+    build_scheduler,
+)
 from inference_gateway.scheduling.types import Scheduler
 
 
@@ -36,6 +43,9 @@ class Policy:
     admission: bool = True
     flow_control: bool = False
     """``<policy>+fc``: requests wait in flow control (``bench.flow_stage``) first."""
+    lookahead: str | None = None
+    """``e2e`` or ``slo``: pick by trying the request on exact copies of every pod
+    (``bench.lookahead``) instead of the scheduler; admission still uses ``source``."""
 
 
 OWN_CONFIGS: tuple[str, ...] = ("tuned",)
@@ -52,7 +62,10 @@ BUILTIN_POLICIES: dict[str, Policy] = {
     "least-request": Policy("least-request", "least-request"),
     "default": Policy("default", "default"),
     "scorer-mix": Policy("scorer-mix", "scorer-mix"),
+    "predicted": Policy("predicted", "predicted"),
 }
+
+LOOKAHEAD_MODES = ("e2e", "slo")
 
 DEFAULT_POLICIES = (
     "random",
@@ -61,7 +74,9 @@ DEFAULT_POLICIES = (
     "default",
     "scorer-mix",
     "tuned",
-    "oracle",
+    "predicted",
+    "oracle:tuned",
+    "lookahead",
 )
 
 
@@ -80,14 +95,42 @@ def resolve(name: str) -> Policy:
         return Policy(name, _own_config_text(name))
     if name == "oracle":
         return Policy(name, _own_config_text(ORACLE_BASE), oracle=True)
+    if name == "lookahead" or name.startswith("lookahead:"):
+        mode = name.partition(":")[2] or "e2e"
+        if mode not in LOOKAHEAD_MODES:
+            raise ValueError(f"unknown lookahead mode {mode!r}: use one of {LOOKAHEAD_MODES}")
+        return Policy(name, "least-request", oracle=True, lookahead=mode)
     if name.startswith("oracle:"):
         inner = resolve(name.removeprefix("oracle:"))
         return Policy(name, inner.source, oracle=True, admission=inner.admission)
     path = Path(name)
     if path.suffix in (".yaml", ".yml") and path.is_file():
         return Policy(path.stem, path.read_text(encoding="utf-8"))
-    known = sorted([*BUILTIN_POLICIES, *OWN_CONFIGS, "oracle", "oracle:<policy>", "<policy>+fc"])
+    known = sorted(
+        [
+            *BUILTIN_POLICIES,
+            *OWN_CONFIGS,
+            "oracle",
+            "oracle:<policy>",
+            "lookahead[:slo]",
+            "<policy>+fc",
+        ]
+    )
     raise ValueError(f"unknown policy {name!r}: use one of {known} or a path to a .yaml file")
+
+
+def observers_of(scheduler: Scheduler) -> list[ResponseObserver]:
+    """The scheduler's plugins that learn from responses, each once (none for schedulers
+    that are not plugin schedulers, such as ``service``).
+
+    The harness feeds them every finished request, as the gateway's response path does.
+    """
+    if not isinstance(scheduler, PluginScheduler):
+        return []
+    plugins: list[object] = list(scheduler.post_pick)
+    for profile in scheduler.profiles.values():
+        plugins += [*profile.filters, *(s for s, _ in profile.scorers), profile.picker]
+    return observers(plugins)
 
 
 def load(policy: Policy) -> SchedulerConfig:

@@ -22,9 +22,15 @@ class StageResult:
     fraction: float
     rate: float
     stats: StageStats
+    predictor: dict[str, float] = field(default_factory=dict)
+    """A latency predictor's accuracy over the stage (``sweep.predictor_accuracy``)."""
 
     def to_json(self) -> dict[str, object]:
-        return {"fraction": self.fraction, "rate": self.rate, **self.stats.to_json()}
+        out: dict[str, object] = {"fraction": self.fraction, "rate": self.rate}
+        out.update(self.stats.to_json())
+        if self.predictor:
+            out["predictor"] = self.predictor
+        return out
 
 
 @dataclass(slots=True)
@@ -82,30 +88,83 @@ def markdown_table(result: SweepResult) -> str:
     return "\n".join(lines)
 
 
-def ratio_table(result: SweepResult, baseline: str = "oracle", metric: str = "e2e") -> str:
-    """p90 of ``metric`` per policy divided by the baseline's, one row per stage."""
-    if baseline not in result.results:
+def best_p90(result: SweepResult, stage: int, metric: str = "e2e") -> tuple[str, float]:
+    """The policy with the lowest p90 ``metric`` at ``stage``, and that p90."""
+    best = ("", math.inf)
+    for policy, stages in result.results.items():
+        if stage < len(stages):
+            value = getattr(stages[stage].stats, metric)["p90"]
+            if value < best[1]:
+                best = (policy, value)
+    return best
+
+
+def ratio_table(result: SweepResult, metric: str = "e2e") -> str:
+    """p90 of ``metric`` per policy divided by the best policy's at that stage (lookahead
+    and every other policy run included), one row per stage."""
+    policies = list(result.results)
+    if not policies:
         return ""
-    others = [p for p in result.results if p != baseline]
-    head = f"| load | {' | '.join(others)} |"
-    lines = [head, "|" + "---|" * (len(others) + 1)]
-    for i, base in enumerate(result.results[baseline]):
-        ref = getattr(base.stats, metric)["p90"]
+    head = f"| load | best | {' | '.join(policies)} |"
+    lines = [head, "|" + "---|" * (len(policies) + 2)]
+    stages = max(len(v) for v in result.results.values())
+    for i in range(stages):
+        name, ref = best_p90(result, i, metric)
         cells = []
-        for p in others:
-            value = getattr(result.results[p][i].stats, metric)["p90"]
-            cells.append(f"{value / ref:.2f}" if ref > 0 and not math.isnan(value) else "-")
-        label = _pct(base.fraction) if not math.isnan(base.fraction) else f"{base.rate:g}/s"
-        lines.append(f"| {label} | {' | '.join(cells)} |")
+        for p in policies:
+            stage = result.results[p][i] if i < len(result.results[p]) else None
+            value = getattr(stage.stats, metric)["p90"] if stage is not None else math.nan
+            ok = ref > 0 and math.isfinite(ref) and not math.isnan(value)
+            cells.append(f"{value / ref:.2f}" if ok else "-")
+        first = next(iter(result.results.values()))[i]
+        label = _pct(first.fraction) if not math.isnan(first.fraction) else f"{first.rate:g}/s"
+        lines.append(f"| {label} | {name} ({_s(ref)} s) | {' | '.join(cells)} |")
     return "\n".join(lines)
 
 
+_ACCURACY = ("ttft_mae", "ttft_median", "tpot_mae", "tpot_median")
+
+
+def _ms1(value: float) -> str:
+    return "-" if math.isnan(value) else f"{value * 1000:.1f}"
+
+
+def accuracy_table(result: SweepResult) -> str:
+    """Median absolute error of each latency-predicting policy's TTFT and TPOT, per stage."""
+    lines = []
+    for policy, stages in result.results.items():
+        for st in stages:
+            acc = st.predictor
+            if not acc:
+                continue
+            label = _pct(st.fraction) if not math.isnan(st.fraction) else f"{st.rate:g}/s"
+            cells = [acc.get(k, math.nan) for k in _ACCURACY]
+            lines.append(f"| {label} | {policy} | " + " | ".join(map(_ms1, cells)) + " |")
+    if not lines:
+        return ""
+    head = [
+        "| load | policy | TTFT abs err p50 | TTFT p50 | TPOT abs err p50 | TPOT p50 |",
+        "|---|---|---|---|---|---|",
+    ]
+    return "\n".join(head + lines)
+
+
 def document(result: SweepResult) -> str:
-    """The whole ``results.md``: legend, main table, p90 e2e relative to the oracle."""
+    """The whole ``results.md``: legend, main table, p90 e2e relative to the best policy
+    of each stage, and the latency predictor's accuracy."""
     parts = [legend(result), "", markdown_table(result)]
     ratios = ratio_table(result)
     if ratios:
-        parts += ["", "p90 end-to-end latency relative to `oracle` (1.00 = as good):", "", ratios]
+        parts += [
+            "",
+            "p90 end-to-end latency relative to the best policy of each stage "
+            "(1.00 = the best; `lookahead` and `oracle:tuned` included):",
+            "",
+            ratios,
+        ]
+    accuracy = accuracy_table(result)
+    if accuracy:
+        parts += ["", "Latency predictor accuracy per request (ms):", "", accuracy]
     return "\n".join(parts) + "\n"
 
 
@@ -116,7 +175,7 @@ def _separator() -> str:
 def legend(result: SweepResult) -> str:
     m = result.meta
     return (
-        f"Workload `{m['workload']}`, {m['pods']} pods, seed {m['seed']}, capacity "
+        f"Workload `{m['workload']}`, {m['pods']} pods{_speeds(m)}, seed {m['seed']}, capacity "
         f"{m['capacity']:.1f} req/s (probe: {m['probe_policy']}), {m['stage_seconds']:g} s "
         f"measured per stage after {m['warmup_seconds']:g} s warmup. TTFT/TPOT in ms, e2e in "
         f"s; goodput = share of requests with TTFT <= {m['slo_ttft']:g} s and TPOT <= "
@@ -124,6 +183,13 @@ def legend(result: SweepResult) -> str:
         "pod's full queue; error = other refusals by a pod; CV = coefficient of variation "
         "of requests per pod."
     )
+
+
+def _speeds(meta: Mapping[str, Any]) -> str:
+    slow = int(meta.get("slow_pods", 1 if meta.get("heterogeneous") else 0) or 0)
+    if not meta.get("heterogeneous") or not slow:
+        return ""
+    return f" ({slow} of them {meta['slow_factor']:g}x slower)"
 
 
 def write_json(result: SweepResult, path: Path) -> None:

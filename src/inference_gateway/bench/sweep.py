@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import multiprocessing
+import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -42,6 +43,8 @@ class SweepConfig:
     warmup_seconds: float | None = None
     heterogeneous: bool = False
     slow_factor: float = 2.0
+    slow_pods: int = 1
+    """How many pods ``heterogeneous`` slows (``pods // 2`` makes two speed classes)."""
     slo: Slo = field(default_factory=Slo)
     scrape_interval: float = 0.05
     drain_cap: float | None = None
@@ -70,6 +73,7 @@ class SweepConfig:
             self.pods,
             heterogeneous=self.heterogeneous,
             slow_factor=self.slow_factor,
+            slow_pods=self.slow_pods,
             scrape_interval=self.scrape_interval,
             drain_cap=drain,
         )
@@ -115,7 +119,7 @@ def _init(config: SweepConfig, streams: dict[int, list[BenchRequest]]) -> None:
     _STREAMS.update(streams)
 
 
-def _run_task(task: _Task) -> tuple[_Task, StageStats]:
+def _run_task(task: _Task) -> tuple[_Task, StageStats, dict[str, float]]:
     config = _CONFIG[0]
     setup = config.setup()
     stage, warmup, _ = config.timing()
@@ -135,7 +139,27 @@ def _run_task(task: _Task) -> tuple[_Task, StageStats]:
         prefix_hit_rate=res.prefix_hit_rate,
         preemptions=res.preemptions,
     )
-    return task, stats
+    return task, stats, predictor_accuracy(res.predictions)
+
+
+def predictor_accuracy(
+    predictions: Sequence[tuple[float, float, float, float]],
+) -> dict[str, float]:
+    """Median absolute error of predicted TTFT and TPOT per request, and the medians of
+    the observed values for scale (empty when no latency predictor ran)."""
+    if not predictions:
+        return {}
+    ttft = [(p, a) for p, a, _, _ in predictions]
+    tpot = [(p, a) for _, _, p, a in predictions if a == a]
+    out = {
+        "requests": float(len(predictions)),
+        "ttft_mae": statistics.median(abs(p - a) for p, a in ttft),
+        "ttft_median": statistics.median(a for _, a in ttft),
+    }
+    if tpot:
+        out["tpot_mae"] = statistics.median(abs(p - a) for p, a in tpot)
+        out["tpot_median"] = statistics.median(a for _, a in tpot)
+    return out
 
 
 def run_sweep(
@@ -167,18 +191,21 @@ def run_sweep(
     # The longest stages first, so the last task to finish is a short one.
     tasks.sort(key=lambda t: -len(streams[t.stage]))
     done: dict[tuple[str, int], StageStats] = {}
+    accuracy: dict[tuple[str, int], dict[str, float]] = {}
     if config.processes <= 1:
         _init(config, streams)
         for task in tasks:
-            _, stats = _run_task(task)
+            _, stats, acc = _run_task(task)
             done[(task.policy, task.stage)] = stats
+            accuracy[(task.policy, task.stage)] = acc
             if on_task is not None:
                 on_task(task.policy, task.stage)
     else:
         ctx = multiprocessing.get_context("spawn")
         with ctx.Pool(config.processes, initializer=_init, initargs=(config, streams)) as pool:
-            for task, stats in pool.imap_unordered(_run_task, tasks):
+            for task, stats, acc in pool.imap_unordered(_run_task, tasks):
                 done[(task.policy, task.stage)] = stats
+                accuracy[(task.policy, task.stage)] = acc
                 if on_task is not None:
                     on_task(task.policy, task.stage)
     meta = {
@@ -188,6 +215,7 @@ def run_sweep(
         "seed": config.seed,
         "heterogeneous": config.heterogeneous,
         "slow_factor": config.slow_factor if config.heterogeneous else 1.0,
+        "slow_pods": config.setup().slow_pods,
         "capacity": capacity,
         "probe_policy": config.probe_policy,
         "stage_seconds": stage,
@@ -200,6 +228,7 @@ def run_sweep(
     result = SweepResult(meta)
     for name in config.policies:
         result.results[policies.resolve(name).name] = [
-            StageResult(fractions[i], rates[i], done[(name, i)]) for i in range(len(rates))
+            StageResult(fractions[i], rates[i], done[(name, i)], accuracy[(name, i)])
+            for i in range(len(rates))
         ]
     return result

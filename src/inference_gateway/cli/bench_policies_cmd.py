@@ -109,11 +109,15 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             str | None, typer.Option(help="Absolute stage rates in req/s (skips the probe).")
         ] = None,
         heterogeneous: Annotated[
-            bool, typer.Option(help="Make pod-0 slower than the others (--slow-factor).")
+            bool, typer.Option(help="Make the first --slow-pods pods slower (--slow-factor).")
         ] = False,
         slow_factor: Annotated[
-            float, typer.Option(min=1.0, help="Step-time multiplier of the slow pod.")
+            float, typer.Option(min=1.0, help="Step-time multiplier of the slow pods.")
         ] = 2.0,
+        slow_pods: Annotated[
+            int,
+            typer.Option(min=1, help="Pods slowed by --heterogeneous (pods/2: two speed classes)."),
+        ] = 1,
         probe_policy: Annotated[
             str, typer.Option(help="Policy of the closed-loop capacity probe.")
         ] = "round-robin",
@@ -138,6 +142,7 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             warmup_seconds=warmup_seconds,
             heterogeneous=heterogeneous,
             slow_factor=slow_factor,
+            slow_pods=slow_pods,
             probe_policy=_policies(probe_policy)[0],
             slo=Slo(ttft=slo_ttft, tpot=slo_tpot),
             scrape_interval=scrape_interval,
@@ -146,3 +151,23 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         result = execute(config, out, progress=progress)
         typer.echo(report.document(result))
         typer.echo(f"\nwrote {out}/results.json, results.md, latency_p90.png, throughput.png")
+
+    @bench.command("summary")
+    def summary_cmd(
+        results: Annotated[list[Path], typer.Argument(help="results.json files or their dirs.")],
+        policy: Annotated[str, typer.Option(help="The policy to judge.")] = "predicted",
+        out: Annotated[
+            Path | None, typer.Option(help="Also write the Markdown here (and a .png plot).")
+        ] = None,
+    ) -> None:
+        """Judge one policy across many ``bench policies`` runs: p90 e2e against the best
+        policy and the best upstream config at every stage, and predictor accuracy."""
+        from inference_gateway.bench import summary
+
+        runs = summary.load(results)
+        text = summary.document(runs, policy)
+        if out is not None:
+            out.write_text(text)
+            others = [p for p in ("default", "scorer-mix", "tuned", "lookahead") if p != policy]
+            summary.write_plot(runs, [policy, *others], out.with_suffix(".png"))
+        typer.echo(text)

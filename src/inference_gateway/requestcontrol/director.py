@@ -42,6 +42,7 @@ from inference_gateway.requestcontrol.routed import PendingRoute, ResponsePolicy
 from inference_gateway.requestcontrol.settings import DirectorSettings
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
+from inference_gateway.scheduling.observe import ResponseObserver
 from inference_gateway.scheduling.types import (
     Decision,
     LLMRequest,
@@ -94,6 +95,7 @@ class Director:
         admission: CapacityGate | None = None,
         extensions: ExtensionChain | None = None,
         flow: FlowHook | None = None,
+        observers: Sequence[ResponseObserver] = (),
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         settings: DirectorSettings | None = None,
@@ -118,6 +120,7 @@ class Director:
             account_usage=s.account_usage,
             max_usage_buffer_bytes=s.max_usage_buffer_bytes,
             on_release=flow.flow.wake if flow is not None else None,
+            observers=tuple(observers),
         )
         self._async = self.extensions is not None and self.extensions.has_request_stages
         self._ids = _RequestIds()
@@ -292,6 +295,8 @@ class Director:
             hostport=hostport,
             restorer=ModelRestorer(target, model) if rewrite else None,
             extensions=ext,
+            endpoint_name=decision.endpoints[0].name,
+            routed_at=self.clock(),
         )
         self.metrics.request_routed(model, target, len(request.body))
         self.datastore.acquire(hostport)

@@ -21,6 +21,7 @@ from inference_gateway.requestcontrol.ports import RequestMetrics
 from inference_gateway.requestcontrol.settings import DirectorSettings
 from inference_gateway.scheduling.config import SchedulerConfig, instantiate
 from inference_gateway.scheduling.framework import Observer
+from inference_gateway.scheduling.observe import observers
 from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
 
 
@@ -54,6 +55,7 @@ def build_director(
         admission=detector if flow is None else None,
         extensions=build_chain(plugins.values(), observer=observer),
         flow=flow,
+        observers=observers(plugins.values()),
         rng=rng,
         clock=clock,
         settings=settings,

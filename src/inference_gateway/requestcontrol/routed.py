@@ -23,8 +23,12 @@ from inference_gateway.requestcontrol.extensions.base import ImmediateAnswer
 from inference_gateway.requestcontrol.extensions.runner import RequestExtensions
 from inference_gateway.requestcontrol.ports import EndpointLedger, RequestMetrics
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
+from inference_gateway.scheduling.observe import ResponseObserver
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
+_SAMPLE_EVENTS = 32
+"""The early time-per-token sample comes after this many streamed events (about a second
+on a fast pod), so a slow pod is learned long before its answers finish."""
 
 
 class PendingRoute:
@@ -61,6 +65,10 @@ class ResponsePolicy:
     max_usage_buffer_bytes: int
     on_release: Callable[[], None] | None = None
     """Told after a request gives its endpoint slot back (flow control dispatches then)."""
+    observers: tuple[ResponseObserver, ...] = ()
+    """Plugins that learn from responses (the latency predictor): told each request's
+    time to first token at its first chunk, one early time-per-token sample while it
+    streams, and the final figures when it finishes."""
 
 
 @dataclass(slots=True, eq=False)
@@ -99,6 +107,14 @@ class Routed:
     usage: UsageReader | None = field(default=None, repr=False)
     extensions: RequestExtensions | None = field(default=None, repr=False)
     finished: bool = False
+    endpoint_name: str = ""
+    """The picked endpoint's name, for response observers ('' once the proxy moved it)."""
+    routed_at: float = 0.0
+    """When the request left for its endpoint (after any wait in flow control)."""
+    first_chunk_at: float | None = None
+    last_chunk_at: float = 0.0
+    events: int = 0
+    """Server-sent events seen so far (about one per token), for the early TPOT sample."""
 
     @property
     def needs_response_body(self) -> bool:
@@ -124,6 +140,7 @@ class Routed:
                 ledger.release(hostport)
                 ledger.acquire(served_by)
                 self.hostport = served_by
+                self.endpoint_name = ""
         ext = self.extensions
         if ext is None:
             return self.extra_headers
@@ -139,6 +156,8 @@ class Routed:
                 usage = self.usage = UsageReader(streaming=self.streaming, limit=limit)
             usage.feed(chunk, end_of_stream)
             self._copy_usage(usage)
+        if self.policy.observers and self.endpoint_name and chunk:
+            self._observe_chunk(chunk)
         out = chunk if self.restorer is None else self.restorer.feed(chunk, end_of_stream)
         if self.extensions is not None:
             self.extensions.response_body(out, end_of_stream)
@@ -164,6 +183,8 @@ class Routed:
         code = error
         if code is None and self.status and not 200 <= self.status < 300:
             code = "ModelServerError"
+        if code is None and policy.observers and self.endpoint_name:
+            self._observe_end()
         metrics = policy.metrics
         if code is not None:
             metrics.request_failed(self.model, self.target_model, code)
@@ -178,6 +199,47 @@ class Routed:
                 cached_tokens=self.cached_tokens,
             )
         metrics.request_ended(self.model)
+
+    def _observe_chunk(self, chunk: bytes) -> None:
+        now = self.policy.clock()
+        self.last_chunk_at = now
+        first = self.first_chunk_at
+        if first is None:
+            self.first_chunk_at = now
+            self.events = chunk.count(b"data:")
+            self._tell(ttft=now - self.routed_at, tpot=None, tokens=None, now=now, final=False)
+            return
+        if not self.streaming:
+            return
+        before = self.events
+        self.events = events = before + chunk.count(b"data:")
+        if before < _SAMPLE_EVENTS <= events:
+            tpot = (now - first) / (events - 1)
+            self._tell(ttft=None, tpot=tpot, tokens=events, now=now, final=False)
+
+    def _observe_end(self) -> None:
+        first = self.first_chunk_at
+        if first is None:
+            return
+        tokens = self.completion_tokens
+        tpot = (self.last_chunk_at - first) / (tokens - 1) if tokens and tokens > 1 else None
+        now = self.policy.clock()
+        self._tell(ttft=first - self.routed_at, tpot=tpot, tokens=tokens, now=now, final=True)
+
+    def _tell(
+        self, *, ttft: float | None, tpot: float | None, tokens: int | None, now: float, final: bool
+    ) -> None:
+        for observer in self.policy.observers:
+            observer.observe_response(
+                self.request_id,
+                self.endpoint_name,
+                ttft=ttft,
+                tpot=tpot,
+                prompt_tokens=self.prompt_tokens if final else None,
+                completion_tokens=tokens,
+                now=now,
+                final=final,
+            )
 
     def _record_outcome(self, hostport: str, error: str | None) -> None:
         """Tell passive health how the endpoint that served the request did.

@@ -29,7 +29,14 @@ from inference_gateway.scheduling.framework import PluginHandle, kinds_of
 from inference_gateway.scheduling.registry import Registry, RegistryError, default_registry
 
 API_VERSION = "inference.networking.x-k8s.io/v1alpha1"
-BUILTIN_CONFIGS = ("default", "scorer-mix", "round-robin", "random", "least-request")
+BUILTIN_CONFIGS = (
+    "default",
+    "scorer-mix",
+    "round-robin",
+    "random",
+    "least-request",
+    "predicted",
+)
 
 
 class ConfigError(ValueError):

@@ -4,8 +4,10 @@
 ``profile``, ``chosen``, ``candidates`` (after dropping stale endpoints), ``stale_dropped``,
 ``filters`` (``(name, in, out)`` per filter step, decision-tree steps included) and
 ``scores`` (the chosen endpoint, then the best others by total, each
-``(name, total, {scorer: score})``). The score table is only sorted when someone reads it,
-so scheduling pays almost nothing for it.
+``(name, total, {scorer: score})``), and ``predicted`` (for those same endpoints, what
+plugins noted about them through ``framework.NOTES_KEY``, e.g. the latency predictor's
+``{"ttft": s, "tpot": s}``). The score table is only sorted, and notes only rendered, when
+someone reads them, so scheduling pays almost nothing for it.
 ``format_explanation`` renders it as one ASCII line under 1 KB for a response header.
 """
 
@@ -56,17 +58,38 @@ class Explanation(Mapping[str, object]):
             ]
         return self._scores
 
+    def _predicted(self) -> dict[str, dict[str, float]]:
+        notes = self._base.get("notes")
+        if not isinstance(notes, Mapping) or not notes:
+            return {}
+        out: dict[str, dict[str, float]] = {}
+        by_name = {e.name: e for e in self._endpoints}
+        names = [n for n, _, _ in self._top()] or [str(self._base.get("chosen"))]
+        for name in names:
+            endpoint = by_name.get(name)
+            if endpoint is None:
+                continue
+            merged: dict[str, float] = {}
+            for provider in notes.values():
+                merged.update(provider(endpoint))
+            if merged:
+                out[name] = merged
+        return out
+
     def __getitem__(self, key: str) -> object:
         if key == "scores":
             return self._top() if self._per_scorer else []
+        if key == "predicted":
+            return self._predicted()
         return self._base[key]
 
     def __iter__(self) -> Iterator[str]:
-        yield from self._base
+        yield from (k for k in self._base if k != "notes")
         yield "scores"
+        yield "predicted"
 
     def __len__(self) -> int:
-        return len(self._base) + 1
+        return len(self._base) - ("notes" in self._base) + 2
 
 
 def _ascii(text: object) -> str:
@@ -86,10 +109,12 @@ def format_explanation(decision: Decision) -> str:
     if steps:
         parts.append("filters=" + ",".join(f"{_ascii(n)}:{a}>{b}" for n, a, b in steps))
     scores = ex.get("scores") or []
+    predicted: Mapping[str, Mapping[str, float]] = ex.get("predicted") or {}
     if scores:
         rendered = [
             f"{_ascii(name)}:{total:.2f}("
             + ",".join(f"{_ascii(s)}={v:.2f}" for s, v in per.items())
+            + "".join(f",{_ascii(k)}={v * 1000:.0f}ms" for k, v in predicted.get(name, {}).items())
             + ")"
             for name, total, per in scores
         ]

@@ -29,6 +29,12 @@ TRACE_KEY = "filter_trace"
 NOW_KEY = "now"
 """Cycle-state key of the scheduling clock's ``now`` (plugins never read a clock)."""
 
+NOTES_KEY = "endpoint_notes"
+"""Cycle-state key of ``{plugin name: callable(endpoint) -> {label: seconds}}``: what a
+plugin wants an explanation to show per endpoint (the latency predictor's TTFT and TPOT).
+Called only when an explanation is read, for its top endpoints, so a pick pays one dict
+entry for it; read it right after the pick (it reflects the plugin's state when read)."""
+
 Observer = Callable[[str, str, str, float], None]
 """Receives ``(extension point, plugin type, plugin name, seconds)`` after each plugin call."""
 

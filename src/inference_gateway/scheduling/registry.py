@@ -22,6 +22,7 @@ from inference_gateway.scheduling.plugins.filters import (
     SheddableCapacityFilter,
 )
 from inference_gateway.scheduling.plugins.health import HealthyEndpointFilter
+from inference_gateway.scheduling.plugins.latency import LatencyPredictor
 from inference_gateway.scheduling.plugins.lora import LoraAffinityFilter, LoraAffinityScorer
 from inference_gateway.scheduling.plugins.pickers import (
     MaxScorePicker,
@@ -57,6 +58,7 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     InflightLoadScorer,
     LoraAffinityScorer,
     PrefixCacheScorer,
+    LatencyPredictor,
     MaxScorePicker,
     RandomPicker,
     WeightedRandomPicker,

@@ -22,6 +22,7 @@ from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.config import SchedulerConfig, instantiate
 from inference_gateway.scheduling.explain import Explanation
 from inference_gateway.scheduling.framework import (
+    NOTES_KEY,
     NOW_KEY,
     TRACE_KEY,
     CycleState,
@@ -198,6 +199,7 @@ class PluginScheduler:
             "candidates": len(endpoints) if not profile.filters else trace[mark][1],
             "stale_dropped": stale,
             "filters": trace[mark:],
+            "notes": cycle_state.get(NOTES_KEY) or {},
         }
         return ProfileResult(tuple(picked)), Explanation(base, endpoints, totals, per_scorer)
 

@@ -15,7 +15,7 @@ def fields(header: str) -> dict[str, str]:
     return dict(part.split("=", 1) for part in header.split("; "))
 
 
-@pytest.mark.parametrize("plugins", ["default", "scorer-mix"])
+@pytest.mark.parametrize("plugins", ["default", "scorer-mix", "predicted"])
 async def test_debug_header_names_the_endpoint_that_served(tmp_path: Path, plugins: str) -> None:
     async with cluster(tmp_path, specs(HOSTS), plugins=plugins) as c:
         served = set()
@@ -31,7 +31,12 @@ async def test_debug_header_names_the_endpoint_that_served(tmp_path: Path, plugi
             else:
                 top = explained["scores"].split("|")
                 assert top[0].startswith(f"{reply.served_by}:")
-                assert "queue-scorer=" in top[0] and len(top) == 3
+                assert len(top) == 3
+                if plugins == "predicted":  # each candidate's predicted TTFT and TPOT
+                    assert all("latency-predictor=" in t and "ttft=" in t for t in top)
+                    assert all("tpot=" in t and t.endswith("ms)") for t in top)
+                else:
+                    assert "queue-scorer=" in top[0]
             served.add(reply.served_by)
         assert len(served) >= 2, "idle equal pods should share the traffic"
         plain = await c.chat()

@@ -47,7 +47,7 @@ async def run(tmp: Path, plugins: str) -> tuple[int, float]:
     return served[SLOW], sum(peers) / len(peers)
 
 
-@pytest.mark.parametrize("plugins", ["default", "scorer-mix"])
+@pytest.mark.parametrize("plugins", ["default", "scorer-mix", "predicted"])
 async def test_slow_pod_gets_clearly_less_traffic(tmp_path: Path, plugins: str) -> None:
     slow, peers = await run(tmp_path, plugins)
     assert slow < 0.6 * peers, (slow, peers)

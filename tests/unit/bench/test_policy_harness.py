@@ -100,9 +100,12 @@ def test_oracle_is_not_worse_than_any_policy_at_moderate_load() -> None:
     }
     # p90 e2e mostly measures which long requests land on the slow pod; no policy knows
     # output lengths, so between load-aware policies it moves by ~10 % with the seed.
+    # Policies that know pod speeds (the predictor, the lookahead bound) may beat it.
     for name, value in p90.items():
-        assert p90["oracle"] <= value * 1.15, (name, p90)
-    assert p90["oracle"] < min(p90["round-robin"], p90["random"]) * 0.9, p90
+        if name not in ("predicted", "lookahead"):
+            assert p90["oracle:tuned"] <= value * 1.15, (name, p90)
+    for name in ("oracle:tuned", "lookahead", "predicted"):
+        assert p90[name] < min(p90["round-robin"], p90["random"]) * 0.9, p90
 
 
 def test_prefix_aware_routing_raises_the_prefix_hit_rate() -> None:

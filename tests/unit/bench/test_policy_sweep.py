@@ -76,7 +76,7 @@ def test_artefacts_and_command(tmp_path: Path) -> None:
     for png in ("latency_p90.png", "throughput.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     md = (out / "results.md").read_text()
-    assert md.count("| mine |") == 2
+    assert md.count("| mine |") == 3  # two rows of the main table, a column of the ratios
 
 
 def test_unknown_policy_is_a_usage_error() -> None:

@@ -21,7 +21,7 @@ from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.framework import CycleState
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.types import LLMRequest
-from tests.unit.requestcontrol.builders import chat, make_store, model
+from tests.unit.requestcontrol.builders import FakeClock, chat, make_store, model
 
 
 class ScoringObserver(ExtensionPlugin):
@@ -82,6 +82,7 @@ def director_for(text: str, *extra: type[ExtensionPlugin]) -> Any:
 def test_a_plugin_configured_once_is_one_object_in_every_stage() -> None:
     director, plugins = director_for(CONFIG)
     watcher = plugins["watcher"]
+    assert isinstance(watcher, ScoringObserver)
     (profile,) = director.scheduler.profiles.values()
     assert profile.scorers[0][0] is watcher
     assert director.extensions.response_headers == [watcher]
@@ -143,3 +144,57 @@ async def test_the_body_is_parsed_once(monkeypatch: pytest.MonkeyPatch, with_plu
         routed = await routed
     routed.finish()
     assert parses == [request.body]
+
+
+class LatencyWatcher(ScoringObserver):
+    """A scorer that learns from responses: what the director tells it, in order."""
+
+    TYPE = "latency-watcher"
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.seen: list[tuple[str, str, float | None, float | None, int | None, bool]] = []
+
+    def observe_response(
+        self,
+        request_id: str,
+        endpoint_name: str,
+        *,
+        ttft: float | None,
+        tpot: float | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        now: float,
+        final: bool = True,
+    ) -> None:
+        self.seen.append((request_id, endpoint_name, ttft, tpot, completion_tokens, final))
+
+
+def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
+    registry = default_registry()
+    registry.register(LatencyWatcher)
+    store = make_store(models=[model("llama")])
+    clock = FakeClock()
+    text = CONFIG.replace("type: scoring-observer", "type: latency-watcher")
+    director, plugins = build_director(
+        store, load_config(text, registry), rng=random.Random(0), clock=clock
+    )
+    watcher = plugins["watcher"]
+    assert isinstance(watcher, LatencyWatcher)
+    routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}))
+    clock.now += 0.2
+    routed.response_started(200, {"content-type": "text/event-stream"}, None)
+    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
+    for _ in range(40):
+        clock.now += 0.01
+        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
+    usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":41}}\n\n'
+    routed.response_chunk(usage + b"data: [DONE]\n\n", True)
+    routed.finish()
+    name = routed.endpoint_name
+    first, early, last = watcher.seen
+    assert first[:2] == ("r1", name) and first[2] == pytest.approx(0.2)
+    assert first[3:] == (None, None, False)
+    assert early[:2] == ("r1", name) and early[3] == pytest.approx(0.01) and not early[5]
+    assert last[:2] == ("r1", name) and last[4:] == (41, True)
+    assert last[2] == pytest.approx(0.2) and last[3] == pytest.approx(0.01)

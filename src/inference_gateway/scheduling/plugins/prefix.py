@@ -29,6 +29,7 @@ from inference_gateway.scheduling.types import LLMRequest
 _HASHES_KEY = "prefix-cache-scorer/hashes"
 # Matches kept for the metrics side between two reads (a scrape every 10 s at ~400 req/s).
 _MAX_PENDING_MATCHES = 4096
+_SHARES_KEY = "prefix-cache-scorer/shares"
 _NAME = attrgetter("name")
 
 
@@ -100,15 +101,26 @@ class PrefixCacheScorer(Plugin):
         shares.update(dict.fromkeys(alive, depth / total))
         return shares
 
+    def shares(self, request: LLMRequest, cycle_state: CycleState) -> dict[str, float]:
+        """``matches`` for this cycle's request, computed once per cycle (the latency
+        predictor reads it too, for its prefix-hit estimate)."""
+        cached: dict[str, float] | None = cycle_state.get(_SHARES_KEY)
+        if cached is None:
+            hashes = self.hashes(request, cycle_state)
+            cached = self.matches(hashes) if hashes else {}
+            cycle_state[_SHARES_KEY] = cached
+        return cached
+
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        hashes = self.hashes(request, cycle_state)
-        shares = self.matches(hashes) if hashes else None
-        if hashes and len(self._matches) < _MAX_PENDING_MATCHES:
-            longest = round(max(shares.values(), default=0.0) * len(hashes)) if shares else 0
-            size = self.params.blockSize
-            self._matches.append((longest * size, len(hashes) * size))
+        shares = self.shares(request, cycle_state)
+        if len(self._matches) < _MAX_PENDING_MATCHES:
+            hashes = self.hashes(request, cycle_state)
+            if hashes:
+                longest = round(max(shares.values(), default=0.0) * len(hashes)) if shares else 0
+                size = self.params.blockSize
+                self._matches.append((longest * size, len(hashes) * size))
         if not shares:
             return [0.0] * len(endpoints)
         return list(map(shares.get, map(_NAME, endpoints), repeat(0.0)))

@@ -1,0 +1,127 @@
+"""An online model of a request's TTFT and TPOT on each pod: shared shape, per-pod speed.
+
+A pod's latency is mostly a product: how much work is ahead of the request (queue, batch,
+KV in use, uncached prompt tokens, a LoRA swap) times how fast that pod computes. So a
+prediction is ``speed[pod] * (w . x)``. The weights ``w`` are shared by every pod and fit
+by recursive least squares on observations divided by their pod's speed, so a pool learns
+the shape from all its traffic; ``speed[pod]`` is a per-pod multiplier fit in log space by
+a running mean that starts fast (1/n) and settles at ``min_rate``, so a slow pod is seen
+within a few of its own responses, and a pod that changes speed is followed.
+
+Weights are kept non-negative (projected RLS). Both fits are O(d^2) per observation with
+d <= 8 and no allocation beyond a few lists; nothing trains in the background and nothing
+blocks. With no observation at all the prior
+weights (an H100 with Llama-3-8B, sized from the simulator's calibrated step model) and
+unit speeds make the prediction a plain load estimate from queue, in-flight and KV use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+_FORGET = 1.0 - 1.0 / 4000
+"""RLS forgetting factor: observations weigh half after ~2,800 newer ones."""
+_P0 = 10.0
+"""Initial covariance: how loosely the prior weights are held (in squared feature units)."""
+_MAX_TRACE = 1e6
+"""Forgetting pauses while the covariance is this large, so idle features cannot wind up."""
+_SPEED_RANGE = (0.05, 50.0)
+
+
+class Rls:
+    """Recursive least squares over ``len(prior)`` features with exponential forgetting."""
+
+    __slots__ = ("n", "p", "w")
+
+    def __init__(self, prior: Sequence[float]) -> None:
+        d = len(prior)
+        self.w = list(prior)
+        self.p = [[_P0 if i == j else 0.0 for j in range(d)] for i in range(d)]
+        self.n = 0
+
+    def predict(self, x: Sequence[float]) -> float:
+        return sum(wi * xi for wi, xi in zip(self.w, x, strict=True))
+
+    def update(self, x: Sequence[float], y: float) -> None:
+        p, w = self.p, self.w
+        px = [sum(pij * xj for pij, xj in zip(row, x, strict=True)) for row in p]
+        trace = sum(p[i][i] for i in range(len(p)))
+        lam = _FORGET if trace < _MAX_TRACE else 1.0
+        denom = lam + sum(xi * pxi for xi, pxi in zip(x, px, strict=True))
+        if denom <= 0.0 or not math.isfinite(denom):
+            return
+        gain = [v / denom for v in px]
+        err = y - sum(wi * xi for wi, xi in zip(w, x, strict=True))
+        for i, g in enumerate(gain):
+            # Every feature adds work, so no weight may go negative: collinear features
+            # (queue and in-flight move together) would otherwise trade signs and
+            # extrapolate badly off the data seen.
+            v = w[i] + g * err
+            w[i] = v if v > 0.0 else 0.0
+        for i, gi in enumerate(gain):
+            row = p[i]
+            for j, pxj in enumerate(px):
+                row[j] = (row[j] - gi * pxj) / lam
+        self.n += 1
+
+
+class SpeedTable:
+    """Per-pod multipliers, fit as a running mean of log(observed / shared prediction)."""
+
+    __slots__ = ("_count", "_log", "factors", "min_rate")
+
+    def __init__(self, min_rate: float) -> None:
+        self.min_rate = min_rate
+        self._log: dict[str, float] = {}
+        self._count: dict[str, int] = {}
+        self.factors: dict[str, float] = {}
+        """pod -> multiplier, kept in step with the fit so a prediction is one dict lookup."""
+
+    def get(self, pod: str) -> float:
+        return self.factors.get(pod, 1.0)
+
+    def observations(self, pod: str) -> int:
+        return self._count.get(pod, 0)
+
+    def update(self, pod: str, ratio: float) -> None:
+        if not ratio > 0.0 or not math.isfinite(ratio):
+            return
+        lo, hi = _SPEED_RANGE
+        n = self._count.get(pod, 0) + 1
+        rate = max(self.min_rate, 1.0 / n)
+        old = self._log.get(pod, 0.0)
+        new = old + rate * (math.log(min(hi, max(lo, ratio))) - old)
+        self._log[pod] = new
+        self._count[pod] = n
+        self.factors[pod] = math.exp(new)
+
+    def forget(self, pod: str) -> None:
+        self._log.pop(pod, None)
+        self._count.pop(pod, None)
+        self.factors.pop(pod, None)
+
+    def pods(self) -> list[str]:
+        return sorted(self._log)
+
+
+class Target:
+    """One predicted quantity (TTFT or TPOT): shared RLS weights times per-pod speed."""
+
+    __slots__ = ("floor", "rls", "speeds")
+
+    def __init__(self, prior: Sequence[float], *, floor: float, min_rate: float) -> None:
+        self.rls = Rls(prior)
+        self.speeds = SpeedTable(min_rate)
+        self.floor = floor
+
+    def predict(self, pod: str, x: Sequence[float]) -> float:
+        return max(self.floor, self.speeds.get(pod) * self.rls.predict(x))
+
+    def observe(self, pod: str, x: Sequence[float], y: float) -> None:
+        """Learn one observation ``y`` made with features ``x`` on ``pod``."""
+        if not (y > 0.0 and math.isfinite(y)):
+            return
+        shared = max(self.floor, self.rls.predict(x))
+        self.speeds.update(pod, y / shared)
+        self.rls.update(x, y / self.speeds.get(pod))

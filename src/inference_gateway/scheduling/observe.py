@@ -1,0 +1,55 @@
+"""What a plugin implements to learn from responses: ``ResponseObserver``.
+
+Scheduling is pure and never sees a response itself; whoever streams responses (the
+Director in the gateway, the harness in virtual time) calls ``observe_response`` on every
+configured plugin that implements it, with what it measured. Latencies are in seconds on
+the caller's clock; a value the caller could not measure is ``None`` (no first token, a
+one-token completion, no usage block).
+
+A request may be reported more than once, so that a slow pod is learned from while its
+first responses are still streaming (a 1,000-token answer from a slow pod takes minutes):
+``final=False`` with ``ttft`` at the first token; optionally ``final=False`` with ``tpot``
+so far and ``completion_tokens`` so far while streaming; always once with ``final=True``
+when the stream ends (``ttft`` may be repeated there; a plugin counts it once).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol, runtime_checkable
+
+TTFT_SLO_HEADER = "x-slo-ttft-ms"
+TPOT_SLO_HEADER = "x-slo-tpot-ms"
+"""Per-request latency objectives in milliseconds (upstream's SLO-aware routing names)."""
+
+
+@runtime_checkable
+class ResponseObserver(Protocol):
+    name: str
+
+    def observe_response(
+        self,
+        request_id: str,
+        endpoint_name: str,
+        *,
+        ttft: float | None,
+        tpot: float | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        now: float,
+        final: bool = True,
+    ) -> None:
+        """``ttft`` from request start to the first body chunk; ``tpot`` = (latest chunk -
+        first chunk) / (completion_tokens - 1); ``final`` on the last report."""
+        ...
+
+
+def observers(plugins: Iterable[object]) -> list[ResponseObserver]:
+    """The distinct ``ResponseObserver``s among ``plugins`` (an iterable), in order."""
+    seen: set[int] = set()
+    out: list[ResponseObserver] = []
+    for plugin in plugins:
+        if isinstance(plugin, ResponseObserver) and id(plugin) not in seen:
+            seen.add(id(plugin))
+            out.append(plugin)
+    return out

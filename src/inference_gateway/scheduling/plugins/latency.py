@@ -1,0 +1,339 @@
+"""``latency-predictor``: score pods by the TTFT and TPOT this request would see on each.
+
+Upstream's SLO-aware routing asks sidecars (an XGBoost/Bayesian-ridge trainer and
+predictors over HTTP) for per-pod predictions. This scorer keeps the model in-process and
+online (``scheduling.latency_model``): a shared linear shape over what the EPP knows at pick
+time, times a per-pod speed learned from the responses it streams. Features per candidate:
+the gateway's own in-flight count (exact, never stale), the scraped queue and KV use, the
+prompt's uncached tokens (prompt length at 4 characters per token, minus the share the
+prefix scorer says the pod holds) and whether the request's LoRA adapter is cold there, or
+cold with every adapter slot busy.
+
+Without SLO headers the score is predicted end-to-end time (TTFT + TPOT x expected output
+tokens, the running mean of observed completions): 1 for the best candidate, falling
+linearly to 0 at ``spread`` times worse, so prefix and LoRA affinity can be weighed against
+it. With ``x-slo-ttft-ms``/``x-slo-tpot-ms`` (upstream's names) the pods predicted to meet
+both objectives score 0.5..1 by predicted e2e and the others below 0.5 by how far they miss.
+With no observations the prior weights make it a load scorer (in-flight, queue, KV).
+
+Learning: ``on_picked`` keeps the chosen pod's features per request id (bounded), and
+``observe_response`` (``scheduling.observe.ResponseObserver``) pairs them with the measured
+TTFT and TPOT. ``x-gateway-debug`` shows each top candidate's predictions through the
+cycle's endpoint notes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from pydantic import BaseModel, Field
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.framework import (
+    NOTES_KEY,
+    CycleState,
+    Params,
+    Plugin,
+    PluginHandle,
+)
+from inference_gateway.scheduling.latency_model import Target
+from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
+from inference_gateway.scheduling.types import LLMRequest
+
+_KEY = "latency-predictor/candidates"
+_CHARS_PER_TOKEN = 4.0
+# Priors in seconds, per feature: sized on the simulator's H100/Llama-3-8B step model.
+# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, LoRA cold, cold and blocked)
+_TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
+# TPOT x = (1, in-flight/100, KV use, waiting/10)
+_TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
+
+Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
+"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
+cost) of one endpoint. The TTFT model learns what the queue wait leaves unexplained; the
+cost is predicted e2e plus the delay this request adds to those in flight there."""
+
+
+class _Pending:
+    """A picked request awaiting its response: where it went and what was predicted."""
+
+    __slots__ = ("cand", "pod", "ttft_seen")
+
+    def __init__(self, pod: str, cand: Candidate) -> None:
+        self.pod, self.cand, self.ttft_seen = pod, cand, False
+
+
+class _Notes:
+    """One cycle's request, predicted per endpoint only when an explanation is read."""
+
+    __slots__ = ("cycle_state", "plugin", "request")
+
+    def __init__(
+        self, plugin: LatencyPredictor, request: LLMRequest, cycle_state: CycleState
+    ) -> None:
+        self.plugin, self.request, self.cycle_state = plugin, request, cycle_state
+
+    def __call__(self, endpoint: Endpoint) -> dict[str, float]:
+        (cand,) = self.plugin.predict(self.request, [endpoint], self.cycle_state)
+        return {"ttft": cand[2], "tpot": cand[3]}
+
+
+class LatencyParams(Params):
+    prefixScorer: str | None = None
+    """Name of a ``prefix-cache-scorer`` whose index gives the prefix-hit estimate."""
+    spread: float = Field(default=0.5, gt=0.0)
+    """Predicted e2e this much worse than the best candidate's (0.5 = 1.5x) scores 0."""
+    expectedOutputTokens: float = Field(default=200.0, gt=0.0)
+    """Prior of the output length until completions have been observed."""
+    externality: float = Field(default=1.0, ge=0.0)
+    """Weight of the delay a request adds to those already on a pod (0: only its own)."""
+    speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
+    maxPending: int = Field(default=65536, ge=1)
+    """Picked requests awaiting their response; the oldest are dropped beyond this."""
+
+    def plugin_refs(self) -> Iterator[tuple[str, str]]:
+        if self.prefixScorer is not None:
+            yield "prefixScorer", self.prefixScorer
+
+
+def _slo(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw) / 1000.0
+    except ValueError:
+        return None
+    return value if value > 0.0 else None
+
+
+class LatencyPredictor(Plugin):
+    TYPE = "latency-predictor"
+    Params = LatencyParams
+
+    def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
+        super().__init__(name, params, handle)
+        assert isinstance(params, LatencyParams)
+        self.params = params
+        self.ttft = Target(_TTFT_PRIOR, floor=0.001, min_rate=params.speedLearningRate)
+        self.tpot = Target(_TPOT_PRIOR, floor=0.0005, min_rate=params.speedLearningRate)
+        self.output_tokens = params.expectedOutputTokens
+        self._outputs_seen = 0
+        self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
+        self._adapters: set[str] = set()
+        self._pending: dict[str, _Pending] = {}
+
+    # ---- prediction -------------------------------------------------------------------
+    def _setup(
+        self, request: LLMRequest, cycle_state: CycleState
+    ) -> tuple[Mapping[str, float], float, bool]:
+        """(prefix shares by pod, prompt kilotokens, whether the target is a known LoRA
+        adapter: one ``on_picked`` has seen resident on the pod it picked)."""
+        shares: Mapping[str, float] = {}
+        shares_of = getattr(self._prefix, "shares", None)
+        if shares_of is not None:
+            shares = shares_of(request, cycle_state)
+        tokens = len(request.prompt) / _CHARS_PER_TOKEN / 1000.0
+        return shares, tokens, request.target_model in self._adapters
+
+    def predict(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[Candidate]:
+        """Features, predicted TTFT, TPOT, queue wait and cost per endpoint, in order.
+
+        ``costs`` is the same arithmetic without the bookkeeping (the scoring hot path); a
+        test holds the two equal.
+        """
+        shares, tokens, lora = self._setup(request, cycle_state)
+        target = request.target_model
+        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
+        c0, c1, c2, c3 = self.tpot.rls.w
+        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
+        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        n_out = max(0.0, self.output_tokens - 1.0)
+        ext_half = self.params.externality * n_out / 2.0
+        per_request = tokens * 1000.0 + n_out
+        out: list[Candidate] = []
+        for e in endpoints:
+            m = e.metrics
+            name = e.name
+            uncached = tokens * (1.0 - shares.get(name, 0.0)) if shares else tokens
+            flight = e.in_flight / 100.0
+            waiting = m.waiting / 10.0
+            kv = m.kv_usage
+            cold = blocked = 0.0
+            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
+                cold = 1.0
+                if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
+                    blocked = 1.0
+            speed = speed_tpot(name, 1.0)
+            tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
+            if tpot < f_tpot:
+                tpot = f_tpot
+            ttft = speed_ttft(name, 1.0) * (a0 + a1 * uncached + a2 * flight + a3 * waiting)
+            if ttft < f_ttft:
+                ttft = f_ttft
+            if cold:
+                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
+            # Queueing is structural, not learned: each request queued ahead waits for a
+            # batch slot, and one frees every (predicted service time / batch) seconds.
+            queue_wait = 0.0
+            if m.waiting:
+                queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
+                queue_wait = queued * tpot * n_out / (m.running or 1)
+                ttft += queue_wait
+            # What this request costs the ones already there: each of them decodes its
+            # remaining tokens (half an output on average) one marginal step slower.
+            blocks, block_size = m.num_blocks, m.block_size
+            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
+            slower = speed * (c1 / 100.0 + c2 * kv_share)
+            cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
+            out.append(
+                (
+                    (1.0, uncached, flight, waiting, cold, blocked),
+                    (1.0, flight, kv, waiting),
+                    ttft,
+                    tpot,
+                    queue_wait,
+                    cost,
+                )
+            )
+        return out
+
+    def costs(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost."""
+        shares, tokens, lora = self._setup(request, cycle_state)
+        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
+        c0, c1, c2, c3 = self.tpot.rls.w
+        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
+        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        n_out = max(0.0, self.output_tokens - 1.0)
+        ext_half = self.params.externality * n_out / 2.0
+        per_request = tokens * 1000.0 + n_out
+        a2_100, a3_10, c1_100, c3_10 = a2 / 100.0, a3 / 10.0, c1 / 100.0, c3 / 10.0
+        a1_tokens = a1 * tokens
+        shares_get = shares.get if shares else None
+        target = request.target_model
+        out: list[float] = []
+        append = out.append
+        for e in endpoints:
+            m = e.metrics
+            name = e.name
+            flight = e.in_flight
+            mw = m.waiting
+            speed = speed_tpot(name, 1.0)
+            tpot = speed * (c0 + c1_100 * flight + c2 * m.kv_usage + c3_10 * mw)
+            if tpot < f_tpot:
+                tpot = f_tpot
+            learned = a0 + a2_100 * flight + a3_10 * mw
+            learned += a1_tokens * (1.0 - shares_get(name, 0.0)) if shares_get else a1_tokens
+            ttft = speed_ttft(name, 1.0) * learned
+            if ttft < f_ttft:
+                ttft = f_ttft
+            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
+                blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
+                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
+            if mw:
+                ttft += (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
+            blocks, block_size = m.num_blocks, m.block_size
+            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
+            append(ttft + tpot * n_out + ext_half * flight * speed * (c1_100 + c2 * kv_share))
+        return out
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        if not endpoints:
+            return []
+        cycle_state[_KEY] = request
+        notes = cycle_state.get(NOTES_KEY)
+        if notes is None:
+            notes = cycle_state[NOTES_KEY] = {}
+        notes[self.name] = _Notes(self, request, cycle_state)
+        slo_ttft = _slo(request.headers, TTFT_SLO_HEADER) if request.headers else None
+        slo_tpot = _slo(request.headers, TPOT_SLO_HEADER) if request.headers else None
+        if slo_ttft is None and slo_tpot is None:
+            return self._relative(self.costs(request, endpoints, cycle_state))
+        cands = self.predict(request, endpoints, cycle_state)
+        return self._headroom(cands, [c[5] for c in cands], slo_ttft, slo_tpot)
+
+    def _relative(self, e2e: Sequence[float]) -> list[float]:
+        """1 - (v - best) / (best * spread); below 0 for the worst, which the framework
+        clamps (so the hot path is three C-level maps)."""
+        best = min(e2e)
+        scale = 1.0 / (best * self.params.spread)
+        return list(map((1.0).__sub__, map(scale.__mul__, map(best.__rsub__, e2e))))
+
+    def _headroom(
+        self,
+        cands: Sequence[Candidate],
+        e2e: Sequence[float],
+        slo_ttft: float | None,
+        slo_tpot: float | None,
+    ) -> list[float]:
+        misses: list[float] = []
+        for _, _, ttft, tpot, _, _ in cands:
+            miss = 0.0
+            if slo_ttft is not None and ttft > slo_ttft:
+                miss += (ttft - slo_ttft) / slo_ttft
+            if slo_tpot is not None and tpot > slo_tpot:
+                miss += (tpot - slo_tpot) / slo_tpot
+            misses.append(miss)
+        meeting = [v for v, miss in zip(e2e, misses, strict=True) if miss == 0.0]
+        rel = [max(0.0, v) for v in self._relative(meeting)] if meeting else []
+        it = iter(rel)
+        return [0.5 + 0.5 * next(it) if miss == 0.0 else 0.5 / (1.0 + miss) for miss in misses]
+
+    # ---- learning ---------------------------------------------------------------------
+    def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
+        # Recomputed for the one picked endpoint: within a cycle nothing it depends on moves.
+        if cycle_state.get(_KEY) is not request:
+            return
+        m, target = endpoint.metrics, request.target_model
+        if target in m.running_adapters or target in m.waiting_adapters:
+            self._adapters.add(target)
+        (cand,) = self.predict(request, [endpoint], cycle_state)
+        pending = self._pending
+        pending.pop(request.request_id, None)
+        pending[request.request_id] = _Pending(endpoint.name, cand)
+        if len(pending) > self.params.maxPending:
+            del pending[next(iter(pending))]
+
+    def prediction(self, request_id: str) -> tuple[float, float] | None:
+        """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
+        found = self._pending.get(request_id)
+        return None if found is None else (found.cand[2], found.cand[3])
+
+    def observe_response(
+        self,
+        request_id: str,
+        endpoint_name: str,
+        *,
+        ttft: float | None,
+        tpot: float | None,
+        prompt_tokens: int | None,
+        completion_tokens: int | None,
+        now: float,
+        final: bool = True,
+    ) -> None:
+        if final and completion_tokens is not None and completion_tokens > 0:
+            self._outputs_seen += 1
+            rate = max(0.001, 1.0 / self._outputs_seen)
+            self.output_tokens += rate * (completion_tokens - self.output_tokens)
+        found = self._pending.pop(request_id, None) if final else self._pending.get(request_id)
+        if found is None or found.pod != endpoint_name:
+            return
+        x_ttft, x_tpot, _, _, queue_wait, _ = found.cand
+        if ttft is not None and not found.ttft_seen:
+            found.ttft_seen = True
+            self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
+        if tpot is not None and completion_tokens is not None and completion_tokens > 1:
+            self.tpot.observe(endpoint_name, x_tpot, tpot)
+
+    def forget(self, endpoint_name: str) -> None:
+        """A pod left the pool: drop its learned speeds."""
+        self.ttft.speeds.forget(endpoint_name)
+        self.tpot.speeds.forget(endpoint_name)

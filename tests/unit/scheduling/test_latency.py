@@ -1,0 +1,270 @@
+"""The ``latency-predictor`` scorer: load scoring before data, learning slow pods, SLOs."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import replace
+from types import MappingProxyType
+
+import pytest
+
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.explain import format_explanation
+from inference_gateway.scheduling.framework import NOTES_KEY, CycleState, PluginHandle
+from inference_gateway.scheduling.latency_model import Rls, SpeedTable
+from inference_gateway.scheduling.observe import ResponseObserver, observers
+from inference_gateway.scheduling.plugins.latency import LatencyParams, LatencyPredictor
+from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer, PrefixParams
+from inference_gateway.scheduling.scheduler import build_scheduler
+from inference_gateway.scheduling.types import LLMRequest
+from tests.unit.scheduling.helpers import NOW, handle, make_endpoint, make_request
+
+FAST_TPOT = 0.008
+"""Ground truth of the synthetic pool below: TPOT = speed x (8 ms + 5 ms per 100 in flight)."""
+
+
+def _predictor(**params: object) -> LatencyPredictor:
+    return LatencyPredictor("lp", LatencyParams.model_validate(params), handle())
+
+
+def _request(
+    i: int, *, prompt: str = "x" * 400, headers: dict[str, str] | None = None
+) -> LLMRequest:
+    return replace(
+        make_request(prompt=prompt),
+        request_id=f"r{i}",
+        headers=MappingProxyType(headers or {}),
+    )
+
+
+def _teach_adapter(lp: LatencyPredictor, target: str, holder: Endpoint) -> None:
+    """One pick of ``target`` landing where it is resident: now it is a known adapter."""
+    req = make_request(target=target)
+    state: CycleState = {}
+    lp.score(req, [holder], state)
+    lp.on_picked(req, holder, state)
+
+
+def _serve(lp: LatencyPredictor, pods: list[Endpoint], speeds: dict[str, float], n: int) -> None:
+    """``n`` requests per pod: pick (record features), then report the true latencies."""
+    rng = random.Random(7)
+    for i in range(n * len(pods)):
+        pod = pods[i % len(pods)]
+        loaded = replace(pod, in_flight=rng.randint(0, 40))
+        req = _request(i)
+        state: CycleState = {}
+        lp.score(req, [loaded], state)
+        lp.on_picked(req, loaded, state)
+        s = speeds[pod.name]
+        tpot = s * (FAST_TPOT + 0.05 * loaded.in_flight / 100)
+        lp.observe_response(
+            req.request_id, pod.name, ttft=s * 0.04, tpot=tpot, prompt_tokens=100,
+            completion_tokens=200, now=NOW,
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("loads", "best"),
+    [
+        ({"in_flight": [0, 30, 60]}, 0),
+        ({"in_flight": [50, 5, 50]}, 1),
+        ({"waiting": [9, 9, 0]}, 2),
+        ({"kv": [0.9, 0.1, 0.5]}, 1),
+    ],
+)
+def test_without_observations_it_scores_like_a_load_scorer(
+    loads: dict[str, list[float]], best: int
+) -> None:
+    field, values = next(iter(loads.items()))
+    eps = [make_endpoint(f"p{i}", **{field: v}) for i, v in enumerate(values)]  # type: ignore[arg-type]
+    scores = _predictor().score(make_request(prompt="x" * 400), eps, {})
+    assert max(range(len(eps)), key=scores.__getitem__) == best
+    assert scores[best] == 1.0
+    assert all(s <= 1.0 for s in scores)  # below 0 is clamped by the framework
+
+
+def test_learns_a_slow_pod_within_a_bounded_number_of_requests() -> None:
+    pods = [make_endpoint(f"p{i}") for i in range(4)]
+    speeds = {"p0": 3.0, "p1": 1.0, "p2": 1.0, "p3": 1.0}
+    lp = _predictor()
+    _serve(lp, pods, speeds, n=10)
+    cands = lp.predict(make_request(prompt="x" * 400), pods, {})
+    tpots = [c[3] for c in cands]
+    for fast in tpots[1:]:
+        assert tpots[0] / fast == pytest.approx(3.0, rel=0.25)
+    assert tpots[1] == pytest.approx(FAST_TPOT, rel=0.25)
+    scores = lp.score(make_request(prompt="x" * 400), pods, {})
+    assert scores[0] < min(scores[1:])
+    # Even with the fast pods busier, the 3x slower idle pod still loses.
+    busy = [pods[0]] + [replace(p, in_flight=20) for p in pods[1:]]
+    scores = lp.score(make_request(prompt="x" * 400), busy, {})
+    assert scores[0] < min(scores[1:])
+
+
+def test_a_slow_pod_that_recovers_is_followed() -> None:
+    pods = [make_endpoint("p0"), make_endpoint("p1")]
+    lp = _predictor()
+    _serve(lp, pods, {"p0": 3.0, "p1": 1.0}, n=10)
+    _serve(lp, pods, {"p0": 1.0, "p1": 1.0}, n=40)
+    cands = lp.predict(make_request(), pods, {})
+    assert cands[0][3] / cands[1][3] == pytest.approx(1.0, rel=0.15)
+
+
+@pytest.mark.parametrize(
+    ("headers", "expect_meeting"),
+    [
+        ({"x-slo-tpot-ms": "20"}, [True, False]),
+        ({"x-slo-tpot-ms": "100"}, [True, True]),
+        ({"x-slo-tpot-ms": "1"}, [False, False]),
+        ({"x-slo-ttft-ms": "10000", "x-slo-tpot-ms": "20"}, [True, False]),
+        ({"x-slo-tpot-ms": "junk"}, None),
+    ],
+)
+def test_slo_headers_split_candidates_at_one_half(
+    headers: dict[str, str], expect_meeting: list[bool] | None
+) -> None:
+    pods = [make_endpoint("p0"), make_endpoint("p1")]
+    lp = _predictor()
+    _serve(lp, pods, {"p0": 1.0, "p1": 4.0}, n=10)
+    scores = lp.score(_request(99, headers=headers), pods, {})
+    if expect_meeting is None:  # unparsable: plain predicted-e2e scoring
+        assert scores == lp.score(_request(99), pods, {})
+        return
+    assert [s >= 0.5 for s in scores] == expect_meeting
+
+
+def test_prefix_share_lowers_predicted_ttft() -> None:
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp",
+        LatencyParams(prefixScorer="prefix"),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )
+    pods = [make_endpoint("p0"), make_endpoint("p1")]
+    req = make_request(prompt="y" * 64 * 100)
+    prefix.on_picked(req, pods[1], {})
+    cands = lp.predict(req, pods, {})
+    assert cands[1][0][1] == 0.0  # no uncached tokens left on p1
+    assert cands[0][2] > cands[1][2]
+
+
+@pytest.mark.parametrize(
+    ("adapters", "max_adapters", "cold", "blocked"),
+    [
+        (["a"], 2, 0.0, 0.0),
+        (["b"], 2, 1.0, 0.0),
+        (["b", "c"], 2, 1.0, 1.0),
+    ],
+)
+def test_lora_features(adapters: list[str], max_adapters: int, cold: float, blocked: float) -> None:
+    lp = _predictor()
+    holder = make_endpoint("p9", adapters=["a"], max_adapters=2)
+    ep = make_endpoint("p0", adapters=adapters, max_adapters=max_adapters)
+    unknown = lp.predict(make_request(target="a"), [ep, holder], {})
+    assert unknown[0][0][4:] == (0.0, 0.0)  # not yet known to be an adapter
+    _teach_adapter(lp, "a", holder)
+    cands = lp.predict(make_request(target="a"), [ep, holder], {})
+    assert cands[0][0][4:] == (cold, blocked)
+    if cold:
+        assert cands[0][2] > cands[1][2]
+
+
+def test_streaming_reports_are_counted_once_and_pending_is_bounded() -> None:
+    lp = _predictor(maxPending=3)
+    pod = make_endpoint("p0")
+    for i in range(5):
+        req = _request(i)
+        state: CycleState = {}
+        lp.score(req, [pod], state)
+        lp.on_picked(req, pod, state)
+    assert lp.prediction("r0") is None and lp.prediction("r1") is None
+    assert lp.prediction("r4") is not None
+    lp.observe_response("r4", "p0", ttft=0.5, tpot=None, prompt_tokens=None,
+                        completion_tokens=None, now=NOW, final=False)  # fmt: skip
+    assert lp.ttft.speeds.observations("p0") == 1
+    assert lp.prediction("r4") is not None
+    lp.observe_response("r4", "p0", ttft=0.5, tpot=0.01, prompt_tokens=10,
+                        completion_tokens=20, now=NOW)  # fmt: skip
+    assert lp.ttft.speeds.observations("p0") == 1
+    assert lp.tpot.speeds.observations("p0") == 1
+    assert lp.prediction("r4") is None
+    # A response from another pod than the one picked teaches nothing about either.
+    lp.observe_response("r3", "p1", ttft=9.0, tpot=1.0, prompt_tokens=10,
+                        completion_tokens=20, now=NOW)  # fmt: skip
+    assert lp.tpot.speeds.pods() == ["p0"]
+    lp.forget("p0")
+    assert lp.tpot.speeds.pods() == []
+
+
+def test_explanation_shows_each_candidates_predictions() -> None:
+    scheduler = build_scheduler(load_config("predicted"), rng=random.Random(0))
+    eps = [make_endpoint("p0", in_flight=3), make_endpoint("p1", in_flight=9)]
+    decision = scheduler.schedule(make_request(prompt="z" * 300), eps, NOW)
+    predicted = decision.explanation["predicted"]
+    assert isinstance(predicted, dict)
+    assert set(predicted) == {"p0", "p1"}
+    assert set(predicted["p0"]) == {"ttft", "tpot"}
+    line = format_explanation(decision)
+    assert "ttft=" in line and "tpot=" in line and "ms" in line
+    found = observers([p for prof in scheduler.profiles.values() for p, _ in prof.scorers])
+    assert [o.name for o in found] == ["latency-predictor"]
+    assert isinstance(found[0], ResponseObserver)
+
+
+def test_notes_are_only_in_the_cycle_state_of_their_own_pick() -> None:
+    lp = _predictor()
+    state: CycleState = {}
+    lp.score(make_request(), [make_endpoint("p0")], state)
+    assert state[NOTES_KEY]["lp"](make_endpoint("p0")).keys() == {"ttft", "tpot"}
+
+
+@pytest.mark.parametrize("lora", [False, True])
+@pytest.mark.parametrize("prefix_shared", [False, True])
+def test_the_scoring_hot_path_computes_what_predict_does(lora: bool, prefix_shared: bool) -> None:
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp", LatencyParams(prefixScorer="prefix"),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )  # fmt: skip
+    rng = random.Random(4)
+    pods = [
+        make_endpoint(f"p{i}", waiting=rng.choice([0, 0, 3, 12]), running=rng.randint(0, 60),
+                      kv=rng.random(), in_flight=rng.randint(0, 70),
+                      adapters=["a"] if i % 3 == 0 else [], max_adapters=2)
+        for i in range(12)
+    ]  # fmt: skip
+    _serve(lp, pods, {p.name: 1.0 + (i % 3) for i, p in enumerate(pods)}, n=3)
+    if lora:
+        _teach_adapter(lp, "a", pods[0])
+    req = make_request(prompt="q" * 64 * 20, target="a" if lora else "llama")
+    if prefix_shared:
+        prefix.on_picked(req, pods[5], {})
+    state: CycleState = {}
+    fast = lp.costs(req, pods, state)
+    assert fast == pytest.approx([c[5] for c in lp.predict(req, pods, state)], rel=1e-12)
+
+
+def test_rls_recovers_a_linear_law_and_keeps_weights_non_negative() -> None:
+    rls = Rls([0.0, 0.0, 0.0])
+    rng = random.Random(3)
+    for _ in range(300):
+        x = [1.0, rng.random(), rng.random()]
+        rls.update(x, 0.02 + 0.5 * x[1])
+    assert rls.w[0] == pytest.approx(0.02, abs=5e-3)
+    assert rls.w[1] == pytest.approx(0.5, abs=5e-3)
+    assert rls.w[2] == pytest.approx(0.0, abs=5e-3)
+    assert rls.predict([1.0, 0.3, 0.7]) == pytest.approx(0.17, rel=0.03)
+    falling = Rls([0.0, 0.0])
+    for _ in range(100):
+        x = [1.0, rng.random()]
+        falling.update(x, 0.1 - 0.05 * x[1])
+    assert 0.0 <= falling.w[1] < 1e-3
+    assert 0.05 <= falling.w[0] <= 0.11  # within the range of the data (a projection, not NNLS)
+
+
+@pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
+def test_speed_table_ignores_nonsense(ratio: float) -> None:
+    table = SpeedTable(0.1)
+    table.update("p", ratio)
+    assert table.get("p") == 1.0 and table.observations("p") == 0
