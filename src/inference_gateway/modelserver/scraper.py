@@ -67,6 +67,7 @@ DEFAULT_INTERVAL = 0.05
 DEFAULT_TIMEOUT = 1.0
 # A vLLM body is ~50-150 KB; anything 100x larger is not a metrics page.
 MAX_BODY_BYTES = 16 * 1024 * 1024
+_CLOCK_SLACK = 0.001
 
 
 class MetricsSink(Protocol):
@@ -271,7 +272,10 @@ class MetricsScraper:
         loop = asyncio.get_running_loop()
         due, targets = self._due, self._targets
         while True:
-            now = loop.time()
+            # Start what falls due within the clock's resolution too: uvloop keeps time in
+            # whole milliseconds and may fire a timer just before its sub-millisecond due
+            # time; waiting again for that would spin (asyncio's own timers do the same).
+            now = loop.time() + _CLOCK_SLACK
             while due and due[0][0] <= now:
                 _, _, target = heapq.heappop(due)
                 if targets.get(target.hostport) is target:
