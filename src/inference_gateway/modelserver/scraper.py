@@ -67,7 +67,10 @@ DEFAULT_INTERVAL = 0.05
 DEFAULT_TIMEOUT = 1.0
 # A vLLM body is ~50-150 KB; anything 100x larger is not a metrics page.
 MAX_BODY_BYTES = 16 * 1024 * 1024
-_CLOCK_SLACK = 0.001
+# Scrapes due within this of each other start together (``bench scrape``, 128 servers every
+# 50 ms: 82 us of CPU per scrape with 1 ms, 53-56 us with 5 ms; 69-72 us with a loop per
+# endpoint). A tenth of the interval at most, and never under uvloop's 1 ms clock.
+MAX_BATCH = 0.005
 
 
 class MetricsSink(Protocol):
@@ -169,6 +172,7 @@ class MetricsScraper:
         self._due: list[tuple[float, int, _Target]] = []
         """(next_at, tie-breaker, target) for every target not being scraped right now."""
         self._seq = 0
+        self._batch = max(0.001, min(MAX_BATCH, interval / 10))
         self._wake: asyncio.Future[None] | None = None
         self._wake_at = float("inf")
         self._driver: asyncio.Task[None] | None = None
@@ -272,10 +276,12 @@ class MetricsScraper:
         loop = asyncio.get_running_loop()
         due, targets = self._due, self._targets
         while True:
-            # Start what falls due within the clock's resolution too: uvloop keeps time in
-            # whole milliseconds and may fire a timer just before its sub-millisecond due
-            # time; waiting again for that would spin (asyncio's own timers do the same).
-            now = loop.time() + _CLOCK_SLACK
+            # Start what falls due within ``_batch`` too: uvloop keeps time in whole
+            # milliseconds and may fire a timer just before its sub-millisecond due time
+            # (waiting again would spin), and scrapes started together cost one wake-up
+            # and share the loop's socket polls. A scrape starts at most ``_batch`` early;
+            # the next is still due one interval after this due time, so the rate holds.
+            now = loop.time() + self._batch
             while due and due[0][0] <= now:
                 _, _, target = heapq.heappop(due)
                 if targets.get(target.hostport) is target:
