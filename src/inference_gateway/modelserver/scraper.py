@@ -37,7 +37,6 @@ https.
 from __future__ import annotations
 
 import asyncio
-import heapq
 import logging
 import random
 import time
@@ -51,6 +50,7 @@ from inference_gateway.aio import spawn
 from inference_gateway.datastore.objects import ENGINE_TYPE_LABEL
 from inference_gateway.datastore.store import EndpointListener
 from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.modelserver._due import DueQueue
 from inference_gateway.modelserver._fetch import (
     AiohttpFetchers,
     Fetcher,
@@ -169,12 +169,8 @@ class MetricsScraper:
         self._shared: AiohttpFetchers | None = None
         self._started = False
         self._targets: dict[str, _Target] = {}
-        self._due: list[tuple[float, int, _Target]] = []
-        """(next_at, tie-breaker, target) for every target not being scraped right now."""
-        self._seq = 0
-        self._batch = max(0.001, min(MAX_BATCH, interval / 10))
-        self._wake: asyncio.Future[None] | None = None
-        self._wake_at = float("inf")
+        self._due: DueQueue[_Target] = DueQueue(batch=max(0.001, min(MAX_BATCH, interval / 10)))
+        """Every target not being scraped right now, by due time."""
         self._driver: asyncio.Task[None] | None = None
         self._all_tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
@@ -206,7 +202,9 @@ class MetricsScraper:
                 timeout=self._timeout,
                 verify_tls=self._verify_tls,
             )
-        self._driver = spawn(self._drive(), name="scrape driver", owner=self._all_tasks)
+        self._driver = spawn(
+            self._due.run(self._start), name="scrape driver", owner=self._all_tasks
+        )
         self._datastore.add_listener(self)
 
     async def close(self) -> None:
@@ -266,40 +264,17 @@ class MetricsScraper:
     # --- the driver -----------------------------------------------------------------------
     def _schedule(self, target: _Target, at: float) -> None:
         target.next_at = at
-        self._seq += 1
-        heapq.heappush(self._due, (at, self._seq, target))
-        if at < self._wake_at and self._wake is not None and not self._wake.done():
-            self._wake.set_result(None)
+        self._due.push(target, at)
 
-    async def _drive(self) -> None:
-        """Start every scrape that is due, then sleep until the next one (or a sooner add)."""
-        loop = asyncio.get_running_loop()
-        due, targets = self._due, self._targets
-        while True:
-            # Start what falls due within ``_batch`` too: uvloop keeps time in whole
-            # milliseconds and may fire a timer just before its sub-millisecond due time
-            # (waiting again would spin), and scrapes started together cost one wake-up
-            # and share the loop's socket polls. A scrape starts at most ``_batch`` early;
-            # the next is still due one interval after this due time, so the rate holds.
-            now = loop.time() + self._batch
-            while due and due[0][0] <= now:
-                _, _, target = heapq.heappop(due)
-                if targets.get(target.hostport) is target:
-                    target.task = spawn(
-                        self._scrape(target),
-                        name=f"scrape {target.hostport}",
-                        owner=self._all_tasks,
-                        forever=False,
-                    )
-            self._wake_at = due[0][0] if due else float("inf")
-            self._wake = wake = loop.create_future()
-            timer = loop.call_at(self._wake_at, _wake_up, wake) if due else None
-            try:
-                await wake
-            finally:
-                if timer is not None:
-                    timer.cancel()
-                self._wake, self._wake_at = None, float("inf")
+    def _start(self, target: _Target) -> None:
+        """Called by the driver when ``target`` is due; entries of removed ones are dropped."""
+        if self._targets.get(target.hostport) is target:
+            target.task = spawn(
+                self._scrape(target),
+                name=f"scrape {target.hostport}",
+                owner=self._all_tasks,
+                forever=False,
+            )
 
     async def _scrape(self, target: _Target) -> None:
         try:
@@ -372,8 +347,3 @@ class MetricsScraper:
                 exc_info=exc,
             )
         target.failures += 1
-
-
-def _wake_up(wake: asyncio.Future[None]) -> None:
-    if not wake.done():
-        wake.set_result(None)
