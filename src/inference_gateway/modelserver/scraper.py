@@ -10,16 +10,17 @@ and readers asking for fresh endpoints drop it; the endpoint itself stays. Failu
 once when they start and once on recovery, and counted in ``stats``.
 
 One driver task per scraper, not one loop task per endpoint (STYLE rule 9 gives way here).
-The driver keeps a heap of endpoints by due time, starts each due scrape as a short-lived task
-(``scrape <hostport>``, alive only while that request is in flight, under the per-scrape
-timeout) and sleeps until the next one is due or an endpoint is added sooner. When a scrape
-ends its endpoint goes back on the heap one interval after its previous due time, so a slow or
-hung endpoint delays only itself. Why: a sleeping per-endpoint loop is about 16 objects the
-cyclic GC tracks (task, coroutine, frame, sleep future, timer handle, client objects), ~80k at
-5,000 pods, and every full collection walks them all while the event loop waits: ``bench
-pool-load`` measured full passes of 60-100 ms. Between scrapes an endpoint is now one slotted
-``_Target``, its fetcher and one heap entry. Removing an endpoint cancels its scrape in flight
-(``join_removed`` awaits that); its heap entry is dropped when it comes due.
+The driver (``_due.DueQueue``) keeps the endpoints by due time, starts each due scrape as a
+short-lived task (``scrape <hostport>``, alive only while that request is in flight, under the
+per-scrape timeout) and sleeps until the next one is due or an endpoint is added sooner. When
+a scrape ends its endpoint is queued again one interval after its previous due time, so a slow
+or hung endpoint delays only itself. Why: a sleeping per-endpoint loop is about 20 objects the
+cyclic GC tracks (task, coroutines, sleep future, timer handle, contexts, client objects):
+100k at 5,000 pods against 40k now (datastore included), and every full collection walks them
+all while the event loop waits (``bench pool-load``: full passes of 60-100 ms on a loaded box).
+Between scrapes an endpoint is one slotted ``_Target``, its fetcher and one queue entry.
+Removing an endpoint cancels its scrape in flight (``join_removed`` awaits that); its queue
+entry is dropped when it comes due.
 
 First scrapes start at a random phase within the first interval, so a few hundred endpoints
 added at once do not all parse in the same tick of the event loop.
