@@ -28,6 +28,7 @@ from inference_gateway.envoy.bbr_bootstrap import (
     POOL_HEADER,
     ROUTES_FILE_NAME,
 )
+from inference_gateway.envoy.coalesce import once_per_turn
 from inference_gateway.envoy.parts import cluster_route, default_routes
 from inference_gateway.envoy.settings import (
     EPP_FILTER,
@@ -149,7 +150,8 @@ class RoutesFile:
         return True
 
     def follow(self, datastore: Datastore) -> None:
-        """Write now and after every change of the datastore."""
+        """Write now and after changes of the datastore, once per loop turn however many
+        changes it held (``coalesce.once_per_turn``)."""
 
         def changed() -> None:
             config = bbr_route_config(
@@ -158,4 +160,4 @@ class RoutesFile:
             self.write(config)
 
         changed()
-        datastore.on_change(changed)
+        datastore.on_change(once_per_turn(changed))

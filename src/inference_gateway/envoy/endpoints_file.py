@@ -5,7 +5,7 @@ so every write goes to a temporary file in the same directory and is renamed ove
 one (atomic on POSIX): Envoy never reads half a file. The set only matters when the EPP is
 bypassed (FailOpen), so it is the endpoints of one pool, the first FailOpen pool by key (or
 the first pool when none is FailOpen). Writes are a few hundred bytes and skipped when
-nothing changed, small enough to do inline in the datastore's change callback.
+nothing changed, and made once per loop turn of datastore changes (``coalesce.once_per_turn``).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from inference_gateway.datastore import Datastore
+from inference_gateway.envoy.coalesce import once_per_turn
 from inference_gateway.envoy.settings import EDS_FILE_NAME, FALLBACK_CLUSTER
 
 _LOAD_ASSIGNMENT = "type.googleapis.com/envoy.config.endpoint.v3.ClusterLoadAssignment"
@@ -71,10 +72,11 @@ class EndpointsFile:
         return True
 
     def follow(self, datastore: Datastore) -> None:
-        """Write now and after every change of the datastore's pools or endpoints."""
+        """Write now and after changes of the datastore's pools or endpoints (once per loop
+        turn, however many changes it held: ``coalesce.once_per_turn``)."""
 
         def changed() -> None:
             self.write(fallback_hostports(datastore))
 
         changed()
-        datastore.on_change(changed)
+        datastore.on_change(once_per_turn(changed))

@@ -11,6 +11,10 @@ benchmarks can build as many as they like. It implements the request-control lay
 ``request_total`` counts routed requests, ``request_error_total`` counts each failed
 request once with its error code, ``running_requests`` spans route to finish, and latency,
 sizes and tokens are observed when a response completes.
+
+The families a request updates are ``loop_metrics`` ones (lock-free, event-loop thread only,
+same exposition); their children are cached per (model, target) and per plugin, so each call
+is a dict lookup and a few additions. Errors and build info stay ``prometheus_client``'s own.
 """
 
 from __future__ import annotations
@@ -21,11 +25,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Literal
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from inference_gateway.datastore import Datastore
 from inference_gateway.observability import buckets
 from inference_gateway.observability.flow_metrics import FlowControlMetrics
+from inference_gateway.observability.loop_metrics import (
+    CounterChild,
+    GaugeChild,
+    HistogramChild,
+    LoopCounter,
+    LoopGauge,
+    LoopHistogram,
+)
 from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN, PoolCollector
 from inference_gateway.observability.server import serve_metrics
 
@@ -46,15 +58,15 @@ def metrics_subsystem(pool_group: str | None) -> Subsystem:
 
 @dataclass(frozen=True, slots=True)
 class _Children:
-    total: Counter
-    request_sizes: Histogram
-    duration: Histogram
-    response_sizes: Histogram
-    input_tokens: Histogram
-    output_tokens: Histogram
-    cached_tokens: Histogram
-    ntpot: Histogram
-    running: Gauge
+    total: CounterChild
+    request_sizes: HistogramChild
+    duration: HistogramChild
+    response_sizes: HistogramChild
+    input_tokens: HistogramChild
+    output_tokens: HistogramChild
+    cached_tokens: HistogramChild
+    ntpot: HistogramChild
+    running: GaugeChild
 
 
 class EppMetrics:
@@ -74,11 +86,11 @@ class EppMetrics:
         s = subsystem
         self.flow = FlowControlMetrics(r)
         """Flow control's queue metrics (issue 16); families stay empty while it is off."""
-        self.request_total = Counter(
+        self.request_total = LoopCounter(
             f"{s}_request",
             "Counter of inference model requests broken out for each model and target model.",
             _MODEL_LABELS,
-            registry=r,
+            r,
         )
         self.request_error_total = Counter(
             f"{s}_request_error",
@@ -118,11 +130,11 @@ class EppMetrics:
             "Inference model prompt cached token count distribution for requests in each model.",
             buckets.INPUT_TOKENS,
         )
-        self.running_requests = Gauge(
+        self.running_requests = LoopGauge(
             f"{s}_running_requests",
             "Inference model number of running requests in each model.",
             ("model_name",),
-            registry=r,
+            r,
         )
         self.ntpot = self._histogram(
             f"{s}_normalized_time_per_output_token_seconds",
@@ -130,25 +142,27 @@ class EppMetrics:
             "model and target model.",
             buckets.NTPOT,
         )
-        self.scheduler_e2e = Histogram(
+        self.scheduler_e2e = LoopHistogram(
             "inference_extension_scheduler_e2e_duration_seconds",
             "End-to-end scheduling latency distribution in seconds.",
+            (),
+            r,
             buckets=buckets.SCHEDULER,
-            registry=r,
         )
-        self.plugin_duration = Histogram(
+        self._scheduler_e2e = self.scheduler_e2e.labels()
+        self.plugin_duration = LoopHistogram(
             "inference_extension_plugin_duration_seconds",
             "Plugin processing latency distribution in seconds for each extension point, "
             "plugin type and plugin name.",
             ("extension_point", "plugin_type", "plugin_name"),
+            r,
             buckets=buckets.SCHEDULER,
-            registry=r,
         )
-        self.scheduler_attempts = Counter(
+        self.scheduler_attempts = LoopCounter(
             "inference_extension_scheduler_attempts",
             "Number of scheduling attempts, by outcome.",
             ("status",),
-            registry=r,
+            r,
         )
         self.info = Gauge(
             "inference_extension_info",
@@ -158,15 +172,15 @@ class EppMetrics:
         )
         self.info.labels(commit, build_ref).set(1)
         self._children: dict[tuple[str, str], _Children] = {}
-        self._running: dict[str, Gauge] = {}
-        self._plugin_children: dict[tuple[str, str, str], Histogram] = {}
+        self._running: dict[str, GaugeChild] = {}
+        self._plugin_children: dict[tuple[str, str, str], HistogramChild] = {}
         self._attempt_ok = self.scheduler_attempts.labels("success")
         self._attempt_failed = self.scheduler_attempts.labels("failure")
         if datastore is not None:
             r.register(PoolCollector(datastore, clock=clock, fresh_within=fresh_within))
 
-    def _histogram(self, name: str, doc: str, bounds: tuple[float, ...]) -> Histogram:
-        return Histogram(name, doc, _MODEL_LABELS, buckets=bounds, registry=self.registry)
+    def _histogram(self, name: str, doc: str, bounds: tuple[float, ...]) -> LoopHistogram:
+        return LoopHistogram(name, doc, _MODEL_LABELS, self.registry, buckets=bounds)
 
     def _for(self, model: str, target: str) -> _Children:
         """Label children per (model, target), cached: ``labels()`` is the hot path's cost."""
@@ -227,7 +241,7 @@ class EppMetrics:
         running.dec()
 
     def scheduled(self, seconds: float, *, success: bool) -> None:
-        self.scheduler_e2e.observe(seconds)
+        self._scheduler_e2e.observe(seconds)
         (self._attempt_ok if success else self._attempt_failed).inc()
 
     # --- scheduling framework Observer ----------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -57,6 +58,23 @@ def test_fallback_is_the_first_fail_open_pool_and_follows_changes(tmp_path: Path
     EndpointsFile(tmp_path).follow(store)
     store.upsert_pod(pod("b1", "b", "127.0.0.13"))
     assert addresses(tmp_path / EDS_FILE_NAME) == [("127.0.0.12", 8000), ("127.0.0.13", 8000)]
+
+
+async def test_a_burst_of_pod_events_in_one_loop_turn_is_one_write(tmp_path: Path) -> None:
+    store = Datastore()
+    store.sync(DesiredState(pools=(pool("b", "b", "FailOpen"),)))
+    EndpointsFile(tmp_path).follow(store)
+    path = tmp_path / EDS_FILE_NAME
+    assert json.loads(path.read_text())["version_info"] == "1"
+    for i in range(50):
+        store.upsert_pod(pod(f"b{i}", "b", f"127.0.0.{11 + i}"))
+    assert addresses(path) == []  # not yet: the write waits for the end of this turn
+    # Callbacks run in the order they were scheduled: once this one has, so has the write.
+    turn_over = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(turn_over.set_result, None)
+    await turn_over
+    assert len(addresses(path)) == 50
+    assert json.loads(path.read_text())["version_info"] == "2"
 
 
 def test_without_fail_open_pools_the_first_pool_is_used() -> None:
