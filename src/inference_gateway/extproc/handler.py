@@ -37,17 +37,16 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Mapping
+from collections.abc import AsyncIterable, Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
 
 from inference_gateway.extproc import messages as msgs
 from inference_gateway.extproc._read import read_headers, served_endpoint, subset_hint
+from inference_gateway.extproc.routing import PendingRoute, RoutedRequest, Router
 from inference_gateway.observability import tracing
 from inference_gateway.requestcontrol.errors import internal, payload_too_large
-from inference_gateway.requestcontrol.extensions import ImmediateAnswer
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 
 log = logging.getLogger(__name__)
@@ -56,43 +55,6 @@ log = logging.getLogger(__name__)
 # Upstream caps its Content-Length preallocation at 1 MiB too (#2928): a client may declare
 # a large body and never send it, and this memory is taken before a byte has arrived.
 _PREALLOCATE_MAX = 1024 * 1024
-
-
-class RoutedRequest(Protocol):
-    """What the handler reads of a routed request and the response stages it drives."""
-
-    @property
-    def request_id(self) -> str: ...
-    @property
-    def endpoints(self) -> tuple[str, ...]: ...
-    @property
-    def body(self) -> bytes | None: ...
-    @property
-    def answer(self) -> ImmediateAnswer | None: ...
-    @property
-    def needs_response_body(self) -> bool: ...
-
-    def response_started(
-        self, status: int, headers: Mapping[str, str], served_by: str | None
-    ) -> Mapping[str, str]: ...
-
-    def response_chunk(self, chunk: bytes, end_of_stream: bool) -> bytes: ...
-
-    def finish(self, *, error: str | None = None) -> None: ...
-
-
-class PendingRoute(Protocol):
-    """A route still to be awaited; ``close`` lets go of it unawaited."""
-
-    def __await__(self) -> Generator[Any, None, RoutedRequest]: ...
-
-    def close(self) -> None: ...
-
-
-class Router(Protocol):
-    def route(self, request: IncomingRequest) -> RoutedRequest | PendingRoute:
-        """Route a complete request (or return the route to await), or raise ``GatewayError``."""
-        ...
 
 
 class Phase(enum.Enum):

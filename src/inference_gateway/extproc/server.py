@@ -22,7 +22,8 @@ from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
 from inference_gateway.envoy.bootstrap import EPP_HEALTH_INTERVAL_SECONDS
 from inference_gateway.extproc._inline.limits import Limits
-from inference_gateway.extproc.handler import Router, Stream
+from inference_gateway.extproc.handler import Stream
+from inference_gateway.extproc.routing import Router
 from inference_gateway.extproc.tls import CertStore, TlsSettings
 from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 

@@ -16,21 +16,20 @@ unexpected is logged with its traceback and becomes a 500.
 
 from __future__ import annotations
 
-import itertools
 import logging
 import random
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
+from inference_gateway.requestcontrol.bodiless import route_bodiless
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
-from inference_gateway.requestcontrol.models_list import models_answer
 from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
+from inference_gateway.requestcontrol.request_ids import RequestIds
 from inference_gateway.requestcontrol.resolve import (
     criticality_for,
     in_subset,
@@ -58,7 +57,6 @@ POOL_HEADER = "x-gateway-inference-pool"
 """The pool a route picked (body-based routing), honoured with ``DirectorSettings.pool_header``."""
 REQUEST_ID_HEADER = "x-request-id"
 
-_BODILESS_FAILURE_LIMIT = 3
 _MAX_DEBUG_CHARS = 2048
 
 RouteResult = Routed | PendingRoute
@@ -123,7 +121,7 @@ class Director:
             observers=tuple(observers),
         )
         self._async = self.extensions is not None and self.extensions.has_request_stages
-        self._ids = _RequestIds()
+        self._ids = RequestIds()
 
     # --- the pipeline -------------------------------------------------------------------
     def route(self, request: IncomingRequest) -> RouteResult:
@@ -304,59 +302,17 @@ class Director:
 
     # --- requests without a body ----------------------------------------------------------
     def _route_bodiless(self, request: IncomingRequest) -> Routed:
-        """No body, no model (probes, other GETs): any ready endpoint, as upstream.
-
-        ``GET /v1/models`` and ``/v1/models/{id}`` are answered here from the datastore
-        (``models_list``): the names clients may use, not one pod's names. Without a model
-        there is nothing to rewrite or meter, so only in-flight is counted.
-        """
-        started = self.clock()
-        chosen_pool = self._routed_pool(request)
-        pool_key = chosen_pool.key if chosen_pool is not None else None
-        answer = models_answer(self.datastore, request.headers, now=time.time(), pool_key=pool_key)
-        if answer is not None:
-            routed = Routed(
-                self.policy,
-                request_id=self._request_id(request.headers),
-                model="",
-                target_model="",
-                endpoints=(),
-                body=None,
-                answer=answer,
-                metered=False,
-                started_at=started,
-            )
-            routed.finish()
-            return routed
-        pools = sorted(self.datastore.pools(), key=lambda p: p.key)
-        if chosen_pool is not None:
-            pools = [chosen_pool]
-        endpoints: Sequence[Endpoint] = self.datastore.endpoints(pools[0].key) if pools else ()
-        hint = request.subset_hint
-        if hint is not None and self.settings.subset_filter:
-            endpoints = in_subset(endpoints, hint)
-        if not endpoints:
-            raise errors.service_unavailable("no ready endpoints")
-        # No scheduler runs here, so passive health is applied directly: skip endpoints on a
-        # failing streak (the default profile's ejection threshold) unless all of them are.
-        healthy = [e for e in endpoints if e.consecutive_failures < _BODILESS_FAILURE_LIMIT]
-        if healthy:
-            endpoints = healthy
-        chosen = endpoints[self.rng.randrange(len(endpoints))].hostport
-        routed = Routed(
+        """No body, no model (probes, other GETs, ``GET /v1/models``): ``bodiless``."""
+        chosen = self._routed_pool(request)
+        return route_bodiless(
+            request,
+            self.datastore,
             self.policy,
+            pool=chosen,
             request_id=self._request_id(request.headers),
-            model="",
-            target_model="",
-            endpoints=(chosen,),
-            body=None,
-            pool=pools[0].key,
-            started_at=started,
-            hostport=chosen,
-            metered=False,
+            subset_filter=self.settings.subset_filter,
+            rng=self.rng,
         )
-        self.datastore.acquire(chosen)
-        return routed
 
     # --- helpers --------------------------------------------------------------------------
     def _request_id(self, headers: Mapping[str, str]) -> str:
@@ -390,26 +346,6 @@ class Director:
 
     def _debug_requested(self, headers: Mapping[str, str]) -> bool:
         return self.settings.debug_header and headers.get(DEBUG_HEADER, "").lower() == "true"
-
-
-class _RequestIds:
-    """Version-4 UUIDs for requests that bring no id, at a fraction of ``uuid4``'s cost.
-
-    The first four groups are drawn once per director and the last (48 bits) counts up
-    from a random start, so ids are unique within the process and, with 122 random bits
-    to start from, across restarts. Not drawn from the director's RNG: that would make
-    tie-breaks depend on whether clients send ids, and a seeded run repeat its ids.
-    """
-
-    __slots__ = ("_counter", "_prefix")
-
-    def __init__(self) -> None:
-        first = str(uuid.uuid4())
-        self._prefix = first[:24]
-        self._counter = itertools.count(int(first[24:], 16))
-
-    def next(self) -> str:
-        return f"{self._prefix}{next(self._counter) & 0xFFFFFFFFFFFF:012x}"
 
 
 def _abandon(routed: Routed) -> None:
