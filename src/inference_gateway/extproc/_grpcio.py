@@ -8,7 +8,7 @@ next to ``_inline``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
@@ -51,7 +51,35 @@ class ExtProcServicer(pb_grpc.ExternalProcessorServicer):  # type: ignore[misc]
         request_iterator: AsyncIterator[pb.ProcessingRequest],
         context: grpc.aio.ServicerContext,
     ) -> None:
-        await self._make_stream().serve(request_iterator, context.write)
+        await serve_stream(self._make_stream(), request_iterator, context.write)
+
+
+async def serve_stream(
+    stream: Stream,
+    requests: AsyncIterator[pb.ProcessingRequest],
+    send: Callable[[pb.ProcessingResponse], Awaitable[object]],
+) -> None:
+    """Drive one handler ``Stream`` from grpcio's message iterator.
+
+    Returns once the stream is ``done`` (grpcio then ends the call cleanly) or when the
+    peer half-closes; ``close`` runs in every case, with why the stream ended.
+    """
+    error = "stream_closed"
+    try:
+        async for request in requests:
+            responses = stream.on_message(request)
+            if stream.routing_pending:
+                responses = await stream.route_pending()
+            for response in responses:
+                await send(response)
+            if stream.done:
+                return
+        error = "incomplete"
+    except asyncio.CancelledError:
+        error = "cancelled"
+        raise
+    finally:
+        stream.close(error=error)
 
 
 class _DynamicCredentials:

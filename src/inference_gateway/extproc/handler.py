@@ -34,10 +34,9 @@ The routed request's ``finish`` runs exactly once, from ``close`` at the latest.
 
 from __future__ import annotations
 
-import asyncio
 import enum
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -168,33 +167,6 @@ class Stream:
             pending.route.close()
         self._finish(error)
         self.span.end()
-
-    async def serve(
-        self,
-        requests: AsyncIterable[pb.ProcessingRequest],
-        send: Callable[[pb.ProcessingResponse], Awaitable[object]],
-    ) -> None:
-        """Drive the whole stream from a library's message source (grpcio).
-
-        Returns once ``done`` (the library then ends the call cleanly) or when the peer
-        half-closes; ``close`` runs in every case, with why the stream ended.
-        """
-        error = "stream_closed"
-        try:
-            async for request in requests:
-                responses = self.on_message(request)
-                if self.routing_pending:
-                    responses = await self.route_pending()
-                for response in responses:
-                    await send(response)
-                if self.done:
-                    return
-            error = "incomplete"
-        except asyncio.CancelledError:
-            error = "cancelled"
-            raise
-        finally:
-            self.close(error=error)
 
     # --- request path ------------------------------------------------------------------
     def _protocol_error(self, why: str) -> Responses:

@@ -4,14 +4,16 @@
 the model (InferenceModel, weighted targets, InferenceModelRewrite) and criticality
 (InferenceModel, overridden by the ``x-gateway-inference-objective`` header), narrow the
 candidates to the proxy's subset hint, then the request-control plugins' prepare-data and
-admission points, the capacity gate (the saturation detector), scheduling, and the
-pre-request point, which may answer the request itself. The result is a ``Routed`` that
-owns the rest of the request's life (its response stages and ``finish``).
+admission points, admission proper (flow control when its feature gate is on, else the
+saturation detector's capacity gate), scheduling, and the pre-request point, which may
+answer the request itself. The result is a ``Routed`` that owns the rest of the request's
+life (its response stages and ``finish``). Requests without a body are ``bodiless``.
 
-When no plugin has a request-side point, ``route`` runs synchronously and returns the
-``Routed`` itself, so the default path costs no task and no await. Otherwise it returns a
-coroutine the caller awaits. Either way it raises only ``GatewayError``: anything
-unexpected is logged with its traceback and becomes a 500.
+When no plugin has a request-side point and flow control lets the request go at once,
+``route`` runs synchronously and returns the ``Routed`` itself, so the default path costs
+no task and no await. Otherwise it returns a ``PendingRoute`` the caller awaits (or closes,
+which gives up the request's place in the flow-control queue). Either way it raises only
+``GatewayError``: anything unexpected is logged with its traceback and becomes a 500.
 """
 
 from __future__ import annotations
