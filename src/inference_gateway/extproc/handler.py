@@ -265,11 +265,14 @@ class Stream:
             extra["x-request-id"] = routed.request_id
         length = len(forwarded) if has_body else None
         endpoints = ",".join(routed.endpoints)
+        remove = routed.remove_headers
         if has_body and not trailers and len(forwarded) <= self._inline_limit:
             return [
-                msgs.route_headers(endpoints, content_length=length, extra=extra, body=forwarded)
+                msgs.route_headers(
+                    endpoints, content_length=length, extra=extra, body=forwarded, remove=remove
+                )
             ]
-        out = [msgs.route_headers(endpoints, content_length=length, extra=extra)]
+        out = [msgs.route_headers(endpoints, content_length=length, extra=extra, remove=remove)]
         if has_body:
             out.extend(msgs.request_body_chunks(forwarded, end_of_stream=not trailers))
         if trailers:

@@ -20,7 +20,7 @@ shapes can be unit tested without a stream. Protocol facts that shaped them:
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 
 from envoy.config.core.v3 import base_pb2
 from envoy.service.ext_proc.v3 import external_processor_pb2 as pb
@@ -64,8 +64,10 @@ def route_headers(
     content_length: int | None,
     extra: Mapping[str, str] | None = None,
     body: bytes | None = None,
+    remove: Sequence[str] = (),
 ) -> pb.ProcessingResponse:
-    """The request-headers answer that sends the request to ``endpoints`` (``ip:port,...``).
+    """The request-headers answer that sends the request to ``endpoints`` (``ip:port,...``),
+    without the request headers named in ``remove``.
 
     With ``body``, the answer also carries the whole body to forward (CONTINUE_AND_REPLACE),
     so no request-body answer follows.
@@ -79,6 +81,8 @@ def route_headers(
     if extra:
         for k, v in extra.items():
             _add(sets, k, v)
+    if remove:
+        common.header_mutation.remove_headers.extend(remove)
     common.clear_route_cache = True
     if body is not None:
         common.status = pb.CommonResponse.CONTINUE_AND_REPLACE

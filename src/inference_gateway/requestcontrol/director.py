@@ -30,6 +30,7 @@ from inference_gateway.requestcontrol.bodiless import route_bodiless
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
+from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADER
 from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.request_ids import RequestIds
 from inference_gateway.requestcontrol.resolve import (
@@ -60,6 +61,9 @@ POOL_HEADER = "x-gateway-inference-pool"
 REQUEST_ID_HEADER = "x-request-id"
 
 _MAX_DEBUG_CHARS = 2048
+
+_GATEWAY_ONLY = (FAIRNESS_HEADER,)
+"""Request headers that steer the gateway and are not the model server's business."""
 
 RouteResult = Routed | PendingRoute
 """What ``Director.route`` returns: the routed request, or a route to await."""
@@ -291,6 +295,7 @@ class Director:
             criticality=llm.criticality.value,
             streaming=resolved.parsed.streaming,
             extra_headers=extra,
+            remove_headers=_GATEWAY_ONLY if FAIRNESS_HEADER in request.headers else (),
             started_at=resolved.started,
             hostport=hostport,
             restorer=ModelRestorer(target, model) if rewrite else None,

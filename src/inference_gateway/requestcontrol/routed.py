@@ -89,6 +89,8 @@ class Routed:
     streaming: bool = False
     extra_headers: Mapping[str, str] = field(default_factory=lambda: _EMPTY)
     """Response headers to add for the client (for example ``x-gateway-debug``)."""
+    remove_headers: tuple[str, ...] = ()
+    """Request headers meant for the gateway alone, stripped before the request goes on."""
     answer: ImmediateAnswer | None = None
     """Set when a pre-request plugin answered: send this instead of forwarding (the request
     is already finished)."""

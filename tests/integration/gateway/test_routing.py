@@ -154,3 +154,21 @@ async def test_a_5_mib_prompt_is_served_intact(shared: World) -> None:
     assert status == 200
     pod = next(p for p in shared.pool_a if p.hostport == headers["x-served-by"])
     assert json.loads(pod.bodies[-1])["prompt"] == prompt
+
+
+@pytest.mark.parametrize("size", ["small", "large"])
+async def test_the_fairness_header_stops_at_the_gateway(
+    shared: World, chat: Callable[..., dict[str, object]], size: str
+) -> None:
+    """Envoy honours the EPP's header removal, with the body inline and after it."""
+    shared.reset()
+    body = chat(LLAMA, content="x" * (200_000 if size == "large" else 5))
+    headers = {"x-gateway-inference-fairness-id": "team-a", "x-kept": "yes"}
+    async with shared.session.post(
+        shared.url + "/v1/chat/completions", json=body, headers=headers
+    ) as resp:
+        assert resp.status == 200
+        await resp.read()
+    (seen,) = [h for p in shared.pool_a for h in p.headers]
+    assert "x-gateway-inference-fairness-id" not in {k.lower() for k in seen}
+    assert seen.get("x-kept") == "yes"

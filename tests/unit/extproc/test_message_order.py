@@ -68,3 +68,15 @@ def test_headers_twice_while_the_body_streams_is_refused() -> None:
         == []
     )
     assert in_flight(store) == 0
+
+
+def test_the_fairness_header_is_not_forwarded_to_the_pod() -> None:
+    s, _ = setup()
+    s.on_message(headers(extra={"x-gateway-inference-fairness-id": "team-a"}))
+    (routed,) = s.on_message(body(REQUEST, eos=True))
+    mutation = routed.request_headers.response.header_mutation
+    assert list(mutation.remove_headers) == ["x-gateway-inference-fairness-id"]
+    plain, _ = setup()
+    plain.on_message(headers())
+    (other,) = plain.on_message(body(REQUEST, eos=True))
+    assert not other.request_headers.response.header_mutation.remove_headers

@@ -37,6 +37,7 @@ class ScriptedRouted:
     pool: str = ""
     criticality: str = "Standard"
     streaming: bool = False
+    remove_headers: tuple[str, ...] = ()
     answer: ImmediateAnswer | None = None
 
     def response_started(
