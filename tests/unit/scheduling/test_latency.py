@@ -7,6 +7,8 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.config import load_config
@@ -268,3 +270,82 @@ def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)
     table.update("p", ratio)
     assert table.get("p") == 1.0 and table.observations("p") == 0
+
+
+_POD = st.tuples(
+    st.sampled_from([0, 0, 1, 3, 12]),  # waiting
+    st.integers(0, 60),  # running
+    st.floats(0.0, 1.0),  # KV use
+    st.integers(0, 70),  # in flight
+    st.sets(st.sampled_from(["a", "b", "c"]), max_size=2),  # running adapters
+    st.sets(st.sampled_from(["a", "b"]), max_size=1),  # waiting adapters
+    st.sampled_from([0, 1, 2]),  # max adapters
+    st.sampled_from([(None, None), (0, 16), (4096, 16)]),  # KV blocks, block size
+)
+_Spec = tuple[int, int, float, int, set[str], set[str], int, tuple[int | None, int | None]]
+
+
+def _pods_from(
+    spec: list[_Spec],
+) -> list[Endpoint]:
+    out = []
+    for i, (w, r, kv, flight, run, wait, cap, (blocks, size)) in enumerate(spec):
+        e = make_endpoint(f"p{i}", waiting=w, running=r, kv=kv, in_flight=flight, adapters=run,
+                          waiting_adapters=wait, max_adapters=cap)  # fmt: skip
+        out.append(replace(e, metrics=replace(e.metrics, num_blocks=blocks, block_size=size)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=st.lists(_POD, min_size=1, max_size=8),
+    learned=st.lists(st.tuples(st.integers(0, 7), st.floats(0.005, 2.0)), max_size=12),
+    target=st.sampled_from(["a", "b", "llama"]),
+    prompt_chars=st.integers(0, 20_000),
+    shared=st.booleans(),
+    moves=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 70)), max_size=4),
+)
+def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
+    spec: list[_Spec],
+    learned: list[tuple[int, float]],
+    target: str,
+    prompt_chars: int,
+    shared: bool,
+    moves: list[tuple[int, int]],
+) -> None:
+    """``costs`` caches per-endpoint terms between scrapes; it must never drift from
+    ``predict``: not after learning, not after an in-flight change or a new snapshot."""
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp", LatencyParams(prefixScorer="prefix"),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )  # fmt: skip
+    pods = _pods_from(spec)
+    _teach_adapter(lp, "a", make_endpoint("p99", adapters=["a"]))
+    req = make_request(prompt="q" * prompt_chars, target=target)
+    if shared:
+        prefix.on_picked(req, pods[-1], {})
+
+    def check() -> None:
+        state: CycleState = {}
+        fast = lp.costs(req, pods, state)
+        assert fast == pytest.approx([c[5] for c in lp.predict(req, pods, state)], rel=1e-12)
+
+    check()  # fills the cache
+    for i, (pod_index, ttft) in enumerate(learned):
+        pod = pods[pod_index % len(pods)]
+        r = _request(1000 + i)
+        state: CycleState = {}
+        lp.score(r, [pod], state)
+        lp.on_picked(r, pod, state)
+        lp.observe_response(
+            r.request_id, pod.name, ttft=ttft, tpot=ttft / 20, prompt_tokens=100,
+            completion_tokens=1 + i * 37, now=NOW,
+        )  # fmt: skip
+        check()
+    for pod_index, flight in moves:
+        k = pod_index % len(pods)
+        pods[k] = replace(pods[k], in_flight=flight)
+        check()
+        pods[k] = replace(pods[k], metrics=replace(pods[k].metrics, waiting=flight % 5))
+        check()
