@@ -265,6 +265,41 @@ def test_rls_recovers_a_linear_law_and_keeps_weights_non_negative() -> None:
     assert 0.05 <= falling.w[0] <= 0.11  # within the range of the data (a projection, not NNLS)
 
 
+def test_rls_clips_outliers_but_follows_a_real_change() -> None:
+    """A TTFT stretched by a wait the features cannot see must not drag the shared weights;
+    a law that really changes must still be learned."""
+    rls = Rls([0.0, 0.0])
+    rng = random.Random(5)
+    for _ in range(200):
+        x = [1.0, rng.random()]
+        rls.update(x, 0.02 + 0.5 * x[1] + rng.uniform(-0.002, 0.002))
+    before = list(rls.w)
+    rls.update([1.0, 0.5], 5.0)  # one response 20x slower than the law says
+    assert abs(rls.w[0] - before[0]) + abs(rls.w[1] - before[1]) < 0.005  # unclipped: 0.025
+    for _ in range(2000):  # the pool really slows down 2x (forgetting: ~4,000 of memory)
+        x = [1.0, rng.random()]
+        rls.update(x, 0.04 + 1.0 * x[1])
+    assert rls.w[1] == pytest.approx(1.0, rel=0.1)
+    exact = Rls([0.0, 0.0])  # zero residuals must not freeze the fit
+    for i in range(2000):
+        x = [1.0, (i % 10) / 10]
+        exact.update(x, (0.1 if i < 100 else 0.3) * x[1])
+    assert exact.w[1] == pytest.approx(0.3, rel=0.1)
+
+
+def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
+    """vLLM serves requests whose adapter is loaded ahead of those waiting for a slot, so
+    those are not a FIFO queue in front of this request."""
+    lp = _predictor()
+    fifo = make_endpoint("p0", waiting=8, running=20, in_flight=28)
+    lora_wait = make_endpoint("p0", waiting=8, running=20, in_flight=28, waiting_adapters=["b"])
+    req, state = make_request(), {}
+    ((*_, queued, _),) = lp.predict(req, [fifo], state)
+    ((*_, not_queued, _),) = lp.predict(req, [lora_wait], state)
+    assert queued > 0.0 and not_queued == 0.0
+    assert lp.costs(req, [lora_wait], state) == [lp.predict(req, [lora_wait], state)[0][5]]
+
+
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
 def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)

@@ -188,8 +188,11 @@ class LatencyPredictor(Plugin):
                 ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
             # Queueing is structural, not learned: each request queued ahead waits for a
             # batch slot, and one frees every (predicted service time / batch) seconds.
+            # Not when some wait for a LoRA slot: vLLM serves requests whose adapter is
+            # loaded ahead of those, so the queue is not FIFO ahead of this one and the
+            # learned part (the waiting feature) prices what is left.
             queue_wait = 0.0
-            if m.waiting:
+            if m.waiting and not m.waiting_adapters:
                 queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
                 queue_wait = queued * tpot * n_out / (m.running or 1)
                 ttft += queue_wait
@@ -224,7 +227,7 @@ class LatencyPredictor(Plugin):
             tpot = self.tpot.floor
         blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
         queue_wait = 0.0
-        if mw:
+        if mw and not m.waiting_adapters:
             queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
         ext = self.params.externality * n_out / 2.0 * flight * speed
         return (
