@@ -293,7 +293,8 @@ def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
     lp = _predictor()
     fifo = make_endpoint("p0", waiting=8, running=20, in_flight=28)
     lora_wait = make_endpoint("p0", waiting=8, running=20, in_flight=28, waiting_adapters=["b"])
-    req, state = make_request(), {}
+    req = make_request()
+    state: CycleState = {}
     ((*_, queued, _),) = lp.predict(req, [fifo], state)
     ((*_, not_queued, _),) = lp.predict(req, [lora_wait], state)
     assert queued > 0.0 and not_queued == 0.0
