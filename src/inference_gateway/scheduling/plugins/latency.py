@@ -51,9 +51,10 @@ _TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
 _MAX_TERMS = 65536
 """Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
 
-_Terms = tuple[Metrics, int, float, float, float, float, float, float, int, frozenset[str]]
-"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, queue
-wait, TPOT x output tokens, externality before the KV share, KV slots, resident adapters)."""
+_Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
+"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
+cost's request-independent rest (queue wait, decode, externality at no KV share), the
+externality per token of this request's KV share, resident adapters) of one endpoint."""
 
 Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
 """(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
@@ -230,16 +231,15 @@ class LatencyPredictor(Plugin):
         if mw and not m.waiting_adapters:
             queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
         ext = self.params.externality * n_out / 2.0 * flight * speed
+        kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
         return (
             m,
             flight,
             a0 + a2 / 100.0 * flight + a3 / 10.0 * mw,
             s_ttft,
             s_ttft * (a5 + a6 * blocked),
-            queue_wait,
-            tpot * n_out,
-            ext,
-            m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0,
+            queue_wait + tpot * n_out + ext * (c1 / 100.0),
+            ext * c2 / kv_slots if kv_slots else 0.0,
             m.running_adapters | m.waiting_adapters,
         )
 
@@ -251,8 +251,8 @@ class LatencyPredictor(Plugin):
         The per-endpoint terms are cached until that endpoint's metrics snapshot (the
         datastore swaps a new frozen one per scrape) or in-flight count changes, or the model
         learns; a pick then only adds what depends on the request (uncached tokens, a cold
-        LoRA adapter, this request's KV share). Same arithmetic in the same order as
-        ``predict``, so the results are equal to the last bit; a test holds them equal.
+        LoRA adapter, this request's KV share). The same terms as ``predict``, summed in
+        another order, so equal within rounding; a test holds them equal on random pools.
         """
         shares, tokens, lora = self._setup(request, cycle_state)
         if self._terms_version != self._version or len(self._terms) > _MAX_TERMS:
@@ -262,17 +262,16 @@ class LatencyPredictor(Plugin):
         f_ttft = self.ttft.floor
         n_out = max(0.0, self.output_tokens - 1.0)
         per_request = tokens * 1000.0 + n_out
-        c1_100, c2 = self.tpot.rls.w[1] / 100.0, self.tpot.rls.w[2]
         a1_tokens = self.ttft.rls.w[1] * tokens
-        shares_get = shares.get if shares else None
         target = request.target_model
         out: list[float] = []
         append = out.append
+        shares_get = shares.get if shares else None
         for e in endpoints:
             t = terms.get(e.name)
             if t is None or t[0] is not e.metrics or t[1] != e.in_flight:
                 t = terms[e.name] = terms_of(e)
-            _, _, base, s_ttft, cold, queue_wait, tpot_n, ext, kv_slots, active = t
+            _, _, base, s_ttft, cold, rest, ext_kv, active = t
             if shares_get:
                 ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(e.name, 0.0)))
             else:
@@ -281,8 +280,7 @@ class LatencyPredictor(Plugin):
                 ttft = f_ttft
             if lora and target not in active:
                 ttft += cold
-            kv_share = per_request / kv_slots if kv_slots else 0.0
-            append(ttft + queue_wait + tpot_n + ext * (c1_100 + c2 * kv_share))
+            append(ttft + rest + ext_kv * per_request)
         return out
 
     def score(
