@@ -289,7 +289,7 @@ def test_rls_clips_outliers_but_follows_a_real_change() -> None:
 
 def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
     """vLLM serves requests whose adapter is loaded ahead of those waiting for a slot, so
-    those are not a FIFO queue in front of this request."""
+    those are not a FIFO queue in front of this request, only of one whose adapter is cold."""
     lp = _predictor()
     fifo = make_endpoint("p0", waiting=8, running=20, in_flight=28)
     lora_wait = make_endpoint("p0", waiting=8, running=20, in_flight=28, waiting_adapters=["b"])
@@ -298,7 +298,14 @@ def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
     ((*_, queued, _),) = lp.predict(req, [fifo], state)
     ((*_, not_queued, _),) = lp.predict(req, [lora_wait], state)
     assert queued > 0.0 and not_queued == 0.0
-    assert lp.costs(req, [lora_wait], state) == [lp.predict(req, [lora_wait], state)[0][5]]
+    assert lp.costs(req, [lora_wait], state) == pytest.approx(
+        [lp.predict(req, [lora_wait], state)[0][5]], rel=1e-12
+    )
+    # A request whose own adapter is cold there waits with them.
+    _teach_adapter(lp, "c", make_endpoint("p9", adapters=["c"]))
+    cold_req = make_request(target="c")
+    ((*_, behind, _),) = lp.predict(cold_req, [lora_wait], {})
+    assert behind > 0.0
 
 
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])

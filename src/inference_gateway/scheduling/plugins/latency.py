@@ -189,11 +189,11 @@ class LatencyPredictor(Plugin):
                 ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
             # Queueing is structural, not learned: each request queued ahead waits for a
             # batch slot, and one frees every (predicted service time / batch) seconds.
-            # Not when some wait for a LoRA slot: vLLM serves requests whose adapter is
-            # loaded ahead of those, so the queue is not FIFO ahead of this one and the
-            # learned part (the waiting feature) prices what is left.
+            # When some wait for a LoRA slot, vLLM serves requests whose adapter is loaded
+            # (or that need none) ahead of them: only a request whose own adapter is cold
+            # queues behind them; for the others the learned waiting term prices the rest.
             queue_wait = 0.0
-            if m.waiting and not m.waiting_adapters:
+            if m.waiting and (not m.waiting_adapters or cold):
                 queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
                 queue_wait = queued * tpot * n_out / (m.running or 1)
                 ttft += queue_wait
@@ -227,9 +227,11 @@ class LatencyPredictor(Plugin):
         if tpot < self.tpot.floor:
             tpot = self.tpot.floor
         blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
-        queue_wait = 0.0
-        if mw and not m.waiting_adapters:
+        queue_wait = lora_queue = 0.0
+        if mw:
             queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
+            if m.waiting_adapters:
+                queue_wait, lora_queue = 0.0, queue_wait
         ext = self.params.externality * n_out / 2.0 * flight * speed
         kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
         return (
@@ -237,7 +239,7 @@ class LatencyPredictor(Plugin):
             flight,
             a0 + a2 / 100.0 * flight + a3 / 10.0 * mw,
             s_ttft,
-            s_ttft * (a5 + a6 * blocked),
+            s_ttft * (a5 + a6 * blocked) + lora_queue,
             queue_wait + tpot * n_out + ext * (c1 / 100.0),
             ext * c2 / kv_slots if kv_slots else 0.0,
             m.running_adapters | m.waiting_adapters,
