@@ -27,18 +27,31 @@ _P0 = 10.0
 _MAX_TRACE = 1e6
 """Forgetting pauses while the covariance is this large, so idle features cannot wind up."""
 _SPEED_RANGE = (0.05, 50.0)
+_CLIP = 4.0
+"""Residuals are clipped at this many mean absolute residuals..."""
+_CLIP_AFTER = 50
+"""...once this many observations have set the scale."""
+_RESIDUAL_RATE = 0.01
+"""Floor of the mean absolute residual's step (1/n before): ~100 observations of memory."""
 
 
 class Rls:
-    """Recursive least squares over ``len(prior)`` features with exponential forgetting."""
+    """Recursive least squares over ``len(prior)`` features with exponential forgetting.
 
-    __slots__ = ("n", "p", "w")
+    Residuals beyond ``_CLIP`` mean absolute residuals are clipped once ``_CLIP_AFTER``
+    observations have set that scale (a Huber-like fit): a TTFT stretched by a wait the
+    features cannot see (a LoRA swap queue, a preemption) would otherwise drag the shared
+    weights for every pod.
+    """
+
+    __slots__ = ("mean_abs_residual", "n", "p", "w")
 
     def __init__(self, prior: Sequence[float]) -> None:
         d = len(prior)
         self.w = list(prior)
         self.p = [[_P0 if i == j else 0.0 for j in range(d)] for i in range(d)]
         self.n = 0
+        self.mean_abs_residual = 0.0
 
     def predict(self, x: Sequence[float]) -> float:
         return sum(wi * xi for wi, xi in zip(self.w, x, strict=True))
@@ -53,6 +66,12 @@ class Rls:
             return
         gain = [v / denom for v in px]
         err = y - sum(wi * xi for wi, xi in zip(w, x, strict=True))
+        if self.n >= _CLIP_AFTER:
+            # Scaled by |y| too, so an exact fit (zero residuals) cannot freeze the weights.
+            bound = _CLIP * max(self.mean_abs_residual, 0.01 * abs(y))
+            err = bound if err > bound else -bound if err < -bound else err
+        rate = max(_RESIDUAL_RATE, 1.0 / (self.n + 1))
+        self.mean_abs_residual += rate * (abs(err) - self.mean_abs_residual)
         for i, g in enumerate(gain):
             # Every feature adds work, so no weight may go negative: collinear features
             # (queue and in-flight move together) would otherwise trade signs and

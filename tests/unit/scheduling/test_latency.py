@@ -7,6 +7,8 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.config import load_config
@@ -263,8 +265,130 @@ def test_rls_recovers_a_linear_law_and_keeps_weights_non_negative() -> None:
     assert 0.05 <= falling.w[0] <= 0.11  # within the range of the data (a projection, not NNLS)
 
 
+def test_rls_clips_outliers_but_follows_a_real_change() -> None:
+    """A TTFT stretched by a wait the features cannot see must not drag the shared weights;
+    a law that really changes must still be learned."""
+    rls = Rls([0.0, 0.0])
+    rng = random.Random(5)
+    for _ in range(200):
+        x = [1.0, rng.random()]
+        rls.update(x, 0.02 + 0.5 * x[1] + rng.uniform(-0.002, 0.002))
+    before = list(rls.w)
+    rls.update([1.0, 0.5], 5.0)  # one response 20x slower than the law says
+    assert abs(rls.w[0] - before[0]) + abs(rls.w[1] - before[1]) < 0.005  # unclipped: 0.025
+    for _ in range(2000):  # the pool really slows down 2x (forgetting: ~4,000 of memory)
+        x = [1.0, rng.random()]
+        rls.update(x, 0.04 + 1.0 * x[1])
+    assert rls.w[1] == pytest.approx(1.0, rel=0.1)
+    exact = Rls([0.0, 0.0])  # zero residuals must not freeze the fit
+    for i in range(2000):
+        x = [1.0, (i % 10) / 10]
+        exact.update(x, (0.1 if i < 100 else 0.3) * x[1])
+    assert exact.w[1] == pytest.approx(0.3, rel=0.1)
+
+
+def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
+    """vLLM serves requests whose adapter is loaded ahead of those waiting for a slot, so
+    those are not a FIFO queue in front of this request, only of one whose adapter is cold."""
+    lp = _predictor()
+    fifo = make_endpoint("p0", waiting=8, running=20, in_flight=28)
+    lora_wait = make_endpoint("p0", waiting=8, running=20, in_flight=28, waiting_adapters=["b"])
+    req = make_request()
+    state: CycleState = {}
+    ((*_, queued, _),) = lp.predict(req, [fifo], state)
+    ((*_, not_queued, _),) = lp.predict(req, [lora_wait], state)
+    assert queued > 0.0 and not_queued == 0.0
+    assert lp.costs(req, [lora_wait], state) == pytest.approx(
+        [lp.predict(req, [lora_wait], state)[0][5]], rel=1e-12
+    )
+    # A request whose own adapter is cold there waits with them.
+    _teach_adapter(lp, "c", make_endpoint("p9", adapters=["c"]))
+    cold_req = make_request(target="c")
+    ((*_, behind, _),) = lp.predict(cold_req, [lora_wait], {})
+    assert behind > 0.0
+
+
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
 def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)
     table.update("p", ratio)
     assert table.get("p") == 1.0 and table.observations("p") == 0
+
+
+_POD = st.tuples(
+    st.sampled_from([0, 0, 1, 3, 12]),  # waiting
+    st.integers(0, 60),  # running
+    st.floats(0.0, 1.0),  # KV use
+    st.integers(0, 70),  # in flight
+    st.sets(st.sampled_from(["a", "b", "c"]), max_size=2),  # running adapters
+    st.sets(st.sampled_from(["a", "b"]), max_size=1),  # waiting adapters
+    st.sampled_from([0, 1, 2]),  # max adapters
+    st.sampled_from([(None, None), (0, 16), (4096, 16)]),  # KV blocks, block size
+)
+_Spec = tuple[int, int, float, int, set[str], set[str], int, tuple[int | None, int | None]]
+
+
+def _pods_from(
+    spec: list[_Spec],
+) -> list[Endpoint]:
+    out = []
+    for i, (w, r, kv, flight, run, wait, cap, (blocks, size)) in enumerate(spec):
+        e = make_endpoint(f"p{i}", waiting=w, running=r, kv=kv, in_flight=flight, adapters=run,
+                          waiting_adapters=wait, max_adapters=cap)  # fmt: skip
+        out.append(replace(e, metrics=replace(e.metrics, num_blocks=blocks, block_size=size)))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    spec=st.lists(_POD, min_size=1, max_size=8),
+    learned=st.lists(st.tuples(st.integers(0, 7), st.floats(0.005, 2.0)), max_size=12),
+    target=st.sampled_from(["a", "b", "llama"]),
+    prompt_chars=st.integers(0, 20_000),
+    shared=st.booleans(),
+    moves=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 70)), max_size=4),
+)
+def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
+    spec: list[_Spec],
+    learned: list[tuple[int, float]],
+    target: str,
+    prompt_chars: int,
+    shared: bool,
+    moves: list[tuple[int, int]],
+) -> None:
+    """``costs`` caches per-endpoint terms between scrapes; it must never drift from
+    ``predict``: not after learning, not after an in-flight change or a new snapshot."""
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp", LatencyParams(prefixScorer="prefix"),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )  # fmt: skip
+    pods = _pods_from(spec)
+    _teach_adapter(lp, "a", make_endpoint("p99", adapters=["a"]))
+    req = make_request(prompt="q" * prompt_chars, target=target)
+    if shared:
+        prefix.on_picked(req, pods[-1], {})
+
+    def check() -> None:
+        state: CycleState = {}
+        fast = lp.costs(req, pods, state)
+        assert fast == pytest.approx([c[5] for c in lp.predict(req, pods, state)], rel=1e-12)
+
+    check()  # fills the cache
+    for i, (pod_index, ttft) in enumerate(learned):
+        pod = pods[pod_index % len(pods)]
+        r = _request(1000 + i)
+        state: CycleState = {}
+        lp.score(r, [pod], state)
+        lp.on_picked(r, pod, state)
+        lp.observe_response(
+            r.request_id, pod.name, ttft=ttft, tpot=ttft / 20, prompt_tokens=100,
+            completion_tokens=1 + i * 37, now=NOW,
+        )  # fmt: skip
+        check()
+    for pod_index, flight in moves:
+        k = pod_index % len(pods)
+        pods[k] = replace(pods[k], in_flight=flight)
+        check()
+        pods[k] = replace(pods[k], metrics=replace(pods[k].metrics, waiting=flight % 5))
+        check()

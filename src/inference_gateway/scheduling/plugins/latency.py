@@ -28,7 +28,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from pydantic import BaseModel, Field
 
-from inference_gateway.datastore.types import Endpoint
+from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.framework import (
     NOTES_KEY,
     CycleState,
@@ -47,6 +47,14 @@ _CHARS_PER_TOKEN = 4.0
 _TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
 # TPOT x = (1, in-flight/100, KV use, waiting/10)
 _TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
+
+_MAX_TERMS = 65536
+"""Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
+
+_Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
+"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
+cost's request-independent rest (queue wait, decode, externality at no KV share), the
+externality per token of this request's KV share, resident adapters) of one endpoint."""
 
 Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
 """(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
@@ -123,6 +131,9 @@ class LatencyPredictor(Plugin):
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
         self._pending: dict[str, _Pending] = {}
+        self._terms: dict[str, _Terms] = {}
+        self._version = self._terms_version = 0
+        """Bumped whenever the model learns: cached per-endpoint terms are then stale."""
 
     # ---- prediction -------------------------------------------------------------------
     def _setup(
@@ -178,8 +189,11 @@ class LatencyPredictor(Plugin):
                 ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
             # Queueing is structural, not learned: each request queued ahead waits for a
             # batch slot, and one frees every (predicted service time / batch) seconds.
+            # When some wait for a LoRA slot, vLLM serves requests whose adapter is loaded
+            # (or that need none) ahead of them: only a request whose own adapter is cold
+            # queues behind them; for the others the learned waiting term prices the rest.
             queue_wait = 0.0
-            if m.waiting:
+            if m.waiting and (not m.waiting_adapters or cold):
                 queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
                 queue_wait = queued * tpot * n_out / (m.running or 1)
                 ttft += queue_wait
@@ -201,46 +215,74 @@ class LatencyPredictor(Plugin):
             )
         return out
 
+    def _terms_of(self, e: Endpoint) -> _Terms:
+        """Everything in ``costs`` that depends on the endpoint and the model, not the request."""
+        m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
+        a0, _, a2, a3, a5, a6 = self.ttft.rls.w
+        c0, c1, c2, c3 = self.tpot.rls.w
+        n_out = max(0.0, self.output_tokens - 1.0)
+        speed = self.tpot.speeds.factors.get(e.name, 1.0)
+        s_ttft = self.ttft.speeds.factors.get(e.name, 1.0)
+        tpot = speed * (c0 + c1 / 100.0 * flight + c2 * m.kv_usage + c3 / 10.0 * mw)
+        if tpot < self.tpot.floor:
+            tpot = self.tpot.floor
+        blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
+        queue_wait = lora_queue = 0.0
+        if mw:
+            queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
+            if m.waiting_adapters:
+                queue_wait, lora_queue = 0.0, queue_wait
+        ext = self.params.externality * n_out / 2.0 * flight * speed
+        kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
+        return (
+            m,
+            flight,
+            a0 + a2 / 100.0 * flight + a3 / 10.0 * mw,
+            s_ttft,
+            s_ttft * (a5 + a6 * blocked) + lora_queue,
+            queue_wait + tpot * n_out + ext * (c1 / 100.0),
+            ext * c2 / kv_slots if kv_slots else 0.0,
+            m.running_adapters | m.waiting_adapters,
+        )
+
     def costs(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost."""
+        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost.
+
+        The per-endpoint terms are cached until that endpoint's metrics snapshot (the
+        datastore swaps a new frozen one per scrape) or in-flight count changes, or the model
+        learns; a pick then only adds what depends on the request (uncached tokens, a cold
+        LoRA adapter, this request's KV share). The same terms as ``predict``, summed in
+        another order, so equal within rounding; a test holds them equal on random pools.
+        """
         shares, tokens, lora = self._setup(request, cycle_state)
-        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
-        c0, c1, c2, c3 = self.tpot.rls.w
-        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
-        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
+        if self._terms_version != self._version or len(self._terms) > _MAX_TERMS:
+            self._terms.clear()
+            self._terms_version = self._version
+        terms, terms_of = self._terms, self._terms_of
+        f_ttft = self.ttft.floor
         n_out = max(0.0, self.output_tokens - 1.0)
-        ext_half = self.params.externality * n_out / 2.0
         per_request = tokens * 1000.0 + n_out
-        a2_100, a3_10, c1_100, c3_10 = a2 / 100.0, a3 / 10.0, c1 / 100.0, c3 / 10.0
-        a1_tokens = a1 * tokens
-        shares_get = shares.get if shares else None
+        a1_tokens = self.ttft.rls.w[1] * tokens
         target = request.target_model
         out: list[float] = []
         append = out.append
+        shares_get = shares.get if shares else None
         for e in endpoints:
-            m = e.metrics
-            name = e.name
-            flight = e.in_flight
-            mw = m.waiting
-            speed = speed_tpot(name, 1.0)
-            tpot = speed * (c0 + c1_100 * flight + c2 * m.kv_usage + c3_10 * mw)
-            if tpot < f_tpot:
-                tpot = f_tpot
-            learned = a0 + a2_100 * flight + a3_10 * mw
-            learned += a1_tokens * (1.0 - shares_get(name, 0.0)) if shares_get else a1_tokens
-            ttft = speed_ttft(name, 1.0) * learned
+            t = terms.get(e.name)
+            if t is None or t[0] is not e.metrics or t[1] != e.in_flight:
+                t = terms[e.name] = terms_of(e)
+            _, _, base, s_ttft, cold, rest, ext_kv, active = t
+            if shares_get:
+                ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(e.name, 0.0)))
+            else:
+                ttft = s_ttft * (base + a1_tokens)
             if ttft < f_ttft:
                 ttft = f_ttft
-            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
-                blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
-                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
-            if mw:
-                ttft += (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
-            blocks, block_size = m.num_blocks, m.block_size
-            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
-            append(ttft + tpot * n_out + ext_half * flight * speed * (c1_100 + c2 * kv_share))
+            if lora and target not in active:
+                ttft += cold
+            append(ttft + rest + ext_kv * per_request)
         return out
 
     def score(
@@ -319,6 +361,7 @@ class LatencyPredictor(Plugin):
         now: float,
         final: bool = True,
     ) -> None:
+        self._version += 1
         if final and completion_tokens is not None and completion_tokens > 0:
             self._outputs_seen += 1
             rate = max(0.001, 1.0 / self._outputs_seen)
@@ -335,5 +378,6 @@ class LatencyPredictor(Plugin):
 
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds."""
+        self._version += 1
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
