@@ -16,7 +16,8 @@ from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.framework import NOTES_KEY, CycleState, PluginHandle
 from inference_gateway.scheduling.latency_model import Rls, SpeedTable
 from inference_gateway.scheduling.observe import ResponseObserver, observers
-from inference_gateway.scheduling.plugins.latency import LatencyParams, LatencyPredictor
+from inference_gateway.scheduling.plugins._latency_parts import LatencyParams
+from inference_gateway.scheduling.plugins.latency import LatencyPredictor
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer, PrefixParams
 from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import LLMRequest

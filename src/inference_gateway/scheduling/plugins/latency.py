@@ -24,96 +24,34 @@ cycle's endpoint notes.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 
-from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import (
     NOTES_KEY,
     CycleState,
-    Params,
     Plugin,
     PluginHandle,
 )
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
+from inference_gateway.scheduling.plugins._latency_parts import (
+    CHARS_PER_TOKEN,
+    MAX_TERMS,
+    TPOT_PRIOR,
+    TTFT_PRIOR,
+    Candidate,
+    LatencyParams,
+    Notes,
+    Pending,
+    Terms,
+    slo_seconds,
+)
 from inference_gateway.scheduling.types import LLMRequest
 
 _KEY = "latency-predictor/candidates"
-_CHARS_PER_TOKEN = 4.0
-# Priors in seconds, per feature: sized on the simulator's H100/Llama-3-8B step model.
-# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, LoRA cold, cold and blocked)
-_TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
-# TPOT x = (1, in-flight/100, KV use, waiting/10)
-_TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
-
-_MAX_TERMS = 65536
-"""Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
-
-_Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
-"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
-cost's request-independent rest (queue wait, decode, externality at no KV share), the
-externality per token of this request's KV share, resident adapters) of one endpoint."""
-
-Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
-"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
-cost) of one endpoint. The TTFT model learns what the queue wait leaves unexplained; the
-cost is predicted e2e plus the delay this request adds to those in flight there."""
-
-
-class _Pending:
-    """A picked request awaiting its response: where it went and what was predicted."""
-
-    __slots__ = ("cand", "pod", "ttft_seen")
-
-    def __init__(self, pod: str, cand: Candidate) -> None:
-        self.pod, self.cand, self.ttft_seen = pod, cand, False
-
-
-class _Notes:
-    """One cycle's request, predicted per endpoint only when an explanation is read."""
-
-    __slots__ = ("cycle_state", "plugin", "request")
-
-    def __init__(
-        self, plugin: LatencyPredictor, request: LLMRequest, cycle_state: CycleState
-    ) -> None:
-        self.plugin, self.request, self.cycle_state = plugin, request, cycle_state
-
-    def __call__(self, endpoint: Endpoint) -> dict[str, float]:
-        (cand,) = self.plugin.predict(self.request, [endpoint], self.cycle_state)
-        return {"ttft": cand[2], "tpot": cand[3]}
-
-
-class LatencyParams(Params):
-    prefixScorer: str | None = None
-    """Name of a ``prefix-cache-scorer`` whose index gives the prefix-hit estimate."""
-    spread: float = Field(default=0.5, gt=0.0)
-    """Predicted e2e this much worse than the best candidate's (0.5 = 1.5x) scores 0."""
-    expectedOutputTokens: float = Field(default=200.0, gt=0.0)
-    """Prior of the output length until completions have been observed."""
-    externality: float = Field(default=1.0, ge=0.0)
-    """Weight of the delay a request adds to those already on a pod (0: only its own)."""
-    speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
-    """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
-    maxPending: int = Field(default=65536, ge=1)
-    """Picked requests awaiting their response; the oldest are dropped beyond this."""
-
-    def plugin_refs(self) -> Iterator[tuple[str, str]]:
-        if self.prefixScorer is not None:
-            yield "prefixScorer", self.prefixScorer
-
-
-def _slo(headers: Mapping[str, str], name: str) -> float | None:
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw) / 1000.0
-    except ValueError:
-        return None
-    return value if value > 0.0 else None
 
 
 class LatencyPredictor(Plugin):
@@ -124,14 +62,14 @@ class LatencyPredictor(Plugin):
         super().__init__(name, params, handle)
         assert isinstance(params, LatencyParams)
         self.params = params
-        self.ttft = Target(_TTFT_PRIOR, floor=0.001, min_rate=params.speedLearningRate)
-        self.tpot = Target(_TPOT_PRIOR, floor=0.0005, min_rate=params.speedLearningRate)
+        self.ttft = Target(TTFT_PRIOR, floor=0.001, min_rate=params.speedLearningRate)
+        self.tpot = Target(TPOT_PRIOR, floor=0.0005, min_rate=params.speedLearningRate)
         self.output_tokens = params.expectedOutputTokens
         self._outputs_seen = 0
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
-        self._pending: dict[str, _Pending] = {}
-        self._terms: dict[str, _Terms] = {}
+        self._pending: dict[str, Pending] = {}
+        self._terms: dict[str, Terms] = {}
         self._version = self._terms_version = 0
         """Bumped whenever the model learns: cached per-endpoint terms are then stale."""
 
@@ -145,7 +83,7 @@ class LatencyPredictor(Plugin):
         shares_of = getattr(self._prefix, "shares", None)
         if shares_of is not None:
             shares = shares_of(request, cycle_state)
-        tokens = len(request.prompt) / _CHARS_PER_TOKEN / 1000.0
+        tokens = len(request.prompt) / CHARS_PER_TOKEN / 1000.0
         return shares, tokens, request.target_model in self._adapters
 
     def predict(
@@ -215,7 +153,7 @@ class LatencyPredictor(Plugin):
             )
         return out
 
-    def _terms_of(self, e: Endpoint) -> _Terms:
+    def _terms_of(self, e: Endpoint) -> Terms:
         """Everything in ``costs`` that depends on the endpoint and the model, not the request."""
         m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
         a0, _, a2, a3, a5, a6 = self.ttft.rls.w
@@ -257,7 +195,7 @@ class LatencyPredictor(Plugin):
         another order, so equal within rounding; a test holds them equal on random pools.
         """
         shares, tokens, lora = self._setup(request, cycle_state)
-        if self._terms_version != self._version or len(self._terms) > _MAX_TERMS:
+        if self._terms_version != self._version or len(self._terms) > MAX_TERMS:
             self._terms.clear()
             self._terms_version = self._version
         terms, terms_of = self._terms, self._terms_of
@@ -294,9 +232,9 @@ class LatencyPredictor(Plugin):
         notes = cycle_state.get(NOTES_KEY)
         if notes is None:
             notes = cycle_state[NOTES_KEY] = {}
-        notes[self.name] = _Notes(self, request, cycle_state)
-        slo_ttft = _slo(request.headers, TTFT_SLO_HEADER) if request.headers else None
-        slo_tpot = _slo(request.headers, TPOT_SLO_HEADER) if request.headers else None
+        notes[self.name] = Notes(self, request, cycle_state)
+        slo_ttft = slo_seconds(request.headers, TTFT_SLO_HEADER) if request.headers else None
+        slo_tpot = slo_seconds(request.headers, TPOT_SLO_HEADER) if request.headers else None
         if slo_ttft is None and slo_tpot is None:
             return self._relative(self.costs(request, endpoints, cycle_state))
         cands = self.predict(request, endpoints, cycle_state)
@@ -340,7 +278,7 @@ class LatencyPredictor(Plugin):
         (cand,) = self.predict(request, [endpoint], cycle_state)
         pending = self._pending
         pending.pop(request.request_id, None)
-        pending[request.request_id] = _Pending(endpoint.name, cand)
+        pending[request.request_id] = Pending(endpoint.name, cand)
         if len(pending) > self.params.maxPending:
             del pending[next(iter(pending))]
 

@@ -1,0 +1,93 @@
+"""The ``latency-predictor``'s parameters, priors and small records (``plugins.latency``).
+
+Split from the scorer so the scorer module holds only the prediction and the learning.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Protocol
+
+from pydantic import Field
+
+from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.scheduling.framework import CycleState, Params
+from inference_gateway.scheduling.types import LLMRequest
+
+CHARS_PER_TOKEN = 4.0
+# Priors in seconds, per feature: sized on the simulator's H100/Llama-3-8B step model.
+# TTFT x = (1, uncached kilotokens, in-flight/100, waiting/10, LoRA cold, cold and blocked)
+TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
+# TPOT x = (1, in-flight/100, KV use, waiting/10)
+TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
+
+MAX_TERMS = 65536
+"""Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
+
+Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
+"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
+cost's request-independent rest (queue wait, decode, externality at no KV share), the
+externality per token of this request's KV share, resident adapters) of one endpoint."""
+
+Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
+"""(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,
+cost) of one endpoint. The TTFT model learns what the queue wait leaves unexplained; the
+cost is predicted e2e plus the delay this request adds to those in flight there."""
+
+
+class Pending:
+    """A picked request awaiting its response: where it went and what was predicted."""
+
+    __slots__ = ("cand", "pod", "ttft_seen")
+
+    def __init__(self, pod: str, cand: Candidate) -> None:
+        self.pod, self.cand, self.ttft_seen = pod, cand, False
+
+
+class Predictor(Protocol):
+    def predict(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[Candidate]: ...
+
+
+class Notes:
+    """One cycle's request, predicted per endpoint only when an explanation is read."""
+
+    __slots__ = ("cycle_state", "plugin", "request")
+
+    def __init__(self, plugin: Predictor, request: LLMRequest, cycle_state: CycleState) -> None:
+        self.plugin, self.request, self.cycle_state = plugin, request, cycle_state
+
+    def __call__(self, endpoint: Endpoint) -> dict[str, float]:
+        (cand,) = self.plugin.predict(self.request, [endpoint], self.cycle_state)
+        return {"ttft": cand[2], "tpot": cand[3]}
+
+
+class LatencyParams(Params):
+    prefixScorer: str | None = None
+    """Name of a ``prefix-cache-scorer`` whose index gives the prefix-hit estimate."""
+    spread: float = Field(default=0.5, gt=0.0)
+    """Predicted e2e this much worse than the best candidate's (0.5 = 1.5x) scores 0."""
+    expectedOutputTokens: float = Field(default=200.0, gt=0.0)
+    """Prior of the output length until completions have been observed."""
+    externality: float = Field(default=1.0, ge=0.0)
+    """Weight of the delay a request adds to those already on a pod (0: only its own)."""
+    speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
+    """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
+    maxPending: int = Field(default=65536, ge=1)
+    """Picked requests awaiting their response; the oldest are dropped beyond this."""
+
+    def plugin_refs(self) -> Iterator[tuple[str, str]]:
+        if self.prefixScorer is not None:
+            yield "prefixScorer", self.prefixScorer
+
+
+def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw) / 1000.0
+    except ValueError:
+        return None
+    return value if value > 0.0 else None
