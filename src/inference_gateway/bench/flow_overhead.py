@@ -1,7 +1,8 @@
 """What flow control costs the EPP per request when nothing is queued (the fast path).
 
-The real ``Director`` (default EndpointPickerConfig scheduler, real ``Datastore``) routes
-and finishes the same chat request again and again, with flow control off and on, at 10,
+The real ``Director`` (built by the EPP's pipeline from the default EndpointPickerConfig,
+real ``Datastore``) routes and finishes the same chat request again and again, with flow
+control off and on (as ``bench flow-control`` runs it: concurrency gate, usage limit), at 10,
 100 and 1,000 pods. The pods have fresh metrics spread like a busy pool's, with room on
 some, so with flow control on every request takes the fast path: the gate finds room,
 nothing is queued, and the candidates are narrowed to the pods with room. CPU time
@@ -17,15 +18,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from inference_gateway.bench.flow_stage import flow_source
 from inference_gateway.datastore import Datastore, ModelInfo, PodInfo, PoolInfo
 from inference_gateway.datastore.types import Metrics
 from inference_gateway.requestcontrol import Director, IncomingRequest
-from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl
-from inference_gateway.requestcontrol.flowcontrol.config import FlowControlConfig
-from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
-from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook
+from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
+from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
-from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
+from inference_gateway.scheduling.registry import default_registry
 
 NOW = 1000.0
 MODEL = "sim-model"
@@ -60,16 +60,13 @@ def _store(pods: int, rng: random.Random) -> Datastore:
 
 
 def _director(store: Datastore, flow: bool) -> Director:
-    config = load_config("default")
-    detector = build_saturation_detector(config)
-    rng = random.Random(0)
-    hook = None
-    if flow:
-        fc = FlowControl(FlowControlConfig(), store.endpoints, gate=SaturationGate.like(detector),
-                         clock=lambda: NOW)  # fmt: skip
-        hook = FlowHook(fc, store)
-    return Director(store, build_scheduler(config, rng=rng), rng=rng, clock=lambda: NOW,
-                    admission=None if flow else detector, flow=hook)  # fmt: skip
+    """The EPP's director for the default config, with flow control as ``bench
+    flow-control`` and the demo run it (concurrency gate and usage limit) when ``flow``."""
+    registry = default_registry()
+    register_flow_policies(registry)
+    config = load_config(flow_source("default") if flow else "default", registry)
+    director, _ = build_director(store, config, rng=random.Random(0), clock=lambda: NOW)
+    return director
 
 
 def _request() -> IncomingRequest:

@@ -32,15 +32,12 @@ from inference_gateway.bench.policies import Policy, instantiate, load, observer
 from inference_gateway.bench.stats import Outcome, Status
 from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
-from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
-from inference_gateway.scheduling.saturation import SaturationDetector
 from inference_gateway.scheduling.types import NoCapacityError
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.records import EngineError, QueueFullError, RequestRecord
 from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
-_DETECTOR = SaturationDetector()
 _SAMPLE_TOKENS = 32
 """A streaming gateway's one mid-stream TPOT sample per request comes after this many
 tokens (about a second on a fast pod), so a slow pod is seen long before it finishes."""
@@ -65,7 +62,8 @@ class _Run:
     def __init__(self, setup: PoolSetup, policy: Policy, seed: int) -> None:
         self.setup = setup
         self.policy = policy
-        self.scheduler, self.detector = instantiate(policy, load(policy), seed)
+        config = load(policy)
+        self.scheduler, self.detector = instantiate(policy, config, seed)
         self.engines = [Engine(c) for c in setup.engine_configs()]
         self.endpoints = [
             Endpoint(f"pod-{i}", f"10.0.0.{i + 1}", 8000, metrics=Metrics(updated_at=-math.inf))
@@ -82,7 +80,7 @@ class _Run:
         self.index = {e.name: i for i, e in enumerate(self.endpoints)}
         self.flow: FlowStage | None = None
         if policy.flow_control:  # flow control replaces the detector's shedding, as in the EPP
-            self.flow = FlowStage(SaturationGate.like(self.detector or _DETECTOR))
+            self.flow = FlowStage(config)
             self.detector = None
         self.observers = observers_of(self.scheduler)
         self.watch: dict[str, tuple[RequestRecord, int, int]] = {}
@@ -218,7 +216,7 @@ class _Run:
             else:
                 endpoints = self.endpoints
                 if self.flow is not None:  # released where the gate saw room, as in the EPP
-                    endpoints = self.flow.gate.with_room(endpoints, now) or endpoints
+                    endpoints = self.flow.gate.room(endpoints, now) or endpoints
                 decision = self.scheduler.schedule(llm, endpoints, now)
                 i = self.index[decision.primary.name]
         except NoCapacityError:

@@ -21,11 +21,13 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from inference_gateway.bench.flow_stage import flow_source
 from inference_gateway.bench.service import ConnectionScheduler
+from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
 from inference_gateway.scheduling.config import SchedulerConfig, load_config
 from inference_gateway.scheduling.observe import ResponseObserver, observers
 from inference_gateway.scheduling.registry import default_registry
-from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.saturation import Detector
 from inference_gateway.scheduling.scheduler import (
     PluginScheduler,
     build_saturation_detector,
@@ -88,7 +90,8 @@ def _own_config_text(name: str) -> str:
 def resolve(name: str) -> Policy:
     """A built-in policy, one of ours, or ``path.yaml`` (named after the file's stem)."""
     if name.endswith("+fc"):
-        return replace(resolve(name.removesuffix("+fc")), name=name, flow_control=True)
+        base = resolve(name.removesuffix("+fc"))
+        return replace(base, name=name, source=flow_source(base.source), flow_control=True)
     if name in BUILTIN_POLICIES:
         return BUILTIN_POLICIES[name]
     if name in OWN_CONFIGS:
@@ -134,12 +137,14 @@ def observers_of(scheduler: Scheduler) -> list[ResponseObserver]:
 
 
 def load(policy: Policy) -> SchedulerConfig:
-    return load_config(policy.source, default_registry())
+    registry = default_registry()
+    register_flow_policies(registry)  # as the EPP's composition root does
+    return load_config(policy.source, registry)
 
 
 def instantiate(
     policy: Policy, config: SchedulerConfig, seed: int
-) -> tuple[Scheduler, SaturationDetector | None]:
+) -> tuple[Scheduler, Detector | None]:
     """A fresh scheduler (its own RNG and prefix index) and admission detector for one run."""
     rng = random.Random(f"{seed}/{policy.name}/scheduler")
     scheduler: Scheduler = build_scheduler(config, rng=rng)

@@ -157,6 +157,31 @@ FLOW_CONTROL = {"defaultRequestTTL": "20s", "priorityBands": [{"priority": -1, "
 """Requests wait up to 20 s; Sheddable ones only 4 at a time, the rest get 429 at once."""
 
 
+def flow_config(policy: str, settings: DemoSettings) -> str:
+    """``policy`` with flow control as ``bench flow-control`` runs it: released only into a
+    free batch slot (upstream's ``concurrency-detector`` at the pods' ``max_num_seqs``), and
+    one slot of the pool kept for Critical (a usage limit on the lower bands)."""
+    slots = len(POD_HOSTS) * settings.max_num_seqs
+    below_full = (slots - 1) / slots
+    return with_flow_control(
+        policy,
+        FLOW_CONTROL,
+        detector={
+            "type": "concurrency-detector",
+            "parameters": {"maxConcurrency": settings.max_num_seqs},
+        },
+        usage_limit={
+            "type": "priority-usage-limit-policy",
+            "parameters": {
+                "thresholds": [
+                    {"priority": 0, "threshold": below_full},
+                    {"priority": -1, "threshold": below_full},
+                ]
+            },
+        },
+    )
+
+
 @contextlib.asynccontextmanager
 async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> AsyncIterator[World]:
     """Pods, then EPP + Envoy with ``policy``'s scheduler config; all stopped on exit."""
@@ -167,9 +192,7 @@ async def demo_world(settings: DemoSettings, policy: Policy, workdir: Path) -> A
             pool_file=config,
             grpc=ExtProcSettings(port=0),
             # Flow control (issue 16) for the main run: the baseline stays a plain proxy.
-            plugins_config=(
-                with_flow_control(policy, FLOW_CONTROL) if policy == settings.policy else policy
-            ),
+            plugins_config=(flow_config(policy, settings) if policy == settings.policy else policy),
             seed=settings.seed,
         ),
         envoy=EnvoySettings(

@@ -2,9 +2,10 @@
 
 Upstream (v1.5 ``pkg/epp/metrics``): ``inference_extension_flow_control_queue_size`` and
 ``..._queue_bytes`` (gauges per fairness id and priority) and
-``..._request_queue_duration_seconds`` (histogram per fairness id, priority and outcome).
-Upstream also labels these by pool and model; the queue here does not know the model, so
-those labels are left out. The dispatch and rejection counters are ours (upstream only
+``..._request_queue_duration_seconds`` (histogram per fairness id, priority and outcome),
+all three also per ``inference_pool``, ``model_name`` and ``target_model_name``; and
+``..._pool_saturation`` per pool (the gate's saturation, set on each dispatch cycle while
+requests wait). The dispatch and rejection counters are ours (upstream only
 counts outcomes inside the duration histogram): ``..._dispatched_total`` per priority and
 ``..._rejected_total`` per priority and reason (``band-requests``, ``band-bytes``,
 ``global-requests``, ``global-bytes``, ``ttl``, ``displaced``, ``shutdown``).
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from inference_gateway.requestcontrol.flowcontrol.admission import QueueLabels
 from inference_gateway.requestcontrol.flowcontrol.types import FlowKey
 
 QUEUE_DURATION_BUCKETS = (
@@ -28,7 +30,7 @@ class FlowControlMetrics:
     """Implements ``requestcontrol.flowcontrol.admission.FlowMetrics``."""
 
     def __init__(self, registry: CollectorRegistry) -> None:
-        labels = ("fairness_id", "priority")
+        labels = ("fairness_id", "priority", "inference_pool", "model_name", "target_model_name")
         self.queue_size = Gauge(
             "inference_extension_flow_control_queue_size",
             "Requests waiting in flow control, per fairness id and priority.",
@@ -60,17 +62,26 @@ class FlowControlMetrics:
             ("priority", "reason"),
             registry=registry,
         )
+        self.pool_saturation = Gauge(
+            "inference_extension_flow_control_pool_saturation",
+            "The dispatch gate's pool saturation (1.0: full), while requests wait.",
+            ("inference_pool",),
+            registry=registry,
+        )
 
-    def enqueued(self, key: FlowKey, size: int) -> None:
-        priority = str(key.priority)
-        self.queue_size.labels(key.fairness_id, priority).inc()
-        self.queue_bytes.labels(key.fairness_id, priority).inc(size)
+    def enqueued(self, key: FlowKey, size: int, where: QueueLabels) -> None:
+        labels = (key.fairness_id, str(key.priority), where.pool, where.model, where.target)
+        self.queue_size.labels(*labels).inc()
+        self.queue_bytes.labels(*labels).inc(size)
 
-    def left(self, key: FlowKey, size: int, outcome: str, waited: float) -> None:
+    def left(
+        self, key: FlowKey, size: int, outcome: str, waited: float, where: QueueLabels
+    ) -> None:
         priority = str(key.priority)
-        self.queue_size.labels(key.fairness_id, priority).dec()
-        self.queue_bytes.labels(key.fairness_id, priority).dec(size)
-        self.queue_duration.labels(key.fairness_id, priority, outcome).observe(waited)
+        labels = (key.fairness_id, priority, where.pool, where.model, where.target)
+        self.queue_size.labels(*labels).dec()
+        self.queue_bytes.labels(*labels).dec(size)
+        self.queue_duration.labels(*labels, outcome).observe(waited)
         if outcome == "Dispatched":
             self.dispatched.labels(priority).inc()
         elif outcome in _REJECTED_OUTCOMES:
@@ -78,3 +89,6 @@ class FlowControlMetrics:
 
     def rejected(self, key: FlowKey, reason: str) -> None:
         self.rejected_total.labels(str(key.priority), reason).inc()
+
+    def saturation(self, pool: str, value: float) -> None:
+        self.pool_saturation.labels(pool).set(value)

@@ -47,7 +47,9 @@ def build_director(
         config, rng=rng, plugins=plugins, observer=observer, perf_counter=perf_counter
     )
     detector = build_saturation_detector(config, plugins)
-    flow = build_flow_hook(config, datastore, detector, metrics=flow_metrics, clock=clock)
+    flow = build_flow_hook(
+        config, datastore, detector, plugins=plugins, metrics=flow_metrics, clock=clock
+    )
     director = Director(
         datastore,
         scheduler,

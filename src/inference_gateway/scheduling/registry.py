@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from inference_gateway.scheduling.concurrency import ConcurrencyDetector
 from inference_gateway.scheduling.plugins.decision_tree import DecisionTreeFilter
 from inference_gateway.scheduling.plugins.filters import (
     CriticalityFilter,
@@ -39,6 +40,7 @@ from inference_gateway.scheduling.plugins.scorers import (
     RunningRequestsSizeScorer,
 )
 from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.utilization import UtilizationDetector
 
 PluginClass = type[Any]
 """A class with ``TYPE``, a pydantic ``Params`` and ``__init__(name, params, handle)``."""
@@ -65,6 +67,8 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     RoundRobinPicker,
     SingleProfileHandler,
     SaturationDetector,
+    ConcurrencyDetector,
+    UtilizationDetector,
 )
 
 

@@ -6,15 +6,16 @@ queue of at most ``queueDepthThreshold`` (5) and KV utilisation of at most
 ``kvCacheUtilThreshold`` (0.8); an empty pool is saturated. Admission sheds only Sheddable
 requests, with 429, when saturated: Critical requests bypass the check and Standard
 requests are admitted and left to the scheduler's fallback path.
-Registered as ``saturation-detector`` (our name: upstream's ``utilization-detector`` is the
-v1.5 mean-utilisation detector, which we do not implement).
+Registered as ``saturation-detector`` (our name for the v0.5 rule); upstream v1.5's
+mean-utilisation ``utilization-detector`` is ``utilization.py``, its
+``concurrency-detector`` ``concurrency.py``.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import BaseModel, BeforeValidator, Field
 
@@ -71,7 +72,41 @@ class SaturationDetector(Plugin):
                 return False
         return True
 
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
+        return utilization(endpoints, now, self.queue, self.kv, self.staleness)
+
     def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
         """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
         if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
             raise NoCapacityError("dropping request due to limited backend resources")
+
+
+def utilization(
+    endpoints: Sequence[Endpoint], now: float, queue: int, kv: float, staleness: float
+) -> float:
+    """Upstream v1.5's pool saturation: the mean over endpoints of
+    ``max(waiting / queueDepthThreshold, kv / kvCacheUtilThreshold)``, a stale endpoint
+    counting 1.0 (an empty pool is 1.0). Usage-limit ceilings compare against it; whether
+    a request may go at all stays the per-endpoint rule of ``is_saturated``."""
+    if not endpoints:
+        return 1.0
+    oldest = now - staleness
+    q = max(queue, 1)
+    total = 0.0
+    for e in endpoints:
+        m = e.metrics
+        total += 1.0 if m.updated_at < oldest else max(m.waiting / q, m.kv_usage / kv)
+    return total / len(endpoints)
+
+
+class Detector(Protocol):
+    """What admission and flow control need of a saturation detector (this module's and
+    ``concurrency.ConcurrencyDetector``)."""
+
+    name: str
+
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float: ...
+
+    def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool: ...
+
+    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None: ...

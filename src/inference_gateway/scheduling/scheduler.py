@@ -19,6 +19,7 @@ from operator import add, attrgetter
 from typing import Any
 
 from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.concurrency import ConcurrencyDetector
 from inference_gateway.scheduling.config import SchedulerConfig, instantiate
 from inference_gateway.scheduling.explain import Explanation
 from inference_gateway.scheduling.framework import (
@@ -34,13 +35,14 @@ from inference_gateway.scheduling.framework import (
     ProfileResult,
     Scorer,
 )
-from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.saturation import Detector, SaturationDetector
 from inference_gateway.scheduling.types import (
     Decision,
     LLMRequest,
     NoCapacityError,
     NoEndpointsError,
 )
+from inference_gateway.scheduling.utilization import UtilizationDetector
 
 DEFAULT_STALENESS = 0.5
 _MAX_PROFILE_ROUNDS = 16
@@ -245,14 +247,17 @@ def build_scheduler(
 
 def build_saturation_detector(
     config: SchedulerConfig | None = None, plugins: Mapping[str, object] | None = None
-) -> SaturationDetector:
+) -> Detector:
     """The configured detector (the built instance when ``plugins`` is given), or one with
     the upstream defaults."""
     if config is None or config.saturation_detector is None:
         return SaturationDetector()
     if plugins is not None:
         built = plugins[config.saturation_detector]
-        if isinstance(built, SaturationDetector):
+        if isinstance(built, SaturationDetector | ConcurrencyDetector | UtilizationDetector):
             return built
     spec = config.plugins[config.saturation_detector]
+    for cls in (ConcurrencyDetector, UtilizationDetector):
+        if spec.type == cls.TYPE:
+            return cls(spec.name, spec.params)
     return SaturationDetector(spec.name, spec.params)

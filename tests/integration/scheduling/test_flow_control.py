@@ -16,7 +16,11 @@ from typing import Any, Literal
 
 import pytest
 
-from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, FlowMetrics
+from inference_gateway.requestcontrol.flowcontrol.admission import (
+    FlowControl,
+    FlowMetrics,
+    QueueLabels,
+)
 from inference_gateway.requestcontrol.flowcontrol.types import FlowKey
 from tests.integration.scheduling.conftest import (
     BASE,
@@ -58,17 +62,22 @@ class Recorder:
         self.dispatched: list[FlowKey] = []
         self.outcomes: list[str] = []
 
-    def enqueued(self, key: FlowKey, size: int) -> None:
-        self.inner.enqueued(key, size)
+    def enqueued(self, key: FlowKey, size: int, where: QueueLabels) -> None:
+        self.inner.enqueued(key, size, where)
 
-    def left(self, key: FlowKey, size: int, outcome: str, waited: float) -> None:
+    def left(
+        self, key: FlowKey, size: int, outcome: str, waited: float, where: QueueLabels
+    ) -> None:
         self.outcomes.append(outcome)
         if outcome == "Dispatched":
             self.dispatched.append(key)
-        self.inner.left(key, size, outcome, waited)
+        self.inner.left(key, size, outcome, waited, where)
 
     def rejected(self, key: FlowKey, reason: str) -> None:
         self.inner.rejected(key, reason)
+
+    def saturation(self, pool: str, value: float) -> None:
+        self.inner.saturation(pool, value)
 
 
 def flow_of(c: Cluster) -> FlowControl:
@@ -193,3 +202,48 @@ async def test_graceful_stop_answers_every_queued_request(tmp_path: Path) -> Non
         assert [r.status for r in replies] == [503] * 5
         assert all(r.headers.get("Retry-After") == "1" for r in replies)
         assert all(r.json()["error"]["code"] == 503 for r in replies)
+
+
+def reserve_config() -> str:
+    """Upstream's ``concurrency-detector`` and a usage limit through upstream's
+    ``usageLimitPolicyPluginRef``: Standard and Sheddable stop at half the pod's two slots."""
+    return """\
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins:
+- type: concurrency-detector
+  parameters: {maxConcurrency: 2}
+- name: keep-a-slot-for-critical
+  type: priority-usage-limit-policy
+  parameters:
+    thresholds: [{priority: 0, threshold: 0.5}, {priority: -1, threshold: 0.5}]
+- type: queue-scorer
+- type: max-score-picker
+saturationDetector: {pluginRef: concurrency-detector}
+flowControl:
+  defaultRequestTTL: 60s
+  usageLimitPolicyPluginRef: keep-a-slot-for-critical
+"""
+
+
+async def test_usage_limit_keeps_a_slot_for_critical_while_standard_waits(
+    tmp_path: Path,
+) -> None:
+    async with cluster(tmp_path, specs(HOSTS, max_num_seqs=2), models=MODELS,
+                       plugins=reserve_config()) as c:  # fmt: skip
+        hogs = [await held(c, c.gateway.url, BASE)]  # one Standard request in flight: 0.5
+        recorder = record(c)
+        waiting: list[asyncio.Task[Reply]] = []
+        try:
+            waiting.append(send(c, BASE, "std"))
+            await queued(c, 1)
+            critical = await asyncio.wait_for(send(c, CRITICAL, "crit"), 30)
+            assert flow_of(c).queued() == 1, "the Standard request should still wait"
+            await cancel_all(hogs)
+            standard = await asyncio.wait_for(waiting[0], 30)
+        finally:
+            await cancel_all([*hogs, *waiting])
+        assert critical.status == 200 and standard.status == 200
+        # Critical went past the waiting Standard request, into the slot kept for it.
+        assert [k.fairness_id for k in recorder.dispatched] == ["crit", "std"]

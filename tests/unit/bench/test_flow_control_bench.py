@@ -15,7 +15,10 @@ from inference_gateway.scheduling.types import LLMRequest
 
 def test_fc_variant_of_any_policy() -> None:
     p = policies.resolve("default+fc")
-    assert p.flow_control and p.name == "default+fc" and p.source == "default"
+    assert p.flow_control and p.name == "default+fc"
+    config = policies.load(p)  # the EPP's config, with the feature gate and section
+    assert "flowControl" in config.feature_gates and config.flow_control is not None
+    assert config.flow_control["priorityBands"][0]["maxRequests"] == 2
     assert policies.resolve("oracle:scorer-mix+fc").oracle
     assert not policies.resolve("service").admission
 

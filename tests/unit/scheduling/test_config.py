@@ -7,6 +7,7 @@ import pytest
 
 from inference_gateway.scheduling.config import BUILTIN_CONFIGS, ConfigError, load_config
 from inference_gateway.scheduling.registry import Registry
+from inference_gateway.scheduling.saturation import SaturationDetector
 from inference_gateway.scheduling.scheduler import build_saturation_detector, build_scheduler
 from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request
 
@@ -61,9 +62,11 @@ def test_load_from_path(tmp_path: Path, registry: Registry) -> None:
 
 def test_saturation_detector_from_config(registry: Registry) -> None:
     detector = build_saturation_detector(load_config("default", registry))
+    assert isinstance(detector, SaturationDetector)
     assert (detector.queue, detector.kv) == (5, 0.8)
     assert detector.staleness == pytest.approx(0.2)
-    assert build_saturation_detector(load_config("random", registry)).queue == 5
+    fallback = build_saturation_detector(load_config("random", registry))
+    assert isinstance(fallback, SaturationDetector) and fallback.queue == 5
 
 
 @pytest.mark.parametrize(

@@ -28,13 +28,18 @@ from typing import Any, Protocol
 from inference_gateway.aio import spawn, stop
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.requestcontrol.flowcontrol.config import FlowControlConfig
-from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
+from inference_gateway.requestcontrol.flowcontrol.gate import Gate, SaturationGate
 from inference_gateway.requestcontrol.flowcontrol.queues import FlowQueues
 from inference_gateway.requestcontrol.flowcontrol.types import (
     CapacityError,
     FlowKey,
     Outcome,
     QueueItem,
+)
+from inference_gateway.requestcontrol.flowcontrol.usage import (
+    NO_LIMIT,
+    UsageLimitPolicy,
+    dispatch_ceiling,
 )
 from inference_gateway.requestcontrol.types import GatewayError
 
@@ -47,22 +52,43 @@ RETRY_AFTER_SECONDS = 1
 """What a 429/503 from the queue tells the client: the queue turns over in about that."""
 
 
-class FlowMetrics(Protocol):
-    def enqueued(self, key: FlowKey, size: int) -> None: ...
+@dataclass(frozen=True, slots=True)
+class QueueLabels:
+    """Where a queued request is going, for upstream's metric labels."""
 
-    def left(self, key: FlowKey, size: int, outcome: str, waited: float) -> None: ...
+    pool: str = ""
+    model: str = ""
+    target: str = ""
+
+
+NO_LABELS = QueueLabels()
+
+
+class FlowMetrics(Protocol):
+    def enqueued(self, key: FlowKey, size: int, where: QueueLabels) -> None: ...
+
+    def left(
+        self, key: FlowKey, size: int, outcome: str, waited: float, where: QueueLabels
+    ) -> None: ...
 
     def rejected(self, key: FlowKey, reason: str) -> None: ...
 
+    def saturation(self, pool: str, value: float) -> None: ...
+
 
 class NullFlowMetrics:
-    def enqueued(self, key: FlowKey, size: int) -> None:
+    def enqueued(self, key: FlowKey, size: int, where: QueueLabels) -> None:
         pass
 
-    def left(self, key: FlowKey, size: int, outcome: str, waited: float) -> None:
+    def left(
+        self, key: FlowKey, size: int, outcome: str, waited: float, where: QueueLabels
+    ) -> None:
         pass
 
     def rejected(self, key: FlowKey, reason: str) -> None:
+        pass
+
+    def saturation(self, pool: str, value: float) -> None:
         pass
 
 
@@ -89,6 +115,7 @@ class Ticket:
     abandon: Callable[[Any], None]
     """Gives back what ``resume`` returned when the waiter left before taking it."""
     future: asyncio.Future[Any] = field(repr=False)
+    where: QueueLabels = NO_LABELS
     why: str = ""
     waited: float = 0.0
 
@@ -99,13 +126,15 @@ class FlowControl:
         config: FlowControlConfig,
         endpoints: Callable[[str], Sequence[Endpoint]],
         *,
-        gate: SaturationGate | None = None,
+        gate: Gate | None = None,
+        usage: UsageLimitPolicy = NO_LIMIT,
         clock: Callable[[], float] = time.monotonic,
         metrics: FlowMetrics | None = None,
     ) -> None:
         self.config = config
         self._endpoints = endpoints
-        self.gate = gate if gate is not None else SaturationGate()
+        self.gate: Gate = gate if gate is not None else SaturationGate()
+        self.usage = usage
         self.clock = clock
         self.metrics: FlowMetrics = metrics if metrics is not None else NullFlowMetrics()
         self.queues: dict[str, FlowQueues[Ticket]] = {}
@@ -122,17 +151,19 @@ class FlowControl:
         resume: Callable[[Ticket], Any],
         abandon: Callable[[Any], None],
         endpoints: Sequence[Endpoint] | None = None,
+        where: QueueLabels = NO_LABELS,
     ) -> Ticket | None:
         """None: go now. Else queued: ``await wait(ticket)``. Raises ``QueueError``.
 
-        ``endpoints`` are the pool's endpoints when the caller has them at hand.
+        ``endpoints`` are the pool's endpoints when the caller has them at hand; ``where``
+        labels the queue metrics.
         """
         queues = self.queues.get(pool)
         now = self.clock()
         if queues is None or not queues.count:
             if endpoints is None:
                 endpoints = self._endpoints(pool)
-            if self.gate.has_room(endpoints, now):
+            if self.gate.room(endpoints, now, self.usage.ceiling(key.priority)):
                 return None
         if self._stopped:
             raise QueueError(503, "the gateway is shutting down", why="shutdown")
@@ -144,9 +175,9 @@ class FlowControl:
             self.metrics.rejected(key, e.limit)
             raise QueueError(429, f"{e}; retry later", why=e.limit) from e
         loop = asyncio.get_running_loop()
-        ticket = Ticket(pool, item, resume, abandon, loop.create_future())
+        ticket = Ticket(pool, item, resume, abandon, loop.create_future(), where)
         item.payload = ticket
-        self.metrics.enqueued(key, size)
+        self.metrics.enqueued(key, size, where)
         for victim in displaced:
             self._answer(victim, QueueError(429, "displaced by a higher priority", why="displaced"))
         self._ensure_running()
@@ -215,6 +246,10 @@ class FlowControl:
             timeout = TICK_SECONDS
             for pool, queues in list(self.queues.items()):
                 self._expire(queues)
+                if queues.count:
+                    self.metrics.saturation(
+                        pool, self.gate.saturation(self._endpoints(pool), self.clock())
+                    )
                 self._dispatch(pool, queues)
                 timeout = min(timeout, max(0.0, queues.next_deadline() - self.clock()))
             if not self.queued():
@@ -227,7 +262,9 @@ class FlowControl:
             self._answer(item, QueueError(429, "timed out waiting for capacity", why="ttl"))
 
     def _dispatch(self, pool: str, queues: FlowQueues[Ticket]) -> None:
-        while queues.count and self.gate.has_room(self._endpoints(pool), self.clock()):
+        while queues.count and self.gate.room(
+            self._endpoints(pool), self.clock(), self._ceiling(queues)
+        ):
             item = queues.next_item()
             if item is None:
                 return
@@ -244,6 +281,9 @@ class FlowControl:
                 log.exception("flow control: dispatching a request failed")
                 ticket.future.set_exception(e)
 
+    def _ceiling(self, queues: FlowQueues[Ticket]) -> float:
+        return dispatch_ceiling(self.usage, queues.bands())
+
     def _answer(self, item: QueueItem[Ticket], err: QueueError) -> None:
         assert item.outcome is not None
         self._left(item, item.outcome)
@@ -252,10 +292,12 @@ class FlowControl:
     def _left(self, item: QueueItem[Ticket], outcome: Outcome) -> None:
         waited = self.clock() - item.enqueued_at
         ticket = item.payload
+        where = NO_LABELS
         if ticket is not None:
             ticket.waited = waited
             ticket.why = outcome.value
-        self.metrics.left(item.key, item.size, outcome.value, waited)
+            where = ticket.where
+        self.metrics.left(item.key, item.size, outcome.value, waited, where)
 
     @staticmethod
     def _fail(item: QueueItem[Ticket], err: QueueError) -> None:

@@ -15,8 +15,9 @@ Upstream (``apix/config/v1alpha1`` ``FlowControlConfig``, v1.5)::
 A band's ``maxBytes`` defaults to 1 GB (upstream's 1,000,000,000); the policy refs default
 to ``global-strict-fairness-policy`` and ``fcfs-ordering-policy``. A ref names a plugin of
 the ``plugins:`` list or, as upstream's defaulting allows, a policy type directly.
-``usageLimitPolicyPluginRef`` is accepted and ignored (the usage limit here is the
-saturation gate). Flow control runs only with the ``flowControl`` feature gate, as upstream.
+``usageLimitPolicyPluginRef`` names a usage-limit policy (``usage.py``) the same way; by
+default no band is stopped short of full. Flow control runs only with the ``flowControl``
+feature gate, as upstream.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from inference_gateway.requestcontrol.flowcontrol.policies import (
     FAIRNESS_POLICIES,
     ORDERING_POLICIES,
 )
+from inference_gateway.requestcontrol.flowcontrol.usage import USAGE_LIMIT_POLICIES
 from inference_gateway.scheduling.config import ConfigError
 from inference_gateway.scheduling.saturation import parse_duration
 
@@ -104,6 +106,8 @@ class FlowControlConfig:
     bands: Mapping[int, BandConfig] | None = None
     template: BandConfig = BandConfig(priority=0)
     """For priorities without a configured band (upstream's dynamic provisioning)."""
+    usage_limit: str = ""
+    """``usageLimitPolicyPluginRef``: a ``plugins:`` name or a policy type; "" for none."""
 
     def band(self, priority: int) -> BandConfig:
         found = (self.bands or {}).get(priority)
@@ -141,12 +145,15 @@ def parse_flow_control(
                 f"flowControl.priorityBands[{i}].priority: duplicate priority {b.priority}"
             )
         bands[b.priority] = _band(b, b.priority, f"priorityBands[{i}]", types, template)
+    usage = section.usageLimitPolicyPluginRef
+    _ref(usage, USAGE_LIMIT_POLICIES, "usageLimitPolicyPluginRef", types)
     return FlowControlConfig(
         max_bytes=section.maxBytes,
         max_requests=section.maxRequests,
         default_ttl=section.defaultRequestTTL,
         bands=bands,
         template=template,
+        usage_limit=usage,
     )
 
 

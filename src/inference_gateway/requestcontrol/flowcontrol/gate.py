@@ -1,21 +1,46 @@
-"""The saturation gate that decides when a queued request may go to the scheduler.
+"""The dispatch gates: when a queued request may go to the scheduler, and to which pods.
 
-The pool has room while some endpoint has fresh metrics (the detector's staleness
-threshold), KV use at most the detector's threshold, and fewer than
-``queueDepthThreshold`` requests waiting. "Waiting" is the larger of what the pod last
-reported and what the EPP itself knows it sent: ``in_flight - running`` counts the requests
-sent since the last scrape that the pod cannot have started, so a burst between two
-scrapes fills each pod up to the threshold and then waits, instead of all passing on one
-stale snapshot. Pure: the caller passes the endpoints and ``now``.
+``room(endpoints, now, ceiling)`` returns the endpoints a request may be scheduled on now
+(empty: wait). ``ceiling`` is the request's band's usage limit (``usage.py``): below 1.0
+the pool's saturation must stay under it, which keeps headroom for higher bands.
+
+- ``SaturationGate`` (the ``saturation-detector``): an endpoint has room while its metrics
+  are fresh (the detector's staleness threshold), KV use is at most the threshold, and
+  fewer than ``queueDepthThreshold`` requests wait. "Waiting" is the larger of what the pod
+  last reported and what the EPP itself knows it sent: ``in_flight - running`` counts the
+  requests sent since the last scrape that the pod cannot have started, so a burst between
+  two scrapes fills each pod up to the threshold and then waits, instead of all passing on
+  one stale snapshot. Ceilings compare against the detector's utilization.
+- ``UtilizationGate`` (upstream's ``utilization-detector``): the pool has room while its
+  mean utilization is under ``ceiling``; an endpoint while it passes the detector's filter.
+  Both count the EPP's unseen in-flight requests as waiting, as above.
+- ``ConcurrencyGate`` (``concurrency-detector``): the pool has room while its in-flight
+  requests are under ``ceiling`` of its ideal capacity; an endpoint while it is under the
+  detector's hard per-endpoint limit.
+
+Pure: the caller passes the endpoints and ``now``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from inference_gateway.datastore.types import Endpoint
-from inference_gateway.scheduling.saturation import SaturationDetector
+from inference_gateway.scheduling.concurrency import ConcurrencyDetector
+from inference_gateway.scheduling.saturation import Detector, SaturationDetector, utilization
+from inference_gateway.scheduling.utilization import UtilizationDetector
+
+
+class Gate(Protocol):
+    def room(
+        self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
+    ) -> list[Endpoint]:
+        """The endpoints a request under ``ceiling`` may go to now; empty: it waits."""
+        ...
+
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,15 +54,15 @@ class SaturationGate:
         """The gate with the configured detector's thresholds."""
         return cls(detector.queue, detector.kv, detector.staleness)
 
-    def has_room(self, endpoints: Sequence[Endpoint], now: float) -> bool:
-        oldest = now - self.staleness
-        return any(self._fits(e, oldest) for e in endpoints)
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
+        return utilization(endpoints, now, self.queue_threshold, self.kv_threshold, self.staleness)
 
-    def with_room(self, endpoints: Sequence[Endpoint], now: float) -> list[Endpoint]:
-        """The endpoints that have room: the candidates a released request is scheduled
-        on, so it goes where the gate saw room rather than where a stale scrape says the
-        queue is short (the scheduler's filters do not count in-flight requests)."""
-        # The body of ``_fits`` inlined: this runs for every request on the fast path.
+    def room(
+        self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
+    ) -> list[Endpoint]:
+        if ceiling < 1.0 and self.saturation(endpoints, now) >= ceiling:
+            return []
+        # The per-endpoint rule inlined: this runs for every request on the fast path.
         oldest = now - self.staleness
         kv, limit = self.kv_threshold, max(self.queue_threshold, 1)
         out = []
@@ -53,12 +78,83 @@ class SaturationGate:
                 out.append(e)
         return out
 
-    def _fits(self, e: Endpoint, oldest: float) -> bool:
-        m = e.metrics
-        if m.updated_at < oldest or m.kv_usage > self.kv_threshold:
-            return False
-        waiting = m.waiting
-        unseen = e.in_flight - m.running
-        if unseen > waiting:
-            waiting = unseen
-        return waiting < max(self.queue_threshold, 1)
+
+@dataclass(frozen=True, slots=True)
+class ConcurrencyGate:
+    max_concurrency: int = 100
+    limit: int = 100
+    """Per-endpoint hard limit (``maxConcurrency * (1 + headroom)``)."""
+
+    @classmethod
+    def like(cls, detector: ConcurrencyDetector) -> ConcurrencyGate:
+        return cls(detector.max_concurrency, detector.limit)
+
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
+        if not endpoints:
+            return 1.0
+        return sum(e.in_flight for e in endpoints) / (len(endpoints) * self.max_concurrency)
+
+    def room(
+        self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
+    ) -> list[Endpoint]:
+        counts = [e.in_flight for e in endpoints]
+        if not counts or sum(counts) >= ceiling * len(counts) * self.max_concurrency:
+            return []
+        limit = self.limit
+        if max(counts) < limit:  # the common case, no pod at its limit: one pass only
+            return endpoints if isinstance(endpoints, list) else list(endpoints)
+        return [e for e, n in zip(endpoints, counts, strict=True) if n < limit]
+
+
+@dataclass(frozen=True, slots=True)
+class UtilizationGate:
+    queue_threshold: int = 5
+    kv_threshold: float = 0.8
+    staleness: float = 0.2
+    headroom: float = 0.0
+
+    @classmethod
+    def like(cls, detector: UtilizationDetector) -> UtilizationGate:
+        return cls(detector.queue, detector.kv, detector.staleness, detector.headroom)
+
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
+        if not endpoints:
+            return 1.0
+        oldest, q, kv = now - self.staleness, self.queue_threshold, self.kv_threshold
+        total = 0.0
+        for e in endpoints:
+            m = e.metrics
+            if m.updated_at < oldest:
+                total += 1.0
+            else:
+                total += max(max(m.waiting, e.in_flight - m.running) / q, m.kv_usage / kv)
+        return total / len(endpoints)
+
+    def room(
+        self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
+    ) -> list[Endpoint]:
+        if self.saturation(endpoints, now) >= ceiling:
+            return []
+        scale = 1.0 + self.headroom
+        q, kv, oldest = (
+            self.queue_threshold * scale,
+            self.kv_threshold * scale,
+            now - self.staleness,
+        )
+        out = []
+        for e in endpoints:
+            m = e.metrics
+            waiting = max(m.waiting, e.in_flight - m.running)
+            if m.updated_at >= oldest and waiting < q and m.kv_usage < kv:
+                out.append(e)
+        return out
+
+
+def gate_for(detector: Detector) -> Gate:
+    """The dispatch gate with the configured detector's rule and thresholds."""
+    if isinstance(detector, ConcurrencyDetector):
+        return ConcurrencyGate.like(detector)
+    if isinstance(detector, UtilizationDetector):
+        return UtilizationGate.like(detector)
+    assert isinstance(detector, SaturationDetector)
+    return SaturationGate.like(detector)

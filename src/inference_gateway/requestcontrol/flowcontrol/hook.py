@@ -13,7 +13,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
-from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, Ticket
+from inference_gateway.requestcontrol.flowcontrol.admission import (
+    FlowControl,
+    QueueLabels,
+    Ticket,
+)
 from inference_gateway.requestcontrol.flowcontrol.types import (
     FAIRNESS_HEADER,
     PRIORITY_OF,
@@ -72,8 +76,11 @@ class FlowHook:
         """The candidates to schedule on now; or raise ``Held`` to wait, or ``QueueError``
         (429/503)."""
         flow = self.flow
-        if flow.idle(pool.key):  # the fast path: one pass over the candidates, no key
-            room = flow.gate.with_room(candidates, flow.clock())
+        if flow.idle(pool.key):  # the fast path: one pass over the candidates
+            ceiling = 1.0
+            if flow.usage.gates:
+                ceiling = flow.usage.ceiling(self.priority(request.headers, llm, pool))
+            room = flow.gate.room(candidates, flow.clock(), ceiling)
             if room:
                 return room
         key = self.key(request.headers, llm, pool)
@@ -83,14 +90,16 @@ class FlowHook:
             _explain(routed, ticket)
             return routed
 
-        ticket = flow.admit(pool.key, key, len(request.body), resumed, abandon, candidates)
+        where = QueueLabels(pool.name, llm.model, llm.target_model)
+        ticket = flow.admit(pool.key, key, len(request.body), resumed, abandon, candidates, where)
         if ticket is not None:
             raise Held(flow, ticket)
         return self.narrow(candidates)
 
     def narrow(self, candidates: list[Endpoint]) -> list[Endpoint]:
-        """The candidates the gate sees room on (all of them when none has room)."""
-        return self.flow.gate.with_room(candidates, self.flow.clock()) or candidates
+        """The candidates the gate sees room on (all of them when none has room); the
+        dispatcher has already checked the band's usage limit."""
+        return self.flow.gate.room(candidates, self.flow.clock()) or candidates
 
 
 def _explain(routed: Routed, ticket: Ticket) -> None:

@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Protocol
 from pydantic import BaseModel
 
 from inference_gateway.requestcontrol.flowcontrol.types import QueueItem
+from inference_gateway.requestcontrol.flowcontrol.usage import USAGE_LIMIT_POLICIES
 from inference_gateway.scheduling.framework import NoParams
 
 Item = QueueItem[Any]
@@ -170,5 +171,9 @@ DEFAULT_FAIRNESS = GlobalStrictFairness.TYPE
 
 
 def policy_types() -> Iterable[type[Any]]:
-    """Every policy class, for registering in the EndpointPickerConfig ``Registry``."""
-    return (*ORDERING_POLICIES.values(), *FAIRNESS_POLICIES.values())
+    """Every policy class (usage limits too), for the EndpointPickerConfig ``Registry``."""
+    return (
+        *ORDERING_POLICIES.values(),
+        *FAIRNESS_POLICIES.values(),
+        *USAGE_LIMIT_POLICIES.values(),
+    )

@@ -65,6 +65,10 @@ class Band(Generic[T]):
     arrivals: deque[QueueItem[T]] = field(default_factory=deque)
     """Every item in arrival order (lazily pruned): the newest is the one displaced."""
 
+    @property
+    def priority(self) -> int:
+        return self.config.priority
+
 
 class FlowQueues(Generic[T]):
     """All queued requests; not thread-safe (one event loop, or one simulation, owns it)."""

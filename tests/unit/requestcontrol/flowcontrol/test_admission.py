@@ -156,8 +156,8 @@ async def test_stop_answers_every_queued_request_and_refuses_new_ones() -> None:
 async def test_gate_counts_requests_sent_since_the_last_scrape() -> None:
     gate = SaturationGate(queue_threshold=5, kv_threshold=0.8, staleness=1.0)
     ep = Endpoint("p", "10.0.0.1", 8000, metrics=Metrics(waiting=0, running=4, updated_at=0.0))
-    assert gate.has_room([replace(ep, in_flight=8)], 0.5)  # 4 unseen < 5
-    assert not gate.has_room([replace(ep, in_flight=9)], 0.5)  # 5 unseen
-    assert not gate.has_room([ep], 1.5)  # stale
+    assert gate.room([replace(ep, in_flight=8)], 0.5)  # 4 unseen < 5
+    assert not gate.room([replace(ep, in_flight=9)], 0.5)  # 5 unseen
+    assert not gate.room([ep], 1.5)  # stale
     full = replace(ep, metrics=replace(ep.metrics, kv_usage=0.9))
-    assert not gate.has_room([full], 0.5)
+    assert not gate.room([full], 0.5)
