@@ -22,13 +22,18 @@ from inference_gateway.bench.flow_stage import flow_source
 from inference_gateway.datastore import Datastore, ModelInfo, PodInfo, PoolInfo
 from inference_gateway.datastore.types import Metrics
 from inference_gateway.requestcontrol import Director, IncomingRequest
-from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
+from inference_gateway.requestcontrol.flowcontrol.build import (
+    register_flow_policies,
+    with_flow_control,
+)
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.registry import default_registry
 
 NOW = 1000.0
 MODEL = "sim-model"
+PLAIN_DETECTOR = {"type": "saturation-detector"}
+"""The default config's own detector (queue 5, KV 0.8, 200 ms), as the dispatch gate."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,10 +41,17 @@ class OverheadRow:
     pods: int
     off_us: float
     on_us: float
+    """Flow control as ``bench flow-control`` runs it: concurrency gate, usage limit."""
+    plain_us: float = 0.0
+    """Flow control with nothing but the feature gate: the config's own detector."""
 
     @property
     def ratio(self) -> float:
         return self.on_us / self.off_us
+
+    @property
+    def plain_ratio(self) -> float:
+        return self.plain_us / self.off_us
 
 
 def _store(pods: int, rng: random.Random) -> Datastore:
@@ -59,12 +71,18 @@ def _store(pods: int, rng: random.Random) -> Datastore:
     return store
 
 
-def _director(store: Datastore, flow: bool) -> Director:
-    """The EPP's director for the default config, with flow control as ``bench
-    flow-control`` and the demo run it (concurrency gate and usage limit) when ``flow``."""
+def _director(store: Datastore, flow: str) -> Director:
+    """The EPP's director for the default config: ``off``; ``on``, flow control as ``bench
+    flow-control`` and the demo run it (concurrency gate and usage limit); ``plain``, only
+    the feature gate (the default config's own saturation detector gates dispatch)."""
     registry = default_registry()
     register_flow_policies(registry)
-    config = load_config(flow_source("default") if flow else "default", registry)
+    source = {
+        "off": "default",
+        "on": flow_source("default"),
+        "plain": with_flow_control("default", {}, detector=PLAIN_DETECTOR),
+    }[flow]
+    config = load_config(source, registry)
     director, _ = build_director(store, config, rng=random.Random(0), clock=lambda: NOW)
     return director
 
@@ -91,20 +109,27 @@ def run(pod_counts: Sequence[int] = (10, 100, 1000), rounds: int = 5) -> list[Ov
     request = _request()
     for pods in pod_counts:
         store = _store(pods, random.Random(pods))
-        off, on = _director(store, False), _director(store, True)
+        directors = [_director(store, flow) for flow in ("off", "on", "plain")]
         count = max(200, 20_000 // pods)
-        _measure(off, request, count // 4)
-        _measure(on, request, count // 4)
-        best_off = best_on = float("inf")
+        best = [float("inf")] * len(directors)
+        for d in directors:
+            _measure(d, request, count // 4)
         for _ in range(rounds):
-            best_off = min(best_off, _measure(off, request, count))
-            best_on = min(best_on, _measure(on, request, count))
-        rows.append(OverheadRow(pods, best_off, best_on))
+            for i, d in enumerate(directors):
+                best[i] = min(best[i], _measure(d, request, count))
+        rows.append(OverheadRow(pods, best[0], best[1], best[2]))
     return rows
 
 
 def table(rows: Sequence[OverheadRow]) -> str:
-    lines = ["| pods | off, µs CPU/request | on (empty queue) | on/off |", "|---|---|---|---|"]
+    lines = [
+        "| pods | off, µs CPU/request | on: concurrency gate + usage limit | on/off "
+        "| on: feature gate only | on/off |",
+        "|---|---|---|---|---|---|",
+    ]
     for r in rows:
-        lines.append(f"| {r.pods} | {r.off_us:.1f} | {r.on_us:.1f} | {r.ratio:.3f} |")
+        lines.append(
+            f"| {r.pods} | {r.off_us:.1f} | {r.on_us:.1f} | {r.ratio:.3f} "
+            f"| {r.plain_us:.1f} | {r.plain_ratio:.3f} |"
+        )
     return "\n".join(lines) + "\n"

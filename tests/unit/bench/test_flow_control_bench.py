@@ -80,3 +80,18 @@ def test_max_min_shares(demands: list[float], capacity: float, shares: list[floa
 
 def test_jain() -> None:
     assert jain([1, 1]) == 1.0 and jain([1, 0]) == 0.5
+
+
+def test_flow_overhead_measures_three_real_directors() -> None:
+    import random
+
+    from inference_gateway.bench import flow_overhead as fo
+
+    store = fo._store(3, random.Random(0))
+    off, on, plain = (fo._director(store, f) for f in ("off", "on", "plain"))
+    assert off.flow is None and on.flow is not None and plain.flow is not None
+    assert type(on.flow.flow.gate).__name__ == "ConcurrencyGate" and on.flow.flow.usage.gates
+    assert type(plain.flow.flow.gate).__name__ == "SaturationGate"
+    (row,) = fo.run(pod_counts=(3,), rounds=1)
+    assert row.off_us > 0 and row.on_us > 0 and row.plain_us > 0
+    assert "| 3 |" in fo.table([row])
