@@ -58,7 +58,8 @@ class Rls:
     # Products are summed by ``sum(map(mul, ...))``: the same additions in the same order
     # as a generator would feed ``sum``, so the same bits, without a frame per element.
     def predict(self, x: Sequence[float]) -> float:
-        return sum(map(mul, self.w, x))
+        total: float = sum(map(mul, self.w, x))
+        return total
 
     def update(self, x: Sequence[float], y: float) -> None:
         p, w = self.p, self.w

@@ -201,11 +201,11 @@ class LatencyPredictor(Plugin):
         return self._headroom(cands, [c[5] for c in cands], slo_ttft, slo_tpot)
 
     def _relative(self, e2e: Sequence[float]) -> list[float]:
-        """1 - (v - best) / (best * spread); below 0 for the worst, which the framework
-        clamps (so the hot path is three C-level maps)."""
+        """max(0, 1 - (v - best) / (best * spread)): clamped here (a NaN to 0, as the
+        framework would), which spares the framework its per-element clamp."""
         best = min(e2e)
         scale = 1.0 / (best * self.params.spread)
-        return list(map((1.0).__sub__, map(scale.__mul__, map(best.__rsub__, e2e))))
+        return [r if (r := 1.0 - scale * (v - best)) > 0.0 else 0.0 for v in e2e]
 
     def _headroom(
         self,
