@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.config import instantiate, load_config
-from inference_gateway.scheduling.observe import observers
+from inference_gateway.scheduling.observe import ResponseObserver, observers
 from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
 
@@ -105,6 +105,32 @@ def synthetic_responses(
     return by_pod, draws
 
 
+def respond(
+    learners: Sequence[ResponseObserver],
+    request: LLMRequest,
+    pod: str,
+    latencies: tuple[float, float],
+    draw: tuple[float, int],
+) -> None:
+    """Report ``request``'s response from ``pod`` as the gateway does at the end of a stream.
+
+    The gateway also reports the first token (``final=False``) and may report a TPOT
+    sample mid-stream; the final report carries both lessons, so the model learns as much
+    per request (both fits updated) with one call.
+    """
+    (ttft, tpot), (noise, tokens) = latencies, draw
+    for learner in learners:
+        learner.observe_response(
+            request.request_id,
+            pod,
+            ttft=ttft * noise,
+            tpot=tpot * noise,
+            prompt_tokens=len(request.prompt) // 4,
+            completion_tokens=tokens,
+            now=NOW,
+        )
+
+
 def measure(
     config: str,
     endpoints: int,
@@ -141,17 +167,7 @@ def measure(
                     continue
                 if learners:
                     pod = decision.endpoints[0].name
-                    (ttft, tpot), (noise, tokens) = by_pod[pod], draws[n % len(draws)]
-                    for learner in learners:
-                        learner.observe_response(
-                            request.request_id,
-                            pod,
-                            ttft=ttft * noise,
-                            tpot=tpot * noise,
-                            prompt_tokens=len(request.prompt) // 4,
-                            completion_tokens=tokens,
-                            now=NOW,
-                        )
+                    respond(learners, request, pod, by_pod[pod], draws[n % len(draws)])
         total += picks
         result = PickSpeed(config, endpoints, picks, time.process_time() - cpu_start, 0)
         if best is None or result.per_second > best.per_second:
