@@ -9,6 +9,8 @@ SLO headers), and feeds every response back to the learning plugins with a lag, 
 gateway does. It hashes every pick, every scorer's score of every candidate (bit for bit,
 through ``float.hex``), every filter step and, at the end, the predictor's learned state.
 A changed digest means a changed decision or score: find out why before re-recording.
+The latency predictor's costs, the most intricate arithmetic, are also compared bit for bit
+with the code they replaced, kept here, on random pools (hypothesis).
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from dataclasses import replace
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.config import instantiate, load_config
 from inference_gateway.scheduling.explain import Explanation
+from inference_gateway.scheduling.framework import CycleState
 from inference_gateway.scheduling.observe import observers
+from inference_gateway.scheduling.plugins.latency import LatencyPredictor
+from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import (
     Criticality,
@@ -182,3 +189,88 @@ RECORDED = {
 @pytest.mark.parametrize(("config", "pods", "seed"), sorted(RECORDED))
 def test_picks_and_scores_are_the_recorded_ones(config: str, pods: int, seed: int) -> None:
     assert trace(config, pods, seed=seed) == RECORDED[config, pods, seed]
+
+
+def reference_costs(
+    lp: LatencyPredictor, request: LLMRequest, endpoints: list[Endpoint], state: CycleState
+) -> list[float]:
+    """The predictor's costs as the code the recorded matrix ran computed them (uncached):
+    every expression in its original association, straight from the model's state."""
+    shares, tokens, lora = lp._setup(request, state)
+    a0, a1, a2, a3, a5, a6 = lp.ttft.rls.w
+    c0, c1, c2, c3 = lp.tpot.rls.w
+    n_out = max(0.0, lp.output_tokens - 1.0)
+    per_request = tokens * 1000.0 + n_out
+    a1_tokens = a1 * tokens
+    out = []
+    for e in endpoints:
+        m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
+        speed = lp.tpot.speeds.factors.get(e.name, 1.0)
+        s_ttft = lp.ttft.speeds.factors.get(e.name, 1.0)
+        tpot = speed * (c0 + c1 / 100.0 * flight + c2 * m.kv_usage + c3 / 10.0 * mw)
+        if tpot < lp.tpot.floor:
+            tpot = lp.tpot.floor
+        blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
+        queue_wait = lora_queue = 0.0
+        if mw:
+            queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
+            if m.waiting_adapters:
+                queue_wait, lora_queue = 0.0, queue_wait
+        ext = lp.params.externality * n_out / 2.0 * flight * speed
+        kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
+        base = a0 + a2 / 100.0 * flight + a3 / 10.0 * mw
+        cold = s_ttft * (a5 + a6 * blocked) + lora_queue
+        rest = queue_wait + tpot * n_out + ext * (c1 / 100.0)
+        ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
+        if shares:
+            ttft = s_ttft * (base + a1_tokens * (1.0 - shares.get(e.name, 0.0)))
+        else:
+            ttft = s_ttft * (base + a1_tokens)
+        if ttft < lp.ttft.floor:
+            ttft = lp.ttft.floor
+        if lora and request.target_model not in m.running_adapters | m.waiting_adapters:
+            ttft += cold
+        out.append(ttft + rest + ext_kv * per_request)
+    return out
+
+
+def reference_relative(e2e: list[float], spread: float) -> list[float]:
+    """The latency score as it was, then clamped the way the framework clamps."""
+    best = min(e2e)
+    scale = 1.0 / (best * spread)
+    raw = list(map((1.0).__sub__, map(scale.__mul__, map(best.__rsub__, e2e))))
+    return [s if 0.0 <= s <= 1.0 else (1.0 if s > 1.0 else 0.0) for s in raw]
+
+
+@settings(max_examples=80, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), pods=st.integers(1, 30), learn=st.integers(0, 40))
+def test_latency_costs_and_scores_equal_the_reference_bit_for_bit(
+    seed: int, pods: int, learn: int
+) -> None:
+    """Both paths of ``costs`` (the one-pass first pick after learning, the cached one
+    after) and the clamped score, against the code kept above, on random pools."""
+    rng = random.Random(seed)
+    plugins = instantiate(load_config("predicted"), random.Random(seed))
+    lp, prefix = plugins["latency-predictor"], plugins["prefix-cache-scorer"]
+    assert isinstance(lp, LatencyPredictor) and isinstance(prefix, PrefixCacheScorer)
+    eps = [_endpoint(i, rng, 1000.0) for i in range(pods)]
+    for i in range(learn):
+        request, pod = _request(i, rng), eps[rng.randrange(pods)]
+        state: CycleState = {}
+        lp.score(request, [pod], state)
+        lp.on_picked(request, pod, state)
+        prefix.on_picked(request, pod, state)
+        lp.observe_response(
+            request.request_id, pod.name, ttft=rng.uniform(0.01, 2.0),
+            tpot=rng.uniform(0.002, 0.05), prompt_tokens=None,
+            completion_tokens=rng.choice((None, 1, rng.randint(2, 800))), now=1000.0,
+        )  # fmt: skip
+    for i in range(3):
+        request = _request(learn + i, rng)
+        state = {}
+        expected = reference_costs(lp, request, eps, state)
+        assert lp.costs(request, eps, state) == expected  # one pass (or cached at i > 0)
+        assert lp.costs(request, eps, state) == expected  # cached
+        assert lp._relative(expected) == reference_relative(expected, lp.params.spread)
+        k = rng.randrange(pods)
+        eps[k] = replace(eps[k], in_flight=eps[k].in_flight + 1)
