@@ -275,7 +275,8 @@ class LatencyPredictor(Plugin):
             self.tpot.observe(endpoint_name, x_tpot, tpot)
 
     def forget(self, endpoint_name: str) -> None:
-        """A pod left the pool: drop its learned speeds."""
+        """A pod left the pool: drop its learned speeds and cached load."""
         self._version += 1
+        self._cache.loads.pop(endpoint_name, None)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
