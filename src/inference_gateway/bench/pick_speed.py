@@ -7,6 +7,14 @@ built-in config for about ``seconds`` of wall time, split in rounds. Rates are p
 CPU-second of this process (``time.process_time``), best round first, so other work on a
 shared machine does not count against the scheduler. Shed requests (NoCapacityError)
 count as decisions, because rejecting is the scheduler's answer too.
+
+In live traffic every streamed response teaches the response observers (the latency
+predictor), and each lesson changes the model that its per-endpoint cache was computed with.
+So by default (``observe``) each pick is followed, inside the timed loop, by one final
+response report for the picked request on the picked endpoint, with a TTFT and TPOT drawn
+from that pod's synthetic speed and load and a plausible completion length: the cost a
+scorer that learns pays in production, not the cost of a frozen model. ``observe=False``
+keeps the frozen-model figure for comparison. Configs without an observer pay nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from inference_gateway.datastore.types import Endpoint, Metrics
-from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.config import instantiate, load_config
+from inference_gateway.scheduling.observe import ResponseObserver, observers
 from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
 
@@ -33,6 +42,8 @@ class PickSpeed:
     picks: int
     seconds: float
     shed: int
+    observed: bool = True
+    """Whether each pick was followed by a response report to the observers (if any)."""
 
     @property
     def per_second(self) -> float:
@@ -80,14 +91,65 @@ def synthetic_requests(count: int, rng: random.Random) -> list[LLMRequest]:
     return requests
 
 
+def synthetic_responses(
+    endpoints: Sequence[Endpoint], count: int, rng: random.Random
+) -> tuple[dict[str, tuple[float, float]], list[tuple[float, int]]]:
+    """(pod -> (TTFT, TPOT) in seconds, from a per-pod speed and its load; ``count``
+    (noise factor, completion tokens) draws applied in turn)."""
+    by_pod: dict[str, tuple[float, float]] = {}
+    for e in endpoints:
+        m, slow = e.metrics, rng.choice((1.0, 1.0, 1.0, 1.5, 2.0))
+        tpot = slow * (0.006 + 0.005 * e.in_flight / 100.0 + 0.02 * m.kv_usage)
+        by_pod[e.name] = (slow * (0.03 + 0.05 * m.waiting / 10.0), tpot)
+    draws = [(rng.uniform(0.8, 1.25), rng.randint(2, 600)) for _ in range(count)]
+    return by_pod, draws
+
+
+def respond(
+    learners: Sequence[ResponseObserver],
+    request: LLMRequest,
+    pod: str,
+    latencies: tuple[float, float],
+    draw: tuple[float, int],
+) -> None:
+    """Report ``request``'s response from ``pod`` as the gateway does at the end of a stream.
+
+    The gateway also reports the first token (``final=False``) and may report a TPOT
+    sample mid-stream; the final report carries both lessons, so the model learns as much
+    per request (both fits updated) with one call.
+    """
+    (ttft, tpot), (noise, tokens) = latencies, draw
+    for learner in learners:
+        learner.observe_response(
+            request.request_id,
+            pod,
+            ttft=ttft * noise,
+            tpot=tpot * noise,
+            prompt_tokens=len(request.prompt) // 4,
+            completion_tokens=tokens,
+            now=NOW,
+        )
+
+
 def measure(
-    config: str, endpoints: int, *, seed: int = 0, seconds: float = 1.0, rounds: int = 5
+    config: str,
+    endpoints: int,
+    *,
+    seed: int = 0,
+    seconds: float = 1.0,
+    rounds: int = 5,
+    observe: bool = True,
 ) -> PickSpeed:
     """The best of ``rounds`` equal slices of ``seconds``, as picks per CPU-second."""
     rng = random.Random(seed)
     eps = synthetic_endpoints(endpoints, rng)
     requests = synthetic_requests(512, rng)
-    scheduler = build_scheduler(load_config(config), rng=random.Random(seed))
+    loaded = load_config(config)
+    plugin_rng = random.Random(seed)
+    plugins = instantiate(loaded, plugin_rng)
+    scheduler = build_scheduler(loaded, rng=plugin_rng, plugins=plugins)
+    learners = observers(plugins.values()) if observe else []
+    by_pod, draws = synthetic_responses(eps, 1024, random.Random(seed + 1))
     best: PickSpeed | None = None
     total = shed = 0
     for _ in range(rounds):
@@ -95,18 +157,24 @@ def measure(
         start, cpu_start = time.perf_counter(), time.process_time()
         while time.perf_counter() - start < seconds / rounds:
             for _ in range(32):
-                request = requests[(total + picks) % len(requests)]
+                n = total + picks
+                request = requests[n % len(requests)]
+                picks += 1
                 try:
-                    scheduler.schedule(request, eps, NOW)
+                    decision = scheduler.schedule(request, eps, NOW)
                 except NoCapacityError:
                     shed += 1
-                picks += 1
+                    continue
+                if learners:
+                    pod = decision.endpoints[0].name
+                    respond(learners, request, pod, by_pod[pod], draws[n % len(draws)])
         total += picks
         result = PickSpeed(config, endpoints, picks, time.process_time() - cpu_start, 0)
         if best is None or result.per_second > best.per_second:
             best = result
     assert best is not None
-    return PickSpeed(config, endpoints, total, best.seconds * total / best.picks, shed)
+    seconds_total = best.seconds * total / best.picks
+    return PickSpeed(config, endpoints, total, seconds_total, shed, observe)
 
 
 def run(
@@ -115,5 +183,8 @@ def run(
     *,
     seed: int = 0,
     seconds: float = 1.0,
+    observe: bool = True,
 ) -> list[PickSpeed]:
-    return [measure(c, n, seed=seed, seconds=seconds) for c in configs for n in sizes]
+    return [
+        measure(c, n, seed=seed, seconds=seconds, observe=observe) for c in configs for n in sizes
+    ]

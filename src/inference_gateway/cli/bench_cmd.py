@@ -65,12 +65,22 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         ] = "10,100,1000",
         seconds: Annotated[float, typer.Option(help="Wall time per cell.")] = 1.0,
         seed: Annotated[int, typer.Option(help="Seed for metrics, requests and RNG.")] = 0,
+        observe: Annotated[
+            bool,
+            typer.Option(
+                help="Follow each pick with a response report to the learning plugins, as "
+                "live traffic does (--no-observe: a frozen model, flattering its caches)."
+            ),
+        ] = True,
     ) -> None:
         """Scheduling decisions per second of the pure core, on one core."""
         counts = [int(s) for s in sizes.split(",") if s.strip()]
         configs = config or ["default", "scorer-mix"]
-        results = run_pick_speed(configs, counts, seed=seed, seconds=seconds)
-        table = Table(title="bench pick: decisions per CPU-second (one core), best of 5 rounds")
+        results = run_pick_speed(configs, counts, seed=seed, seconds=seconds, observe=observe)
+        mode = "one response report per pick" if observe else "no response reports"
+        table = Table(
+            title=f"bench pick: decisions per CPU-second (one core), best of 5 rounds, {mode}"
+        )
         for column in ("config", "endpoints", "picks/s", "us/pick", "picks", "shed"):
             table.add_column(column, justify="left" if column == "config" else "right")
         for r in results:

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import repeat
+from operator import getitem, mul, truediv
 
 _FORGET = 1.0 - 1.0 / 4000
 """RLS forgetting factor: observations weigh half after ~2,800 newer ones."""
@@ -53,19 +55,22 @@ class Rls:
         self.n = 0
         self.mean_abs_residual = 0.0
 
+    # Products are summed by ``sum(map(mul, ...))``: the same additions in the same order
+    # as a generator would feed ``sum``, so the same bits, without a frame per element.
     def predict(self, x: Sequence[float]) -> float:
-        return sum(wi * xi for wi, xi in zip(self.w, x, strict=True))
+        total: float = sum(map(mul, self.w, x))
+        return total
 
     def update(self, x: Sequence[float], y: float) -> None:
         p, w = self.p, self.w
-        px = [sum(pij * xj for pij, xj in zip(row, x, strict=True)) for row in p]
-        trace = sum(p[i][i] for i in range(len(p)))
+        px = [sum(map(mul, row, x)) for row in p]
+        trace = sum(map(getitem, p, range(len(p))))
         lam = _FORGET if trace < _MAX_TRACE else 1.0
-        denom = lam + sum(xi * pxi for xi, pxi in zip(x, px, strict=True))
+        denom = lam + sum(map(mul, x, px))
         if denom <= 0.0 or not math.isfinite(denom):
             return
-        gain = [v / denom for v in px]
-        err = y - sum(wi * xi for wi, xi in zip(w, x, strict=True))
+        gain = list(map(truediv, px, repeat(denom)))
+        err = y - sum(map(mul, w, x))
         if self.n >= _CLIP_AFTER:
             # Scaled by |y| too, so an exact fit (zero residuals) cannot freeze the weights.
             bound = _CLIP * max(self.mean_abs_residual, 0.01 * abs(y))

@@ -373,6 +373,8 @@ def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
     def check() -> None:
         state: CycleState = {}
         fast = lp.costs(req, pods, state)
+        # The first call after learning takes the one-pass path, the second the cached one.
+        assert lp.costs(req, pods, state) == fast
         assert fast == pytest.approx([c[5] for c in lp.predict(req, pods, state)], rel=1e-12)
 
     check()  # fills the cache

@@ -10,7 +10,7 @@ from typing import Protocol
 
 from pydantic import Field
 
-from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params
 from inference_gateway.scheduling.types import LLMRequest
 
@@ -20,14 +20,6 @@ CHARS_PER_TOKEN = 4.0
 TTFT_PRIOR = (0.03, 0.02, 0.01, 0.5, 0.025, 0.5)
 # TPOT x = (1, in-flight/100, KV use, waiting/10)
 TPOT_PRIOR = (0.006, 0.005, 0.02, 0.001)
-
-MAX_TERMS = 65536
-"""Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
-
-Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
-"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
-cost's request-independent rest (queue wait, decode, externality at no KV share), the
-externality per token of this request's KV share, resident adapters) of one endpoint."""
 
 Candidate = tuple[tuple[float, ...], tuple[float, ...], float, float, float, float]
 """(TTFT features, TPOT features, predicted TTFT, predicted TPOT, predicted queue wait,

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -58,9 +57,6 @@ class _Ejection:
     rounds: int
 
 
-_FAILURES = attrgetter("consecutive_failures")
-
-
 class HealthyEndpointFilter(Plugin):
     TYPE = "healthy-endpoint-filter"
     Params = HealthParams
@@ -79,8 +75,10 @@ class HealthyEndpointFilter(Plugin):
         now = cycle_state.get(NOW_KEY)
         if not isinstance(now, float | int):
             return list(endpoints)
-        if not self._ejections and max(map(_FAILURES, endpoints), default=0) < self.threshold:
-            return list(endpoints)  # nobody failing and nobody ejected: the common case, in C
+        if not self._ejections and (
+            max([e.consecutive_failures for e in endpoints], default=0) < self.threshold
+        ):
+            return list(endpoints)  # nobody failing and nobody ejected: the common case
         kept = [e for e in endpoints if not self.ejected(e, float(now))]
         if len(self._ejections) > _PRUNE_ABOVE:
             self._prune(float(now))

@@ -37,16 +37,15 @@ from inference_gateway.scheduling.framework import (
 )
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
+from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model
 from inference_gateway.scheduling.plugins._latency_parts import (
     CHARS_PER_TOKEN,
-    MAX_TERMS,
     TPOT_PRIOR,
     TTFT_PRIOR,
     Candidate,
     LatencyParams,
     Notes,
     Pending,
-    Terms,
     slo_seconds,
 )
 from inference_gateway.scheduling.types import LLMRequest
@@ -69,8 +68,8 @@ class LatencyPredictor(Plugin):
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
         self._pending: dict[str, Pending] = {}
-        self._terms: dict[str, Terms] = {}
-        self._version = self._terms_version = 0
+        self._cache = CostCache()
+        self._version = 0
         """Bumped whenever the model learns: cached per-endpoint terms are then stale."""
 
     # ---- prediction -------------------------------------------------------------------
@@ -153,75 +152,36 @@ class LatencyPredictor(Plugin):
             )
         return out
 
-    def _terms_of(self, e: Endpoint) -> Terms:
-        """Everything in ``costs`` that depends on the endpoint and the model, not the request."""
-        m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
+    def _model(self) -> Model:
+        """The weights and speeds the costs read, as of the model's current version."""
         a0, _, a2, a3, a5, a6 = self.ttft.rls.w
         c0, c1, c2, c3 = self.tpot.rls.w
         n_out = max(0.0, self.output_tokens - 1.0)
-        speed = self.tpot.speeds.factors.get(e.name, 1.0)
-        s_ttft = self.ttft.speeds.factors.get(e.name, 1.0)
-        tpot = speed * (c0 + c1 / 100.0 * flight + c2 * m.kv_usage + c3 / 10.0 * mw)
-        if tpot < self.tpot.floor:
-            tpot = self.tpot.floor
-        blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
-        queue_wait = lora_queue = 0.0
-        if mw:
-            queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
-            if m.waiting_adapters:
-                queue_wait, lora_queue = 0.0, queue_wait
-        ext = self.params.externality * n_out / 2.0 * flight * speed
-        kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
         return (
-            m,
-            flight,
-            a0 + a2 / 100.0 * flight + a3 / 10.0 * mw,
-            s_ttft,
-            s_ttft * (a5 + a6 * blocked) + lora_queue,
-            queue_wait + tpot * n_out + ext * (c1 / 100.0),
-            ext * c2 / kv_slots if kv_slots else 0.0,
-            m.running_adapters | m.waiting_adapters,
+            (c0, c1 / 100.0, c2, c3 / 10.0, self.tpot.floor, n_out),
+            (a0, a2 / 100.0, a3 / 10.0, a5, a6),
+            self.params.externality * n_out / 2.0,
+            self.tpot.speeds.factors.get,
+            self.ttft.speeds.factors.get,
         )
 
     def costs(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost.
-
-        The per-endpoint terms are cached until that endpoint's metrics snapshot (the
-        datastore swaps a new frozen one per scrape) or in-flight count changes, or the model
-        learns; a pick then only adds what depends on the request (uncached tokens, a cold
-        LoRA adapter, this request's KV share). The same terms as ``predict``, summed in
-        another order, so equal within rounding; a test holds them equal on random pools.
-        """
+        """``predict(...)[i][5]`` for every endpoint, at a fraction of the cost
+        (``_latency_costs``). The same terms summed in another order, so equal within
+        rounding; a test holds them equal on random pools."""
         shares, tokens, lora = self._setup(request, cycle_state)
-        if self._terms_version != self._version or len(self._terms) > MAX_TERMS:
-            self._terms.clear()
-            self._terms_version = self._version
-        terms, terms_of = self._terms, self._terms_of
-        f_ttft = self.ttft.floor
         n_out = max(0.0, self.output_tokens - 1.0)
         per_request = tokens * 1000.0 + n_out
         a1_tokens = self.ttft.rls.w[1] * tokens
-        target = request.target_model
-        out: list[float] = []
-        append = out.append
-        shares_get = shares.get if shares else None
-        for e in endpoints:
-            t = terms.get(e.name)
-            if t is None or t[0] is not e.metrics or t[1] != e.in_flight:
-                t = terms[e.name] = terms_of(e)
-            _, _, base, s_ttft, cold, rest, ext_kv, active = t
-            if shares_get:
-                ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(e.name, 0.0)))
-            else:
-                ttft = s_ttft * (base + a1_tokens)
-            if ttft < f_ttft:
-                ttft = f_ttft
-            if lora and target not in active:
-                ttft += cold
-            append(ttft + rest + ext_kv * per_request)
-        return out
+        return self._cache.costs(
+            endpoints,
+            self._version,
+            self._model,
+            request=(self.ttft.floor, a1_tokens, per_request, lora, request.target_model),
+            shares=shares,
+        )
 
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
@@ -241,11 +201,11 @@ class LatencyPredictor(Plugin):
         return self._headroom(cands, [c[5] for c in cands], slo_ttft, slo_tpot)
 
     def _relative(self, e2e: Sequence[float]) -> list[float]:
-        """1 - (v - best) / (best * spread); below 0 for the worst, which the framework
-        clamps (so the hot path is three C-level maps)."""
+        """max(0, 1 - (v - best) / (best * spread)): clamped here (a NaN to 0, as the
+        framework would), which spares the framework its per-element clamp."""
         best = min(e2e)
         scale = 1.0 / (best * self.params.spread)
-        return list(map((1.0).__sub__, map(scale.__mul__, map(best.__rsub__, e2e))))
+        return [r if (r := 1.0 - scale * (v - best)) > 0.0 else 0.0 for v in e2e]
 
     def _headroom(
         self,
@@ -315,7 +275,8 @@ class LatencyPredictor(Plugin):
             self.tpot.observe(endpoint_name, x_tpot, tpot)
 
     def forget(self, endpoint_name: str) -> None:
-        """A pod left the pool: drop its learned speeds."""
+        """A pod left the pool: drop its learned speeds and cached load."""
         self._version += 1
+        self._cache.loads.pop(endpoint_name, None)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from itertools import repeat
-from operator import attrgetter
 
 import xxhash
 from pydantic import BaseModel, Field
@@ -30,7 +28,6 @@ _HASHES_KEY = "prefix-cache-scorer/hashes"
 # Matches kept for the metrics side between two reads (a scrape every 10 s at ~400 req/s).
 _MAX_PENDING_MATCHES = 4096
 _SHARES_KEY = "prefix-cache-scorer/shares"
-_NAME = attrgetter("name")
 
 
 class PrefixParams(Params):
@@ -123,7 +120,8 @@ class PrefixCacheScorer(Plugin):
                 self._matches.append((longest * size, len(hashes) * size))
         if not shares:
             return [0.0] * len(endpoints)
-        return list(map(shares.get, map(_NAME, endpoints), repeat(0.0)))
+        get = shares.get
+        return [get(e.name, 0.0) for e in endpoints]
 
     def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
         server = endpoint.name

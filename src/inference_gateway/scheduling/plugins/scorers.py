@@ -8,24 +8,20 @@ scorer is the absolute ``1 - utilisation``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from operator import attrgetter
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Plugin
 from inference_gateway.scheduling.types import LLMRequest
 
-_WAITING = attrgetter("metrics.waiting")
-_RUNNING = attrgetter("metrics.running")
-_IN_FLIGHT = attrgetter("in_flight")
-_KV = attrgetter("metrics.kv_usage")
-
 
 def _inverted(values: list[int]) -> list[float]:
-    # map() over C callables: this runs once per scorer per pick, over every candidate.
+    # Comprehensions, not map() over bound methods: CPython specialises their arithmetic
+    # (about twice as fast), and this runs once per scorer per pick over every candidate.
     lo, hi = min(values), max(values)
     if hi == lo:
         return [1.0] * len(values)
-    return list(map((1.0 / (hi - lo)).__mul__, map(hi.__sub__, values)))
+    scale = 1.0 / (hi - lo)
+    return [scale * (hi - v) for v in values]
 
 
 class QueueScorer(Plugin):
@@ -34,7 +30,7 @@ class QueueScorer(Plugin):
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        return _inverted(list(map(_WAITING, endpoints))) if endpoints else []
+        return _inverted([e.metrics.waiting for e in endpoints]) if endpoints else []
 
 
 class RunningRequestsSizeScorer(Plugin):
@@ -43,7 +39,7 @@ class RunningRequestsSizeScorer(Plugin):
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        return _inverted(list(map(_RUNNING, endpoints))) if endpoints else []
+        return _inverted([e.metrics.running for e in endpoints]) if endpoints else []
 
 
 class InflightLoadScorer(Plugin):
@@ -54,7 +50,7 @@ class InflightLoadScorer(Plugin):
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        return _inverted(list(map(_IN_FLIGHT, endpoints))) if endpoints else []
+        return _inverted([e.in_flight for e in endpoints]) if endpoints else []
 
 
 class KVCacheUtilizationScorer(Plugin):
@@ -63,4 +59,4 @@ class KVCacheUtilizationScorer(Plugin):
     def score(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[float]:
-        return list(map((1.0).__sub__, map(_KV, endpoints)))
+        return [1.0 - e.metrics.kv_usage for e in endpoints]

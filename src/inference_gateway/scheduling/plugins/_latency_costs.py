@@ -1,0 +1,197 @@
+"""The ``latency-predictor``'s scoring hot path: predicted cost per candidate, cheaply.
+
+``LatencyPredictor.predict`` is the readable model; this is the same arithmetic arranged
+for speed, in two paths. While the model stays the same between picks (no response has
+been observed since the last one), what depends on an endpoint and the model but not on
+the request (``Terms``) is cached per endpoint and a pick adds only the request's part
+(uncached prompt tokens, a cold LoRA adapter, its KV share). Live traffic, though, teaches
+the model with nearly every response, which makes those terms stale at almost every pick:
+so the first pick after the model learned computes each cost in one pass without building
+the cache, and only a second pick with the same model fills it. Both paths read what
+depends on the endpoint alone (``Load``) from a cache kept across model versions, until the
+endpoint's metrics snapshot (swapped whole per scrape) or in-flight count changes.
+
+Both paths evaluate every expression in the association the first cached version did,
+only with constants hoisted: a recorded-picks test holds scores fixed bit for bit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+
+from inference_gateway.datastore.types import Endpoint, Metrics
+
+MAX_TERMS = 65536
+"""Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
+
+Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str]]
+"""(metrics, in-flight, KV use, waiting, requests queued ahead, running (1 if none),
+whether some wait for a LoRA slot, whether every adapter slot is busy, KV slots (0 when
+unknown), resident adapters) of one endpoint: what its cost needs besides the model."""
+
+Model = tuple[
+    tuple[float, float, float, float, float, float],
+    tuple[float, float, float, float, float],
+    float,
+    Callable[[str, float], float],
+    Callable[[str, float], float],
+]
+"""One version of the model as the costs read it: TPOT (c0, c1/100, c2, c3/10, floor,
+output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the externality per
+in-flight request at unit speed, and the TPOT and TTFT speed lookups."""
+
+Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
+"""(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
+cost's request-independent rest (queue wait, decode, externality at no KV share), the
+externality per token of this request's KV share, resident adapters) of one endpoint."""
+
+
+def load_of(e: Endpoint) -> Load:
+    m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
+    return (
+        m,
+        flight,
+        m.kv_usage,
+        mw,
+        mw + max(0, flight - m.running - mw),
+        m.running or 1,
+        bool(m.waiting_adapters),
+        len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters,
+        m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0,
+        m.running_adapters | m.waiting_adapters,
+    )
+
+
+def terms_of(load: Load, name: str, model: Model) -> Terms:
+    m, flight, kv, mw, queued, running, lora_waits, blocked, kv_slots, active = load
+    (c0, c1, c2, c3, f_tpot, n_out), (a0, a2, a3, a5, a6), ext0, tpot_speed, ttft_speed = model
+    speed = tpot_speed(name, 1.0)
+    s_ttft = ttft_speed(name, 1.0)
+    tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * mw)
+    if tpot < f_tpot:
+        tpot = f_tpot
+    queue_wait = lora_queue = 0.0
+    if mw:
+        queue_wait = queued * tpot * n_out / running
+        if lora_waits:
+            queue_wait, lora_queue = 0.0, queue_wait
+    ext = ext0 * flight * speed
+    return (
+        m,
+        flight,
+        a0 + a2 * flight + a3 * mw,
+        s_ttft,
+        s_ttft * (a5 + a6 * blocked) + lora_queue,
+        queue_wait + tpot * n_out + ext * c1,
+        ext * c2 / kv_slots if kv_slots else 0.0,
+        active,
+    )
+
+
+class CostCache:
+    """Per-endpoint loads and terms of one predictor, and which model version they hold."""
+
+    __slots__ = ("loads", "model", "terms", "version")
+
+    def __init__(self) -> None:
+        self.loads: dict[str, Load] = {}
+        self.terms: dict[str, Terms] = {}
+        self.model: Model | None = None
+        self.version = -1
+
+    def costs(
+        self,
+        endpoints: Sequence[Endpoint],
+        version: int,
+        model_of: Callable[[], Model],
+        *,
+        request: tuple[float, float, float, bool, str],
+        shares: Mapping[str, float],
+    ) -> list[float]:
+        """Predicted cost per endpoint; ``request`` is (TTFT floor, a1 x prompt kilotokens,
+        per-request tokens, whether the target is a known adapter, the target)."""
+        if len(self.loads) > MAX_TERMS:
+            self.loads.clear()
+        if version != self.version or self.model is None:
+            self.version, self.model = version, model_of()
+            self.terms.clear()
+            return self._one_pass(endpoints, self.model, request, shares)
+        if len(self.terms) > MAX_TERMS:
+            self.terms.clear()
+        return self._cached(endpoints, self.model, request, shares)
+
+    def _cached(
+        self,
+        endpoints: Sequence[Endpoint],
+        model: Model,
+        request: tuple[float, float, float, bool, str],
+        shares: Mapping[str, float],
+    ) -> list[float]:
+        f_ttft, a1_tokens, per_request, lora, target = request
+        terms, loads = self.terms, self.loads
+        out: list[float] = []
+        append = out.append
+        shares_get = shares.get if shares else None
+        for e in endpoints:
+            name, m, flight = e.name, e.metrics, e.in_flight
+            t = terms.get(name)
+            if t is None or t[0] is not m or t[1] != flight:
+                load = loads.get(name)
+                if load is None or load[0] is not m or load[1] != flight:
+                    load = loads[name] = load_of(e)
+                t = terms[name] = terms_of(load, name, model)
+            _, _, base, s_ttft, cold, rest, ext_kv, active = t
+            if shares_get:
+                ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(name, 0.0)))
+            else:
+                ttft = s_ttft * (base + a1_tokens)
+            if ttft < f_ttft:
+                ttft = f_ttft
+            if lora and target not in active:
+                ttft += cold
+            append(ttft + rest + ext_kv * per_request)
+        return out
+
+    def _one_pass(
+        self,
+        endpoints: Sequence[Endpoint],
+        model: Model,
+        request: tuple[float, float, float, bool, str],
+        shares: Mapping[str, float],
+    ) -> list[float]:
+        """``terms_of`` and ``_cached`` fused, expression for expression."""
+        f_ttft, a1_tokens, per_request, lora, target = request
+        (c0, c1, c2, c3, f_tpot, n_out), (a0, a2, a3, a5, a6), ext0, tpot_speed, ttft_speed = model
+        loads = self.loads
+        out: list[float] = []
+        append = out.append
+        shares_get = shares.get if shares else None
+        for e in endpoints:
+            name, m, flight = e.name, e.metrics, e.in_flight
+            load = loads.get(name)
+            if load is None or load[0] is not m or load[1] != flight:
+                load = loads[name] = load_of(e)
+            _, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active = load
+            speed = tpot_speed(name, 1.0)
+            s_ttft = ttft_speed(name, 1.0)
+            tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * mw)
+            if tpot < f_tpot:
+                tpot = f_tpot
+            queue_wait = lora_queue = 0.0
+            if mw:
+                queue_wait = queued * tpot * n_out / running
+                if lora_waits:
+                    queue_wait, lora_queue = 0.0, queue_wait
+            ext = ext0 * flight * speed
+            if shares_get:
+                share = shares_get(name, 0.0)
+                ttft = s_ttft * (a0 + a2 * flight + a3 * mw + a1_tokens * (1.0 - share))
+            else:
+                ttft = s_ttft * (a0 + a2 * flight + a3 * mw + a1_tokens)
+            if ttft < f_ttft:
+                ttft = f_ttft
+            if lora and target not in active:
+                ttft += s_ttft * (a5 + a6 * blocked) + lora_queue
+            ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
+            append(ttft + (queue_wait + tpot * n_out + ext * c1) + ext_kv * per_request)
+        return out
