@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import random
+import sys
 from collections import deque
 from dataclasses import replace
 from types import MappingProxyType
@@ -186,6 +187,10 @@ RECORDED = {
 }
 
 
+@pytest.mark.skipif(
+    sys.version_info[:2] != (3, 11),
+    reason="recorded on CPython 3.11; from 3.12 sum() adds floats with compensation",
+)
 @pytest.mark.parametrize(("config", "pods", "seed"), sorted(RECORDED))
 def test_picks_and_scores_are_the_recorded_ones(config: str, pods: int, seed: int) -> None:
     assert trace(config, pods, seed=seed) == RECORDED[config, pods, seed]
