@@ -148,6 +148,7 @@ async def test_saturated_pool_holds_requests_and_releases_them_by_priority(
         assert recorder.dispatched[0].fairness_id == "crit"
         debug = replies[-1].headers["x-gateway-debug"]
         assert debug.startswith("queued=") and "band=1; flow=crit;" in debug, debug
+        assert "why=others-ahead;" in debug, debug  # 53 were queued when it came
 
 
 async def test_queued_request_past_its_ttl_gets_429_with_retry_after(tmp_path: Path) -> None:
@@ -236,7 +237,7 @@ async def test_usage_limit_keeps_a_slot_for_critical_while_standard_waits(
         recorder = record(c)
         waiting: list[asyncio.Task[Reply]] = []
         try:
-            waiting.append(send(c, BASE, "std"))
+            waiting.append(send(c, BASE, "std", **{"x-gateway-debug": "true"}))
             await queued(c, 1)
             critical = await asyncio.wait_for(send(c, CRITICAL, "crit"), 30)
             assert flow_of(c).queued() == 1, "the Standard request should still wait"
@@ -245,5 +246,7 @@ async def test_usage_limit_keeps_a_slot_for_critical_while_standard_waits(
         finally:
             await cancel_all([*hogs, *waiting])
         assert critical.status == 200 and standard.status == 200
+        debug = standard.headers["x-gateway-debug"]
+        assert "band=0; flow=std; why=usage-limit;" in debug, debug  # the pod had a slot
         # Critical went past the waiting Standard request, into the slot kept for it.
         assert [k.fairness_id for k in recorder.dispatched] == ["crit", "std"]

@@ -116,6 +116,9 @@ class Ticket:
     """Gives back what ``resume`` returned when the waiter left before taking it."""
     future: asyncio.Future[Any] = field(repr=False)
     where: QueueLabels = NO_LABELS
+    held_by: str = ""
+    """Why it was queued: ``others-ahead`` (the queue was not empty), ``pool-saturated``
+    (no pod had room), ``usage-limit`` (room, but not under its band's ceiling)."""
     why: str = ""
     waited: float = 0.0
 
@@ -160,11 +163,16 @@ class FlowControl:
         """
         queues = self.queues.get(pool)
         now = self.clock()
+        held_by = "others-ahead"
         if queues is None or not queues.count:
             if endpoints is None:
                 endpoints = self._endpoints(pool)
-            if self.gate.room(endpoints, now, self.usage.ceiling(key.priority)):
+            ceiling = self.usage.ceiling(key.priority)
+            if self.gate.room(endpoints, now, ceiling):
                 return None
+            held_by = "pool-saturated"
+            if ceiling < 1.0 and self.gate.room(endpoints, now):
+                held_by = "usage-limit"
         if self._stopped:
             raise QueueError(503, "the gateway is shutting down", why="shutdown")
         if queues is None:
@@ -175,7 +183,7 @@ class FlowControl:
             self.metrics.rejected(key, e.limit)
             raise QueueError(429, f"{e}; retry later", why=e.limit) from e
         loop = asyncio.get_running_loop()
-        ticket = Ticket(pool, item, resume, abandon, loop.create_future(), where)
+        ticket = Ticket(pool, item, resume, abandon, loop.create_future(), where, held_by)
         item.payload = ticket
         self.metrics.enqueued(key, size, where)
         for victim in displaced:

@@ -112,6 +112,6 @@ def _explain(routed: Routed, ticket: Ticket) -> None:
     flow = "".join(c if " " < c <= "~" and c not in ";=" else "?" for c in key.fairness_id)
     note = (
         f"queued={ticket.waited * 1000:.1f}ms; band={key.priority}; flow={flow}; "
-        "why=pool-saturated-or-others-ahead; "
+        f"why={ticket.held_by}; "
     )
     routed.extra_headers = {**routed.extra_headers, DEBUG_HEADER: note + text}
