@@ -18,8 +18,9 @@ from collections.abc import Sequence
 from pydantic import BaseModel, Field, field_validator
 
 from inference_gateway.datastore.types import Endpoint
-from inference_gateway.scheduling.framework import CycleState, Params, Plugin, PluginHandle
-from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
+from inference_gateway.scheduling.framework import CycleState, Params, PluginHandle
+from inference_gateway.scheduling.saturation import Sheds
+from inference_gateway.scheduling.types import LLMRequest
 
 
 class ConcurrencyParams(Params):
@@ -39,7 +40,7 @@ class ConcurrencyParams(Params):
         return mode
 
 
-class ConcurrencyDetector(Plugin):
+class ConcurrencyDetector(Sheds):
     TYPE = "concurrency-detector"
     Params = ConcurrencyParams
 
@@ -68,11 +69,6 @@ class ConcurrencyDetector(Plugin):
 
     def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
         return self.saturation(endpoints, now) >= 1.0
-
-    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
-        """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
-        if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
-            raise NoCapacityError("dropping request due to limited backend resources")
 
     def filter(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState

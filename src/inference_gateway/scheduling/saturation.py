@@ -46,7 +46,20 @@ class SaturationParams(Params):
     metricsStalenessThreshold: Seconds = 0.2
 
 
-class SaturationDetector(Plugin):
+class Sheds(Plugin):
+    """Admission shared by every detector: a Sheddable request gets 429 when the pool is
+    saturated; Critical and Standard ones always go on (upstream's legacy admission)."""
+
+    def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
+        raise NotImplementedError
+
+    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
+        """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
+        if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
+            raise NoCapacityError("dropping request due to limited backend resources")
+
+
+class SaturationDetector(Sheds):
     TYPE = "saturation-detector"
     Params = SaturationParams
 
@@ -74,11 +87,6 @@ class SaturationDetector(Plugin):
 
     def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
         return utilization(endpoints, now, self.queue, self.kv, self.staleness)
-
-    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
-        """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
-        if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
-            raise NoCapacityError("dropping request due to limited backend resources")
 
 
 def utilization(

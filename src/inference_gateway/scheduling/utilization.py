@@ -20,11 +20,10 @@ from inference_gateway.scheduling.framework import (
     NOW_KEY,
     CycleState,
     Params,
-    Plugin,
     PluginHandle,
 )
-from inference_gateway.scheduling.saturation import Seconds, utilization
-from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
+from inference_gateway.scheduling.saturation import Seconds, Sheds, utilization
+from inference_gateway.scheduling.types import LLMRequest
 
 
 class UtilizationParams(Params):
@@ -34,7 +33,7 @@ class UtilizationParams(Params):
     headroom: float = Field(default=0.0, ge=0.0)
 
 
-class UtilizationDetector(Plugin):
+class UtilizationDetector(Sheds):
     TYPE = "utilization-detector"
     Params = UtilizationParams
 
@@ -57,11 +56,6 @@ class UtilizationDetector(Plugin):
 
     def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
         return self.saturation(endpoints, now) >= 1.0
-
-    def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
-        """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
-        if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
-            raise NoCapacityError("dropping request due to limited backend resources")
 
     def filter(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
