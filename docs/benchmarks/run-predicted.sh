@@ -5,7 +5,7 @@
 # plus two speed classes (half the pods 1.5x slower). Stages are shortened to 20 s after
 # 10 s of warmup (90 s after 30 s for the shared-prefix workloads): lookahead forks every pod
 # at every arrival. Without FULL it runs a subset (26 runs, ~45 min on a busy 2-core
-# machine); the published results are the whole matrix (48 runs, ~65 min):
+# machine); the published results are the whole matrix (48 runs, ~30 min):
 #   FULL=1 sh docs/benchmarks/run-predicted.sh
 set -e
 OUT=docs/benchmarks/predicted
