@@ -4,7 +4,8 @@ The real ``Director`` (built by the EPP's pipeline from the default EndpointPick
 real ``Datastore``) routes and finishes the same chat request again and again, with flow
 control off and on (as ``bench flow-control`` runs it: concurrency gate, usage limit), at 10,
 100 and 1,000 pods. The pods have fresh metrics spread like a busy pool's, with room on
-some, so with flow control on every request takes the fast path: the gate finds room,
+some, and 0-20 requests in flight each (still streaming), so with flow control on every
+request takes the fast path: the gate finds room,
 nothing is queued, and the candidates are narrowed to the pods with room. CPU time
 (``process_time``) per request, best of several interleaved rounds, so that a noisy
 neighbour on a shared machine inflates neither side more than the other.
@@ -68,6 +69,8 @@ def _store(pods: int, rng: random.Random) -> Datastore:
         metrics = Metrics(waiting=waiting, running=rng.randint(8, 64),
                           kv_usage=rng.uniform(0.1, 0.9), updated_at=NOW - 0.02)  # fmt: skip
         store.set_metrics(e.hostport, metrics)
+        for _ in range(rng.randint(0, 20)):  # requests of a busy pool, still streaming
+            store.acquire(e.hostport)
     return store
 
 

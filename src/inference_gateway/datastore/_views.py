@@ -20,6 +20,7 @@ from bisect import bisect_left, insort
 from collections.abc import Iterable
 from itertools import chain
 
+from inference_gateway.datastore._load import InFlightLoad
 from inference_gateway.datastore.objects import PodInfo, PoolInfo
 from inference_gateway.datastore.types import Endpoint, Metrics
 
@@ -81,6 +82,7 @@ class EndpointTable:
         """Live ``ip:port`` -> its cell in every pool that selects it."""
         self.metrics: dict[str, Metrics] = {}
         self.in_flight: dict[str, int] = {}
+        self.load = InFlightLoad()
         self.failures: dict[str, tuple[int, float]] = {}
         self._touched: dict[str, tuple[bool, Endpoint]] = {}
         """``ip:port`` whose liveness changed in this operation -> (live before, a cell)."""
@@ -105,12 +107,14 @@ class EndpointTable:
                 _set(cell, "metrics", metrics)
 
     def add_in_flight(self, hostport: str, delta: int) -> None:
-        count = self.in_flight.get(hostport, 0) + delta
+        old = self.in_flight.get(hostport, 0)
+        count = old + delta
         if count > 0:
             self.in_flight[hostport] = count
         else:
             count = 0
             self.in_flight.pop(hostport, None)
+        self.load.moved(old, count)
         for cell in self._cells.get(hostport, ()):
             _set(cell, "in_flight", count)
 

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from inference_gateway.datastore._load import LoadWatch
 from inference_gateway.datastore._views import NEVER_FAILED, EndpointTable
 from inference_gateway.datastore.objects import (
     ModelInfo,
@@ -259,6 +260,11 @@ class Datastore:
 
     def in_flight(self, hostport: str) -> int:
         return self._table.in_flight.get(hostport, 0)
+
+    def load_watch(self, level: int) -> LoadWatch:
+        """O(1) running totals of the in-flight counts: see ``datastore._load``."""
+        table = self._table
+        return table.load.watch(level, table.in_flight.values())
 
     def record_outcome(self, hostport: str, *, ok: bool, now: float) -> None:
         """One finished request's verdict on the endpoint that served it (passive health).

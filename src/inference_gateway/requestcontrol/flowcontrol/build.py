@@ -61,7 +61,7 @@ def build_flow_hook(
     flow = FlowControl(
         flow_config,
         datastore.endpoints,
-        gate=gate_for(detector),
+        gate=gate_for(detector, datastore),
         usage=usage_limit(config, flow_config, plugins or {}),
         clock=clock,
         metrics=metrics,

@@ -23,14 +23,18 @@ Pure: the caller passes the endpoints and ``now``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.concurrency import ConcurrencyDetector
 from inference_gateway.scheduling.saturation import Detector, SaturationDetector, utilization
 from inference_gateway.scheduling.utilization import UtilizationDetector
+
+
+class LoadWatcher(Protocol):
+    def load_watch(self, level: int) -> Callable[[], tuple[int, int]]: ...
 
 
 class Gate(Protocol):
@@ -62,21 +66,19 @@ class SaturationGate:
     ) -> list[Endpoint]:
         if ceiling < 1.0 and self.saturation(endpoints, now) >= ceiling:
             return []
-        # The per-endpoint rule inlined: this runs for every request on the fast path.
+        # One comprehension (CPython 3.11 runs it about twice as fast as a loop with
+        # append): this runs for every request on the fast path. max(waiting, unseen) <
+        # limit is both under it.
         oldest = now - self.staleness
         kv, limit = self.kv_threshold, max(self.queue_threshold, 1)
-        out = []
-        for e in endpoints:
-            m = e.metrics
-            if m.updated_at < oldest or m.kv_usage > kv:
-                continue
-            waiting = m.waiting
-            unseen = e.in_flight - m.running
-            if unseen > waiting:
-                waiting = unseen
-            if waiting < limit:
-                out.append(e)
-        return out
+        return [
+            e
+            for e in endpoints
+            if (m := e.metrics).updated_at >= oldest
+            and m.kv_usage <= kv
+            and m.waiting < limit
+            and e.in_flight - m.running < limit
+        ]
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +86,17 @@ class ConcurrencyGate:
     max_concurrency: int = 100
     limit: int = 100
     """Per-endpoint hard limit (``maxConcurrency * (1 + headroom)``)."""
+    load: Callable[[], tuple[int, int]] | None = field(default=None, compare=False)
+    """``Datastore.load_watch(limit)``, if any: (in-flight requests across every pool,
+    endpoints at or over the limit), kept as counts change. They bound the candidates'
+    from above, so when they are under the limits every candidate has room and the gate
+    answers in O(1) instead of a pass over the candidates."""
 
     @classmethod
-    def like(cls, detector: ConcurrencyDetector) -> ConcurrencyGate:
-        return cls(detector.max_concurrency, detector.limit)
+    def like(
+        cls, detector: ConcurrencyDetector, load: Callable[[], tuple[int, int]] | None = None
+    ) -> ConcurrencyGate:
+        return cls(detector.max_concurrency, detector.limit, load)
 
     def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
         if not endpoints:
@@ -97,6 +106,10 @@ class ConcurrencyGate:
     def room(
         self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
     ) -> list[Endpoint]:
+        if self.load is not None and endpoints:
+            total, full = self.load()
+            if not full and total < ceiling * len(endpoints) * self.max_concurrency:
+                return endpoints if isinstance(endpoints, list) else list(endpoints)
         counts = [e.in_flight for e in endpoints]
         if not counts or sum(counts) >= ceiling * len(counts) * self.max_concurrency:
             return []
@@ -150,10 +163,12 @@ class UtilizationGate:
         return out
 
 
-def gate_for(detector: Detector) -> Gate:
-    """The dispatch gate with the configured detector's rule and thresholds."""
+def gate_for(detector: Detector, datastore: LoadWatcher | None = None) -> Gate:
+    """The dispatch gate with the configured detector's rule and thresholds (the
+    datastore's running in-flight totals: see ``ConcurrencyGate``)."""
     if isinstance(detector, ConcurrencyDetector):
-        return ConcurrencyGate.like(detector)
+        load = datastore.load_watch(detector.limit) if datastore is not None else None
+        return ConcurrencyGate.like(detector, load)
     if isinstance(detector, UtilizationDetector):
         return UtilizationGate.like(detector)
     assert isinstance(detector, SaturationDetector)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from inference_gateway.datastore import Datastore, PodInfo, PoolInfo
 from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl, Ticket
 from inference_gateway.requestcontrol.flowcontrol.build import (
@@ -268,3 +269,35 @@ def test_utilization_gate_counts_requests_the_pod_has_not_reported() -> None:
     assert [e.name for e in gate.room([quiet, burst], 0.5)] == ["a"]
     assert gate.saturation([quiet, burst], 0.5) == pytest.approx((0.5 + 1.0) / 2)
     assert gate.room([quiet, burst], 0.5, ceiling=0.75) == []
+
+
+def test_the_running_totals_never_change_what_the_concurrency_gate_answers() -> None:
+    """The datastore's running in-flight totals (every pool's) bound the candidates' from
+    above: when the gate answers from them, the pass would have kept every candidate."""
+    rng = random.Random(11)
+    store = Datastore()
+    store.upsert_pool(
+        PoolInfo(name="a", namespace="ns", selector={"app": "a"}, target_ports=(8000,))
+    )
+    for i in range(6):
+        labels = {"app": "a" if i < 4 else "b"}  # two pods outside the pool, also busy
+        store.upsert_pod(PodInfo(name=f"p{i}", namespace="ns", address=f"10.0.0.{i + 1}",
+                                 labels=labels))  # fmt: skip
+    hostports = [f"10.0.0.{i + 1}:8000" for i in range(6)]
+    detector = ConcurrencyDetector("c", ConcurrencyParams(maxConcurrency=10, headroom=0.1))
+    fast, exact = gate_for(detector, store), gate_for(detector)
+    answered_in_o1 = 0
+    for _ in range(2000):
+        hp = rng.choice(hostports)
+        if rng.random() < 0.55 or store.in_flight(hp) == 0:
+            store.acquire(hp)
+        else:
+            store.release(hp)
+        eps = list(store.endpoints("ns/a"))
+        ceiling = rng.choice((1.0, 0.9, 0.5))
+        assert fast.room(eps, 0.0, ceiling) == exact.room(eps, 0.0, ceiling)
+        total, full = store.load_watch(detector.limit)()
+        assert total == sum(store.in_flight(h) for h in hostports)
+        assert full == sum(store.in_flight(h) >= detector.limit for h in hostports)
+        answered_in_o1 += not full and total < ceiling * len(eps) * 10
+    assert answered_in_o1 > 100  # the O(1) answer was exercised
