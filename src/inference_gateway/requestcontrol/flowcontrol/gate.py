@@ -18,7 +18,8 @@ the pool's saturation must stay under it, which keeps headroom for higher bands.
   requests are under ``ceiling`` of its ideal capacity; an endpoint while it is under the
   detector's hard per-endpoint limit.
 
-Pure: the caller passes the endpoints and ``now``.
+Pure: the caller passes the endpoints and ``now``; the one other read is the concurrency
+gate's optional running in-flight totals, which only let it skip its pass.
 """
 
 from __future__ import annotations
