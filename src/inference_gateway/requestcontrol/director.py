@@ -34,9 +34,10 @@ from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADER
 from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.request_ids import RequestIds
 from inference_gateway.requestcontrol.resolve import (
+    candidates_for,
     criticality_for,
-    in_subset,
     pool_for,
+    routed_pool,
     target_for,
 )
 from inference_gateway.requestcontrol.response import ModelRestorer
@@ -147,7 +148,7 @@ class Director:
                 return PendingRoute(self._route_held(routed, names), lambda: flow.cancel(ticket))
             return routed
         except Exception as e:
-            raise self._failed(e, names) from _cause(e)
+            raise self._failed(e, names) from errors.cause_of(e)
 
     def route_now(self, request: IncomingRequest) -> Routed:
         """``route`` for a director with no request-side plugin (tests, benchmarks)."""
@@ -166,13 +167,13 @@ class Director:
             admitted = self._admit(resolved, ext)
             routed = await admitted.wait() if isinstance(admitted, Held) else admitted
         except Exception as e:
-            raise self._failed(e, names) from _cause(e)
+            raise self._failed(e, names) from errors.cause_of(e)
         try:
             answer = await ext.after_route(routed.target_model, routed.endpoints[0])
         except BaseException as e:
-            routed.finish(error=_error_code(e))
+            routed.finish(error=errors.code_of(e))
             if isinstance(e, Exception):
-                raise self._failed(e, names, counted=True) from _cause(e)
+                raise self._failed(e, names, counted=True) from errors.cause_of(e)
             raise
         if answer is not None:
             routed.answer = answer
@@ -184,7 +185,7 @@ class Director:
         try:
             return await held.wait()
         except Exception as e:
-            raise self._failed(e, names) from _cause(e)
+            raise self._failed(e, names) from errors.cause_of(e)
 
     def _admit(self, resolved: _Resolved, ext: RequestExtensions | None) -> Routed | Held:
         """Flow control, when on: schedule now, or ``Held`` until the dispatcher's turn."""
@@ -328,28 +329,13 @@ class Director:
     def _routed_pool(self, request: IncomingRequest) -> PoolInfo | None:
         """The pool named by the route (``POOL_HEADER``), when honoured and present."""
         key = request.headers.get(POOL_HEADER) if self.settings.pool_header else None
-        if not key:
-            return None
-        pool = self.datastore.pool(key)
-        if pool is None:
-            raise errors.service_unavailable(f"pool {key} chosen by the route does not exist")
-        return pool
+        return routed_pool(self.datastore, key) if key else None
 
     def _candidates(
         self, model: str, pool: PoolInfo, request: IncomingRequest
     ) -> Sequence[Endpoint]:
-        endpoints = self.datastore.endpoints(pool.key)
-        if not endpoints:
-            raise errors.service_unavailable(f"no ready endpoints for model {model}")
-        hint = request.subset_hint
-        if hint is None or not self.settings.subset_filter:
-            return endpoints
-        chosen = in_subset(endpoints, hint)
-        if not chosen:
-            raise errors.service_unavailable(
-                f"no ready endpoints for model {model} in the proxy's endpoint subset"
-            )
-        return chosen
+        hint = request.subset_hint if self.settings.subset_filter else None
+        return candidates_for(self.datastore, model, pool, hint)
 
     def _debug_requested(self, headers: Mapping[str, str]) -> bool:
         return self.settings.debug_header and headers.get(DEBUG_HEADER, "").lower() == "true"
@@ -358,17 +344,6 @@ class Director:
 def _abandon(routed: Routed) -> None:
     """A request dispatched after its client left: give its slot back at once."""
     routed.finish(error="cancelled")
-
-
-def _cause(e: Exception) -> BaseException | None:
-    """The cause to chain: the original error behind a 500, else what the error had."""
-    return e.__cause__ if isinstance(e, GatewayError) else e
-
-
-def _error_code(e: BaseException) -> str:
-    if isinstance(e, GatewayError):
-        return e.reason
-    return "cancelled" if not isinstance(e, Exception) else "Internal"
 
 
 def _header_safe(text: str) -> str:

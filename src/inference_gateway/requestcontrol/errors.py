@@ -130,3 +130,16 @@ def service_unavailable(message: str) -> GatewayError:
 
 def internal(message: str = "internal error while routing the request") -> GatewayError:
     return GatewayError(500, message, code="internal_error", reason="Internal")
+
+
+def cause_of(e: Exception) -> BaseException | None:
+    """The cause to chain when ``e`` is raised as a ``GatewayError``: the original error
+    behind a 500, else what the error already had."""
+    return e.__cause__ if isinstance(e, GatewayError) else e
+
+
+def code_of(e: BaseException) -> str:
+    """The error code a request that ended with ``e`` is finished with."""
+    if isinstance(e, GatewayError):
+        return e.reason
+    return "cancelled" if not isinstance(e, Exception) else "Internal"

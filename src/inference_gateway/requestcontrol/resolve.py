@@ -134,3 +134,29 @@ def in_subset(endpoints: Sequence[Endpoint], hint: Sequence[str]) -> list[Endpoi
     """Endpoints whose IP is named by the proxy's subset hint (ports ignored, as upstream)."""
     allowed = {host_of(h.strip()) for h in hint}
     return [e for e in endpoints if e.address in allowed]
+
+
+def routed_pool(datastore: Datastore, key: str) -> PoolInfo:
+    """The pool a route chose by name (body-based routing); 503 when it does not exist."""
+    pool = datastore.pool(key)
+    if pool is None:
+        raise errors.service_unavailable(f"pool {key} chosen by the route does not exist")
+    return pool
+
+
+def candidates_for(
+    datastore: Datastore, model: str, pool: PoolInfo, hint: Sequence[str] | None
+) -> Sequence[Endpoint]:
+    """The pool's endpoints, narrowed to the proxy's subset ``hint`` when there is one;
+    503 when that leaves none."""
+    endpoints = datastore.endpoints(pool.key)
+    if not endpoints:
+        raise errors.service_unavailable(f"no ready endpoints for model {model}")
+    if hint is None:
+        return endpoints
+    chosen = in_subset(endpoints, hint)
+    if not chosen:
+        raise errors.service_unavailable(
+            f"no ready endpoints for model {model} in the proxy's endpoint subset"
+        )
+    return chosen
