@@ -90,12 +90,20 @@ class SaturationDetector(Sheds):
 
 
 def utilization(
-    endpoints: Sequence[Endpoint], now: float, queue: int, kv: float, staleness: float
+    endpoints: Sequence[Endpoint],
+    now: float,
+    queue: int,
+    kv: float,
+    staleness: float,
+    *,
+    unseen: bool = False,
 ) -> float:
     """Upstream v1.5's pool saturation: the mean over endpoints of
     ``max(waiting / queueDepthThreshold, kv / kvCacheUtilThreshold)``, a stale endpoint
     counting 1.0 (an empty pool is 1.0). Usage-limit ceilings compare against it; whether
-    a request may go at all stays the per-endpoint rule of ``is_saturated``."""
+    a request may go at all stays the per-endpoint rule of ``is_saturated``. ``unseen``:
+    waiting is at least the requests the EPP sent since the pod's last scrape
+    (``in_flight - running``), as flow control's gates count it."""
     if not endpoints:
         return 1.0
     oldest = now - staleness
@@ -103,7 +111,11 @@ def utilization(
     total = 0.0
     for e in endpoints:
         m = e.metrics
-        total += 1.0 if m.updated_at < oldest else max(m.waiting / q, m.kv_usage / kv)
+        if m.updated_at < oldest:
+            total += 1.0
+            continue
+        waiting = max(m.waiting, e.in_flight - m.running) if unseen else m.waiting
+        total += max(waiting / q, m.kv_usage / kv)
     return total / len(endpoints)
 
 

@@ -132,17 +132,14 @@ class UtilizationGate:
         return cls(detector.queue, detector.kv, detector.staleness, detector.headroom)
 
     def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
-        if not endpoints:
-            return 1.0
-        oldest, q, kv = now - self.staleness, self.queue_threshold, self.kv_threshold
-        total = 0.0
-        for e in endpoints:
-            m = e.metrics
-            if m.updated_at < oldest:
-                total += 1.0
-            else:
-                total += max(max(m.waiting, e.in_flight - m.running) / q, m.kv_usage / kv)
-        return total / len(endpoints)
+        return utilization(
+            endpoints,
+            now,
+            self.queue_threshold,
+            self.kv_threshold,
+            self.staleness,
+            unseen=True,
+        )
 
     def room(
         self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0
