@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -109,11 +110,15 @@ def test_saturation_gate_applies_a_ceiling_to_upstreams_utilization() -> None:
     assert gate.saturation(eps, 5.0) == 1.0  # stale counts full
 
 
-def test_dispatch_ceiling_stops_at_the_first_band_the_pool_is_over() -> None:
-    class Band:
-        def __init__(self, priority: int, count: int) -> None:
-            self.priority, self.count = priority, count
+@dataclass(frozen=True)
+class Band:
+    """A queue band as ``dispatch_ceiling`` reads it."""
 
+    priority: int
+    count: int
+
+
+def test_dispatch_ceiling_stops_at_the_first_band_the_pool_is_over() -> None:
     usage = reserve(0.9, 0.8)
     assert dispatch_ceiling(usage, [Band(1, 1), Band(0, 5)]) == 1.0
     assert dispatch_ceiling(usage, [Band(1, 0), Band(0, 5), Band(-1, 3)]) == 0.9
@@ -202,12 +207,7 @@ def test_fast_path_and_dispatch_agree_on_random_pools() -> None:
     for _ in range(300):
         eps = pods(*(rng.randint(0, 11) for _ in range(rng.randint(1, 5))))
         for priority in (1, 0, -1):
-
-            class Band:
-                count = 1
-
-            Band.priority = priority  # type: ignore[attr-defined]
-            ceiling = dispatch_ceiling(usage, [Band()])  # type: ignore[list-item]
+            ceiling = dispatch_ceiling(usage, [Band(priority, 1)])
             assert ceiling == usage.ceiling(priority)
             room: Any = gate.room(eps, 0.0, ceiling)
             under = sum(e.in_flight for e in eps) < ceiling * 8 * len(eps)
