@@ -4,7 +4,8 @@
 # probed capacity: every workload on a homogeneous pool and with one pod 2x and 3x slower,
 # plus two speed classes (half the pods 1.5x slower). Stages are shortened to 20 s after
 # 10 s of warmup (90 s after 30 s for the shared-prefix workloads): lookahead forks every pod
-# at every arrival. Without FULL it runs a subset (26 runs, ~45 min on a busy 2-core
+# at every arrival. multi-lora gets 60 s stages: its p90 is set by the few requests that
+# wait seconds for a LoRA slot, and over 20 s it moved 10-30 % with the seed. Without FULL it runs a subset (26 runs, ~45 min on a busy 2-core
 # machine); the published results are the whole matrix (48 runs, ~30 min):
 #   FULL=1 sh docs/benchmarks/run-predicted.sh
 set -e
@@ -13,6 +14,7 @@ run() {  # workload seed dir-suffix [heterogeneous options]
     w=$1; s=$2; d=$3; shift 3
     [ -f "$OUT/$w-$d-s$s/results.json" ] && return 0
     case $w in shared-prefix*) t="--stage-seconds 90 --warmup-seconds 30" ;;
+        multi-lora) t="--stage-seconds 60 --warmup-seconds 10" ;;
         *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
     # shellcheck disable=SC2086
     inference-gateway bench policies --workload "$w" --pods 4 --seed "$s" $t \

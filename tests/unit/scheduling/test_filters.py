@@ -115,6 +115,23 @@ def test_lora_affinity_filter(target: str, threshold: float, expected: list[str]
     assert names(f.filter(make_request(target=target), LORA_EPS, {})) == expected
 
 
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [
+        ("sql", ["p0", "p1", "p2"]),  # p3 is full without it: only there would it wait
+        ("code", ["p0", "p2", "p3"]),  # in the pool's order, not group by group
+        ("new", ["p0", "p2"]),
+    ],
+)
+def test_lora_affinity_filter_union_drops_only_where_the_adapter_would_wait(
+    target: str, expected: list[str]
+) -> None:
+    f = LoraAffinityFilter("l", LoraAffinityParams(union=True), handle())
+    assert names(f.filter(make_request(target=target), LORA_EPS, {})) == expected
+    full = [make_endpoint("p0", adapters={"a"}, max_adapters=1), make_endpoint("p1")]
+    assert f.filter(make_request(target="b"), full, {}) == []
+
+
 def test_lora_affinity_filter_returns_nothing_without_affinity_or_slots() -> None:
     f = LoraAffinityFilter("l", LoraAffinityParams(), handle())
     full = [make_endpoint("p0", adapters={"a"}, max_adapters=1), make_endpoint("p1")]

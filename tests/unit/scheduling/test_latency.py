@@ -105,6 +105,30 @@ def test_learns_a_slow_pod_within_a_bounded_number_of_requests() -> None:
     assert scores[0] < min(scores[1:])
 
 
+@pytest.mark.parametrize(("holder_speed", "moves"), [(1.0, False), (3.0, True)])
+def test_an_adapter_moves_off_its_pod_only_when_that_pod_is_much_slower(
+    holder_speed: float, moves: bool
+) -> None:
+    """A free slot elsewhere costs a load and the slot (``coldSlotCost``): worth it to leave
+    a 3x slower pod, not an equal one."""
+    holder = make_endpoint("p0", adapters=["a"], max_adapters=2)
+    free = make_endpoint("p1", max_adapters=2)
+    lp = _predictor()
+    _serve(lp, [holder, free], {"p0": holder_speed, "p1": 1.0}, n=10)
+    _teach_adapter(lp, "a", holder)
+    stay, move = lp.predict(make_request(target="a"), [holder, free], {})
+    assert move[0][4] == 1.0 and stay[0][4] == 0.0  # cold on the free pod only
+    assert (move[5] < stay[5]) is moves
+    assert lp.costs(make_request(target="a"), [holder, free], {}) == pytest.approx(
+        [stay[5], move[5]], rel=1e-12
+    )
+    without = _predictor(coldSlotCost=0.0)
+    _serve(without, [holder, free], {"p0": holder_speed, "p1": 1.0}, n=10)
+    _teach_adapter(without, "a", holder)
+    cheap = without.predict(make_request(target="a"), [holder, free], {})[1][5]
+    assert move[5] - cheap == pytest.approx(move[3] * (lp.output_tokens - 1.0), rel=1e-9)
+
+
 def test_a_slow_pod_that_recovers_is_followed() -> None:
     pods = [make_endpoint("p0"), make_endpoint("p1")]
     lp = _predictor()
@@ -307,6 +331,71 @@ def test_requests_waiting_for_a_lora_slot_are_not_a_queue_ahead() -> None:
     cold_req = make_request(target="c")
     ((*_, behind, _),) = lp.predict(cold_req, [lora_wait], {})
     assert behind > 0.0
+
+
+def test_an_adapter_that_only_waits_at_a_pod_is_cold_there() -> None:
+    """Its requests wait for a slot like those of an adapter not there at all, behind the
+    queue, instead of counting as loaded."""
+    lp = _predictor()
+    _teach_adapter(lp, "a", make_endpoint("p9", adapters=["a"], max_adapters=2))
+    waits = make_endpoint(
+        "p0", adapters=["b", "c"], waiting_adapters=["a"], max_adapters=2,
+        waiting=4, running=8, in_flight=12,
+    )  # fmt: skip
+    runs = make_endpoint(
+        "p1", adapters=["a", "c"], waiting_adapters=["a"], max_adapters=2,
+        waiting=4, running=8, in_flight=12,
+    )  # fmt: skip
+    req = make_request(target="a")
+    (waiting_here, running_here) = lp.predict(req, [waits, runs], {})
+    assert waiting_here[0][4:] == (1.0, 1.0)  # cold, every slot busy
+    assert running_here[0][4:] == (0.0, 0.0)
+    assert waiting_here[4] > 0.0  # queues behind the slot waiters
+    assert waiting_here[5] > running_here[5]
+    assert lp.costs(req, [waits, runs], {}) == pytest.approx(
+        [waiting_here[5], running_here[5]], rel=1e-12
+    )
+
+
+def test_waiters_whose_adapters_all_run_are_a_queue_ahead() -> None:
+    """Requests that wait with a running adapter wait for batch or KV room, in order."""
+    lp = _predictor()
+    _teach_adapter(lp, "a", make_endpoint("p9", adapters=["a"], max_adapters=2))
+    full = make_endpoint(
+        "p0", adapters=["a", "b"], waiting_adapters=["a", "b"], max_adapters=2,
+        waiting=8, running=20, in_flight=28,
+    )  # fmt: skip
+    ((*_, queued, cost),) = lp.predict(make_request(target="a"), [full], {})
+    assert queued > 0.0
+    assert lp.costs(make_request(target="a"), [full], {}) == pytest.approx([cost], rel=1e-12)
+
+
+def test_a_blocked_adapter_goes_where_a_running_one_drains_first() -> None:
+    """Every slot busy on both pods: the slot frees first where a running adapter has the
+    fewest of the gateway's requests left, and those counts follow picks and responses."""
+    lp = _predictor()
+    _teach_adapter(lp, "c", make_endpoint("p9", adapters=["c"], max_adapters=2))
+    pods = [make_endpoint(f"p{i}", adapters=["a", "b"], max_adapters=2) for i in range(2)]
+    picks = {"p0": ["a"] * 4 + ["b"] * 4, "p1": ["a"] * 4 + ["b"]}
+    for pod in pods:
+        for i, target in enumerate(picks[pod.name]):
+            req = replace(make_request(target=target), request_id=f"{pod.name}-{i}")
+            state: CycleState = {}
+            lp.score(req, [pod], state)
+            lp.on_picked(req, pod, state)
+    cold = make_request(target="c")
+    first, second = lp.predict(cold, pods, {})
+    assert second[4] < first[4]  # p1's one "b" request finishes before p0's four
+    assert lp.costs(cold, pods, {}) == pytest.approx([first[5], second[5]], rel=1e-12)
+    for i in range(4, 8):  # p0's "b" requests finish
+        lp.observe_response(
+            f"p0-{i}", "p0", ttft=0.05, tpot=0.01, prompt_tokens=10, completion_tokens=20,
+            now=NOW,
+        )  # fmt: skip
+    first, second = lp.predict(cold, pods, {})
+    assert first[4] < second[4]  # now "b" holds no request on p0 at all
+    lp.forget("p1")
+    assert lp._flights == {"p0": {"a": 4}, "p9": {"c": 1}}
 
 
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])

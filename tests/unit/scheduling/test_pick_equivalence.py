@@ -2,7 +2,9 @@
 
 The digests below were recorded from the scheduler before the pick-cost work of issue 17
 (commit 532be62's plugins, framework and latency model), whose ``predicted`` results were
-being benchmarked at the time. Each scenario runs a built-in config over a seeded, changing
+being benchmarked at the time; the ``predicted`` ones were re-recorded when its LoRA
+pricing changed on purpose (a waiting adapter is cold, the wait for a busy slot, the cost
+of taking one, and the ``union`` affinity filter). Each scenario runs a built-in config over a seeded, changing
 pool (in-flight counts that follow the picks, fresh metrics snapshots, failures, stale
 scrapes, pods leaving) and a seeded request mix (adapters, criticalities, shared prefixes,
 SLO headers), and feeds every response back to the learning plugins with a lag, as the
@@ -179,10 +181,10 @@ def trace(config: str, pods: int, *, seed: int = 0, steps: int = 800) -> str:
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "60e5cf35c3d9da32becd16cbddbbe8d4c161b0fd3cd2e570a76f595bfb554b8e",
-    ("predicted", 40, 0): "fae448111485b2255151ed7354fd158c64c718e3dd622a862201e2c17f61f170",
-    ("predicted", 40, 1): "8b03cadec819c6dd5d4dc4a52e5095c6fea655a1681da53eec7b9c69617e8c3e",
-    ("predicted", 130, 0): "880c46f11433cc89bed8dcceb8819be04e39c1c6199efe280027773db829f010",
+    ("predicted", 7, 0): "84cdde8556826e8232c8c16ac69f05d122ef07972517df45373a6dad59449031",
+    ("predicted", 40, 0): "19fa46498adaec680f1db085053af38fb121eaa0a28d78d3cacd860d3d8696ad",
+    ("predicted", 40, 1): "e116f9e1bd3ee4014b3acfecc630dca06b15008d83106f244dbd66d50547ff4d",
+    ("predicted", 130, 0): "0deae9419277e3b00a8f06602bfdf45c6f3333923212ac31c9d4f99f70880b0e",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
@@ -215,16 +217,24 @@ def reference_costs(
         tpot = speed * (c0 + c1 / 100.0 * flight + c2 * m.kv_usage + c3 / 10.0 * mw)
         if tpot < lp.tpot.floor:
             tpot = lp.tpot.floor
-        blocked = len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters
+        blocked = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
         queue_wait = lora_queue = 0.0
         if mw:
             queue_wait = (mw + max(0, flight - m.running - mw)) * tpot * n_out / (m.running or 1)
-            if m.waiting_adapters:
+            if m.waiting_adapters - m.running_adapters:
                 queue_wait, lora_queue = 0.0, queue_wait
         ext = lp.params.externality * n_out / 2.0 * flight * speed
         kv_slots = m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0
         base = a0 + a2 / 100.0 * flight + a3 / 10.0 * mw
-        cold = s_ttft * (a5 + a6 * blocked) + lora_queue
+        k_drain = 0.0
+        if blocked and m.running_adapters:
+            per = lp._flights.get(e.name)
+            k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
+            k_drain = k / (k + 1.0)
+        slot, cold_slot = lp.params.slotWait, lp.params.coldSlotCost
+        cold = (
+            s_ttft * (a5 + a6 * blocked) + lora_queue + (slot * k_drain + cold_slot) * tpot * n_out
+        )
         rest = queue_wait + tpot * n_out + ext * (c1 / 100.0)
         ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
         if shares:
@@ -233,7 +243,7 @@ def reference_costs(
             ttft = s_ttft * (base + a1_tokens)
         if ttft < lp.ttft.floor:
             ttft = lp.ttft.floor
-        if lora and request.target_model not in m.running_adapters | m.waiting_adapters:
+        if lora and request.target_model not in m.running_adapters:
             ttft += cold
         out.append(ttft + rest + ext_kv * per_request)
     return out

@@ -9,7 +9,9 @@ the model with nearly every response, which makes those terms stale at almost ev
 so the first pick after the model learned computes each cost in one pass without building
 the cache, and only a second pick with the same model fills it. Both paths read what
 depends on the endpoint alone (``Load``) from a cache kept across model versions, until the
-endpoint's metrics snapshot (swapped whole per scrape) or in-flight count changes.
+endpoint's metrics snapshot (swapped whole per scrape) or in-flight count changes. The
+LoRA slot wait reads the predictor's own pending requests per pod and adapter, so the
+predictor drops an endpoint's entries whenever those move (``drop``).
 
 Both paths evaluate every expression in the association the first cached version did,
 only with constants hoisted: a recorded-picks test holds scores fixed bit for bit.
@@ -24,10 +26,12 @@ from inference_gateway.datastore.types import Endpoint, Metrics
 MAX_TERMS = 65536
 """Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
 
-Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str]]
+Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str], float]
 """(metrics, in-flight, KV use, waiting, requests queued ahead, running (1 if none),
 whether some wait for a LoRA slot, whether every adapter slot is busy, KV slots (0 when
-unknown), resident adapters) of one endpoint: what its cost needs besides the model."""
+unknown), running adapters, k/(k+1) for the fewest (k) in-flight requests of a running
+adapter when every slot is busy, else 0) of one endpoint: what its cost needs besides the
+model."""
 
 Model = tuple[
     tuple[float, float, float, float, float, float],
@@ -35,19 +39,27 @@ Model = tuple[
     float,
     Callable[[str, float], float],
     Callable[[str, float], float],
+    tuple[float, float],
 ]
 """One version of the model as the costs read it: TPOT (c0, c1/100, c2, c3/10, floor,
 output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the externality per
-in-flight request at unit speed, and the TPOT and TTFT speed lookups."""
+in-flight request at unit speed, the TPOT and TTFT speed lookups, and the LoRA slot terms: the
+weight of the wait for a busy slot, and what taking a slot costs, in service times."""
 
 Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
 """(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
 cost's request-independent rest (queue wait, decode, externality at no KV share), the
-externality per token of this request's KV share, resident adapters) of one endpoint."""
+externality per token of this request's KV share, running adapters) of one endpoint."""
 
 
-def load_of(e: Endpoint) -> Load:
+def load_of(e: Endpoint, flights: Mapping[str, Mapping[str, int]]) -> Load:
     m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
+    blocked = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
+    drain = 0.0
+    if blocked and m.running_adapters:
+        per = flights.get(e.name)
+        k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
+        drain = k / (k + 1.0)
     return (
         m,
         flight,
@@ -55,16 +67,24 @@ def load_of(e: Endpoint) -> Load:
         mw,
         mw + max(0, flight - m.running - mw),
         m.running or 1,
-        bool(m.waiting_adapters),
-        len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters,
+        bool(m.waiting_adapters - m.running_adapters),
+        blocked,
         m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0,
-        m.running_adapters | m.waiting_adapters,
+        m.running_adapters,
+        drain,
     )
 
 
 def terms_of(load: Load, name: str, model: Model) -> Terms:
-    m, flight, kv, mw, queued, running, lora_waits, blocked, kv_slots, active = load
-    (c0, c1, c2, c3, f_tpot, n_out), (a0, a2, a3, a5, a6), ext0, tpot_speed, ttft_speed = model
+    m, flight, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain = load
+    (
+        (c0, c1, c2, c3, f_tpot, n_out),
+        (a0, a2, a3, a5, a6),
+        ext0,
+        tpot_speed,
+        ttft_speed,
+        (slot, cold_slot),
+    ) = model
     speed = tpot_speed(name, 1.0)
     s_ttft = ttft_speed(name, 1.0)
     tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * mw)
@@ -81,7 +101,7 @@ def terms_of(load: Load, name: str, model: Model) -> Terms:
         flight,
         a0 + a2 * flight + a3 * mw,
         s_ttft,
-        s_ttft * (a5 + a6 * blocked) + lora_queue,
+        s_ttft * (a5 + a6 * blocked) + lora_queue + (slot * k_drain + cold_slot) * tpot * n_out,
         queue_wait + tpot * n_out + ext * c1,
         ext * c2 / kv_slots if kv_slots else 0.0,
         active,
@@ -99,6 +119,11 @@ class CostCache:
         self.model: Model | None = None
         self.version = -1
 
+    def drop(self, name: str) -> None:
+        """Forget one endpoint's load and terms: its pending requests per adapter moved."""
+        self.loads.pop(name, None)
+        self.terms.pop(name, None)
+
     def costs(
         self,
         endpoints: Sequence[Endpoint],
@@ -107,6 +132,7 @@ class CostCache:
         *,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
+        flights: Mapping[str, Mapping[str, int]],
     ) -> list[float]:
         """Predicted cost per endpoint; ``request`` is (TTFT floor, a1 x prompt kilotokens,
         per-request tokens, whether the target is a known adapter, the target)."""
@@ -115,10 +141,10 @@ class CostCache:
         if version != self.version or self.model is None:
             self.version, self.model = version, model_of()
             self.terms.clear()
-            return self._one_pass(endpoints, self.model, request, shares)
+            return self._one_pass(endpoints, self.model, request, shares, flights)
         if len(self.terms) > MAX_TERMS:
             self.terms.clear()
-        return self._cached(endpoints, self.model, request, shares)
+        return self._cached(endpoints, self.model, request, shares, flights)
 
     def _cached(
         self,
@@ -126,6 +152,7 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
+        flights: Mapping[str, Mapping[str, int]],
     ) -> list[float]:
         f_ttft, a1_tokens, per_request, lora, target = request
         terms, loads = self.terms, self.loads
@@ -138,7 +165,7 @@ class CostCache:
             if t is None or t[0] is not m or t[1] != flight:
                 load = loads.get(name)
                 if load is None or load[0] is not m or load[1] != flight:
-                    load = loads[name] = load_of(e)
+                    load = loads[name] = load_of(e, flights)
                 t = terms[name] = terms_of(load, name, model)
             _, _, base, s_ttft, cold, rest, ext_kv, active = t
             if shares_get:
@@ -158,10 +185,18 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
+        flights: Mapping[str, Mapping[str, int]],
     ) -> list[float]:
         """``terms_of`` and ``_cached`` fused, expression for expression."""
         f_ttft, a1_tokens, per_request, lora, target = request
-        (c0, c1, c2, c3, f_tpot, n_out), (a0, a2, a3, a5, a6), ext0, tpot_speed, ttft_speed = model
+        (
+            (c0, c1, c2, c3, f_tpot, n_out),
+            (a0, a2, a3, a5, a6),
+            ext0,
+            tpot_speed,
+            ttft_speed,
+            (slot, cold_slot),
+        ) = model
         loads = self.loads
         out: list[float] = []
         append = out.append
@@ -170,8 +205,8 @@ class CostCache:
             name, m, flight = e.name, e.metrics, e.in_flight
             load = loads.get(name)
             if load is None or load[0] is not m or load[1] != flight:
-                load = loads[name] = load_of(e)
-            _, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active = load
+                load = loads[name] = load_of(e, flights)
+            _, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain = load
             speed = tpot_speed(name, 1.0)
             s_ttft = ttft_speed(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * mw)
@@ -191,7 +226,11 @@ class CostCache:
             if ttft < f_ttft:
                 ttft = f_ttft
             if lora and target not in active:
-                ttft += s_ttft * (a5 + a6 * blocked) + lora_queue
+                ttft += (
+                    s_ttft * (a5 + a6 * blocked)
+                    + lora_queue
+                    + (slot * k_drain + cold_slot) * tpot * n_out
+                )
             ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
             append(ttft + (queue_wait + tpot * n_out + ext * c1) + ext_kv * per_request)
         return out

@@ -30,10 +30,10 @@ cost is predicted e2e plus the delay this request adds to those in flight there.
 class Pending:
     """A picked request awaiting its response: where it went and what was predicted."""
 
-    __slots__ = ("cand", "pod", "ttft_seen")
+    __slots__ = ("cand", "pod", "target", "ttft_seen")
 
-    def __init__(self, pod: str, cand: Candidate) -> None:
-        self.pod, self.cand, self.ttft_seen = pod, cand, False
+    def __init__(self, pod: str, cand: Candidate, target: str = "") -> None:
+        self.pod, self.cand, self.target, self.ttft_seen = pod, cand, target, False
 
 
 class Predictor(Protocol):
@@ -64,6 +64,13 @@ class LatencyParams(Params):
     """Prior of the output length until completions have been observed."""
     externality: float = Field(default=1.0, ge=0.0)
     """Weight of the delay a request adds to those already on a pod (0: only its own)."""
+    slotWait: float = Field(default=1.0, ge=0.0)
+    """Weight of the expected wait for a LoRA slot to free on a pod whose slots are all
+    busy, from the gateway's own in-flight requests per running adapter (0: none)."""
+    coldSlotCost: float = Field(default=1.0, ge=0.0)
+    """What loading a cold adapter costs the requests that will later need that slot, in
+    service times (TPOT x expected output) of this request (0: nothing). It keeps an
+    adapter where it is unless the pods holding it are that much worse."""
     speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
     maxPending: int = Field(default=65536, ge=1)

@@ -6,7 +6,8 @@ online (``scheduling.latency_model``): a shared linear shape over what the EPP k
 time, times a per-pod speed learned from the responses it streams. Features per candidate:
 the gateway's own in-flight count (exact, never stale), the scraped queue and KV use, the
 prompt's uncached tokens (prompt length at 4 characters per token, minus the share the
-prefix scorer says the pod holds) and whether the request's LoRA adapter is cold there, or
+prefix scorer says the pod holds) and whether the request's LoRA adapter is cold there (not
+running: one that only waits for a slot waits like a cold one), or
 cold with every adapter slot busy.
 
 Without SLO headers the score is predicted end-to-end time (TTFT + TPOT x expected output
@@ -68,6 +69,8 @@ class LatencyPredictor(Plugin):
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
         self._pending: dict[str, Pending] = {}
+        self._flights: dict[str, dict[str, int]] = {}
+        """Pending requests per pod and target model: which adapters will drain first."""
         self._cache = CostCache()
         self._version = 0
         """Bumped whenever the model learns: cached per-endpoint terms are then stale."""
@@ -101,6 +104,7 @@ class LatencyPredictor(Plugin):
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
         n_out = max(0.0, self.output_tokens - 1.0)
         ext_half = self.params.externality * n_out / 2.0
+        slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
         per_request = tokens * 1000.0 + n_out
         out: list[Candidate] = []
         for e in endpoints:
@@ -111,9 +115,9 @@ class LatencyPredictor(Plugin):
             waiting = m.waiting / 10.0
             kv = m.kv_usage
             cold = blocked = 0.0
-            if lora and target not in m.running_adapters and target not in m.waiting_adapters:
+            if lora and target not in m.running_adapters:
                 cold = 1.0
-                if len(m.running_adapters) + len(m.waiting_adapters) >= m.max_adapters:
+                if len(m.running_adapters | m.waiting_adapters) >= m.max_adapters:
                     blocked = 1.0
             speed = speed_tpot(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
@@ -126,20 +130,33 @@ class LatencyPredictor(Plugin):
                 ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
             # Queueing is structural, not learned: each request queued ahead waits for a
             # batch slot, and one frees every (predicted service time / batch) seconds.
-            # When some wait for a LoRA slot, vLLM serves requests whose adapter is loaded
-            # (or that need none) ahead of them: only a request whose own adapter is cold
-            # queues behind them; for the others the learned waiting term prices the rest.
+            # When some wait for a LoRA slot (their adapter is not running), vLLM serves
+            # requests whose adapter is loaded (or that need none) ahead of them: only a
+            # request whose own adapter is cold queues behind them; for the others the
+            # learned waiting term prices the rest. Waiters whose adapters all run wait for
+            # batch or KV room, in order, like any queue.
             queue_wait = 0.0
-            if m.waiting and (not m.waiting_adapters or cold):
+            if m.waiting and (cold or not m.waiting_adapters - m.running_adapters):
                 queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
                 queue_wait = queued * tpot * n_out / (m.running or 1)
                 ttft += queue_wait
+            # A cold adapter with every slot busy waits until a running one drains: the
+            # one with the fewest of the gateway's requests, k/(k+1) of an output away.
+            if blocked and slot and m.running_adapters:
+                per = self._flights.get(name)
+                k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
+                wait = slot * (k / (k + 1.0)) * tpot * n_out
+                queue_wait += wait
+                ttft += wait
             # What this request costs the ones already there: each of them decodes its
             # remaining tokens (half an output on average) one marginal step slower.
             blocks, block_size = m.num_blocks, m.block_size
             kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
             slower = speed * (c1 / 100.0 + c2 * kv_share)
             cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
+            if cold:
+                # Loading it takes a slot that later requests of other adapters may need.
+                cost += cold_slot * tpot * n_out
             out.append(
                 (
                     (1.0, uncached, flight, waiting, cold, blocked),
@@ -163,6 +180,7 @@ class LatencyPredictor(Plugin):
             self.params.externality * n_out / 2.0,
             self.tpot.speeds.factors.get,
             self.ttft.speeds.factors.get,
+            (self.params.slotWait, self.params.coldSlotCost),
         )
 
     def costs(
@@ -181,6 +199,7 @@ class LatencyPredictor(Plugin):
             self._model,
             request=(self.ttft.floor, a1_tokens, per_request, lora, request.target_model),
             shares=shares,
+            flights=self._flights,
         )
 
     def score(
@@ -237,10 +256,27 @@ class LatencyPredictor(Plugin):
             self._adapters.add(target)
         (cand,) = self.predict(request, [endpoint], cycle_state)
         pending = self._pending
-        pending.pop(request.request_id, None)
-        pending[request.request_id] = Pending(endpoint.name, cand)
+        self._settle(pending.pop(request.request_id, None))
+        pending[request.request_id] = Pending(endpoint.name, cand, target)
+        per = self._flights.setdefault(endpoint.name, {})
+        per[target] = per.get(target, 0) + 1
+        self._cache.drop(endpoint.name)
         if len(pending) > self.params.maxPending:
-            del pending[next(iter(pending))]
+            self._settle(pending.pop(next(iter(pending))))
+
+    def _settle(self, done: Pending | None) -> None:
+        if done is None:
+            return
+        self._cache.drop(done.pod)
+        per = self._flights.get(done.pod)
+        if per is not None:
+            n = per.get(done.target, 0) - 1
+            if n > 0:
+                per[done.target] = n
+            else:
+                per.pop(done.target, None)
+                if not per:
+                    del self._flights[done.pod]
 
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
@@ -265,6 +301,8 @@ class LatencyPredictor(Plugin):
             rate = max(0.001, 1.0 / self._outputs_seen)
             self.output_tokens += rate * (completion_tokens - self.output_tokens)
         found = self._pending.pop(request_id, None) if final else self._pending.get(request_id)
+        if final:
+            self._settle(found)
         if found is None or found.pod != endpoint_name:
             return
         x_ttft, x_tpot, _, _, queue_wait, _ = found.cand
@@ -277,6 +315,7 @@ class LatencyPredictor(Plugin):
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds and cached load."""
         self._version += 1
-        self._cache.loads.pop(endpoint_name, None)
+        self._cache.drop(endpoint_name)
+        self._flights.pop(endpoint_name, None)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)

@@ -3,7 +3,10 @@
 The filter is the legacy "soft affinity": servers with the adapter resident (running or
 waiting) win with probability ``threshold`` (0.999), otherwise servers with a free adapter
 slot, so a small share of traffic still spreads an adapter to new servers. When neither
-group exists it returns nothing, and a decision tree treats that as failure.
+group exists it returns nothing, and a decision tree treats that as failure. With ``union``
+(our own parameter) it keeps both groups and drops only the servers where the adapter
+would wait for a slot: for a scorer that prices a cold adapter (``latency-predictor``), so
+that an adapter held only by a slow or swamped server can move.
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from inference_gateway.scheduling.types import LLMRequest
 class LoraAffinityParams(Params):
     threshold: float = Field(default=0.999, ge=0.0, le=1.0)
     """Probability of choosing the affinity group when both groups are non-empty."""
+    union: bool = False
+    """Keep both groups together (our own): only pods where the adapter would wait for a
+    slot are dropped, and a scorer that prices a cold adapter weighs the rest."""
 
 
 class LoraAffinityFilter(Plugin):
@@ -31,6 +37,7 @@ class LoraAffinityFilter(Plugin):
         super().__init__(name, params, handle)
         assert isinstance(params, LoraAffinityParams)
         self.threshold = params.threshold
+        self.union = params.union
         self.rng: random.Random = handle.rng
 
     def filter(
@@ -39,12 +46,17 @@ class LoraAffinityFilter(Plugin):
         target = request.target_model
         affinity: list[Endpoint] = []
         available: list[Endpoint] = []
+        both: list[Endpoint] = []
         for e in endpoints:
             m = e.metrics
             if target in m.running_adapters or target in m.waiting_adapters:
                 affinity.append(e)
+                both.append(e)
             elif len(m.running_adapters) + len(m.waiting_adapters) < m.max_adapters:
                 available.append(e)
+                both.append(e)
+        if self.union:
+            return both
         if affinity and available:
             return affinity if self.rng.random() < self.threshold else available
         return affinity or available
