@@ -4,12 +4,13 @@ The digests below were recorded from the scheduler before the pick-cost work of 
 (commit 532be62's plugins, framework and latency model), whose ``predicted`` results were
 being benchmarked at the time; the ``predicted`` ones were re-recorded when its LoRA
 pricing changed on purpose (a waiting adapter is cold, the wait for a busy slot, the cost
-of taking one, and the ``union`` affinity filter). Each scenario runs a built-in config over a seeded, changing
-pool (in-flight counts that follow the picks, fresh metrics snapshots, failures, stale
-scrapes, pods leaving) and a seeded request mix (adapters, criticalities, shared prefixes,
-SLO headers), and feeds every response back to the learning plugins with a lag, as the
-gateway does. It hashes every pick, every scorer's score of every candidate (bit for bit,
-through ``float.hex``), every filter step and, at the end, the predictor's learned state.
+of taking one, and the ``union`` affinity filter). Each scenario runs a built-in config
+over a seeded, changing pool (in-flight counts that follow the picks, fresh metrics
+snapshots, failures, stale scrapes, pods leaving) and a seeded request mix (adapters,
+criticalities, shared prefixes, SLO headers), and feeds every response back to the
+learning plugins with a lag, as the gateway does. It hashes every pick, every scorer's
+score of every candidate (bit for bit, through ``float.hex``), every filter step and, at
+the end, the predictor's learned state.
 A changed digest means a changed decision or score: find out why before re-recording.
 The latency predictor's costs, the most intricate arithmetic, are also compared bit for bit
 with the code they replaced, kept here, on random pools (hypothesis).
