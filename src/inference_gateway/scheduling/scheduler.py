@@ -74,6 +74,26 @@ def _clamp(scores: Sequence[float]) -> Sequence[float]:
     return [s if 0.0 <= s <= 1.0 else (1.0 if s > 1.0 else 0.0) for s in scores]
 
 
+def _weighted_sum(
+    columns: Sequence[Sequence[float]], weights: Sequence[float], n: int
+) -> list[float]:
+    """totals[i] = ((w1 * s1[i]) + w2 * s2[i]) + ..., in one pass for up to three scorers
+    (the built-in profiles). A weight of 1 multiplies exactly, so it adds s[i] as is."""
+    if len(columns) == 3:
+        (a, b, c), (wa, wb, wc) = columns, weights
+        return [wa * x + wb * y + wc * z for x, y, z in zip(a, b, c, strict=True)]
+    if len(columns) == 2:
+        (a, b), (wa, wb) = columns, weights
+        return [wa * x + wb * y for x, y in zip(a, b, strict=True)]
+    if not columns:
+        return [0.0] * n
+    w = weights[0]
+    totals = [w * s for s in columns[0]]
+    for scores, w in zip(columns[1:], weights[1:], strict=True):
+        totals = [t + w * s for t, s in zip(totals, scores, strict=True)]
+    return totals
+
+
 class PluginScheduler:
     """Implements ``scheduling.types.Scheduler``; build it with ``build_scheduler``."""
 
@@ -181,8 +201,7 @@ class PluginScheduler:
             if not endpoints:
                 raise NoCapacityError(f"no endpoints left after filter {f.name!r}")
         per_scorer: list[tuple[str, Sequence[float]]] = []
-        totals: list[float] = [0.0] * len(endpoints)
-        for scorer, weight in profile.scorers:
+        for scorer, _ in profile.scorers:
             scores = _clamp(
                 self._call("scorer", scorer, scorer.score, request, endpoints, cycle_state)
             )
@@ -190,15 +209,10 @@ class PluginScheduler:
                 raise ValueError(
                     f"scorer {scorer.name!r}: {len(scores)} scores, {len(endpoints)} endpoints"
                 )
-            # totals[i] = ((w1 * s1[i]) + w2 * s2[i]) + ..., a weight of 1 adding s[i] as is.
-            w = float(weight)
-            if not per_scorer:
-                totals = list(scores) if weight == 1.0 else [w * s for s in scores]
-            elif weight == 1.0:
-                totals = [t + s for t, s in zip(totals, scores, strict=True)]
-            else:
-                totals = [t + w * s for t, s in zip(totals, scores, strict=True)]
             per_scorer.append((scorer.name, scores))
+        totals = _weighted_sum(
+            [s for _, s in per_scorer], [float(w) for _, w in profile.scorers], len(endpoints)
+        )
         picked = self._call(
             "picker", profile.picker, profile.picker.pick, request, endpoints, totals, cycle_state
         )

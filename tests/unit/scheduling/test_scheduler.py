@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.registry import Registry
-from inference_gateway.scheduling.scheduler import PluginScheduler, build_scheduler
+from inference_gateway.scheduling.scheduler import PluginScheduler, _weighted_sum, build_scheduler
 from inference_gateway.scheduling.types import Criticality, NoCapacityError, NoEndpointsError
 from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request
 
@@ -188,3 +188,15 @@ def test_always_returns_a_member_or_no_capacity(
         return
     assert decision.endpoints
     assert all(any(e is x for x in eps) for e in decision.endpoints)
+
+
+@pytest.mark.parametrize("scorers", range(6))
+def test_weighted_sum_adds_scorer_by_scorer_bit_for_bit(scorers: int) -> None:
+    """The one-pass sums equal ((w1 * s1) + w2 * s2) + ..., the order the digests pin."""
+    rng = random.Random(scorers)
+    columns = [[rng.choice((0.0, 1.0, rng.random())) for _ in range(50)] for _ in range(scorers)]
+    weights = [rng.choice((1.0, 2.0, 0.3, rng.uniform(0.0, 9.0))) for _ in range(scorers)]
+    expected = [0.0] * 50
+    for k, (scores, w) in enumerate(zip(columns, weights, strict=True)):
+        expected = [w * s if k == 0 else t + w * s for t, s in zip(expected, scores, strict=True)]
+    assert [x.hex() for x in _weighted_sum(columns, weights, 50)] == [x.hex() for x in expected]
