@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.explain import format_explanation
-from inference_gateway.scheduling.framework import NOTES_KEY, CycleState, PluginHandle
+from inference_gateway.scheduling.framework import NOTES_KEY, NOW_KEY, CycleState, PluginHandle
 from inference_gateway.scheduling.latency_model import Rls, SpeedTable
 from inference_gateway.scheduling.observe import ResponseObserver, observers
 from inference_gateway.scheduling.plugins._latency_parts import LatencyParams
@@ -136,6 +136,36 @@ def test_a_slow_pod_that_recovers_is_followed() -> None:
     _serve(lp, pods, {"p0": 1.0, "p1": 1.0}, n=40)
     cands = lp.predict(make_request(), pods, {})
     assert cands[0][3] / cands[1][3] == pytest.approx(1.0, rel=0.15)
+
+
+def test_learning_reaches_the_scorer_in_batches() -> None:
+    """Every response is learned at once, but the scorer (and its cost cache) reads the
+    model only as published: at the first response, then every ``publishEveryObservations``
+    responses, or at a pick ``publishInterval`` after the last publication."""
+    pods = [make_endpoint("p0"), make_endpoint("p1")]
+    lp = _predictor(publishEveryObservations=4, publishInterval="2s")
+
+    def tpots(now: float = NOW) -> list[float]:
+        lp.score(make_request(), pods, {NOW_KEY: now})
+        return [c[3] for c in lp.predict(make_request(), pods, {})]
+
+    prior = tpots()
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1)  # the first response is published at once
+    first = tpots()
+    assert first[0] > 2 * prior[0]
+    _serve(lp, pods[:1], {"p0": 3.0}, n=3)
+    assert tpots() == first  # learned, not yet published
+    assert lp.tpot.speeds.observations("p0") == 4
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1)  # the fourth since the last publication
+    fourth = tpots()
+    assert fourth != first
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1)
+    assert tpots(NOW + 1.9) == fourth
+    assert tpots(NOW + 2.0) != fourth  # published by the pick, the interval being up
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1)
+    lp.forget("p0")  # a pod that left takes its learned speed along, published or not
+    after = tpots(NOW + 2.0)
+    assert after[0] == after[1]
 
 
 @pytest.mark.parametrize(

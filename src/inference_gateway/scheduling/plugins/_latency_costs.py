@@ -4,14 +4,15 @@
 for speed, in two paths. While the model stays the same between picks (no response has
 been observed since the last one), what depends on an endpoint and the model but not on
 the request (``Terms``) is cached per endpoint and a pick adds only the request's part
-(uncached prompt tokens, a cold LoRA adapter, its KV share). Live traffic, though, teaches
-the model with nearly every response, which makes those terms stale at almost every pick:
-so the first pick after the model learned computes each cost in one pass without building
-the cache, and only a second pick with the same model fills it. Both paths read what
-depends on the endpoint alone (``Load``) from a cache kept across model versions, until the
-endpoint's metrics snapshot (swapped whole per scrape) or in-flight count changes. The
-LoRA slot wait reads the predictor's own pending requests per pod and adapter, so the
-predictor drops an endpoint's entries whenever those move (``drop``).
+(uncached prompt tokens, a cold LoRA adapter, its KV share). A new model version makes
+those terms stale: when the previous version served a single pick (the predictor publishing
+every response), the first pick with the new one computes each cost in one pass without
+building the cache, and only a second pick fills it; when the previous version served
+several (publication batched, the default), the first pick fills the cache at once. Both
+paths read what depends on the endpoint alone (``Load``) from a cache kept across model
+versions, until the endpoint's metrics snapshot (swapped whole per scrape) or in-flight
+count changes. The LoRA slot wait reads the predictor's own pending requests per pod and
+adapter, so the predictor drops an endpoint's entries whenever those move (``drop``).
 
 Both paths evaluate every expression in the association the first cached version did,
 only with constants hoisted: a recorded-picks test holds scores fixed bit for bit.
@@ -111,13 +112,15 @@ def terms_of(load: Load, name: str, model: Model) -> Terms:
 class CostCache:
     """Per-endpoint loads and terms of one predictor, and which model version they hold."""
 
-    __slots__ = ("loads", "model", "terms", "version")
+    __slots__ = ("loads", "model", "reused", "terms", "version")
 
     def __init__(self) -> None:
         self.loads: dict[str, Load] = {}
         self.terms: dict[str, Terms] = {}
         self.model: Model | None = None
         self.version = -1
+        self.reused = False
+        """Whether the current model version has served more than one pick."""
 
     def drop(self, name: str) -> None:
         """Forget one endpoint's load and terms: its pending requests per adapter moved."""
@@ -141,7 +144,11 @@ class CostCache:
         if version != self.version or self.model is None:
             self.version, self.model = version, model_of()
             self.terms.clear()
-            return self._one_pass(endpoints, self.model, request, shares, flights)
+            reused, self.reused = self.reused, False
+            if not reused:
+                return self._one_pass(endpoints, self.model, request, shares, flights)
+        else:
+            self.reused = True
         if len(self.terms) > MAX_TERMS:
             self.terms.clear()
         return self._cached(endpoints, self.model, request, shares, flights)

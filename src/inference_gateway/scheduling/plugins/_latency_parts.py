@@ -12,6 +12,7 @@ from pydantic import Field
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params
+from inference_gateway.scheduling.saturation import Seconds
 from inference_gateway.scheduling.types import LLMRequest
 
 CHARS_PER_TOKEN = 4.0
@@ -75,6 +76,17 @@ class LatencyParams(Params):
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
     maxPending: int = Field(default=65536, ge=1)
     """Picked requests awaiting their response; the oldest are dropped beyond this."""
+    publishEveryObservations: int = Field(default=16, ge=1)
+    """Responses learned before the scorer reads the new model (or ``publishInterval``)."""
+    publishInterval: Seconds = 0.005
+    """Time after which learned responses are read by the scorer even if fewer. Learning
+    is immediate, publishing is batched: each publication invalidates the per-endpoint
+    cost cache, so publishing every response would recompute every candidate's cost on
+    nearly every pick. At high rates, where pick cost matters, the scorer lags at most 16
+    responses (a few milliseconds); at low rates, at most 5 ms. Sized on the harness:
+    against publishing every response, 5 ms left p90 e2e unchanged within noise over 12
+    seeds x 3 loads of multi-lora with and without a 3x slower pod (one cell of 72 1.34x,
+    two better), while 20 ms cost 1.14x on average at 110% load with the slow pod."""
 
     def plugin_refs(self) -> Iterator[tuple[str, str]]:
         if self.prefixScorer is not None:

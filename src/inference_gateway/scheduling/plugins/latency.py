@@ -32,6 +32,7 @@ from pydantic import BaseModel
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import (
     NOTES_KEY,
+    NOW_KEY,
     CycleState,
     Plugin,
     PluginHandle,
@@ -73,7 +74,19 @@ class LatencyPredictor(Plugin):
         """Pending requests per pod and target model: which adapters will drain first."""
         self._cache = CostCache()
         self._version = 0
-        """Bumped whenever the model learns: cached per-endpoint terms are then stale."""
+        """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
+        # What the scorer reads: the learning targets' weights, speeds and output length as
+        # of the last publication (``_publish``), so a response learned between two picks
+        # leaves the cost cache valid until the batch is published.
+        self._w_ttft = tuple(self.ttft.rls.w)
+        self._w_tpot = tuple(self.tpot.rls.w)
+        self._speed_ttft: dict[str, float] = {}
+        self._speed_tpot: dict[str, float] = {}
+        self._n_out = max(0.0, self.output_tokens - 1.0)
+        self._unpublished = 0
+        self._changed_pods: set[str] = set()
+        self._published_at = float("-inf")
+        self._interval = params.publishInterval
 
     # ---- prediction -------------------------------------------------------------------
     def _setup(
@@ -98,11 +111,11 @@ class LatencyPredictor(Plugin):
         """
         shares, tokens, lora = self._setup(request, cycle_state)
         target = request.target_model
-        a0, a1, a2, a3, a5, a6 = self.ttft.rls.w
-        c0, c1, c2, c3 = self.tpot.rls.w
-        speed_ttft, speed_tpot = self.ttft.speeds.factors.get, self.tpot.speeds.factors.get
+        a0, a1, a2, a3, a5, a6 = self._w_ttft
+        c0, c1, c2, c3 = self._w_tpot
+        speed_ttft, speed_tpot = self._speed_ttft.get, self._speed_tpot.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
-        n_out = max(0.0, self.output_tokens - 1.0)
+        n_out = self._n_out
         ext_half = self.params.externality * n_out / 2.0
         slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
         per_request = tokens * 1000.0 + n_out
@@ -170,16 +183,16 @@ class LatencyPredictor(Plugin):
         return out
 
     def _model(self) -> Model:
-        """The weights and speeds the costs read, as of the model's current version."""
-        a0, _, a2, a3, a5, a6 = self.ttft.rls.w
-        c0, c1, c2, c3 = self.tpot.rls.w
-        n_out = max(0.0, self.output_tokens - 1.0)
+        """The weights and speeds the costs read, as of the last publication."""
+        a0, _, a2, a3, a5, a6 = self._w_ttft
+        c0, c1, c2, c3 = self._w_tpot
+        n_out = self._n_out
         return (
             (c0, c1 / 100.0, c2, c3 / 10.0, self.tpot.floor, n_out),
             (a0, a2 / 100.0, a3 / 10.0, a5, a6),
             self.params.externality * n_out / 2.0,
-            self.tpot.speeds.factors.get,
-            self.ttft.speeds.factors.get,
+            self._speed_tpot.get,
+            self._speed_ttft.get,
             (self.params.slotWait, self.params.coldSlotCost),
         )
 
@@ -190,9 +203,9 @@ class LatencyPredictor(Plugin):
         (``_latency_costs``). The same terms summed in another order, so equal within
         rounding; a test holds them equal on random pools."""
         shares, tokens, lora = self._setup(request, cycle_state)
-        n_out = max(0.0, self.output_tokens - 1.0)
+        n_out = self._n_out
         per_request = tokens * 1000.0 + n_out
-        a1_tokens = self.ttft.rls.w[1] * tokens
+        a1_tokens = self._w_ttft[1] * tokens
         return self._cache.costs(
             endpoints,
             self._version,
@@ -207,6 +220,10 @@ class LatencyPredictor(Plugin):
     ) -> list[float]:
         if not endpoints:
             return []
+        if self._unpublished:
+            now = cycle_state.get(NOW_KEY)
+            if isinstance(now, float | int) and now - self._published_at >= self._interval:
+                self._publish(now)
         cycle_state[_KEY] = request
         notes = cycle_state.get(NOTES_KEY)
         if notes is None:
@@ -295,7 +312,25 @@ class LatencyPredictor(Plugin):
         now: float,
         final: bool = True,
     ) -> None:
-        self._version += 1
+        """Learn at once; publish to the scorer every ``publishEveryObservations`` reports
+        or ``publishInterval`` seconds (also checked at scoring time), the first at once."""
+        self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final)
+        self._unpublished += 1
+        if (
+            self._unpublished >= self.params.publishEveryObservations
+            or now - self._published_at >= self._interval
+        ):
+            self._publish(now)
+
+    def _learn(
+        self,
+        request_id: str,
+        endpoint_name: str,
+        ttft: float | None,
+        tpot: float | None,
+        completion_tokens: int | None,
+        final: bool,
+    ) -> None:
         if final and completion_tokens is not None and completion_tokens > 0:
             self._outputs_seen += 1
             rate = max(0.001, 1.0 / self._outputs_seen)
@@ -309,8 +344,28 @@ class LatencyPredictor(Plugin):
         if ttft is not None and not found.ttft_seen:
             found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
+            self._changed_pods.add(endpoint_name)
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
+            self._changed_pods.add(endpoint_name)
+
+    def _publish(self, now: float) -> None:
+        """Let the scorer read what has been learned: copy it and invalidate the caches."""
+        self._w_ttft = tuple(self.ttft.rls.w)
+        self._w_tpot = tuple(self.tpot.rls.w)
+        for pod in self._changed_pods:
+            for live, published in (
+                (self.ttft.speeds.factors, self._speed_ttft),
+                (self.tpot.speeds.factors, self._speed_tpot),
+            ):
+                factor = live.get(pod)
+                if factor is not None:
+                    published[pod] = factor
+        self._changed_pods.clear()
+        self._n_out = max(0.0, self.output_tokens - 1.0)
+        self._unpublished = 0
+        self._published_at = now
+        self._version += 1
 
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds and cached load."""
@@ -319,3 +374,6 @@ class LatencyPredictor(Plugin):
         self._flights.pop(endpoint_name, None)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
+        self._speed_ttft.pop(endpoint_name, None)
+        self._speed_tpot.pop(endpoint_name, None)
+        self._changed_pods.discard(endpoint_name)
