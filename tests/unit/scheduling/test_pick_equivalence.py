@@ -242,16 +242,16 @@ def reference_costs(
     """The predictor's costs as the code the recorded matrix ran computed them (uncached):
     every expression in its original association, straight from the published model."""
     shares, tokens, lora = lp._setup(request, state)
-    a0, a1, a2, a3, a5, a6 = lp._w_ttft
-    c0, c1, c2, c3 = lp._w_tpot
-    n_out = lp._n_out
+    a0, a1, a2, a3, a5, a6 = lp._published.w_ttft
+    c0, c1, c2, c3 = lp._published.w_tpot
+    n_out = lp._published.n_out
     per_request = tokens * 1000.0 + n_out
     a1_tokens = a1 * tokens
     out = []
     for e in endpoints:
         m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
-        speed = lp._speed_tpot.get(e.name, 1.0)
-        s_ttft = lp._speed_ttft.get(e.name, 1.0)
+        speed = lp._published.speed_tpot.get(e.name, 1.0)
+        s_ttft = lp._published.speed_ttft.get(e.name, 1.0)
         tpot = speed * (c0 + c1 / 100.0 * flight + c2 * m.kv_usage + c3 / 10.0 * mw)
         if tpot < lp.tpot.floor:
             tpot = lp.tpot.floor

@@ -12,6 +12,7 @@ from pydantic import Field
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params
+from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.saturation import Seconds
 from inference_gateway.scheduling.types import LLMRequest
 
@@ -35,6 +36,64 @@ class Pending:
 
     def __init__(self, pod: str, cand: Candidate, target: str = "") -> None:
         self.pod, self.cand, self.target, self.ttft_seen = pod, cand, target, False
+
+
+class Published:
+    """The model as the scorer reads it: the learning targets' weights, per-pod speeds and
+    the expected output length as of the last publication. Learning is immediate and
+    publication batched (``due``), so responses learned between two picks leave the
+    per-endpoint cost cache valid until the batch is published."""
+
+    __slots__ = (
+        "at",
+        "changed",
+        "every",
+        "interval",
+        "n_out",
+        "speed_tpot",
+        "speed_ttft",
+        "unpublished",
+        "w_tpot",
+        "w_ttft",
+    )
+
+    def __init__(
+        self, ttft: Target, tpot: Target, output_tokens: float, every: int, interval: float
+    ) -> None:
+        self.every, self.interval = every, interval
+        self.w_ttft, self.w_tpot = tuple(ttft.rls.w), tuple(tpot.rls.w)
+        self.speed_ttft: dict[str, float] = {}
+        self.speed_tpot: dict[str, float] = {}
+        self.n_out = max(0.0, output_tokens - 1.0)
+        self.unpublished = 0
+        """Reports learned since the last publication."""
+        self.changed: set[str] = set()
+        """Pods whose speeds were learned since the last publication."""
+        self.at = float("-inf")
+        """Clock time of the last publication: the first report is published at once."""
+
+    def due(self, now: float) -> bool:
+        return self.unpublished >= self.every or now - self.at >= self.interval
+
+    def publish(self, ttft: Target, tpot: Target, output_tokens: float, now: float) -> None:
+        self.w_ttft, self.w_tpot = tuple(ttft.rls.w), tuple(tpot.rls.w)
+        for pod in self.changed:
+            for live, published in (
+                (ttft.speeds.factors, self.speed_ttft),
+                (tpot.speeds.factors, self.speed_tpot),
+            ):
+                factor = live.get(pod)
+                if factor is not None:
+                    published[pod] = factor
+        self.changed.clear()
+        self.n_out = max(0.0, output_tokens - 1.0)
+        self.unpublished = 0
+        self.at = now
+
+    def forget(self, pod: str) -> None:
+        self.speed_ttft.pop(pod, None)
+        self.speed_tpot.pop(pod, None)
+        self.changed.discard(pod)
 
 
 class Predictor(Protocol):

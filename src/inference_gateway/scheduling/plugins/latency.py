@@ -48,6 +48,7 @@ from inference_gateway.scheduling.plugins._latency_parts import (
     LatencyParams,
     Notes,
     Pending,
+    Published,
     slo_seconds,
 )
 from inference_gateway.scheduling.types import LLMRequest
@@ -75,18 +76,13 @@ class LatencyPredictor(Plugin):
         self._cache = CostCache()
         self._version = 0
         """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
-        # What the scorer reads: the learning targets' weights, speeds and output length as
-        # of the last publication (``_publish``), so a response learned between two picks
-        # leaves the cost cache valid until the batch is published.
-        self._w_ttft = tuple(self.ttft.rls.w)
-        self._w_tpot = tuple(self.tpot.rls.w)
-        self._speed_ttft: dict[str, float] = {}
-        self._speed_tpot: dict[str, float] = {}
-        self._n_out = max(0.0, self.output_tokens - 1.0)
-        self._unpublished = 0
-        self._changed_pods: set[str] = set()
-        self._published_at = float("-inf")
-        self._interval = params.publishInterval
+        self._published = Published(
+            self.ttft,
+            self.tpot,
+            self.output_tokens,
+            params.publishEveryObservations,
+            params.publishInterval,
+        )
 
     # ---- prediction -------------------------------------------------------------------
     def _setup(
@@ -111,11 +107,12 @@ class LatencyPredictor(Plugin):
         """
         shares, tokens, lora = self._setup(request, cycle_state)
         target = request.target_model
-        a0, a1, a2, a3, a5, a6 = self._w_ttft
-        c0, c1, c2, c3 = self._w_tpot
-        speed_ttft, speed_tpot = self._speed_ttft.get, self._speed_tpot.get
+        pub = self._published
+        a0, a1, a2, a3, a5, a6 = pub.w_ttft
+        c0, c1, c2, c3 = pub.w_tpot
+        speed_ttft, speed_tpot = pub.speed_ttft.get, pub.speed_tpot.get
         f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
-        n_out = self._n_out
+        n_out = pub.n_out
         ext_half = self.params.externality * n_out / 2.0
         slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
         per_request = tokens * 1000.0 + n_out
@@ -184,15 +181,16 @@ class LatencyPredictor(Plugin):
 
     def _model(self) -> Model:
         """The weights and speeds the costs read, as of the last publication."""
-        a0, _, a2, a3, a5, a6 = self._w_ttft
-        c0, c1, c2, c3 = self._w_tpot
-        n_out = self._n_out
+        pub = self._published
+        a0, _, a2, a3, a5, a6 = pub.w_ttft
+        c0, c1, c2, c3 = pub.w_tpot
+        n_out = pub.n_out
         return (
             (c0, c1 / 100.0, c2, c3 / 10.0, self.tpot.floor, n_out),
             (a0, a2 / 100.0, a3 / 10.0, a5, a6),
             self.params.externality * n_out / 2.0,
-            self._speed_tpot.get,
-            self._speed_ttft.get,
+            pub.speed_tpot.get,
+            pub.speed_ttft.get,
             (self.params.slotWait, self.params.coldSlotCost),
         )
 
@@ -203,9 +201,9 @@ class LatencyPredictor(Plugin):
         (``_latency_costs``). The same terms summed in another order, so equal within
         rounding; a test holds them equal on random pools."""
         shares, tokens, lora = self._setup(request, cycle_state)
-        n_out = self._n_out
+        n_out = self._published.n_out
         per_request = tokens * 1000.0 + n_out
-        a1_tokens = self._w_ttft[1] * tokens
+        a1_tokens = self._published.w_ttft[1] * tokens
         return self._cache.costs(
             endpoints,
             self._version,
@@ -220,9 +218,9 @@ class LatencyPredictor(Plugin):
     ) -> list[float]:
         if not endpoints:
             return []
-        if self._unpublished:
+        if self._published.unpublished:
             now = cycle_state.get(NOW_KEY)
-            if isinstance(now, float | int) and now - self._published_at >= self._interval:
+            if isinstance(now, float | int) and self._published.due(now):
                 self._publish(now)
         cycle_state[_KEY] = request
         notes = cycle_state.get(NOTES_KEY)
@@ -315,11 +313,8 @@ class LatencyPredictor(Plugin):
         """Learn at once; publish to the scorer every ``publishEveryObservations`` reports
         or ``publishInterval`` seconds (also checked at scoring time), the first at once."""
         self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final)
-        self._unpublished += 1
-        if (
-            self._unpublished >= self.params.publishEveryObservations
-            or now - self._published_at >= self._interval
-        ):
+        self._published.unpublished += 1
+        if self._published.due(now):
             self._publish(now)
 
     def _learn(
@@ -344,27 +339,14 @@ class LatencyPredictor(Plugin):
         if ttft is not None and not found.ttft_seen:
             found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
-            self._changed_pods.add(endpoint_name)
+            self._published.changed.add(endpoint_name)
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
-            self._changed_pods.add(endpoint_name)
+            self._published.changed.add(endpoint_name)
 
     def _publish(self, now: float) -> None:
-        """Let the scorer read what has been learned: copy it and invalidate the caches."""
-        self._w_ttft = tuple(self.ttft.rls.w)
-        self._w_tpot = tuple(self.tpot.rls.w)
-        for pod in self._changed_pods:
-            for live, published in (
-                (self.ttft.speeds.factors, self._speed_ttft),
-                (self.tpot.speeds.factors, self._speed_tpot),
-            ):
-                factor = live.get(pod)
-                if factor is not None:
-                    published[pod] = factor
-        self._changed_pods.clear()
-        self._n_out = max(0.0, self.output_tokens - 1.0)
-        self._unpublished = 0
-        self._published_at = now
+        """Let the scorer read what has been learned, and invalidate the cost cache."""
+        self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
 
     def forget(self, endpoint_name: str) -> None:
@@ -374,6 +356,4 @@ class LatencyPredictor(Plugin):
         self._flights.pop(endpoint_name, None)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
-        self._speed_ttft.pop(endpoint_name, None)
-        self._speed_tpot.pop(endpoint_name, None)
-        self._changed_pods.discard(endpoint_name)
+        self._published.forget(endpoint_name)
