@@ -27,6 +27,7 @@ from inference_gateway.bench.soak_report import print_report as print_soak_repor
 from inference_gateway.bench.soak_report import write_json, write_plot
 from inference_gateway.cli._common import run_loop
 from inference_gateway.observability.logging import setup_logging
+from inference_gateway.scheduling.config import ConfigError
 
 
 def overhead(
@@ -76,7 +77,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         """Scheduling decisions per second of the pure core, on one core."""
         counts = [int(s) for s in sizes.split(",") if s.strip()]
         configs = config or ["default", "scorer-mix"]
-        results = run_pick_speed(configs, counts, seed=seed, seconds=seconds, observe=observe)
+        try:
+            results = run_pick_speed(configs, counts, seed=seed, seconds=seconds, observe=observe)
+        except ConfigError as e:
+            raise typer.BadParameter(str(e), param_hint="--config") from None
         mode = "one response report per pick" if observe else "no response reports"
         table = Table(
             title=f"bench pick: decisions per CPU-second (one core), best of 5 rounds, {mode}"

@@ -44,6 +44,16 @@ def test_bench_pick_command_prints_a_table() -> None:
     assert result.output.count("random") == 2
 
 
+def test_an_unknown_config_is_a_usage_error_not_a_traceback() -> None:
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    bench_cmd.register(app, bench)
+    result = CliRunner().invoke(app, ["bench", "pick", "--sizes", "3", "-c", "tuned"])
+    assert result.exit_code == 2
+    assert "no built-in config or file named 'tuned'" in result.output
+    assert "Traceback" not in result.output
+
+
 def test_each_response_teaches_the_predictor_as_live_traffic_does() -> None:
     """The honest mode: a report after each pick trains both fits and makes the model's
     per-endpoint cache stale, as every streamed response does in the gateway."""
