@@ -44,19 +44,22 @@ class LoraAffinityFilter(Plugin):
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
     ) -> list[Endpoint]:
         target = request.target_model
+        if self.union:
+            return [
+                e
+                for e in endpoints
+                if target in (m := e.metrics).running_adapters
+                or target in m.waiting_adapters
+                or len(m.running_adapters) + len(m.waiting_adapters) < m.max_adapters
+            ]
         affinity: list[Endpoint] = []
         available: list[Endpoint] = []
-        both: list[Endpoint] = []
         for e in endpoints:
             m = e.metrics
             if target in m.running_adapters or target in m.waiting_adapters:
                 affinity.append(e)
-                both.append(e)
             elif len(m.running_adapters) + len(m.waiting_adapters) < m.max_adapters:
                 available.append(e)
-                both.append(e)
-        if self.union:
-            return both
         if affinity and available:
             return affinity if self.rng.random() < self.threshold else available
         return affinity or available
