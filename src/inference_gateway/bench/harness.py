@@ -227,6 +227,11 @@ class _Run:
             record = self.engines[i].submit(sim, now)
         except EngineError as e:
             outcome.status = Status.REJECTED if isinstance(e, QueueFullError) else Status.ERROR
+            for obs in self.observers:  # the final report with nothing measured, as the EPP
+                obs.observe_response(
+                    sim.request_id, self.endpoints[i].name, ttft=None, tpot=None,
+                    prompt_tokens=None, completion_tokens=None, now=now,
+                )  # fmt: skip
             self.top_up(now)
             return
         outcome.status = Status.TIMEOUT

@@ -185,8 +185,8 @@ class Routed:
         code = error
         if code is None and self.status and not 200 <= self.status < 300:
             code = "ModelServerError"
-        if code is None and policy.observers and self.endpoint_name:
-            self._observe_end()
+        if policy.observers:
+            self._observe_end(measured=code is None and bool(self.endpoint_name))
         metrics = policy.metrics
         if code is not None:
             metrics.request_failed(self.model, self.target_model, code)
@@ -219,13 +219,17 @@ class Routed:
             tpot = (now - first) / (events - 1)
             self._tell(ttft=None, tpot=tpot, tokens=events, now=now, final=False)
 
-    def _observe_end(self) -> None:
+    def _observe_end(self, *, measured: bool) -> None:
+        """The one final report every request gets, so that learners can let go of what
+        they hold for it: with no measurements when it failed, never started streaming or
+        was moved to another endpoint by the proxy."""
+        now = self.policy.clock()
         first = self.first_chunk_at
-        if first is None:
+        if not measured or first is None:
+            self._tell(ttft=None, tpot=None, tokens=None, now=now, final=True)
             return
         tokens = self.completion_tokens
         tpot = (self.last_chunk_at - first) / (tokens - 1) if tokens and tokens > 1 else None
-        now = self.policy.clock()
         self._tell(ttft=first - self.routed_at, tpot=tpot, tokens=tokens, now=now, final=True)
 
     def _tell(

@@ -10,7 +10,10 @@ A request may be reported more than once, so that a slow pod is learned from whi
 first responses are still streaming (a 1,000-token answer from a slow pod takes minutes):
 ``final=False`` with ``ttft`` at the first token; optionally ``final=False`` with ``tpot``
 so far and ``completion_tokens`` so far while streaming; always once with ``final=True``
-when the stream ends (``ttft`` may be repeated there; a plugin counts it once).
+when the request ends (``ttft`` may be repeated there; a plugin counts it once). A request
+that failed, was refused, never streamed or was moved to another endpoint by the proxy
+still gets that final report, with nothing measured, so that a plugin can let go of what
+it holds for it.
 """
 
 from __future__ import annotations

@@ -198,3 +198,36 @@ def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
     assert early[:2] == ("r1", name) and early[3] == pytest.approx(0.01) and not early[5]
     assert last[:2] == ("r1", name) and last[4:] == (41, True)
     assert last[2] == pytest.approx(0.2) and last[3] == pytest.approx(0.01)
+
+
+@pytest.mark.parametrize("ending", ["error", "5xx", "no-chunk", "moved"])
+def test_every_request_ends_with_one_final_report_even_unmeasured(ending: str) -> None:
+    """Learners hold something per picked request (the predictor: its features and a count
+    per pod and adapter); the final report is their only cue to let go of it."""
+    registry = default_registry()
+    registry.register(LatencyWatcher)
+    store = make_store(models=[model("llama")])
+    clock = FakeClock()
+    text = CONFIG.replace("type: scoring-observer", "type: latency-watcher")
+    director, plugins = build_director(
+        store, load_config(text, registry), rng=random.Random(0), clock=clock
+    )
+    watcher = plugins["watcher"]
+    assert isinstance(watcher, LatencyWatcher)
+    routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}))
+    picked = routed.endpoint_name
+    clock.now += 0.2
+    if ending == "error":
+        routed.finish(error="UpstreamReset")
+    else:
+        status = 503 if ending == "5xx" else 200
+        other = "127.0.0.99:8000" if ending == "moved" else None
+        routed.response_started(status, {"content-type": "text/event-stream"}, other)
+        if ending != "no-chunk":
+            routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', True)
+        routed.finish()
+    finals = [seen for seen in watcher.seen if seen[5]]
+    assert len(finals) == 1
+    request_id, endpoint, ttft, tpot, tokens, _ = finals[0]
+    assert request_id == "r1" and (ttft, tpot, tokens) == (None, None, None)
+    assert endpoint == ("" if ending == "moved" else picked)

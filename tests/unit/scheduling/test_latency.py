@@ -428,6 +428,27 @@ def test_a_blocked_adapter_goes_where_a_running_one_drains_first() -> None:
     assert lp._flights == {"p0": {"a": 4}, "p9": {"c": 1}}
 
 
+def test_an_unmeasured_final_report_releases_the_request_and_teaches_nothing() -> None:
+    """A failed, refused or moved request ends with a final report that measured nothing:
+    its pending features and its count for the pod and adapter go, and no weight moves."""
+    lp = _predictor()
+    pod = make_endpoint("p0", adapters=["a"], max_adapters=2)
+    req = replace(make_request(target="a"), request_id="r1")
+    state: CycleState = {}
+    lp.score(req, [pod], state)
+    lp.on_picked(req, pod, state)
+    assert lp._flights == {"p0": {"a": 1}} and lp.prediction("r1") is not None
+    weights = (list(lp.ttft.rls.w), list(lp.tpot.rls.w))
+    for name in ("", "p0"):  # moved by the proxy, or failed where it was sent
+        lp.observe_response(
+            "r1", name, ttft=None, tpot=None, prompt_tokens=None, completion_tokens=None,
+            now=NOW,
+        )  # fmt: skip
+        assert lp._flights == {} and lp.prediction("r1") is None
+    assert (list(lp.ttft.rls.w), list(lp.tpot.rls.w)) == weights
+    assert lp.ttft.speeds.pods() == [] and lp.tpot.speeds.pods() == []
+
+
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
 def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)
