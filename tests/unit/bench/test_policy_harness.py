@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import pytest
 
@@ -11,6 +12,7 @@ from inference_gateway.bench import harness, policies
 from inference_gateway.bench._pool import pool_for
 from inference_gateway.bench.stats import Outcome, Slo, StageStats, Status, summarize
 from inference_gateway.bench.workloads import WORKLOADS, BenchRequest, generate
+from inference_gateway.scheduling.plugins.latency import LatencyPredictor
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.virtual import snapshot
 
@@ -188,3 +190,19 @@ def test_heterogeneous_pool_slows_exactly_one_pod() -> None:
     lora = pool_for(WORKLOADS["multi-lora"], 1).engine
     assert lora.max_loras == 3 and len(lora.adapters) == 15
     assert pool_for(WORKLOADS["shared-prefix"], 1).engine.max_model_len >= 8200
+
+
+def test_a_refused_request_still_ends_with_a_final_report_to_the_learners() -> None:
+    """As in the gateway: a pod that refuses a picked request (its waiting queue is full)
+    ends it, so the predictor lets go of the features and per-adapter count it holds."""
+    setup = pool_for(WORKLOADS["multi-lora"], 2)
+    run = harness._Run(setup, policies.resolve("predicted"), seed=1)
+    run.engines = [Engine(replace(c, max_waiting=0)) for c in setup.engine_configs()]
+    (predictor,) = run.observers
+    assert isinstance(predictor, LatencyPredictor)
+    for req in generate(WORKLOADS["multi-lora"], 5.0, 2.0, seed=4)[:5]:
+        outcome = Outcome(req.index, req.arrival, Status.TIMEOUT)
+        run.dispatch(req, outcome, req.arrival)
+        assert outcome.status is Status.REJECTED
+        assert predictor.prediction(req.request_id) is None
+    assert predictor._flights == {} and predictor._pending == {}
