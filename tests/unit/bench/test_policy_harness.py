@@ -205,4 +205,4 @@ def test_a_refused_request_still_ends_with_a_final_report_to_the_learners() -> N
         run.dispatch(req, outcome, req.arrival)
         assert outcome.status is Status.REJECTED
         assert predictor.prediction(req.request_id) is None
-    assert predictor._flights == {} and predictor._pending == {}
+    assert predictor._pending.counts == {} and len(predictor._pending) == 0

@@ -237,6 +237,7 @@ def test_streaming_reports_are_counted_once_and_pending_is_bounded() -> None:
         lp.on_picked(req, pod, state)
     assert lp.prediction("r0") is None and lp.prediction("r1") is None
     assert lp.prediction("r4") is not None
+    assert sum(lp._pending.counts["p0"].values()) == 3  # the dropped ones are not counted
     lp.observe_response("r4", "p0", ttft=0.5, tpot=None, prompt_tokens=None,
                         completion_tokens=None, now=NOW, final=False)  # fmt: skip
     assert lp.ttft.speeds.observations("p0") == 1
@@ -425,7 +426,7 @@ def test_a_blocked_adapter_goes_where_a_running_one_drains_first() -> None:
     first, second = lp.predict(cold, pods, {})
     assert first[4] < second[4]  # now "b" holds no request on p0 at all
     lp.forget("p1")
-    assert lp._flights == {"p0": {"a": 4}, "p9": {"c": 1}}
+    assert lp._pending.counts == {"p0": {"a": 4}, "p9": {"c": 1}}
 
 
 def test_an_unmeasured_final_report_releases_the_request_and_teaches_nothing() -> None:
@@ -437,14 +438,14 @@ def test_an_unmeasured_final_report_releases_the_request_and_teaches_nothing() -
     state: CycleState = {}
     lp.score(req, [pod], state)
     lp.on_picked(req, pod, state)
-    assert lp._flights == {"p0": {"a": 1}} and lp.prediction("r1") is not None
+    assert lp._pending.counts == {"p0": {"a": 1}} and lp.prediction("r1") is not None
     weights = (list(lp.ttft.rls.w), list(lp.tpot.rls.w))
     for name in ("", "p0"):  # moved by the proxy, or failed where it was sent
         lp.observe_response(
             "r1", name, ttft=None, tpot=None, prompt_tokens=None, completion_tokens=None,
             now=NOW,
         )  # fmt: skip
-        assert lp._flights == {} and lp.prediction("r1") is None
+        assert lp._pending.counts == {} and lp.prediction("r1") is None
     assert (list(lp.ttft.rls.w), list(lp.tpot.rls.w)) == weights
     assert lp.ttft.speeds.pods() == [] and lp.tpot.speeds.pods() == []
 

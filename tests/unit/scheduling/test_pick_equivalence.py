@@ -266,7 +266,7 @@ def reference_costs(
         base = a0 + a2 / 100.0 * flight + a3 / 10.0 * mw
         k_drain = 0.0
         if blocked and m.running_adapters:
-            per = lp._flights.get(e.name)
+            per = lp._pending.counts.get(e.name)
             k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
             k_drain = k / (k + 1.0)
         slot, cold_slot = lp.params.slotWait, lp.params.coldSlotCost

@@ -47,20 +47,21 @@ output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the externalit
 in-flight request at unit speed, the TPOT and TTFT speed lookups, and the LoRA slot terms: the
 weight of the wait for a busy slot, and what taking a slot costs, in service times."""
 
+DrainShare = Callable[[str, frozenset[str]], float]
+"""(pod, its running adapters) -> k/(k+1) for the one with the fewest (k) pending requests."""
+
 Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
 """(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
 cost's request-independent rest (queue wait, decode, externality at no KV share), the
 externality per token of this request's KV share, running adapters) of one endpoint."""
 
 
-def load_of(e: Endpoint, flights: Mapping[str, Mapping[str, int]]) -> Load:
+def load_of(e: Endpoint, drain_share: DrainShare) -> Load:
     m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
     blocked = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
     drain = 0.0
     if blocked and m.running_adapters:
-        per = flights.get(e.name)
-        k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
-        drain = k / (k + 1.0)
+        drain = drain_share(e.name, m.running_adapters)
     return (
         m,
         flight,
@@ -135,7 +136,7 @@ class CostCache:
         *,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        flights: Mapping[str, Mapping[str, int]],
+        drain_share: DrainShare,
     ) -> list[float]:
         """Predicted cost per endpoint; ``request`` is (TTFT floor, a1 x prompt kilotokens,
         per-request tokens, whether the target is a known adapter, the target)."""
@@ -146,12 +147,12 @@ class CostCache:
             self.terms.clear()
             reused, self.reused = self.reused, False
             if not reused:
-                return self._one_pass(endpoints, self.model, request, shares, flights)
+                return self._one_pass(endpoints, self.model, request, shares, drain_share)
         else:
             self.reused = True
         if len(self.terms) > MAX_TERMS:
             self.terms.clear()
-        return self._cached(endpoints, self.model, request, shares, flights)
+        return self._cached(endpoints, self.model, request, shares, drain_share)
 
     def _cached(
         self,
@@ -159,7 +160,7 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        flights: Mapping[str, Mapping[str, int]],
+        drain_share: DrainShare,
     ) -> list[float]:
         f_ttft, a1_tokens, per_request, lora, target = request
         terms, loads = self.terms, self.loads
@@ -172,7 +173,7 @@ class CostCache:
             if t is None or t[0] is not m or t[1] != flight:
                 load = loads.get(name)
                 if load is None or load[0] is not m or load[1] != flight:
-                    load = loads[name] = load_of(e, flights)
+                    load = loads[name] = load_of(e, drain_share)
                 t = terms[name] = terms_of(load, name, model)
             _, _, base, s_ttft, cold, rest, ext_kv, active = t
             if shares_get:
@@ -192,7 +193,7 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        flights: Mapping[str, Mapping[str, int]],
+        drain_share: DrainShare,
     ) -> list[float]:
         """``terms_of`` and ``_cached`` fused, expression for expression."""
         f_ttft, a1_tokens, per_request, lora, target = request
@@ -212,7 +213,7 @@ class CostCache:
             name, m, flight = e.name, e.metrics, e.in_flight
             load = loads.get(name)
             if load is None or load[0] is not m or load[1] != flight:
-                load = loads[name] = load_of(e, flights)
+                load = loads[name] = load_of(e, drain_share)
             _, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain = load
             speed = tpot_speed(name, 1.0)
             s_ttft = ttft_speed(name, 1.0)

@@ -29,15 +29,6 @@ cost) of one endpoint. The TTFT model learns what the queue wait leaves unexplai
 cost is predicted e2e plus the delay this request adds to those in flight there."""
 
 
-class Pending:
-    """A picked request awaiting its response: where it went and what was predicted."""
-
-    __slots__ = ("cand", "pod", "target", "ttft_seen")
-
-    def __init__(self, pod: str, cand: Candidate, target: str = "") -> None:
-        self.pod, self.cand, self.target, self.ttft_seen = pod, cand, target, False
-
-
 class Published:
     """The model as the scorer reads it: the learning targets' weights, per-pod speeds and
     the expected output length as of the last publication. Learning is immediate and

@@ -47,10 +47,10 @@ from inference_gateway.scheduling.plugins._latency_parts import (
     Candidate,
     LatencyParams,
     Notes,
-    Pending,
     Published,
     slo_seconds,
 )
+from inference_gateway.scheduling.plugins._latency_pending import Pending, PendingRequests
 from inference_gateway.scheduling.types import LLMRequest
 
 _KEY = "latency-predictor/candidates"
@@ -70,10 +70,8 @@ class LatencyPredictor(Plugin):
         self._outputs_seen = 0
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
         self._adapters: set[str] = set()
-        self._pending: dict[str, Pending] = {}
-        self._flights: dict[str, dict[str, int]] = {}
-        """Pending requests per pod and target model: which adapters will drain first."""
         self._cache = CostCache()
+        self._pending = PendingRequests(params.maxPending, self._cache.drop)
         self._version = 0
         """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
         self._published = Published(
@@ -153,9 +151,7 @@ class LatencyPredictor(Plugin):
             # A cold adapter with every slot busy waits until a running one drains: the
             # one with the fewest of the gateway's requests, k/(k+1) of an output away.
             if blocked and slot and m.running_adapters:
-                per = self._flights.get(name)
-                k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
-                wait = slot * (k / (k + 1.0)) * tpot * n_out
+                wait = slot * self._pending.drain_share(name, m.running_adapters) * tpot * n_out
                 queue_wait += wait
                 ttft += wait
             # What this request costs the ones already there: each of them decodes its
@@ -210,7 +206,7 @@ class LatencyPredictor(Plugin):
             self._model,
             request=(self.ttft.floor, a1_tokens, per_request, lora, request.target_model),
             shares=shares,
-            flights=self._flights,
+            drain_share=self._pending.drain_share,
         )
 
     def score(
@@ -270,28 +266,7 @@ class LatencyPredictor(Plugin):
         if target in m.running_adapters or target in m.waiting_adapters:
             self._adapters.add(target)
         (cand,) = self.predict(request, [endpoint], cycle_state)
-        pending = self._pending
-        self._settle(pending.pop(request.request_id, None))
-        pending[request.request_id] = Pending(endpoint.name, cand, target)
-        per = self._flights.setdefault(endpoint.name, {})
-        per[target] = per.get(target, 0) + 1
-        self._cache.drop(endpoint.name)
-        if len(pending) > self.params.maxPending:
-            self._settle(pending.pop(next(iter(pending))))
-
-    def _settle(self, done: Pending | None) -> None:
-        if done is None:
-            return
-        self._cache.drop(done.pod)
-        per = self._flights.get(done.pod)
-        if per is not None:
-            n = per.get(done.target, 0) - 1
-            if n > 0:
-                per[done.target] = n
-            else:
-                per.pop(done.target, None)
-                if not per:
-                    del self._flights[done.pod]
+        self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
 
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
@@ -330,9 +305,7 @@ class LatencyPredictor(Plugin):
             self._outputs_seen += 1
             rate = max(0.001, 1.0 / self._outputs_seen)
             self.output_tokens += rate * (completion_tokens - self.output_tokens)
-        found = self._pending.pop(request_id, None) if final else self._pending.get(request_id)
-        if final:
-            self._settle(found)
+        found = self._pending.pop(request_id) if final else self._pending.get(request_id)
         if found is None or found.pod != endpoint_name:
             return
         x_ttft, x_tpot, _, _, queue_wait, _ = found.cand
@@ -353,7 +326,7 @@ class LatencyPredictor(Plugin):
         """A pod left the pool: drop its learned speeds and cached load."""
         self._version += 1
         self._cache.drop(endpoint_name)
-        self._flights.pop(endpoint_name, None)
+        self._pending.forget(endpoint_name)
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
         self._published.forget(endpoint_name)
