@@ -170,17 +170,25 @@ class LatencyWatcher(ScoringObserver):
         self.seen.append((request_id, endpoint_name, ttft, tpot, completion_tokens, final))
 
 
-def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
+def watched_director() -> tuple[Any, LatencyWatcher, FakeClock]:
+    """A director whose one scorer records every response report it is told."""
     registry = default_registry()
     registry.register(LatencyWatcher)
-    store = make_store(models=[model("llama")])
     clock = FakeClock()
     text = CONFIG.replace("type: scoring-observer", "type: latency-watcher")
     director, plugins = build_director(
-        store, load_config(text, registry), rng=random.Random(0), clock=clock
+        make_store(models=[model("llama")]),
+        load_config(text, registry),
+        rng=random.Random(0),
+        clock=clock,
     )
     watcher = plugins["watcher"]
     assert isinstance(watcher, LatencyWatcher)
+    return director, watcher, clock
+
+
+def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
+    director, watcher, clock = watched_director()
     routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}))
     clock.now += 0.2
     routed.response_started(200, {"content-type": "text/event-stream"}, None)
@@ -204,16 +212,7 @@ def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
 def test_every_request_ends_with_one_final_report_even_unmeasured(ending: str) -> None:
     """Learners hold something per picked request (the predictor: its features and a count
     per pod and adapter); the final report is their only cue to let go of it."""
-    registry = default_registry()
-    registry.register(LatencyWatcher)
-    store = make_store(models=[model("llama")])
-    clock = FakeClock()
-    text = CONFIG.replace("type: scoring-observer", "type: latency-watcher")
-    director, plugins = build_director(
-        store, load_config(text, registry), rng=random.Random(0), clock=clock
-    )
-    watcher = plugins["watcher"]
-    assert isinstance(watcher, LatencyWatcher)
+    director, watcher, clock = watched_director()
     routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}))
     picked = routed.endpoint_name
     clock.now += 0.2
