@@ -450,6 +450,33 @@ def test_an_unmeasured_final_report_releases_the_request_and_teaches_nothing() -
     assert lp.ttft.speeds.pods() == [] and lp.tpot.speeds.pods() == []
 
 
+def test_reports_that_teach_nothing_do_not_count_toward_publication() -> None:
+    """A flood of failed requests (final reports that measured nothing) must not republish
+    the model: each publication drops every endpoint's cached cost."""
+    pods = [make_endpoint("p0"), make_endpoint("p1")]
+    lp = _predictor(publishEveryObservations=4, publishInterval="1h")
+
+    def tpots() -> list[float]:
+        lp.score(make_request(), pods, {NOW_KEY: NOW})
+        return [c[3] for c in lp.predict(make_request(), pods, {})]
+
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1)  # published at once
+    published = tpots()
+    _serve(lp, pods[:1], {"p0": 1.0}, n=3)  # learned, one short of the next publication
+    for i in range(10):
+        req = _request(1000 + i)
+        state: CycleState = {}
+        lp.score(req, pods[1:], state)
+        lp.on_picked(req, pods[1], state)
+        lp.observe_response(
+            req.request_id, "p1", ttft=None, tpot=None, prompt_tokens=None,
+            completion_tokens=None, now=NOW,
+        )  # fmt: skip
+    assert tpots() == published
+    _serve(lp, pods[:1], {"p0": 1.0}, n=1)  # the fourth report that taught something
+    assert tpots()[0] < published[0]
+
+
 @pytest.mark.parametrize("ratio", [0.0, -1.0, float("nan"), float("inf")])
 def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)

@@ -286,11 +286,15 @@ class LatencyPredictor(Plugin):
         final: bool = True,
     ) -> None:
         """Learn at once; publish to the scorer every ``publishEveryObservations`` reports
-        or ``publishInterval`` seconds (also checked at scoring time), the first at once."""
-        self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final)
-        self._published.unpublished += 1
-        if self._published.due(now):
-            self._publish(now)
+        or ``publishInterval`` seconds (also checked at scoring time), the first at once.
+
+        A report that taught nothing (a failed or refused request's final report) does not
+        count: publishing drops every endpoint's cached cost, so a flood of failures would
+        otherwise make each pick recompute the whole pool."""
+        if self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final):
+            self._published.unpublished += 1
+            if self._published.due(now):
+                self._publish(now)
 
     def _learn(
         self,
@@ -300,22 +304,28 @@ class LatencyPredictor(Plugin):
         tpot: float | None,
         completion_tokens: int | None,
         final: bool,
-    ) -> None:
+    ) -> bool:
+        """Whether the report taught anything: an output length, a TTFT or a TPOT."""
+        learned = False
         if final and completion_tokens is not None and completion_tokens > 0:
             self._outputs_seen += 1
             rate = max(0.001, 1.0 / self._outputs_seen)
             self.output_tokens += rate * (completion_tokens - self.output_tokens)
+            learned = True
         found = self._pending.pop(request_id) if final else self._pending.get(request_id)
         if found is None or found.pod != endpoint_name:
-            return
+            return learned
         x_ttft, x_tpot, _, _, queue_wait, _ = found.cand
         if ttft is not None and not found.ttft_seen:
             found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
             self._published.changed.add(endpoint_name)
+            learned = True
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
             self._published.changed.add(endpoint_name)
+            learned = True
+        return learned
 
     def _publish(self, now: float) -> None:
         """Let the scorer read what has been learned, and invalidate the cost cache."""
