@@ -105,6 +105,20 @@ def test_learns_a_slow_pod_within_a_bounded_number_of_requests() -> None:
     assert scores[0] < min(scores[1:])
 
 
+def test_a_pod_learned_slow_is_tried_again_once_the_fast_ones_queue() -> None:
+    """An idle pod learned 3x slower gets no request while the fast pods have room (the
+    100-pod benchmark sends it none at 50-90 % load), but wins once they queue, so its
+    speed is relearned when its capacity is needed."""
+    pods = [make_endpoint(f"p{i}") for i in range(4)]
+    lp = _predictor()
+    _serve(lp, pods, {"p0": 3.0, "p1": 1.0, "p2": 1.0, "p3": 1.0}, n=10)
+    queued = [pods[0]] + [
+        make_endpoint(p.name, waiting=40, running=60, kv=0.9, in_flight=100) for p in pods[1:]
+    ]
+    scores = lp.score(make_request(prompt="x" * 400), queued, {})
+    assert scores[0] == 1.0 and max(scores[1:]) < 1.0
+
+
 @pytest.mark.parametrize(("holder_speed", "moves"), [(1.0, False), (3.0, True)])
 def test_an_adapter_moves_off_its_pod_only_when_that_pod_is_much_slower(
     holder_speed: float, moves: bool
