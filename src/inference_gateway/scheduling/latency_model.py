@@ -18,7 +18,7 @@ unit speeds make the prediction a plain load estimate from queue, in-flight and 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from itertools import repeat
 from operator import getitem, mul, truediv
 
@@ -119,6 +119,20 @@ class SpeedTable:
         self._log[pod] = new
         self._count[pod] = n
         self.factors[pod] = math.exp(new)
+
+    def reset(self, pods: Collection[str]) -> None:
+        """Price ``pods`` like the median of the other pods, and learn their next response
+        in full (step 1): what they taught is too old to trust. With no other pod to go
+        by, forget them."""
+        others = sorted(f for pod, f in self.factors.items() if pod not in pods)
+        for pod in pods:
+            if not others:
+                self.forget(pod)
+                continue
+            typical = others[len(others) // 2]
+            self._log[pod] = math.log(typical)
+            self._count[pod] = 0
+            self.factors[pod] = typical
 
     def forget(self, pod: str) -> None:
         self._log.pop(pod, None)

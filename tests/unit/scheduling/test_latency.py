@@ -49,10 +49,18 @@ def _teach_adapter(lp: LatencyPredictor, target: str, holder: Endpoint) -> None:
     lp.on_picked(req, holder, state)
 
 
-def _serve(lp: LatencyPredictor, pods: list[Endpoint], speeds: dict[str, float], n: int) -> None:
+def _serve(
+    lp: LatencyPredictor,
+    pods: list[Endpoint],
+    speeds: dict[str, float],
+    n: int,
+    *,
+    now: float = NOW,
+    first_id: int = 0,
+) -> None:
     """``n`` requests per pod: pick (record features), then report the true latencies."""
     rng = random.Random(7)
-    for i in range(n * len(pods)):
+    for i in range(first_id, first_id + n * len(pods)):
         pod = pods[i % len(pods)]
         loaded = replace(pod, in_flight=rng.randint(0, 40))
         req = _request(i)
@@ -63,7 +71,7 @@ def _serve(lp: LatencyPredictor, pods: list[Endpoint], speeds: dict[str, float],
         tpot = s * (FAST_TPOT + 0.05 * loaded.in_flight / 100)
         lp.observe_response(
             req.request_id, pod.name, ttft=s * 0.04, tpot=tpot, prompt_tokens=100,
-            completion_tokens=200, now=NOW,
+            completion_tokens=200, now=now,
         )  # fmt: skip
 
 
@@ -141,6 +149,38 @@ def test_an_adapter_moves_off_its_pod_only_when_that_pod_is_much_slower(
     _teach_adapter(without, "a", holder)
     cheap = without.predict(make_request(target="a"), [holder, free], {})[1][5]
     assert move[5] - cheap == pytest.approx(move[3] * (lp.output_tokens - 1.0), rel=1e-9)
+
+
+@pytest.mark.parametrize("memory", ["60s", None])
+def test_a_pod_silent_for_the_speed_memory_is_forgotten_then_relearned_at_once(
+    memory: str | None,
+) -> None:
+    """A pod learned slow gets nothing while the fast pods have room, so only forgetting
+    can show that it recovered: after ``speedMemory`` without a response it is priced like
+    the others again (found by a sweep at most an eighth of the memory later), and its next
+    response teaches its speed in full."""
+    pods = [make_endpoint(f"p{i}") for i in range(3)]
+    lp = _predictor(speedMemory=memory, publishEveryObservations=1)
+    _serve(lp, pods, {"p0": 3.0, "p1": 1.0, "p2": 1.0}, n=10)
+
+    def tpot_ratio() -> float:
+        cands = lp.predict(make_request(prompt="x" * 400), pods, {})
+        return cands[0][3] / cands[1][3]
+
+    fast = {"p1": 1.0, "p2": 1.0}
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 59.0, first_id=100)
+    assert tpot_ratio() == pytest.approx(3.0, rel=0.25)
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] == 0.0
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 59.0 + 7.5, first_id=200)
+    if memory is None:
+        assert tpot_ratio() == pytest.approx(3.0, rel=0.25)
+        return
+    assert lp.tpot.speeds.observations("p0") == 0
+    assert lp.ttft.speeds.observations("p0") == 0
+    assert tpot_ratio() == pytest.approx(1.0, rel=0.25)
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] > 0.8
+    _serve(lp, pods[:1], {"p0": 3.0}, n=1, now=NOW + 62.0, first_id=300)
+    assert tpot_ratio() == pytest.approx(3.0, rel=0.25)
 
 
 def test_a_slow_pod_that_recovers_is_followed() -> None:
@@ -496,6 +536,19 @@ def test_speed_table_ignores_nonsense(ratio: float) -> None:
     table = SpeedTable(0.1)
     table.update("p", ratio)
     assert table.get("p") == 1.0 and table.observations("p") == 0
+
+
+def test_a_reset_speed_is_the_median_of_the_others_and_is_relearned_in_full() -> None:
+    table = SpeedTable(0.1)
+    for _ in range(20):
+        for pod, ratio in (("a", 1.0), ("b", 2.0), ("c", 4.0), ("d", 8.0)):
+            table.update(pod, ratio)
+    table.reset({"d"})
+    assert table.get("d") == pytest.approx(2.0) and table.observations("d") == 0
+    table.update("d", 8.0)
+    assert table.get("d") == pytest.approx(8.0)
+    table.reset({"a", "b", "c", "d"})  # nothing left to go by: forgotten
+    assert [table.get(p) for p in "abcd"] == [1.0] * 4 and table.pods() == []
 
 
 _POD = st.tuples(

@@ -74,7 +74,9 @@ class Published:
                 (tpot.speeds.factors, self.speed_tpot),
             ):
                 factor = live.get(pod)
-                if factor is not None:
+                if factor is None:
+                    published.pop(pod, None)
+                else:
                     published[pod] = factor
         self.changed.clear()
         self.n_out = max(0.0, output_tokens - 1.0)
@@ -124,6 +126,12 @@ class LatencyParams(Params):
     adapter where it is unless the pods holding it are that much worse."""
     speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
+    speedMemory: Seconds | None = 60.0
+    """A pod that has taught nothing for this long has its learned speeds forgotten (None:
+    never): it is priced like the pool's median pod again and its next response is learned
+    in full. Without it a pod learned slow (a transient, a warmup) gets nothing while the
+    fast pods have room, so nothing would show that it has since recovered; a pod that is
+    still slow costs a few requests per memory span to find out."""
     maxPending: int = Field(default=65536, ge=1)
     """Picked requests awaiting their response; the oldest are dropped beyond this."""
     publishEveryObservations: int = Field(default=16, ge=1)

@@ -72,6 +72,9 @@ class LatencyPredictor(Plugin):
         self._adapters: set[str] = set()
         self._cache = CostCache()
         self._pending = PendingRequests(params.maxPending, self._cache.drop)
+        self._heard: dict[str, float] = {}
+        """pod -> clock time of its last response that taught a TTFT or a TPOT."""
+        self._swept = float("-inf")
         self._version = 0
         """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
         self._published = Published(
@@ -291,7 +294,7 @@ class LatencyPredictor(Plugin):
         A report that taught nothing (a failed or refused request's final report) does not
         count: publishing drops every endpoint's cached cost, so a flood of failures would
         otherwise make each pick recompute the whole pool."""
-        if self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final):
+        if self._learn(request_id, endpoint_name, ttft, tpot, completion_tokens, final, now):
             self._published.unpublished += 1
             if self._published.due(now):
                 self._publish(now)
@@ -304,6 +307,7 @@ class LatencyPredictor(Plugin):
         tpot: float | None,
         completion_tokens: int | None,
         final: bool,
+        now: float,
     ) -> bool:
         """Whether the report taught anything: an output length, a TTFT or a TPOT."""
         learned = False
@@ -320,17 +324,36 @@ class LatencyPredictor(Plugin):
             found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
             self._published.changed.add(endpoint_name)
+            self._heard[endpoint_name] = now
             learned = True
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
             self._published.changed.add(endpoint_name)
+            self._heard[endpoint_name] = now
             learned = True
         return learned
 
     def _publish(self, now: float) -> None:
         """Let the scorer read what has been learned, and invalidate the cost cache."""
+        memory = self.params.speedMemory
+        if memory is not None and now - self._swept >= memory / 8.0:
+            self._swept = now
+            self._forget_silent(now - memory)
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
+
+    def _forget_silent(self, before: float) -> None:
+        """Reset the speeds of pods that have taught nothing since ``before``
+        (``speedMemory``) to the pool's median. Swept at most eight times per memory span,
+        at a publication: the sweep is over every learned pod."""
+        silent = {pod for pod, at in self._heard.items() if at < before}
+        if not silent:
+            return
+        for pod in silent:
+            del self._heard[pod]
+        self.ttft.speeds.reset(silent)
+        self.tpot.speeds.reset(silent)
+        self._published.changed |= silent
 
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds and cached load."""
@@ -340,3 +363,4 @@ class LatencyPredictor(Plugin):
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
         self._published.forget(endpoint_name)
+        self._heard.pop(endpoint_name, None)
