@@ -483,6 +483,38 @@ def test_a_blocked_adapter_goes_where_a_running_one_drains_first() -> None:
     assert lp._pending.counts == {"p0": {"a": 4}, "p9": {"c": 1}}
 
 
+@pytest.mark.parametrize(
+    ("a_picks", "b_picks", "held"), [(0, 0, True), (1, 2, True), (2, 1, False)]
+)
+def test_a_running_adapter_pays_for_holding_a_slot_that_others_wait_for(
+    a_picks: int, b_picks: int, held: bool
+) -> None:
+    """vLLM serves loaded adapters first: where every slot is busy and a request waits for
+    another adapter, one more request of the adapter that would drain first (the fewest of
+    the gateway's requests there, k) holds that slot 1/(k+1) of a service time longer for
+    each waiter. The same pod without waiters, or a request of the adapter that drains
+    later, pays nothing (``slotHoldCost``)."""
+    starving = make_endpoint("p0", adapters=["a", "b"], waiting_adapters=["c"], max_adapters=2)
+    calm = make_endpoint("p1", adapters=["a", "b"], max_adapters=2)
+    costs: dict[float, list[float]] = {}
+    for hold in (0.0, 1.0):
+        lp = _predictor(slotHoldCost=hold)
+        _teach_adapter(lp, "a", make_endpoint("p9", adapters=["a"], max_adapters=2))
+        for i, target in enumerate(["a"] * a_picks + ["b"] * b_picks):
+            req = replace(make_request(target=target), request_id=f"held-{i}")
+            state: CycleState = {}
+            lp.score(req, [starving], state)
+            lp.on_picked(req, starving, state)
+        req = make_request(target="a")
+        cands = lp.predict(req, [starving, calm], {})
+        costs[hold] = [c[5] for c in cands]
+        assert lp.costs(req, [starving, calm], {}) == pytest.approx(costs[hold], rel=1e-12)
+        service = cands[0][3] * (lp.output_tokens - 1.0)
+    assert costs[1.0][1] == costs[0.0][1]
+    extra = costs[1.0][0] - costs[0.0][0]
+    assert extra == pytest.approx(service / (a_picks + 1) if held else 0.0, rel=1e-9, abs=1e-12)
+
+
 def test_an_unmeasured_final_report_releases_the_request_and_teaches_nothing() -> None:
     """A failed, refused or moved request ends with a final report that measured nothing:
     its pending features and its count for the pod and adapter go, and no weight moves."""

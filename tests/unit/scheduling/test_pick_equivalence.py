@@ -4,13 +4,14 @@ The digests below were recorded from the scheduler before the pick-cost work of 
 (commit 532be62's plugins, framework and latency model), whose ``predicted`` results were
 being benchmarked at the time; the ``predicted`` ones were re-recorded when its LoRA
 pricing changed on purpose (a waiting adapter is cold, the wait for a busy slot, the cost
-of taking one, and the ``union`` affinity filter). Each scenario runs a built-in config
-over a seeded, changing pool (in-flight counts that follow the picks, fresh metrics
-snapshots, failures, stale scrapes, pods leaving) and a seeded request mix (adapters,
-criticalities, shared prefixes, SLO headers), and feeds every response back to the
-learning plugins with a lag, as the gateway does. It hashes every pick, every scorer's
-score of every candidate (bit for bit, through ``float.hex``), every filter step and, at
-the end, the predictor's learned state.
+of taking one, and the ``union`` affinity filter), and again when a running adapter's
+request started to pay for holding a slot that others wait for (``slotHoldCost``). Each
+scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
+the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
+request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
+response back to the learning plugins with a lag, as the gateway does. It hashes every
+pick, every scorer's score of every candidate (bit for bit, through ``float.hex``), every
+filter step and, at the end, the predictor's learned state.
 A changed digest means a changed decision or score: find out why before re-recording.
 The predictor learns every response at once but publishes its model to the scorer in
 batches; the scenarios' picks are 10 ms apart, more than ``publishInterval``, so with the
@@ -202,17 +203,17 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "84cdde8556826e8232c8c16ac69f05d122ef07972517df45373a6dad59449031",
-    ("predicted", 40, 0): "19fa46498adaec680f1db085053af38fb121eaa0a28d78d3cacd860d3d8696ad",
-    ("predicted", 40, 1): "e116f9e1bd3ee4014b3acfecc630dca06b15008d83106f244dbd66d50547ff4d",
-    ("predicted", 130, 0): "0deae9419277e3b00a8f06602bfdf45c6f3333923212ac31c9d4f99f70880b0e",
+    ("predicted", 7, 0): "e3fc7c541adf1d89dcdb238168e06635fc7d6a2384cceaffa1ac2dce7e5ea4f3",
+    ("predicted", 40, 0): "205fbad18c2afb81821fbbbe7ba4f19d8c4d11ed314883996a06c91211b6915c",
+    ("predicted", 40, 1): "c341002feabac6728ad29050a4e2d89c36258cfb15590cac044b692241b8b090",
+    ("predicted", 130, 0): "4172af8796ff49631832d6bb3d3258afb51e72ec106e48604cb404a790d7c4e0",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "ce193ebfbca581520ab47acca3fc4973bfb7816f641776a9bc98402f807a8209",
-    ("predicted", 130, 0): "9ca1c5bdbd97ead8c8fabe9dd5fd2f45d47e31827113cab6725f8e3b3b4fd49f",
+    ("predicted", 40, 0): "f6326d8aff308a68c832f006fd10bdbc1fde5117a910b0dc4e39970f339dc85a",
+    ("predicted", 130, 0): "9c9f6fd3f720acbabdddf3765a6418e8e3d8887c9e093473362d88450dfd881e",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that
@@ -282,9 +283,18 @@ def reference_costs(
             ttft = s_ttft * (base + a1_tokens)
         if ttft < lp.ttft.floor:
             ttft = lp.ttft.floor
-        if lora and request.target_model not in m.running_adapters:
+        target = request.target_model
+        if lora and target not in m.running_adapters:
             ttft += cold
-        out.append(ttft + rest + ext_kv * per_request)
+        cost = ttft + rest + ext_kv * per_request
+        waiting = m.waiting_adapters - m.running_adapters
+        if lora and target in m.running_adapters and waiting and blocked:
+            per = lp._pending.counts.get(e.name) or {}
+            k = per.get(target, 0)
+            if k <= min(per.get(a, 0) for a in m.running_adapters):
+                waiters = sum(max(1, per.get(a, 0)) for a in waiting)
+                cost += lp.params.slotHoldCost * (tpot * n_out) * (waiters / (k + 1.0))
+        out.append(cost)
     return out
 
 

@@ -27,12 +27,12 @@ from inference_gateway.datastore.types import Endpoint, Metrics
 MAX_TERMS = 65536
 """Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
 
-Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str], float]
+Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str], float, bool]
 """(metrics, in-flight, KV use, waiting, requests queued ahead, running (1 if none),
 whether some wait for a LoRA slot, whether every adapter slot is busy, KV slots (0 when
 unknown), running adapters, k/(k+1) for the fewest (k) in-flight requests of a running
-adapter when every slot is busy, else 0) of one endpoint: what its cost needs besides the
-model."""
+adapter when every slot is busy, else 0, whether some wait for a slot that is busy
+(``starving``)) of one endpoint: what its cost needs besides the model."""
 
 Model = tuple[
     tuple[float, float, float, float, float, float],
@@ -40,20 +40,37 @@ Model = tuple[
     float,
     Callable[[str, float], float],
     Callable[[str, float], float],
-    tuple[float, float],
+    tuple[float, float, float],
 ]
 """One version of the model as the costs read it: TPOT (c0, c1/100, c2, c3/10, floor,
 output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the externality per
 in-flight request at unit speed, the TPOT and TTFT speed lookups, and the LoRA slot terms: the
-weight of the wait for a busy slot, and what taking a slot costs, in service times."""
+weight of the wait for a busy slot, what taking a slot costs, in service times, and the
+weight of holding a slot that waiters need (``slotHoldCost``)."""
 
 DrainShare = Callable[[str, frozenset[str]], float]
 """(pod, its running adapters) -> k/(k+1) for the one with the fewest (k) pending requests."""
 
-Terms = tuple[Metrics, int, float, float, float, float, float, frozenset[str]]
+HoldShare = Callable[[str, str, frozenset[str], frozenset[str]], float]
+"""(pod, target, running adapters, waiting adapters) -> the waiters times the share of a
+service time one more request of the target holds their slot (``PendingRequests``)."""
+
+Terms = tuple[
+    Metrics, int, float, float, float, float, float, frozenset[str], float, frozenset[str]
+]
 """(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
 cost's request-independent rest (queue wait, decode, externality at no KV share), the
-externality per token of this request's KV share, running adapters) of one endpoint."""
+externality per token of this request's KV share, running adapters, the weighted service
+time a running adapter's request holds a slot for when some wait for one (else 0), waiting
+adapters) of one endpoint."""
+
+
+def starving(m: Metrics) -> bool:
+    """Whether some request waits for a LoRA slot and every slot is busy."""
+    return (
+        bool(m.waiting_adapters - m.running_adapters)
+        and len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
+    )
 
 
 def load_of(e: Endpoint, drain_share: DrainShare) -> Load:
@@ -74,18 +91,21 @@ def load_of(e: Endpoint, drain_share: DrainShare) -> Load:
         m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0,
         m.running_adapters,
         drain,
+        starving(m),
     )
 
 
 def terms_of(load: Load, name: str, model: Model) -> Terms:
-    m, flight, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain = load
+    m, flight, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain, starved = (
+        load
+    )
     (
         (c0, c1, c2, c3, f_tpot, n_out),
         (a0, a2, a3, a5, a6),
         ext0,
         tpot_speed,
         ttft_speed,
-        (slot, cold_slot),
+        (slot, cold_slot, hold),
     ) = model
     speed = tpot_speed(name, 1.0)
     s_ttft = ttft_speed(name, 1.0)
@@ -107,6 +127,8 @@ def terms_of(load: Load, name: str, model: Model) -> Terms:
         queue_wait + tpot * n_out + ext * c1,
         ext * c2 / kv_slots if kv_slots else 0.0,
         active,
+        hold * (tpot * n_out) if starved else 0.0,
+        m.waiting_adapters,
     )
 
 
@@ -137,6 +159,7 @@ class CostCache:
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
         drain_share: DrainShare,
+        hold_share: HoldShare,
     ) -> list[float]:
         """Predicted cost per endpoint; ``request`` is (TTFT floor, a1 x prompt kilotokens,
         per-request tokens, whether the target is a known adapter, the target)."""
@@ -147,12 +170,14 @@ class CostCache:
             self.terms.clear()
             reused, self.reused = self.reused, False
             if not reused:
-                return self._one_pass(endpoints, self.model, request, shares, drain_share)
+                return self._one_pass(
+                    endpoints, self.model, request, shares, (drain_share, hold_share)
+                )
         else:
             self.reused = True
         if len(self.terms) > MAX_TERMS:
             self.terms.clear()
-        return self._cached(endpoints, self.model, request, shares, drain_share)
+        return self._cached(endpoints, self.model, request, shares, (drain_share, hold_share))
 
     def _cached(
         self,
@@ -160,9 +185,10 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        drain_share: DrainShare,
+        pending: tuple[DrainShare, HoldShare],
     ) -> list[float]:
         f_ttft, a1_tokens, per_request, lora, target = request
+        drain_share, hold_share = pending
         terms, loads = self.terms, self.loads
         out: list[float] = []
         append = out.append
@@ -175,7 +201,7 @@ class CostCache:
                 if load is None or load[0] is not m or load[1] != flight:
                     load = loads[name] = load_of(e, drain_share)
                 t = terms[name] = terms_of(load, name, model)
-            _, _, base, s_ttft, cold, rest, ext_kv, active = t
+            _, _, base, s_ttft, cold, rest, ext_kv, active, held, waiting = t
             if shares_get:
                 ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(name, 0.0)))
             else:
@@ -184,6 +210,10 @@ class CostCache:
                 ttft = f_ttft
             if lora and target not in active:
                 ttft += cold
+            elif held and lora:
+                share = hold_share(name, target, active, waiting)
+                append(ttft + rest + ext_kv * per_request + held * share)
+                continue
             append(ttft + rest + ext_kv * per_request)
         return out
 
@@ -193,17 +223,18 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        drain_share: DrainShare,
+        pending: tuple[DrainShare, HoldShare],
     ) -> list[float]:
         """``terms_of`` and ``_cached`` fused, expression for expression."""
         f_ttft, a1_tokens, per_request, lora, target = request
+        drain_share, hold_share = pending
         (
             (c0, c1, c2, c3, f_tpot, n_out),
             (a0, a2, a3, a5, a6),
             ext0,
             tpot_speed,
             ttft_speed,
-            (slot, cold_slot),
+            (slot, cold_slot, hold),
         ) = model
         loads = self.loads
         out: list[float] = []
@@ -214,7 +245,8 @@ class CostCache:
             load = loads.get(name)
             if load is None or load[0] is not m or load[1] != flight:
                 load = loads[name] = load_of(e, drain_share)
-            _, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain = load
+            (_, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain,
+             starved) = load  # fmt: skip
             speed = tpot_speed(name, 1.0)
             s_ttft = ttft_speed(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * mw)
@@ -240,5 +272,9 @@ class CostCache:
                     + (slot * k_drain + cold_slot) * tpot * n_out
                 )
             ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
-            append(ttft + (queue_wait + tpot * n_out + ext * c1) + ext_kv * per_request)
+            cost = ttft + (queue_wait + tpot * n_out + ext * c1) + ext_kv * per_request
+            if starved and lora and hold and target in active:
+                held = hold * (tpot * n_out)
+                cost += held * hold_share(name, target, active, m.waiting_adapters)
+            append(cost)
         return out

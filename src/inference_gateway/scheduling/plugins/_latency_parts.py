@@ -124,6 +124,14 @@ class LatencyParams(Params):
     """What loading a cold adapter costs the requests that will later need that slot, in
     service times (TPOT x expected output) of this request (0: nothing). It keeps an
     adapter where it is unless the pods holding it are that much worse."""
+    slotHoldCost: float = Field(default=1.0, ge=0.0)
+    """What a request of a running adapter costs the requests waiting on that pod for a
+    LoRA slot (0: nothing). vLLM serves loaded adapters first, so a waiter gets a slot
+    only when some running adapter drains; if this request's adapter would drain first
+    (fewest of the gateway's requests there, k), one more request of it holds that slot
+    about 1/(k+1) of a service time longer, for each waiter (at least one per waiting
+    adapter). Without it, affinity keeps feeding the running adapters and the waiters
+    starve for tens of seconds."""
     speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
     speedMemory: Seconds | None = 60.0

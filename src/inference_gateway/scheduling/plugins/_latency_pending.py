@@ -72,6 +72,20 @@ class PendingRequests:
         k = min(per.get(a, 0) for a in running) if per else 0
         return k / (k + 1.0)
 
+    def hold_share(
+        self, pod: str, target: str, running: frozenset[str], waiting: frozenset[str]
+    ) -> float:
+        """W/(k+1) when ``target`` (k pending on ``pod``) has the fewest pending of the
+        running adapters, else 0: W requests wait for a slot there (at least one per
+        waiting adapter), and one more request of ``target`` holds the slot that would
+        free first 1/(k+1) of a service time longer."""
+        per = self._counts.get(pod) or {}
+        k = per.get(target, 0)
+        if k > min(per.get(a, 0) for a in running):
+            return 0.0
+        waiters = sum(max(1, per.get(a, 0)) for a in waiting - running)
+        return waiters / (k + 1.0)
+
     def _release(self, done: Pending | None) -> None:
         if done is None:
             return

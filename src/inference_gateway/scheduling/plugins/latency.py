@@ -39,7 +39,7 @@ from inference_gateway.scheduling.framework import (
 )
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
-from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model
+from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model, starving
 from inference_gateway.scheduling.plugins._latency_parts import (
     CHARS_PER_TOKEN,
     TPOT_PRIOR,
@@ -116,6 +116,7 @@ class LatencyPredictor(Plugin):
         n_out = pub.n_out
         ext_half = self.params.externality * n_out / 2.0
         slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
+        hold = self.params.slotHoldCost
         per_request = tokens * 1000.0 + n_out
         out: list[Candidate] = []
         for e in endpoints:
@@ -166,6 +167,12 @@ class LatencyPredictor(Plugin):
             if cold:
                 # Loading it takes a slot that later requests of other adapters may need.
                 cost += cold_slot * tpot * n_out
+            elif lora and hold and starving(m):
+                # Running here, it may hold the slot that requests waiting here need.
+                share = self._pending.hold_share(
+                    name, target, m.running_adapters, m.waiting_adapters
+                )
+                cost += hold * (tpot * n_out) * share
             out.append(
                 (
                     (1.0, uncached, flight, waiting, cold, blocked),
@@ -190,7 +197,7 @@ class LatencyPredictor(Plugin):
             self.params.externality * n_out / 2.0,
             pub.speed_tpot.get,
             pub.speed_ttft.get,
-            (self.params.slotWait, self.params.coldSlotCost),
+            (self.params.slotWait, self.params.coldSlotCost, self.params.slotHoldCost),
         )
 
     def costs(
@@ -210,6 +217,7 @@ class LatencyPredictor(Plugin):
             request=(self.ttft.floor, a1_tokens, per_request, lora, request.target_model),
             shares=shares,
             drain_share=self._pending.drain_share,
+            hold_share=self._pending.hold_share,
         )
 
     def score(
