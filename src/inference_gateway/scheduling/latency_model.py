@@ -120,19 +120,27 @@ class SpeedTable:
         self._count[pod] = n
         self.factors[pod] = math.exp(new)
 
-    def reset(self, pods: Collection[str]) -> None:
+    def reset(self, pods: Collection[str]) -> dict[str, float]:
         """Price ``pods`` like the median of the other pods, and learn their next response
         in full (step 1): what they taught is too old to trust. With no other pod to go
-        by, forget them."""
+        by, forget them. Returns the factors they had."""
         others = sorted(f for pod, f in self.factors.items() if pod not in pods)
+        before = {pod: self.factors[pod] for pod in pods if pod in self.factors}
         for pod in pods:
             if not others:
                 self.forget(pod)
-                continue
-            typical = others[len(others) // 2]
-            self._log[pod] = math.log(typical)
-            self._count[pod] = 0
-            self.factors[pod] = typical
+            else:
+                self.restore(pod, others[len(others) // 2])
+        return before
+
+    def restore(self, pod: str, factor: float | None) -> None:
+        """Set ``pod``'s factor (None: the prior) with its next response learned in full."""
+        if factor is None:
+            self.forget(pod)
+            return
+        self._log[pod] = math.log(factor)
+        self._count[pod] = 0
+        self.factors[pod] = factor
 
     def forget(self, pod: str) -> None:
         self._log.pop(pod, None)

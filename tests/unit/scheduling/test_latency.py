@@ -157,8 +157,8 @@ def test_a_pod_silent_for_the_speed_memory_is_forgotten_then_relearned_at_once(
 ) -> None:
     """A pod learned slow gets nothing while the fast pods have room, so only forgetting
     can show that it recovered: after ``speedMemory`` without a response it is priced like
-    the others again (found by a sweep at most an eighth of the memory later), and its next
-    response teaches its speed in full."""
+    the others again (found by a sweep at most an eighth of the memory later) until one
+    request probes it, then as before until that response teaches its speed in full."""
     pods = [make_endpoint(f"p{i}") for i in range(3)]
     lp = _predictor(speedMemory=memory, publishEveryObservations=1)
     _serve(lp, pods, {"p0": 3.0, "p1": 1.0, "p2": 1.0}, n=10)
@@ -179,8 +179,17 @@ def test_a_pod_silent_for_the_speed_memory_is_forgotten_then_relearned_at_once(
     assert lp.ttft.speeds.observations("p0") == 0
     assert tpot_ratio() == pytest.approx(1.0, rel=0.25)
     assert lp.score(make_request(prompt="x" * 400), pods, {})[0] > 0.8
-    _serve(lp, pods[:1], {"p0": 3.0}, n=1, now=NOW + 62.0, first_id=300)
+    probe = _request(300)
+    state: CycleState = {}
+    lp.score(probe, pods[:1], state)
+    lp.on_picked(probe, pods[0], state)  # the one probe: priced as before until it answers
     assert tpot_ratio() == pytest.approx(3.0, rel=0.25)
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] == 0.0
+    lp.observe_response(  # it recovered: its first response is learned in full
+        probe.request_id, "p0", ttft=0.04, tpot=FAST_TPOT, prompt_tokens=100,
+        completion_tokens=200, now=NOW + 68.0,
+    )  # fmt: skip
+    assert tpot_ratio() == pytest.approx(1.0, rel=0.25)
 
 
 def test_a_slow_pod_that_recovers_is_followed() -> None:
@@ -575,7 +584,7 @@ def test_a_reset_speed_is_the_median_of_the_others_and_is_relearned_in_full() ->
     for _ in range(20):
         for pod, ratio in (("a", 1.0), ("b", 2.0), ("c", 4.0), ("d", 8.0)):
             table.update(pod, ratio)
-    table.reset({"d"})
+    assert table.reset({"d"}) == {"d": pytest.approx(8.0)}
     assert table.get("d") == pytest.approx(2.0) and table.observations("d") == 0
     table.update("d", 8.0)
     assert table.get("d") == pytest.approx(8.0)

@@ -135,11 +135,11 @@ class LatencyParams(Params):
     speedLearningRate: float = Field(default=0.1, gt=0.0, le=1.0)
     """Floor of the per-pod speed fit's step (1/n before that): ~10 responses of memory."""
     speedMemory: Seconds | None = 60.0
-    """A pod that has taught nothing for this long has its learned speeds forgotten (None:
-    never): it is priced like the pool's median pod again and its next response is learned
-    in full. Without it a pod learned slow (a transient, a warmup) gets nothing while the
-    fast pods have room, so nothing would show that it has since recovered; a pod that is
-    still slow costs a few requests per memory span to find out."""
+    """A pod that has taught nothing for this long is probed (None: never): it is priced
+    like the pool's median pod until one request is picked there, then as before until
+    that request's response teaches its speed in full. Without it a pod learned slow (a
+    transient, a warmup) gets nothing while the fast pods have room, so nothing would show
+    that it has since recovered; a pod that is still slow costs one request per silence."""
     maxPending: int = Field(default=65536, ge=1)
     """Picked requests awaiting their response; the oldest are dropped beyond this."""
     publishEveryObservations: int = Field(default=16, ge=1)

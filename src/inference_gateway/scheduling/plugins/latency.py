@@ -75,6 +75,10 @@ class LatencyPredictor(Plugin):
         self._heard: dict[str, float] = {}
         """pod -> clock time of its last response that taught a TTFT or a TPOT."""
         self._swept = float("-inf")
+        self._probing: dict[str, tuple[float | None, float | None]] = {}
+        """Pods priced like the median after a silence, with the (TTFT, TPOT) speeds they
+        had: the first request picked there is the one probe, then they are priced as
+        before until its response teaches their speed in full."""
         self._version = 0
         """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
         self._published = Published(
@@ -278,6 +282,25 @@ class LatencyPredictor(Plugin):
             self._adapters.add(target)
         (cand,) = self.predict(request, [endpoint], cycle_state)
         self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
+        probe = self._probing.pop(endpoint.name, None)
+        if probe is not None:
+            self._end_probe(endpoint.name, probe)
+
+    def _end_probe(self, pod: str, speeds: tuple[float | None, float | None]) -> None:
+        """One request probes a pod reset after a silence; until its response teaches
+        the pod's speed (in full), the pod is priced as before, so that a pod still slow
+        gets one request per silence and not a burst."""
+        for target, published, factor in (
+            (self.ttft, self._published.speed_ttft, speeds[0]),
+            (self.tpot, self._published.speed_tpot, speeds[1]),
+        ):
+            target.speeds.restore(pod, factor)
+            if factor is None:
+                published.pop(pod, None)
+            else:
+                published[pod] = factor
+        self._published.changed.discard(pod)
+        self._version += 1
 
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
@@ -352,15 +375,18 @@ class LatencyPredictor(Plugin):
 
     def _forget_silent(self, before: float) -> None:
         """Reset the speeds of pods that have taught nothing since ``before``
-        (``speedMemory``) to the pool's median. Swept at most eight times per memory span,
-        at a publication: the sweep is over every learned pod."""
+        (``speedMemory``) to the pool's median until one request probes them
+        (``_end_probe``). Swept at most eight times per memory span, at a publication: the
+        sweep is over every learned pod."""
         silent = {pod for pod, at in self._heard.items() if at < before}
         if not silent:
             return
         for pod in silent:
             del self._heard[pod]
-        self.ttft.speeds.reset(silent)
-        self.tpot.speeds.reset(silent)
+        ttft = self.ttft.speeds.reset(silent)
+        tpot = self.tpot.speeds.reset(silent)
+        for pod in silent:
+            self._probing[pod] = (ttft.get(pod), tpot.get(pod))
         self._published.changed |= silent
 
     def forget(self, endpoint_name: str) -> None:
@@ -372,3 +398,4 @@ class LatencyPredictor(Plugin):
         self.tpot.speeds.forget(endpoint_name)
         self._published.forget(endpoint_name)
         self._heard.pop(endpoint_name, None)
+        self._probing.pop(endpoint_name, None)
