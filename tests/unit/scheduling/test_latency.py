@@ -192,6 +192,28 @@ def test_a_pod_silent_for_the_speed_memory_is_forgotten_then_relearned_at_once(
     assert tpot_ratio() == pytest.approx(1.0, rel=0.25)
 
 
+def test_a_probe_that_teaches_nothing_is_tried_again_after_another_silence() -> None:
+    pods = [make_endpoint(f"p{i}") for i in range(3)]
+    lp = _predictor(speedMemory="60s", publishEveryObservations=1)
+    _serve(lp, pods, {"p0": 3.0, "p1": 1.0, "p2": 1.0}, n=10)
+    fast = {"p1": 1.0, "p2": 1.0}
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 30.0, first_id=100)
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 68.0, first_id=200)  # p0 reset: probed
+    probe = _request(300)
+    state: CycleState = {NOW_KEY: NOW + 68.0}
+    lp.score(probe, pods, state)
+    lp.on_picked(probe, pods[0], state)
+    lp.observe_response(  # the probe failed: nothing measured
+        probe.request_id, "p0", ttft=None, tpot=None, prompt_tokens=None,
+        completion_tokens=None, now=NOW + 69.0,
+    )  # fmt: skip
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] == 0.0
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 120.0, first_id=400)
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] == 0.0  # not 60 s yet
+    _serve(lp, pods[1:], fast, n=5, now=NOW + 136.0, first_id=500)
+    assert lp.score(make_request(prompt="x" * 400), pods, {})[0] > 0.8  # probed again
+
+
 def test_a_slow_pod_that_recovers_is_followed() -> None:
     pods = [make_endpoint("p0"), make_endpoint("p1")]
     lp = _predictor()

@@ -285,6 +285,9 @@ class LatencyPredictor(Plugin):
         probe = self._probing.pop(endpoint.name, None)
         if probe is not None:
             self._end_probe(endpoint.name, probe)
+            now = cycle_state.get(NOW_KEY)
+            if isinstance(now, float | int):  # a probe that teaches nothing is tried again
+                self._heard[endpoint.name] = now
 
     def _end_probe(self, pod: str, speeds: tuple[float | None, float | None]) -> None:
         """One request probes a pod reset after a silence; until its response teaches
