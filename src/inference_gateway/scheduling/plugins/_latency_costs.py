@@ -21,6 +21,7 @@ only with constants hoisted: a recorded-picks test holds scores fixed bit for bi
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
 
 from inference_gateway.datastore.types import Endpoint, Metrics
 
@@ -48,12 +49,21 @@ in-flight request at unit speed, the TPOT and TTFT speed lookups, and the LoRA s
 weight of the wait for a busy slot, what taking a slot costs, in service times, and the
 weight of holding a slot that waiters need (``slotHoldCost``)."""
 
-DrainShare = Callable[[str, frozenset[str]], float]
-"""(pod, its running adapters) -> k/(k+1) for the one with the fewest (k) pending requests."""
 
-HoldShare = Callable[[str, str, frozenset[str], frozenset[str]], float]
-"""(pod, target, running adapters, waiting adapters) -> the waiters times the share of a
-service time one more request of the target holds their slot (``PendingRequests``)."""
+class PendingShares(Protocol):
+    """What the costs read from the predictor's pending requests (``PendingRequests``)."""
+
+    def drain_share(self, pod: str, running: frozenset[str]) -> float:
+        """k/(k+1) for the running adapter with the fewest (k) pending requests."""
+        ...
+
+    def hold_share(
+        self, pod: str, target: str, running: frozenset[str], waiting: frozenset[str]
+    ) -> float:
+        """The waiters times the share of a service time one more request of ``target``
+        holds their slot."""
+        ...
+
 
 Terms = tuple[
     Metrics, int, float, float, float, float, float, frozenset[str], float, frozenset[str]
@@ -73,12 +83,12 @@ def starving(m: Metrics) -> bool:
     )
 
 
-def load_of(e: Endpoint, drain_share: DrainShare) -> Load:
+def load_of(e: Endpoint, pending: PendingShares) -> Load:
     m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
     blocked = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
     drain = 0.0
     if blocked and m.running_adapters:
-        drain = drain_share(e.name, m.running_adapters)
+        drain = pending.drain_share(e.name, m.running_adapters)
     return (
         m,
         flight,
@@ -158,8 +168,7 @@ class CostCache:
         *,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        drain_share: DrainShare,
-        hold_share: HoldShare,
+        pending: PendingShares,
     ) -> list[float]:
         """Predicted cost per endpoint; ``request`` is (TTFT floor, a1 x prompt kilotokens,
         per-request tokens, whether the target is a known adapter, the target)."""
@@ -170,14 +179,12 @@ class CostCache:
             self.terms.clear()
             reused, self.reused = self.reused, False
             if not reused:
-                return self._one_pass(
-                    endpoints, self.model, request, shares, (drain_share, hold_share)
-                )
+                return self._one_pass(endpoints, self.model, request, shares, pending)
         else:
             self.reused = True
         if len(self.terms) > MAX_TERMS:
             self.terms.clear()
-        return self._cached(endpoints, self.model, request, shares, (drain_share, hold_share))
+        return self._cached(endpoints, self.model, request, shares, pending)
 
     def _cached(
         self,
@@ -185,10 +192,10 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        pending: tuple[DrainShare, HoldShare],
+        pending: PendingShares,
     ) -> list[float]:
         f_ttft, a1_tokens, per_request, lora, target = request
-        drain_share, hold_share = pending
+        hold_share = pending.hold_share
         terms, loads = self.terms, self.loads
         out: list[float] = []
         append = out.append
@@ -199,7 +206,7 @@ class CostCache:
             if t is None or t[0] is not m or t[1] != flight:
                 load = loads.get(name)
                 if load is None or load[0] is not m or load[1] != flight:
-                    load = loads[name] = load_of(e, drain_share)
+                    load = loads[name] = load_of(e, pending)
                 t = terms[name] = terms_of(load, name, model)
             _, _, base, s_ttft, cold, rest, ext_kv, active, held, waiting = t
             if shares_get:
@@ -223,11 +230,11 @@ class CostCache:
         model: Model,
         request: tuple[float, float, float, bool, str],
         shares: Mapping[str, float],
-        pending: tuple[DrainShare, HoldShare],
+        pending: PendingShares,
     ) -> list[float]:
         """``terms_of`` and ``_cached`` fused, expression for expression."""
         f_ttft, a1_tokens, per_request, lora, target = request
-        drain_share, hold_share = pending
+        hold_share = pending.hold_share
         (
             (c0, c1, c2, c3, f_tpot, n_out),
             (a0, a2, a3, a5, a6),
@@ -244,7 +251,7 @@ class CostCache:
             name, m, flight = e.name, e.metrics, e.in_flight
             load = loads.get(name)
             if load is None or load[0] is not m or load[1] != flight:
-                load = loads[name] = load_of(e, drain_share)
+                load = loads[name] = load_of(e, pending)
             (_, _, kv, mw, queued, running, lora_waits, blocked, kv_slots, active, k_drain,
              starved) = load  # fmt: skip
             speed = tpot_speed(name, 1.0)

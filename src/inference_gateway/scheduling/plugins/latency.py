@@ -220,8 +220,7 @@ class LatencyPredictor(Plugin):
             self._model,
             request=(self.ttft.floor, a1_tokens, per_request, lora, request.target_model),
             shares=shares,
-            drain_share=self._pending.drain_share,
-            hold_share=self._pending.hold_share,
+            pending=self._pending,
         )
 
     def score(
