@@ -39,6 +39,7 @@ from inference_gateway.scheduling.config import instantiate, load_config
 from inference_gateway.scheduling.explain import Explanation
 from inference_gateway.scheduling.framework import CycleState
 from inference_gateway.scheduling.observe import observers
+from inference_gateway.scheduling.plugins._latency_parts import relative_scores
 from inference_gateway.scheduling.plugins.latency import LatencyPredictor
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.scheduler import build_scheduler
@@ -335,6 +336,7 @@ def test_latency_costs_and_scores_equal_the_reference_bit_for_bit(
         expected = reference_costs(lp, request, eps, state)
         assert lp.costs(request, eps, state) == expected  # one pass (or cached at i > 0)
         assert lp.costs(request, eps, state) == expected  # cached
-        assert lp._relative(expected) == reference_relative(expected, lp.params.spread)
+        relative = relative_scores(expected, lp.params.spread)
+        assert relative == reference_relative(expected, lp.params.spread)
         k = rng.randrange(pods)
         eps[k] = replace(eps[k], in_flight=eps[k].in_flight + 1)

@@ -1,4 +1,5 @@
-"""The ``latency-predictor``'s parameters, priors and small records (``plugins.latency``).
+"""The ``latency-predictor``'s parameters, priors, small records, and how predicted costs
+become scores (``plugins.latency``).
 
 Split from the scorer so the scorer module holds only the prediction and the learning.
 """
@@ -68,20 +69,25 @@ class Published:
 
     def publish(self, ttft: Target, tpot: Target, output_tokens: float, now: float) -> None:
         self.w_ttft, self.w_tpot = tuple(ttft.rls.w), tuple(tpot.rls.w)
-        for pod in self.changed:
-            for live, published in (
-                (ttft.speeds.factors, self.speed_ttft),
-                (tpot.speeds.factors, self.speed_tpot),
-            ):
-                factor = live.get(pod)
-                if factor is None:
-                    published.pop(pod, None)
-                else:
-                    published[pod] = factor
-        self.changed.clear()
+        changed, self.changed = self.changed, set()
+        for pod in changed:
+            self.publish_speeds(pod, ttft, tpot)
         self.n_out = max(0.0, output_tokens - 1.0)
         self.unpublished = 0
         self.at = now
+
+    def publish_speeds(self, pod: str, ttft: Target, tpot: Target) -> None:
+        """Let the scorer read ``pod``'s learned speeds now (none: the prior)."""
+        self.changed.discard(pod)
+        for live, published in (
+            (ttft.speeds.factors, self.speed_ttft),
+            (tpot.speeds.factors, self.speed_tpot),
+        ):
+            factor = live.get(pod)
+            if factor is None:
+                published.pop(pod, None)
+            else:
+                published[pod] = factor
 
     def forget(self, pod: str) -> None:
         self.speed_ttft.pop(pod, None)
@@ -168,3 +174,30 @@ def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
     except ValueError:
         return None
     return value if value > 0.0 else None
+
+
+def relative_scores(e2e: Sequence[float], spread: float) -> list[float]:
+    """max(0, 1 - (v - best) / (best * spread)): clamped here (a NaN to 0, as the
+    framework would), which spares the framework its per-element clamp."""
+    best = min(e2e)
+    scale = 1.0 / (best * spread)
+    return [r if (r := 1.0 - scale * (v - best)) > 0.0 else 0.0 for v in e2e]
+
+
+def headroom_scores(
+    cands: Sequence[Candidate], slo_ttft: float | None, slo_tpot: float | None, spread: float
+) -> list[float]:
+    """Candidates predicted to meet both objectives score 0.5..1 by predicted cost, the
+    others below 0.5 by how far they miss."""
+    misses: list[float] = []
+    for _, _, ttft, tpot, _, _ in cands:
+        miss = 0.0
+        if slo_ttft is not None and ttft > slo_ttft:
+            miss += (ttft - slo_ttft) / slo_ttft
+        if slo_tpot is not None and tpot > slo_tpot:
+            miss += (tpot - slo_tpot) / slo_tpot
+        misses.append(miss)
+    meeting = [c[5] for c, miss in zip(cands, misses, strict=True) if miss == 0.0]
+    rel = [max(0.0, v) for v in relative_scores(meeting, spread)] if meeting else []
+    it = iter(rel)
+    return [0.5 + 0.5 * next(it) if miss == 0.0 else 0.5 / (1.0 + miss) for miss in misses]

@@ -40,6 +40,7 @@ from inference_gateway.scheduling.framework import (
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
 from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model, starving
+from inference_gateway.scheduling.plugins._latency_memory import SpeedMemory
 from inference_gateway.scheduling.plugins._latency_parts import (
     CHARS_PER_TOKEN,
     TPOT_PRIOR,
@@ -48,6 +49,8 @@ from inference_gateway.scheduling.plugins._latency_parts import (
     LatencyParams,
     Notes,
     Published,
+    headroom_scores,
+    relative_scores,
     slo_seconds,
 )
 from inference_gateway.scheduling.plugins._latency_pending import Pending, PendingRequests
@@ -72,13 +75,6 @@ class LatencyPredictor(Plugin):
         self._adapters: set[str] = set()
         self._cache = CostCache()
         self._pending = PendingRequests(params.maxPending, self._cache.drop)
-        self._heard: dict[str, float] = {}
-        """pod -> clock time of its last response that taught a TTFT or a TPOT."""
-        self._swept = float("-inf")
-        self._probing: dict[str, tuple[float | None, float | None]] = {}
-        """Pods priced like the median after a silence, with the (TTFT, TPOT) speeds they
-        had: the first request picked there is the one probe, then they are priced as
-        before until its response teaches their speed in full."""
         self._version = 0
         """Bumped whenever a model is published: cached per-endpoint terms are then stale."""
         self._published = Published(
@@ -88,6 +84,7 @@ class LatencyPredictor(Plugin):
             params.publishEveryObservations,
             params.publishInterval,
         )
+        self._memory = SpeedMemory(params.speedMemory, self.ttft, self.tpot, self._published)
 
     # ---- prediction -------------------------------------------------------------------
     def _setup(
@@ -240,36 +237,9 @@ class LatencyPredictor(Plugin):
         slo_ttft = slo_seconds(request.headers, TTFT_SLO_HEADER) if request.headers else None
         slo_tpot = slo_seconds(request.headers, TPOT_SLO_HEADER) if request.headers else None
         if slo_ttft is None and slo_tpot is None:
-            return self._relative(self.costs(request, endpoints, cycle_state))
+            return relative_scores(self.costs(request, endpoints, cycle_state), self.params.spread)
         cands = self.predict(request, endpoints, cycle_state)
-        return self._headroom(cands, [c[5] for c in cands], slo_ttft, slo_tpot)
-
-    def _relative(self, e2e: Sequence[float]) -> list[float]:
-        """max(0, 1 - (v - best) / (best * spread)): clamped here (a NaN to 0, as the
-        framework would), which spares the framework its per-element clamp."""
-        best = min(e2e)
-        scale = 1.0 / (best * self.params.spread)
-        return [r if (r := 1.0 - scale * (v - best)) > 0.0 else 0.0 for v in e2e]
-
-    def _headroom(
-        self,
-        cands: Sequence[Candidate],
-        e2e: Sequence[float],
-        slo_ttft: float | None,
-        slo_tpot: float | None,
-    ) -> list[float]:
-        misses: list[float] = []
-        for _, _, ttft, tpot, _, _ in cands:
-            miss = 0.0
-            if slo_ttft is not None and ttft > slo_ttft:
-                miss += (ttft - slo_ttft) / slo_ttft
-            if slo_tpot is not None and tpot > slo_tpot:
-                miss += (tpot - slo_tpot) / slo_tpot
-            misses.append(miss)
-        meeting = [v for v, miss in zip(e2e, misses, strict=True) if miss == 0.0]
-        rel = [max(0.0, v) for v in self._relative(meeting)] if meeting else []
-        it = iter(rel)
-        return [0.5 + 0.5 * next(it) if miss == 0.0 else 0.5 / (1.0 + miss) for miss in misses]
+        return headroom_scores(cands, slo_ttft, slo_tpot, self.params.spread)
 
     # ---- learning ---------------------------------------------------------------------
     def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:
@@ -281,28 +251,9 @@ class LatencyPredictor(Plugin):
             self._adapters.add(target)
         (cand,) = self.predict(request, [endpoint], cycle_state)
         self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
-        probe = self._probing.pop(endpoint.name, None)
-        if probe is not None:
-            self._end_probe(endpoint.name, probe)
-            now = cycle_state.get(NOW_KEY)
-            if isinstance(now, float | int):  # a probe that teaches nothing is tried again
-                self._heard[endpoint.name] = now
-
-    def _end_probe(self, pod: str, speeds: tuple[float | None, float | None]) -> None:
-        """One request probes a pod reset after a silence; until its response teaches
-        the pod's speed (in full), the pod is priced as before, so that a pod still slow
-        gets one request per silence and not a burst."""
-        for target, published, factor in (
-            (self.ttft, self._published.speed_ttft, speeds[0]),
-            (self.tpot, self._published.speed_tpot, speeds[1]),
-        ):
-            target.speeds.restore(pod, factor)
-            if factor is None:
-                published.pop(pod, None)
-            else:
-                published[pod] = factor
-        self._published.changed.discard(pod)
-        self._version += 1
+        now = cycle_state.get(NOW_KEY)
+        if self._memory.picked(endpoint.name, now if isinstance(now, float | int) else None):
+            self._version += 1
 
     def prediction(self, request_id: str) -> tuple[float, float] | None:
         """The (TTFT, TPOT) predicted for a picked request still awaiting its response."""
@@ -357,39 +308,21 @@ class LatencyPredictor(Plugin):
             found.ttft_seen = True
             self.ttft.observe(endpoint_name, x_ttft, max(self.ttft.floor, ttft - queue_wait))
             self._published.changed.add(endpoint_name)
-            self._heard[endpoint_name] = now
+            self._memory.heard(endpoint_name, now)
             learned = True
         if tpot is not None and completion_tokens is not None and completion_tokens > 1:
             self.tpot.observe(endpoint_name, x_tpot, tpot)
             self._published.changed.add(endpoint_name)
-            self._heard[endpoint_name] = now
+            self._memory.heard(endpoint_name, now)
             learned = True
         return learned
 
     def _publish(self, now: float) -> None:
-        """Let the scorer read what has been learned, and invalidate the cost cache."""
-        memory = self.params.speedMemory
-        if memory is not None and now - self._swept >= memory / 8.0:
-            self._swept = now
-            self._forget_silent(now - memory)
+        """Let the scorer read what has been learned (pods silent too long reset to the
+        median), and invalidate the cost cache."""
+        self._memory.sweep(now)
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
-
-    def _forget_silent(self, before: float) -> None:
-        """Reset the speeds of pods that have taught nothing since ``before``
-        (``speedMemory``) to the pool's median until one request probes them
-        (``_end_probe``). Swept at most eight times per memory span, at a publication: the
-        sweep is over every learned pod."""
-        silent = {pod for pod, at in self._heard.items() if at < before}
-        if not silent:
-            return
-        for pod in silent:
-            del self._heard[pod]
-        ttft = self.ttft.speeds.reset(silent)
-        tpot = self.tpot.speeds.reset(silent)
-        for pod in silent:
-            self._probing[pod] = (ttft.get(pod), tpot.get(pod))
-        self._published.changed |= silent
 
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds and cached load."""
@@ -399,5 +332,4 @@ class LatencyPredictor(Plugin):
         self.ttft.speeds.forget(endpoint_name)
         self.tpot.speeds.forget(endpoint_name)
         self._published.forget(endpoint_name)
-        self._heard.pop(endpoint_name, None)
-        self._probing.pop(endpoint_name, None)
+        self._memory.forget(endpoint_name)
