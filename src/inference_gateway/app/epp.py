@@ -238,7 +238,7 @@ class Epp:
             flow_metrics=self.metrics.flow,
         )
         assert isinstance(director.scheduler, PluginScheduler)
-        self.datastore.add_listener(_ForgetRemoved(director.scheduler))
+        self.datastore.add_listener(_TellScheduler(director.scheduler))
         indexes = [p for p in director.scheduler.post_pick if isinstance(p, PrefixCacheScorer)]
         if indexes:
             self.metrics.registry.register(PrefixIndexerCollector(indexes))
@@ -281,14 +281,15 @@ class Epp:
         await self._stack.aclose()
 
 
-class _ForgetRemoved:
-    """Drops endpoints that left the pool from the scheduler's own state (the prefix index)."""
+class _TellScheduler:
+    """Tells the scheduler's stateful plugins (the prefix index, the latency predictor)
+    which endpoints joined and left the pool."""
 
     def __init__(self, scheduler: PluginScheduler) -> None:
         self._scheduler = scheduler
 
     def endpoint_added(self, endpoint: Endpoint) -> None:
-        pass
+        self._scheduler.joined(endpoint.name)
 
     def endpoint_removed(self, endpoint: Endpoint) -> None:
         self._scheduler.forget(endpoint.name)

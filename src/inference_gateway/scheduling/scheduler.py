@@ -123,6 +123,14 @@ class PluginScheduler:
             if callable(forget):
                 forget(endpoint_name)
 
+    def joined(self, endpoint_name: str) -> None:
+        """Tell stateful plugins that an endpoint joined the pool (the latency predictor
+        prices a newcomer like its peers, not like its prior)."""
+        for plugin in self.post_pick:
+            joined = getattr(plugin, "joined", None)
+            if callable(joined):
+                joined(endpoint_name)
+
     def _call(self, point: str, plugin: object, fn: Callable[..., Any], *args: Any) -> Any:
         if self._observer is None:
             return fn(*args)

@@ -324,6 +324,20 @@ class LatencyPredictor(Plugin):
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
 
+    def joined(self, endpoint_name: str) -> None:
+        """A pod joined the pool: if others have taught their speeds, price it like their
+        median until its own first response (learned in full). Pods there before any
+        response keep the prior and learn together. The prior of 1.0 means nothing once the
+        pool has learned: the shared shape and the per-pod speeds share one scale, which
+        drifts, so a newcomer at 1.0 could look several times faster than its peers and
+        draw a burst."""
+        if endpoint_name in self.ttft.speeds.factors or endpoint_name in self.tpot.speeds.factors:
+            return
+        self.ttft.speeds.reset((endpoint_name,))
+        self.tpot.speeds.reset((endpoint_name,))
+        self._published.publish_speeds(endpoint_name, self.ttft, self.tpot)
+        self._cache.drop(endpoint_name)
+
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: drop its learned speeds and cached load."""
         self._version += 1
