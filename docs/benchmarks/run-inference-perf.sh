@@ -7,6 +7,10 @@
 #     sh docs/benchmarks/run-inference-perf.sh predicted 40 60
 # (config, requests/s, seconds; inference-perf needs Python >= 3.12, see README.md). Ports:
 # 8081 (Envoy), 9002 (ext_proc), 9090 (EPP metrics), 19000 (Envoy admin), 8000 on the pods.
+# ADAPTERS=N (with MAX_LORAS=M, default 1) instead sends all traffic to N LoRA adapters
+# (adapter-1..N, Standard; a third of them at weight 6, a third at 3, a third at 1, so 15
+# is the harness's multi-lora split) that the pods serve with M slots each, so requests
+# wait for a slot: the case `slotHoldCost` prices (ADAPTERS=15 MAX_LORAS=3).
 set -e
 CFG=${1:-predicted}; RATE=${2:-40}; DUR=${3:-60}
 G=$PWD/.venv/bin/inference-gateway
@@ -25,6 +29,33 @@ sed -e "s/  - rate: 5/  - rate: $RATE/" -e "s/    duration: 10/    duration: $DU
     -e "s/output_distribution: .*/output_distribution: {min: 16, max: 1024, mean: 512, std_dev: 128}/" \
     examples/inference-perf.yaml > "$W/perf.yaml"
 LORA="--lora food-review-1,food-review-2 --max-loras 2"
+if [ -n "$ADAPTERS" ]; then
+    NAMES=$(seq -s, -f "adapter-%g" 1 "$ADAPTERS")
+    LORA="--lora $NAMES --max-loras ${MAX_LORAS:-1}"
+    python3 - "$ADAPTERS" "$W/pool.yaml" "$W/perf.yaml" <<'PY'
+import sys
+n, pool, perf = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+with open(pool, "a") as f:
+    for i in range(1, n + 1):
+        f.write(f"""---
+apiVersion: inference.networking.x-k8s.io/v1alpha2
+kind: InferenceModel
+metadata: {{name: adapter-{i}, namespace: default}}
+spec:
+  modelName: adapter-{i}
+  criticality: Standard
+  poolRef: {{name: vllm-llama3-8b-instruct}}
+""")
+weights = [6 if 3 * i < n else 3 if 3 * i < 2 * n else 1 for i in range(n)]
+shares = [round(w / sum(weights), 4) for w in weights]
+shares[-1] = round(1 - sum(shares[:-1]), 4)
+split = "".join(f"  - name: adapter-{i + 1}\n    split: {x}\n" for i, x in enumerate(shares))
+text = open(perf).read()
+head, rest = text.split("  lora_traffic_split:\n")
+rest = rest[rest.index("api:"):]
+open(perf, "w").write(head + "  lora_traffic_split:\n" + split + rest)
+PY
+fi
 # shellcheck disable=SC2086
 $G sim --replicas 3 --host 127.0.0.11 --port 8000 --model $MODEL $LORA > "$W/sim.log" 2>&1 &
 PIDS=$!

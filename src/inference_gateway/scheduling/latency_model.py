@@ -93,7 +93,7 @@ class Rls:
 class SpeedTable:
     """Per-pod multipliers, fit as a running mean of log(observed / shared prediction)."""
 
-    __slots__ = ("_count", "_log", "factors", "min_rate")
+    __slots__ = ("_count", "_log", "_median", "factors", "min_rate")
 
     def __init__(self, min_rate: float) -> None:
         self.min_rate = min_rate
@@ -101,6 +101,8 @@ class SpeedTable:
         self._count: dict[str, int] = {}
         self.factors: dict[str, float] = {}
         """pod -> multiplier, kept in step with the fit so a prediction is one dict lookup."""
+        self._median: float | None = None
+        """The median factor while no factor has changed since it was sorted out."""
 
     def get(self, pod: str) -> float:
         return self.factors.get(pod, 1.0)
@@ -119,6 +121,7 @@ class SpeedTable:
         self._log[pod] = new
         self._count[pod] = n
         self.factors[pod] = math.exp(new)
+        self._median = None
 
     def reset(self, pods: Collection[str]) -> dict[str, float]:
         """Price ``pods`` like the median of the other pods, and learn their next response
@@ -133,6 +136,23 @@ class SpeedTable:
                 self.restore(pod, others[len(others) // 2])
         return before
 
+    def join(self, pod: str) -> None:
+        """Price a pod new to the table like the median pod, with its next response learned
+        in full (an empty table: the prior). The median is kept until a factor changes, and
+        a newcomer priced at it leaves it where it is, so a scale-up of thousands of pods
+        between two responses sorts the table once, not once per pod."""
+        if pod in self.factors:
+            return
+        median = self._median
+        if median is None:
+            if not self.factors:
+                return
+            ordered = sorted(self.factors.values())
+            median = self._median = ordered[len(ordered) // 2]
+        self._log[pod] = math.log(median)
+        self._count[pod] = 0
+        self.factors[pod] = median
+
     def restore(self, pod: str, factor: float | None) -> None:
         """Set ``pod``'s factor (None: the prior) with its next response learned in full."""
         if factor is None:
@@ -141,11 +161,13 @@ class SpeedTable:
         self._log[pod] = math.log(factor)
         self._count[pod] = 0
         self.factors[pod] = factor
+        self._median = None
 
     def forget(self, pod: str) -> None:
         self._log.pop(pod, None)
         self._count.pop(pod, None)
-        self.factors.pop(pod, None)
+        if self.factors.pop(pod, None) is not None:
+            self._median = None
 
     def pods(self) -> list[str]:
         return sorted(self._log)

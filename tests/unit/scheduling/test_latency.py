@@ -641,6 +641,31 @@ def test_a_reset_speed_is_the_median_of_the_others_and_is_relearned_in_full() ->
     assert [table.get(p) for p in "abcd"] == [1.0] * 4 and table.pods() == []
 
 
+def test_a_newcomer_joins_at_the_median_which_is_sorted_out_again_only_after_a_change() -> None:
+    table = SpeedTable(0.1)
+    table.join("x")  # nothing learned: the prior
+    assert table.pods() == [] and table.get("x") == 1.0
+    for pod, ratio in (("a", 1.0), ("b", 2.0), ("c", 4.0)):
+        table.update(pod, ratio)
+    for pod in ("d", "e", "f"):  # a newcomer at the median leaves the median where it is
+        table.join(pod)
+        assert table.get(pod) == pytest.approx(2.0) and table.observations(pod) == 0
+    for pod in ("d", "e", "f"):  # each learned in full
+        table.update(pod, 8.0)
+        assert table.get(pod) == pytest.approx(8.0)
+    table.join("g")  # a, b, c, d, e, f = 1, 2, 4, 8, 8, 8: the upper median is 8
+    assert table.get("g") == pytest.approx(8.0)
+    for pod in ("d", "e", "f", "g"):
+        table.forget(pod)
+    table.join("h")  # a, b, c = 1, 2, 4
+    assert table.get("h") == pytest.approx(2.0)
+    table.restore("a", 9.0)  # a, b, c, h = 9, 2, 4, 2
+    table.join("i")
+    assert table.get("i") == pytest.approx(4.0)
+    table.join("b")  # known: untouched
+    assert table.get("b") == pytest.approx(2.0) and table.observations("b") == 1
+
+
 _POD = st.tuples(
     st.sampled_from([0, 0, 1, 3, 12]),  # waiting
     st.integers(0, 60),  # running

@@ -333,8 +333,8 @@ class LatencyPredictor(Plugin):
         draw a burst."""
         if endpoint_name in self.ttft.speeds.factors or endpoint_name in self.tpot.speeds.factors:
             return
-        self.ttft.speeds.reset((endpoint_name,))
-        self.tpot.speeds.reset((endpoint_name,))
+        self.ttft.speeds.join(endpoint_name)
+        self.tpot.speeds.join(endpoint_name)
         self._published.publish_speeds(endpoint_name, self.ttft, self.tpot)
         self._cache.drop(endpoint_name)
 
