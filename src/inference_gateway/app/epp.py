@@ -26,7 +26,8 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
 from inference_gateway.app._leading import lead_then_serve
-from inference_gateway.datastore import Datastore, Endpoint
+from inference_gateway.app._membership import TellScheduler
+from inference_gateway.datastore import Datastore
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
 from inference_gateway.modelserver.collector import ScraperCollector
@@ -133,6 +134,8 @@ class Epp:
             ),
         )
         self.director: Director | None = None
+        self.membership: TellScheduler | None = None
+        """Tells the scheduler's plugins which endpoints joined and left the pool."""
         self.extensions: ExtensionChain | None = None
         """Request-control plugins from the EndpointPickerConfig (empty when none)."""
         self.server: ExtProcServer | None = None
@@ -238,7 +241,10 @@ class Epp:
             flow_metrics=self.metrics.flow,
         )
         assert isinstance(director.scheduler, PluginScheduler)
-        self.datastore.add_listener(_TellScheduler(director.scheduler))
+        self.membership = TellScheduler(director.scheduler)
+        self.datastore.add_listener(self.membership)
+        telling = spawn(self.membership.run(), name="epp-tell-scheduler")
+        self._stack.push_async_callback(stop_task, telling)
         indexes = [p for p in director.scheduler.post_pick if isinstance(p, PrefixCacheScorer)]
         if indexes:
             self.metrics.registry.register(PrefixIndexerCollector(indexes))
@@ -279,20 +285,6 @@ class Epp:
         tb: TracebackType | None,
     ) -> None:
         await self._stack.aclose()
-
-
-class _TellScheduler:
-    """Tells the scheduler's stateful plugins (the prefix index, the latency predictor)
-    which endpoints joined and left the pool."""
-
-    def __init__(self, scheduler: PluginScheduler) -> None:
-        self._scheduler = scheduler
-
-    def endpoint_added(self, endpoint: Endpoint) -> None:
-        self._scheduler.joined(endpoint.name)
-
-    def endpoint_removed(self, endpoint: Endpoint) -> None:
-        self._scheduler.forget(endpoint.name)
 
 
 __all__ = ["GA_GROUP", "X_GROUP", "Epp", "EppSettings", "KubernetesSourceSettings"]

@@ -16,6 +16,11 @@ loopback, which keeps the scrapes themselves out of the figure):
   (``_fake_kube``) that pages its LIST as a real one does;
 - ``file``: ``FileSource`` on a standalone YAML file of the same Pods;
 - ``file reload``: the same file rewritten with every Pod's address changed.
+
+The file source's datastore also tells a ``predicted`` scheduler of its pods, as the EPP
+does (``app._membership``), with each pod's prefix index holding ``warm_blocks`` blocks
+and its speeds learned before the reload: moving a pod makes the scheduler forget all of
+that and take it in again as a newcomer.
 """
 
 from __future__ import annotations
@@ -28,18 +33,27 @@ import logging
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from random import Random
 from typing import Any
 
 import yaml
 
 from inference_gateway._heap import freeze_long_lived
+from inference_gateway.aio import stop
+from inference_gateway.app._membership import TellScheduler
 from inference_gateway.bench._fake_kube import NAMESPACE, POOL_NAME, pod_object, pool_object
 from inference_gateway.datastore import Datastore, Endpoint
 from inference_gateway.modelserver.scraper import MetricsScraper
+from inference_gateway.scheduling.config import load_config
+from inference_gateway.scheduling.plugins.latency import LatencyPredictor
+from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer, PrefixParams
+from inference_gateway.scheduling.registry import default_registry
+from inference_gateway.scheduling.scheduler import PluginScheduler, build_scheduler
+from inference_gateway.scheduling.types import LLMRequest
 from inference_gateway.sources.file import FileSource
 from inference_gateway.sources.kubernetes import KubernetesSource
 
@@ -47,6 +61,9 @@ GOAL_STALL_MS = 50.0
 SCRAPE_INTERVAL = 600.0
 """Long, so the measured window holds the loops' start and almost none of their scrapes."""
 _TICK = 0.001
+WARM_BLOCKS = 256
+"""Prefix blocks per pod before the reload: one long prompt each (the built-in configs
+hold up to 31,250; ``--warm-blocks`` sets it)."""
 _POOL_KEY = f"{NAMESPACE}/{POOL_NAME}"
 
 
@@ -241,33 +258,62 @@ def _shifted(i: int, shift: int) -> str | None:
     return f"127.{1 + j // 62500}.{(j // 250) % 250}.{11 + j % 250}"
 
 
-async def _file(pods: int, workdir: Path) -> list[PoolLoad]:
+def _warm(scheduler: PluginScheduler, endpoints: Sequence[Endpoint], blocks: int) -> None:
+    """Give every endpoint ``blocks`` prefix blocks (picks of distinct long prompts) and a
+    learned speed."""
+    per_prompt = 256
+    prompt_chars = per_prompt * PrefixParams().blockSize
+    for plugin in scheduler.post_pick:
+        if isinstance(plugin, PrefixCacheScorer):
+            for i, endpoint in enumerate(endpoints):
+                for j in range(-(-blocks // per_prompt)):
+                    text = f"{i}/{j} ".ljust(prompt_chars, "x")
+                    request = LLMRequest(f"{i}/{j}", "m", "m", prompt=text)
+                    plugin.on_picked(request, endpoint, {})
+        if isinstance(plugin, LatencyPredictor):
+            for i, endpoint in enumerate(endpoints):
+                for target in (plugin.ttft, plugin.tpot):
+                    target.speeds.update(endpoint.name, 0.5 + (i % 7) / 4)
+
+
+async def _file(pods: int, workdir: Path, warm_blocks: int) -> list[PoolLoad]:
     path = workdir / "gateway.yaml"
     path.write_text(await asyncio.to_thread(_yaml, pods))
     moved = await asyncio.to_thread(_yaml, pods, shift=pods)
     ds = Datastore()
+    scheduler = build_scheduler(load_config("predicted", default_registry()), rng=Random(0))
+    membership = TellScheduler(scheduler)
+    ds.add_listener(membership)
     async with MetricsScraper(ds, interval=SCRAPE_INTERVAL):
+        telling = asyncio.create_task(membership.run())
         source = FileSource(path, ds)
 
         async def load() -> None:
             await source.__aenter__()
 
         first = await _measured("file", pods, ds, load, reload=False)
+        await membership.settled()
+        _warm(scheduler, ds.endpoints(_POOL_KEY), warm_blocks)  # not measured
         try:
 
             async def reload() -> None:
                 await asyncio.to_thread(path.write_text, moved)
                 async with asyncio.timeout(600):
                     await source.wait_until(lambda: source.reloads >= 1)
+                    await membership.settled()
 
             second = await _measured("file reload", pods, ds, reload, reload=True)
         finally:
             await source.__aexit__(None, None, None)
+            await stop(telling)
     return [first, second]
 
 
 async def run_pool_load(
-    pods: int = 5000, *, sources: tuple[str, ...] = ("kubernetes", "file")
+    pods: int = 5000,
+    *,
+    sources: tuple[str, ...] = ("kubernetes", "file"),
+    warm_blocks: int = WARM_BLOCKS,
 ) -> list[PoolLoad]:
     """Load ``pods`` through each source in turn; scrape failures are not logged meanwhile.
 
@@ -287,7 +333,7 @@ async def run_pool_load(
             if "kubernetes" in sources:
                 results.append(await _kubernetes(pods, Path(tmp)))
             if "file" in sources:
-                results += await _file(pods, Path(tmp))
+                results += await _file(pods, Path(tmp), warm_blocks)
     finally:
         scraper_log.setLevel(level)
     return results

@@ -18,7 +18,7 @@ from inference_gateway.bench.cache_bench import (
 )
 from inference_gateway.bench.overhead import OverheadSettings, format_report, run_overhead
 from inference_gateway.bench.pick_speed import run as run_pick_speed
-from inference_gateway.bench.pool_load import GOAL_STALL_MS, run_pool_load
+from inference_gateway.bench.pool_load import GOAL_STALL_MS, WARM_BLOCKS, run_pool_load
 from inference_gateway.bench.request_cost import run as run_request_cost
 from inference_gateway.bench.scrape_speed import print_report as print_scrape_report
 from inference_gateway.bench.scrape_speed import run_scrape_bench
@@ -205,12 +205,18 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             list[str] | None,
             typer.Option(help="kubernetes and/or file (repeatable; default both)."),
         ] = None,
+        warm_blocks: Annotated[
+            int,
+            typer.Option(
+                min=0, help="Prefix blocks per pod that the reload makes the scheduler forget."
+            ),
+        ] = WARM_BLOCKS,
     ) -> None:
         """Time to apply a big pool through each source, and the longest event-loop stall."""
         chosen = tuple(source or ("kubernetes", "file"))
         if not set(chosen) <= {"kubernetes", "file"}:
             raise typer.BadParameter("source must be kubernetes or file")
-        results = run_loop(run_pool_load(pods, sources=chosen))
+        results = run_loop(run_pool_load(pods, sources=chosen, warm_blocks=warm_blocks))
         table = Table(
             title=f"bench pool-load: longest loop stalls in ms (goal < {GOAL_STALL_MS:.0f} ms)",
             caption="start-up: before the first pod (connecting); stall: from then on; no GC: "

@@ -78,6 +78,7 @@ async def test_a_pod_added_to_a_learned_pool_starts_at_its_peers_median(tmp_path
         assert lp.tpot.speeds.pods() == sorted(peers)
 
         await reload(c, config, full, set(c.names))
+        await c.wait_until(lambda: NEW in lp.tpot.speeds.factors, "the newcomer to join")
         assert lp.tpot.speeds.observations(NEW) == 0
         for i, table in enumerate((lp.ttft.speeds, lp.tpot.speeds)):
             assert table.get(NEW) == statistics.median_low(s[i] for s in learned.values())
