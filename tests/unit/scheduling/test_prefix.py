@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import gc
 import random
+from collections import OrderedDict
 
 import pytest
 import xxhash
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.prefix import (
@@ -109,3 +113,68 @@ def test_scheduler_forget_reaches_the_prefix_index(registry: Registry) -> None:
     scheduler.forget(first)
     again = scheduler.schedule(request, EPS, NOW)
     assert again.explanation["scores"][0][2]["prefix-cache-scorer"] == 0.0  # type: ignore[index]
+
+
+_CHUNKS = ["a" * 64, "b" * 64, "c" * 64, "d" * 64]
+_OPS = st.lists(
+    st.tuples(
+        st.sampled_from(["pick", "pick", "pick", "forget"]),
+        st.integers(0, 3),  # server
+        st.lists(st.integers(0, 3), min_size=1, max_size=4),  # prompt as chunk indexes
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(ops=_OPS, queries=st.lists(st.lists(st.integers(0, 3), max_size=4), max_size=6))
+def test_the_index_matches_what_each_servers_lru_holds(
+    ops: list[tuple[str, int, list[int]]], queries: list[list[int]]
+) -> None:
+    """Against a plain model of the per-server LRUs: a block shared by several servers, held
+    by one again after evictions or a forget, or by none, scores as those LRUs say."""
+    scorer = _scorer(lruCapacityPerServer=5)
+    model: dict[str, OrderedDict[int, None]] = {}
+    for op, server, chunks in ops:
+        name = EPS[server].name
+        if op == "forget":
+            scorer.forget(name)
+            model.pop(name, None)
+            continue
+        request = make_request(prompt="".join(_CHUNKS[c] for c in chunks))
+        scorer.on_picked(request, EPS[server], {})
+        lru = model.setdefault(name, OrderedDict())
+        for h in block_hashes(request.prompt, request.target_model, 64, 256):
+            lru[h] = None
+            lru.move_to_end(h)
+        while len(lru) > 5:
+            lru.popitem(last=False)
+    for chunks in queries:
+        request = make_request(prompt="".join(_CHUNKS[c] for c in chunks))
+        hashes = block_hashes(request.prompt, request.target_model, 64, 256)
+        expected = []
+        for e in EPS:
+            held = model.get(e.name, OrderedDict())
+            depth = next((i for i, h in enumerate(hashes) if h not in held), len(hashes))
+            expected.append(depth / len(hashes) if hashes else 0.0)
+        assert scorer.score(request, EPS, {}) == pytest.approx(expected)
+
+
+def test_a_block_held_by_one_server_is_not_an_object_the_collector_tracks() -> None:
+    """A full index holds millions of blocks; a set per block made each full garbage
+    collection walk them all (~650 ms at 100 servers x 31,250 blocks)."""
+    scorer = _scorer()
+    gc.collect()
+    before = len(gc.get_objects())
+    for i in range(20):
+        scorer.on_picked(make_request(prompt=f"{i:04d}" * 16 * 100), EPS[i % 4], {})
+    assert sum(scorer.indexed_blocks(e.name) for e in EPS) == 2000
+    assert len(gc.get_objects()) - before < 100
+    shared = make_request(prompt="s" * 64 * 1000)  # 256 blocks (the match limit)
+    for e in EPS[:2]:
+        scorer.on_picked(shared, e, {})
+    assert scorer.score(shared, EPS, {}) == [1.0, 1.0, 0.0, 0.0]
+    assert len(gc.get_objects()) - before > 256  # held by two: a set each
+    scorer.forget("p1")  # held by one again: the name again
+    assert scorer.score(shared, EPS, {}) == [1.0, 0.0, 0.0, 0.0]
+    assert len(gc.get_objects()) - before < 100
