@@ -97,7 +97,7 @@ class PrefixCacheScorer(Plugin):
             held = servers.get(h)
             if held is None:
                 break
-            if type(held) is not str:
+            if not isinstance(held, str):
                 survivors = held if depth == 0 else alive & held
             elif held in alive:  # one holder, most often the one server still matching
                 survivors = alive if len(alive) == 1 else {held}
@@ -150,7 +150,7 @@ class PrefixCacheScorer(Plugin):
             held = servers.get(h)
             if held is None:
                 servers[h] = server
-            elif type(held) is str:
+            elif isinstance(held, str):
                 servers[h] = {held, server}
             else:
                 held.add(server)
@@ -166,7 +166,7 @@ class PrefixCacheScorer(Plugin):
         held = servers.get(h)
         if held is None:
             return
-        if type(held) is str:
+        if isinstance(held, str):
             if held == server:
                 del servers[h]
             return
