@@ -11,16 +11,16 @@ After each pick the framework calls ``on_picked`` and the request's blocks are r
 for the chosen server in a per-server LRU (``lruCapacityPerServer``), whose evictions
 also leave the reverse map hash -> servers.
 
-A block held by one server maps to that server's name itself, not to a one-element set:
-most blocks (the prompts' own tails) have one holder, and a set is an object the garbage
-collector tracks. With a set per block, 100 servers with full LRUs (3.1 million blocks)
-made every full collection walk ~3 million sets and stall the loop ~650 ms; with names,
-~120 ms (what is left is walking the LRUs' entries).
+The index is built so that the garbage collector need not walk it: with a set of servers
+per block and an ``OrderedDict`` LRU per server, 100 servers with full LRUs (3.1 million
+blocks) made every full collection stall the loop ~650 ms. A block held by one server (most
+blocks: the prompts' own tails) maps to the server's name in a dict of strings, only the
+blocks held by several keep a set, and the LRUs are ``_block_lru.BlockLru`` (ints only):
+dicts and arrays of untracked values are not tracked, so the collection never enters them.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 import xxhash
@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params, Plugin, PluginHandle
+from inference_gateway.scheduling.plugins._block_lru import BlockLru
 from inference_gateway.scheduling.types import LLMRequest
 
 _HASHES_KEY = "prefix-cache-scorer/hashes"
@@ -66,9 +67,11 @@ class PrefixCacheScorer(Plugin):
         super().__init__(name, params, handle)
         assert isinstance(params, PrefixParams)
         self.params = params
-        self._lru: dict[str, OrderedDict[int, None]] = {}
-        self._servers: dict[int, str | set[str]] = {}
-        """hash -> the server holding it, or a set of two or more."""
+        self._lru: dict[str, BlockLru] = {}
+        self._single: dict[int, str] = {}
+        """hash -> the one server holding it."""
+        self._shared: dict[int, set[str]] = {}
+        """hash -> the servers holding it, when two or more do."""
         self._matches: list[tuple[int, int]] = []
 
     def hashes(self, request: LLMRequest, cycle_state: CycleState) -> list[int]:
@@ -89,20 +92,21 @@ class PrefixCacheScorer(Plugin):
         holder, so a prefix held by all of a large pool stays cheap.
         """
         total = len(hashes)
-        servers = self._servers
+        single, shared = self._single, self._shared
         shares: dict[str, float] = {}
         alive: set[str] = set()
         depth = 0
         for h in hashes:
-            held = servers.get(h)
-            if held is None:
-                break
-            if not isinstance(held, str):
-                survivors = held if depth == 0 else alive & held
-            elif held in alive:  # one holder, most often the one server still matching
-                survivors = alive if len(alive) == 1 else {held}
+            one = single.get(h)
+            if one is None:
+                several = shared.get(h)
+                if several is None:
+                    break
+                survivors = several if depth == 0 else alive & several
+            elif one in alive:  # most often the one server still matching
+                survivors = alive if len(alive) == 1 else {one}
             else:
-                survivors = {held} if depth == 0 else set()
+                survivors = {one} if depth == 0 else set()
             if depth and len(survivors) < len(alive):
                 shares.update(dict.fromkeys(alive - survivors, depth / total))
             alive, depth = survivors, depth + 1
@@ -140,45 +144,36 @@ class PrefixCacheScorer(Plugin):
         server = endpoint.name
         lru = self._lru.get(server)
         if lru is None:
-            lru = self._lru[server] = OrderedDict()
-        servers = self._servers
-        for h in self.hashes(request, cycle_state):
-            if h in lru:
-                lru.move_to_end(h)
-                continue
-            lru[h] = None
-            held = servers.get(h)
-            if held is None:
-                servers[h] = server
-            elif isinstance(held, str):
-                servers[h] = {held, server}
-            else:
-                held.add(server)
+            lru = self._lru[server] = BlockLru()
+        single, shared = self._single, self._shared
+        for h in lru.use(self.hashes(request, cycle_state)):
+            if h in shared:
+                shared[h].add(server)
+            elif (one := single.setdefault(h, server)) is not server:
+                shared[h] = {one, server}
+                del single[h]
         capacity = self.params.lruCapacityPerServer
         while len(lru) > capacity:
-            old, _ = lru.popitem(last=False)
-            self._release(old, server)
+            self._release(lru.pop_oldest(), server)
 
     def _release(self, h: int, server: str) -> None:
         """``server`` no longer holds block ``h``: a set left with one holder becomes its
         name again."""
-        servers = self._servers
-        held = servers.get(h)
-        if held is None:
+        several = self._shared.get(h)
+        if several is None:
+            if self._single.get(h) == server:
+                del self._single[h]
             return
-        if isinstance(held, str):
-            if held == server:
-                del servers[h]
-            return
-        held.discard(server)
-        if len(held) == 1:
-            servers[h] = next(iter(held))
-        elif not held:
-            del servers[h]
+        several.discard(server)
+        if len(several) == 1:
+            del self._shared[h]
+            self._single[h] = several.pop()
+        elif not several:
+            del self._shared[h]
 
     def forget(self, server: str) -> None:
         """Drop a server that left the pool (upstream purges these every 2 minutes)."""
-        for h in self._lru.pop(server, OrderedDict()):
+        for h in self._lru.pop(server, ()):
             self._release(h, server)
 
     def indexed_blocks(self, server: str) -> int:
