@@ -127,13 +127,11 @@ class SpeedTable:
         """Price ``pods`` like the median of the other pods, and learn their next response
         in full (step 1): what they taught is too old to trust. With no other pod to go
         by, forget them. Returns the factors they had."""
-        others = sorted(f for pod, f in self.factors.items() if pod not in pods)
         before = {pod: self.factors[pod] for pod in pods if pod in self.factors}
         for pod in pods:
-            if not others:
-                self.forget(pod)
-            else:
-                self.restore(pod, others[len(others) // 2])
+            self.forget(pod)
+        for pod in pods:
+            self.join(pod)
         return before
 
     def join(self, pod: str) -> None:

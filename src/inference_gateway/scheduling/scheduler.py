@@ -118,18 +118,18 @@ class PluginScheduler:
 
     def forget(self, endpoint_name: str) -> None:
         """Tell stateful plugins (the prefix index) that an endpoint left the pool."""
-        for plugin in self.post_pick:
-            forget = getattr(plugin, "forget", None)
-            if callable(forget):
-                forget(endpoint_name)
+        self._tell("forget", endpoint_name)
 
     def joined(self, endpoint_name: str) -> None:
         """Tell stateful plugins that an endpoint joined the pool (the latency predictor
         prices a newcomer like its peers, not like its prior)."""
+        self._tell("joined", endpoint_name)
+
+    def _tell(self, method: str, endpoint_name: str) -> None:
         for plugin in self.post_pick:
-            joined = getattr(plugin, "joined", None)
-            if callable(joined):
-                joined(endpoint_name)
+            tell = getattr(plugin, method, None)
+            if callable(tell):
+                tell(endpoint_name)
 
     def _call(self, point: str, plugin: object, fn: Callable[..., Any], *args: Any) -> Any:
         if self._observer is None:
