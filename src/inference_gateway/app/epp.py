@@ -37,6 +37,7 @@ from inference_gateway.modelserver.datalayer import (
     scrape_settings,
 )
 from inference_gateway.modelserver.scraper import MetricsScraper
+from inference_gateway.observability.loop_lag import LoopLagMonitor
 from inference_gateway.observability.metrics import EppMetrics, metrics_subsystem
 from inference_gateway.observability.objects_collector import UnreadableObjectsCollector
 from inference_gateway.observability.pool_collector import DEFAULT_FRESH_WITHIN
@@ -141,6 +142,7 @@ class Epp:
         self.server: ExtProcServer | None = None
         self.source: FileSource | KubernetesSource | None = None
         self.metrics_port: int | None = None
+        self.loop_lag: LoopLagMonitor | None = None
         self._stack = AsyncExitStack()
 
     async def __aenter__(self) -> Epp:
@@ -198,6 +200,9 @@ class Epp:
             stack.push_async_callback(stop_task, serving)
         else:
             await self.server.set_serving(self.datastore.synced)
+        self.loop_lag = LoopLagMonitor(self.metrics.registry)
+        lagging = spawn(self.loop_lag.run(), name="epp-loop-lag")
+        stack.push_async_callback(stop_task, lagging)
         if s.metrics_port is not None:
             self.metrics_port = await stack.enter_async_context(
                 self.metrics.serve(s.metrics_host, s.metrics_port)

@@ -53,6 +53,7 @@ from inference_gateway.scheduling.types import (
     NoEndpointsError,
     Scheduler,
 )
+from inference_gateway.throttled_log import Deferred, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -129,6 +130,7 @@ class Director:
         )
         self._async = self.extensions is not None and self.extensions.has_request_stages
         self._ids = RequestIds()
+        self._refused = Throttled(log, every=10.0, clock=clock)
 
     # --- the pipeline -------------------------------------------------------------------
     def route(self, request: IncomingRequest) -> RouteResult:
@@ -260,6 +262,10 @@ class Director:
             decision = self.scheduler.schedule(llm, resolved.candidates, now)
         except NoCapacityError as e:
             self.metrics.scheduled(self.clock() - now, success=False)
+            if e.reason is not None:
+                self._refused(
+                    "refusing Sheddable requests, the pool is saturated: %s", Deferred(e.reason)
+                )
             raise errors.resource_exhausted(
                 str(e) or f"no capacity for model {llm.model} ({llm.criticality.value})"
             ) from e

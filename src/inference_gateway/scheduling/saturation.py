@@ -53,10 +53,20 @@ class Sheds(Plugin):
     def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
         raise NotImplementedError
 
+    def why_saturated(self, endpoints: Sequence[Endpoint], now: float) -> str:
+        """For the log line of a refusal (never on the hot path of an admitted request)."""
+        return f"pool saturation {self.saturation(endpoints, now):.2f}"
+
+    def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
+        raise NotImplementedError
+
     def admit(self, request: LLMRequest, endpoints: Sequence[Endpoint], now: float) -> None:
         """Raise ``NoCapacityError`` for a Sheddable request when the pool is saturated."""
         if request.criticality is Criticality.SHEDDABLE and self.is_saturated(endpoints, now):
-            raise NoCapacityError("dropping request due to limited backend resources")
+            raise NoCapacityError(
+                "dropping request due to limited backend resources",
+                reason=lambda: self.why_saturated(endpoints, now),
+            )
 
 
 class SaturationDetector(Sheds):
@@ -88,6 +98,9 @@ class SaturationDetector(Sheds):
     def saturation(self, endpoints: Sequence[Endpoint], now: float) -> float:
         return utilization(endpoints, now, self.queue, self.kv, self.staleness)
 
+    def why_saturated(self, endpoints: Sequence[Endpoint], now: float) -> str:
+        return endpoint_states(endpoints, now, self.queue, self.kv, self.staleness)
+
 
 def utilization(
     endpoints: Sequence[Endpoint],
@@ -117,6 +130,24 @@ def utilization(
         waiting = max(m.waiting, e.in_flight - m.running) if unseen else m.waiting
         total += max(waiting / q, m.kv_usage / kv)
     return total / len(endpoints)
+
+
+def endpoint_states(
+    endpoints: Sequence[Endpoint], now: float, queue: int, kv: float, staleness: float
+) -> str:
+    """How many endpoints were stale, queued or full, for a refusal's log line. All of them
+    stale at once points at the EPP's own loop (``inference_extension_event_loop_lag_seconds``)
+    rather than at the pods."""
+    oldest = now - staleness
+    stale = [e.metrics.updated_at for e in endpoints if e.metrics.updated_at < oldest]
+    fresh = [e.metrics for e in endpoints if e.metrics.updated_at >= oldest]
+    queued = sum(1 for m in fresh if m.waiting > queue)
+    full = sum(1 for m in fresh if m.waiting <= queue and m.kv_usage > kv)
+    limit = f"{staleness * 1000:.0f} ms"
+    text = f"{len(endpoints)} endpoints: {len(stale)} with metrics older than {limit}"
+    if stale:
+        text += f" (the freshest of them {(now - max(stale)) * 1000:.0f} ms old)"
+    return text + f", {queued} with more than {queue} waiting, {full} with KV use over {kv:g}"
 
 
 class Detector(Protocol):

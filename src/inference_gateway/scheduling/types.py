@@ -8,7 +8,7 @@ the virtual-time benchmark harness.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Protocol
@@ -44,7 +44,16 @@ class Decision:
 
 
 class NoCapacityError(Exception):
-    """No endpoint may take this request now (the 429 path: sheddable and saturated)."""
+    """No endpoint may take this request now (the 429 path: sheddable and saturated).
+
+    The message is what the client reads; ``reason`` says why for the operator's log (which
+    pods were stale or full), and stays out of the response. It is a callable because a flood
+    of refusals is logged once per period, and describing a 5,000-pod pool costs as much as
+    the refusal itself."""
+
+    def __init__(self, message: str = "", *, reason: Callable[[], str] | None = None) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class NoEndpointsError(Exception):

@@ -22,7 +22,7 @@ from inference_gateway.scheduling.framework import (
     Params,
     PluginHandle,
 )
-from inference_gateway.scheduling.saturation import Seconds, Sheds, utilization
+from inference_gateway.scheduling.saturation import Seconds, Sheds, endpoint_states, utilization
 from inference_gateway.scheduling.types import LLMRequest
 
 
@@ -56,6 +56,10 @@ class UtilizationDetector(Sheds):
 
     def is_saturated(self, endpoints: Sequence[Endpoint], now: float) -> bool:
         return self.saturation(endpoints, now) >= 1.0
+
+    def why_saturated(self, endpoints: Sequence[Endpoint], now: float) -> str:
+        states = endpoint_states(endpoints, now, self.queue, self.kv, self.staleness)
+        return f"pool saturation {self.saturation(endpoints, now):.2f} of {states}"
 
     def filter(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState

@@ -18,6 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from inference_gateway.datastore import Metrics
 from inference_gateway.observability import EppMetrics
+from inference_gateway.observability.loop_lag import LoopLagMonitor
 from inference_gateway.observability.metrics import OBJECTIVE_SUBSYSTEM
 from inference_gateway.requestcontrol import Director, GatewayError
 from inference_gateway.scheduling.config import load_config
@@ -50,6 +51,7 @@ def exported() -> set[str]:
     clock = FakeClock()
     store = make_store(models=[model("llama", targets=[("adapter", None)]), model("qwen")])
     metrics = EppMetrics(store, clock=clock)
+    LoopLagMonitor(metrics.registry)  # the EPP registers it beside EppMetrics
     for e in store.all_endpoints():
         store.set_metrics(e.hostport, Metrics(waiting=1, kv_usage=0.3, updated_at=clock.now))
     rng = random.Random(1)
@@ -207,6 +209,7 @@ def test_dashboard_covers_the_epp_metrics(dashboard: dict[str, Any], exported: s
         "inference_pool_per_pod_queue_size",
         "inference_extension_scheduler_e2e_duration_seconds_bucket",
         "inference_extension_plugin_duration_seconds_bucket",
+        "inference_extension_event_loop_lag_seconds_bucket",
     }
     assert families <= exported
     assert families <= used, sorted(families - used)

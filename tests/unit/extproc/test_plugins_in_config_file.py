@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from inference_gateway.app import Epp, EppSettings
@@ -70,3 +71,16 @@ async def test_the_epp_exports_its_scraper_counters(tmp_path: Path) -> None:
         text = epp.metrics.render().decode()
     assert "inference_gateway_model_server_scrapes_total" in text
     assert "inference_gateway_model_server_scrape_failing_endpoints" in text
+
+
+async def test_the_epp_measures_its_own_loop_lag(tmp_path: Path) -> None:
+    async with Epp(_settings(_write(tmp_path, POOL), None)) as epp:
+        assert epp.loop_lag is not None
+        child = epp.loop_lag.lag.labels()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while sum(child.counts) < 2:
+            assert loop.time() < deadline, "the monitor never woke"
+            await asyncio.sleep(0.01)
+        text = epp.metrics.render().decode()
+    assert "inference_extension_event_loop_lag_seconds_count" in text

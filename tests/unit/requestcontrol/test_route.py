@@ -18,6 +18,7 @@ from inference_gateway.scheduling.types import (
 )
 from tests.unit.requestcontrol.builders import (
     POOL_KEY,
+    FakeClock,
     chat,
     make_director,
     make_store,
@@ -190,6 +191,32 @@ def test_sheddable_is_shed_by_admission_when_saturated() -> None:
     assert (err.status, err.code, err.reason) == (429, "rate_limit_exceeded", "ResourceExhausted")
     assert director.route_now(chat("chat")).criticality == "Critical"
     assert director.route_now(chat("std")).criticality == "Standard"
+
+
+def test_refusals_are_logged_with_their_reason_once_per_period_and_never_told_the_client(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from inference_gateway.scheduling.saturation import SaturationDetector
+
+    clock = FakeClock()
+    store = make_store(models=[model("batch", criticality="Sheddable")])
+    store.set_metrics("127.0.0.11:8000", Metrics(waiting=50, updated_at=clock.now))
+    store.set_metrics("127.0.0.12:8000", Metrics(updated_at=clock.now - 0.5))
+    director = make_director(store, clock=clock, admission=SaturationDetector())
+    caplog.set_level("WARNING", "inference_gateway.requestcontrol.director")
+    for step in (0.0, 1.0, 1.0, 10.0):
+        clock.now += step
+        err = route_error(director, chat("batch"))
+        assert err.message == "dropping request due to limited backend resources"
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == [
+        "refusing Sheddable requests, the pool is saturated: 2 endpoints: 1 with metrics "
+        "older than 200 ms (the freshest of them 500 ms old), 1 with more than 5 waiting, "
+        "0 with KV use over 0.8",
+        "refusing Sheddable requests, the pool is saturated: 2 endpoints: 2 with metrics "
+        "older than 200 ms (the freshest of them 12000 ms old), 0 with more than 5 waiting, "
+        "0 with KV use over 0.8 (and 2 more since the last such line)",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -5,6 +5,7 @@ from pydantic import ValidationError
 
 from inference_gateway.scheduling.saturation import SaturationDetector, SaturationParams
 from inference_gateway.scheduling.types import Criticality, NoCapacityError
+from inference_gateway.scheduling.utilization import UtilizationDetector
 from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request
 
 
@@ -65,3 +66,32 @@ def test_custom_thresholds() -> None:
     )
     assert detector.is_saturated([make_endpoint("p0", waiting=1)], NOW)
     assert not detector.is_saturated([make_endpoint("p0", waiting=0, kv=0.5)], NOW)
+
+
+def test_a_refusal_says_which_endpoints_were_stale_queued_or_full() -> None:
+    eps = [
+        make_endpoint("p0", updated_at=NOW - 0.35),
+        make_endpoint("p1", updated_at=NOW - 0.25),
+        make_endpoint("p2", waiting=6),
+        make_endpoint("p3", kv=0.9),
+        make_endpoint("p4", waiting=7, kv=0.95),
+    ]
+    with pytest.raises(NoCapacityError) as refused:
+        SaturationDetector().admit(make_request(Criticality.SHEDDABLE), eps, NOW)
+    assert str(refused.value) == "dropping request due to limited backend resources"
+    assert refused.value.reason is not None
+    assert refused.value.reason() == (
+        "5 endpoints: 2 with metrics older than 200 ms (the freshest of them 250 ms old), "
+        "2 with more than 5 waiting, 1 with KV use over 0.8"
+    )
+
+
+def test_the_utilization_detector_gives_its_mean_with_the_same_counts() -> None:
+    eps = [make_endpoint("p0", updated_at=NOW - 0.3), make_endpoint("p1", waiting=10)]
+    with pytest.raises(NoCapacityError) as refused:
+        UtilizationDetector().admit(make_request(Criticality.SHEDDABLE), eps, NOW)
+    assert refused.value.reason is not None
+    assert refused.value.reason() == (
+        "pool saturation 1.50 of 2 endpoints: 1 with metrics older than 200 ms "
+        "(the freshest of them 300 ms old), 1 with more than 5 waiting, 0 with KV use over 0.8"
+    )

@@ -1,0 +1,59 @@
+"""The loop-lag monitor sees a stall of the event loop and says so, once per period."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from inference_gateway.aio import spawn, stop
+from inference_gateway.observability.loop_lag import LoopLagMonitor
+
+
+def _count_at_least(monitor: LoopLagMonitor, seconds: float) -> int:
+    child = monitor.lag.labels()
+    return sum(n for bound, n in zip(child.bounds, child.counts, strict=True) if bound > seconds)
+
+
+async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not predicate():
+        assert loop.time() < deadline, "condition not reached in time"
+        await asyncio.sleep(0.005)
+
+
+def _busy(seconds: float) -> None:
+    """Hold the loop's thread: the stall the EPP's own work would cause."""
+    end = time.perf_counter() + seconds
+    while time.perf_counter() < end:
+        pass
+
+
+async def test_a_blocked_loop_is_measured_and_warned_about_once_per_period(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    registry = CollectorRegistry()
+    monitor = LoopLagMonitor(registry, interval=0.005, warn_above=0.1, warn_every=3600.0)
+    task = spawn(monitor.run(), name="lag")
+    try:
+        child = monitor.lag.labels()
+        await _until(lambda: sum(child.counts) >= 2)
+        caplog.set_level(logging.WARNING, "inference_gateway.observability.loop_lag")
+        for stalls in (1, 2):
+            _busy(0.15)
+            await _until(lambda: _count_at_least(monitor, 0.1) >= stalls)  # noqa: B023
+        stalled = [r for r in caplog.records if "event loop stalled" in r.getMessage()]
+        assert len(stalled) == 1, [r.getMessage() for r in stalled]
+        assert monitor.worst >= 0.14
+    finally:
+        await stop(task)
+    text = registry.get_sample_value(
+        "inference_extension_event_loop_lag_seconds_bucket", {"le": "0.1"}
+    )
+    total = registry.get_sample_value("inference_extension_event_loop_lag_seconds_count")
+    assert text is not None and total is not None and total - text >= 2
