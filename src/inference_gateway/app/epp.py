@@ -171,6 +171,9 @@ class Epp:
                 )
             )
             self.metrics.registry.register(ScraperCollector(scraper.stats))
+        self.loop_lag = LoopLagMonitor(self.metrics.registry)
+        lagging = spawn(self.loop_lag.run(), name="epp-loop-lag")
+        stack.push_async_callback(stop_task, lagging)
         self.source = await stack.enter_async_context(self._source())
         if isinstance(self.source, KubernetesSource):
             self.metrics.registry.register(UnreadableObjectsCollector(self.source.unreadable))
@@ -200,9 +203,6 @@ class Epp:
             stack.push_async_callback(stop_task, serving)
         else:
             await self.server.set_serving(self.datastore.synced)
-        self.loop_lag = LoopLagMonitor(self.metrics.registry)
-        lagging = spawn(self.loop_lag.run(), name="epp-loop-lag")
-        stack.push_async_callback(stop_task, lagging)
         if s.metrics_port is not None:
             self.metrics_port = await stack.enter_async_context(
                 self.metrics.serve(s.metrics_host, s.metrics_port)
@@ -246,6 +246,8 @@ class Epp:
             flow_metrics=self.metrics.flow,
         )
         assert isinstance(director.scheduler, PluginScheduler)
+        if self.loop_lag is not None:
+            director.stalled = self.loop_lag.stalled
         self.membership = TellScheduler(director.scheduler)
         self.datastore.add_listener(self.membership)
         telling = spawn(self.membership.run(), name="epp-tell-scheduler")

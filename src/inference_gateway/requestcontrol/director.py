@@ -19,6 +19,7 @@ which gives up the request's place in the flow-control queue). Either way it rai
 from __future__ import annotations
 
 import logging
+import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -106,6 +107,7 @@ class Director:
         clock: Callable[[], float] = time.monotonic,
         settings: DirectorSettings | None = None,
         explain: Callable[[Decision], str] = format_explanation,
+        stalled: Callable[[float, float], float] | None = None,
     ) -> None:
         self.datastore = datastore
         self.scheduler = scheduler
@@ -119,6 +121,8 @@ class Director:
         self.clock = clock
         self.settings = s = settings if settings is not None else DirectorSettings()
         self.explain = explain
+        self.stalled = stalled
+        """Seconds of (since, now) the EPP's own loop was stalled (``LoopLagMonitor``)."""
         self.policy = ResponsePolicy(
             ledger=datastore,
             metrics=self.metrics,
@@ -258,7 +262,7 @@ class Director:
         now = self.clock()
         try:
             if self.admission is not None:
-                self.admission.admit(llm, resolved.candidates, now)
+                self._capacity(self.admission, llm, resolved.candidates, now)
             decision = self.scheduler.schedule(llm, resolved.candidates, now)
         except NoCapacityError as e:
             self.metrics.scheduled(self.clock() - now, success=False)
@@ -276,6 +280,29 @@ class Director:
         if not decision.endpoints:
             raise errors.internal("the scheduler returned no endpoint")
         return self._routed(resolved, decision, ext)
+
+    def _capacity(
+        self, gate: CapacityGate, llm: LLMRequest, candidates: Sequence[Endpoint], now: float
+    ) -> None:
+        """The capacity gate, not counting against the pods the time the EPP's own loop was
+        stalled since the freshest of them answered: its scrapes could not run then, so
+        every pod aged together. Judged again as of that much earlier, which stretches each
+        pod's staleness allowance by the stall."""
+        try:
+            gate.admit(llm, candidates, now)
+            return
+        except NoCapacityError as e:
+            if self.stalled is None or not candidates or self.stalled(now, -math.inf) <= 0.0:
+                raise
+            refused = e
+        newest = max(c.metrics.updated_at for c in candidates)
+        excuse = self.stalled(now, newest) if newest < now else 0.0
+        if excuse <= 0.0:
+            raise refused
+        try:
+            gate.admit(llm, candidates, now - excuse)
+        except NoCapacityError:
+            raise refused from None
 
     def _routed(
         self, resolved: _Resolved, decision: Decision, ext: RequestExtensions | None

@@ -83,4 +83,6 @@ async def test_the_epp_measures_its_own_loop_lag(tmp_path: Path) -> None:
             assert loop.time() < deadline, "the monitor never woke"
             await asyncio.sleep(0.01)
         text = epp.metrics.render().decode()
+        assert epp.director is not None
+        assert epp.director.stalled == epp.loop_lag.stalled  # stalls excuse stale metrics
     assert "inference_extension_event_loop_lag_seconds_count" in text

@@ -57,3 +57,23 @@ async def test_a_blocked_loop_is_measured_and_warned_about_once_per_period(
     )
     total = registry.get_sample_value("inference_extension_event_loop_lag_seconds_count")
     assert text is not None and total is not None and total - text >= 2
+
+
+async def test_stalled_counts_the_stall_going_on_and_then_the_recorded_one() -> None:
+    monitor = LoopLagMonitor(CollectorRegistry(), interval=0.005)
+    task = spawn(monitor.run(), name="lag")
+    try:
+        child = monitor.lag.labels()
+        await _until(lambda: sum(child.counts) >= 2)
+        before = time.monotonic()
+        _busy(0.2)
+        now = time.monotonic()
+        assert monitor.stalled(now, before) >= 0.19  # going on: the monitor has not woken
+        assert monitor.stalled(now, now - 0.05) == pytest.approx(0.05)
+        await _until(lambda: _count_at_least(monitor, 0.1) >= 1)
+        after = time.monotonic()
+        assert monitor.stalled(after, before) >= 0.19  # recorded when it woke
+        assert monitor.stalled(after, before - 10.0) >= 0.19
+        assert monitor.stalled(before, before - 10.0) < 0.1  # the span before it
+    finally:
+        await stop(task)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from inference_gateway.datastore import (
     Datastore,
@@ -134,7 +134,7 @@ def raw(body: bytes, path: str = CHAT, headers: Mapping[str, str] | None = None)
 def make_director(
     store: Datastore,
     *,
-    clock: FakeClock | None = None,
+    clock: Callable[[], float] | None = None,
     seed: int = 7,
     settings: DirectorSettings | None = None,
     **kwargs: object,
