@@ -3,18 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 
 from inference_gateway.aio import stop
 from inference_gateway.modelserver._due import DueQueue
-
-
-async def until(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.002)
+from tests.loop_helpers import until
 
 
 async def test_items_start_in_due_order_however_they_were_pushed() -> None:

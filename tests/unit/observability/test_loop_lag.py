@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Callable
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from inference_gateway.aio import spawn, stop
 from inference_gateway.observability.loop_lag import LoopLagMonitor
+from tests.loop_helpers import hold_the_loop, until
 
 
 def _count_at_least(monitor: LoopLagMonitor, seconds: float) -> int:
     child = monitor.lag.labels()
     return sum(n for bound, n in zip(child.bounds, child.counts, strict=True) if bound > seconds)
-
-
-async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
-
-
-def _busy(seconds: float) -> None:
-    """Hold the loop's thread: the stall the EPP's own work would cause."""
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
 
 
 async def test_a_blocked_loop_is_measured_and_warned_about_once_per_period(
@@ -42,11 +26,11 @@ async def test_a_blocked_loop_is_measured_and_warned_about_once_per_period(
     task = spawn(monitor.run(), name="lag")
     try:
         child = monitor.lag.labels()
-        await _until(lambda: sum(child.counts) >= 2)
+        await until(lambda: sum(child.counts) >= 2)
         caplog.set_level(logging.WARNING, "inference_gateway.observability.loop_lag")
         for stalls in (1, 2):
-            _busy(0.15)
-            await _until(lambda: _count_at_least(monitor, 0.1) >= stalls)  # noqa: B023
+            hold_the_loop(0.15)
+            await until(lambda: _count_at_least(monitor, 0.1) >= stalls)  # noqa: B023
         stalled = [r for r in caplog.records if "event loop stalled" in r.getMessage()]
         assert len(stalled) == 1, [r.getMessage() for r in stalled]
         assert monitor.worst >= 0.14
@@ -64,13 +48,13 @@ async def test_stalled_counts_the_stall_going_on_and_then_the_recorded_one() -> 
     task = spawn(monitor.run(), name="lag")
     try:
         child = monitor.lag.labels()
-        await _until(lambda: sum(child.counts) >= 2)
+        await until(lambda: sum(child.counts) >= 2)
         before = time.monotonic()
-        _busy(0.2)
+        hold_the_loop(0.2)
         now = time.monotonic()
         assert monitor.stalled(now, before) >= 0.19  # going on: the monitor has not woken
         assert monitor.stalled(now, now - 0.05) == pytest.approx(0.05)
-        await _until(lambda: _count_at_least(monitor, 0.1) >= 1)
+        await until(lambda: _count_at_least(monitor, 0.1) >= 1)
         after = time.monotonic()
         assert monitor.stalled(after, before) >= 0.19  # recorded when it woke
         assert monitor.stalled(after, before - 10.0) >= 0.19

@@ -3,9 +3,8 @@ stalled (its scrapes could not run), and still is when a pod went quiet on its o
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -15,21 +14,8 @@ from inference_gateway.datastore import Datastore, Metrics
 from inference_gateway.observability.loop_lag import LoopLagMonitor
 from inference_gateway.requestcontrol import GatewayError
 from inference_gateway.scheduling.saturation import SaturationDetector
+from tests.loop_helpers import hold_the_loop, until
 from tests.unit.requestcontrol.builders import chat, make_director, make_store, model
-
-
-async def _until(predicate: Callable[[], bool], within: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + within
-    while not predicate():
-        assert loop.time() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.005)
-
-
-def _busy(seconds: float) -> None:
-    end = time.perf_counter() + seconds
-    while time.perf_counter() < end:
-        pass
 
 
 @pytest.fixture
@@ -37,7 +23,7 @@ async def monitor() -> AsyncIterator[LoopLagMonitor]:
     lag = LoopLagMonitor(CollectorRegistry(), interval=0.005)
     task = spawn(lag.run(), name="lag")
     child = lag.lag.labels()
-    await _until(lambda: sum(child.counts) >= 2)
+    await until(lambda: sum(child.counts) >= 2)
     yield lag
     await stop(task)
 
@@ -57,7 +43,7 @@ async def test_metrics_that_aged_in_the_epps_own_stall_do_not_refuse(
     excusing = make_director(
         store, clock=time.monotonic, admission=SaturationDetector(), stalled=monitor.stalled
     )
-    _busy(0.3)  # both pods' metrics are now 300 ms old; the threshold is 200 ms
+    hold_the_loop(0.3)  # both pods' metrics are now 300 ms old; the threshold is 200 ms
     with pytest.raises(GatewayError) as refused:
         blind.route_now(chat("batch"))
     assert refused.value.status == 429
@@ -76,7 +62,7 @@ async def test_a_pod_quiet_on_its_own_still_refuses(monitor: LoopLagMonitor) -> 
     with pytest.raises(GatewayError) as refused:
         director.route_now(chat("batch"))
     assert refused.value.status == 429
-    _busy(0.1)  # a stall shorter than the pods' silence does not excuse it
+    hold_the_loop(0.1)  # a stall shorter than the pods' silence does not excuse it
     with pytest.raises(GatewayError) as refused:
         director.route_now(chat("batch"))
     assert refused.value.status == 429
