@@ -248,6 +248,8 @@ class Epp:
         assert isinstance(director.scheduler, PluginScheduler)
         if self.loop_lag is not None:
             director.stalled = self.loop_lag.stalled
+            if director.flow is not None:
+                director.flow.flow.stalled = self.loop_lag.stalled
         self.membership = TellScheduler(director.scheduler)
         self.datastore.add_listener(self.membership)
         telling = spawn(self.membership.run(), name="epp-tell-scheduler")

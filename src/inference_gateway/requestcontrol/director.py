@@ -19,7 +19,6 @@ which gives up the request's place in the flow-control queue). Either way it rai
 from __future__ import annotations
 
 import logging
-import math
 import random
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -44,6 +43,7 @@ from inference_gateway.requestcontrol.resolve import (
 from inference_gateway.requestcontrol.response import ModelRestorer
 from inference_gateway.requestcontrol.routed import PendingRoute, ResponsePolicy, Routed
 from inference_gateway.requestcontrol.settings import DirectorSettings
+from inference_gateway.requestcontrol.stalls import Stalled, attentive_now
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.observe import ResponseObserver
@@ -107,7 +107,7 @@ class Director:
         clock: Callable[[], float] = time.monotonic,
         settings: DirectorSettings | None = None,
         explain: Callable[[Decision], str] = format_explanation,
-        stalled: Callable[[float, float], float] | None = None,
+        stalled: Stalled | None = None,
     ) -> None:
         self.datastore = datastore
         self.scheduler = scheduler
@@ -284,23 +284,18 @@ class Director:
     def _capacity(
         self, gate: CapacityGate, llm: LLMRequest, candidates: Sequence[Endpoint], now: float
     ) -> None:
-        """The capacity gate, not counting against the pods the time the EPP's own loop was
-        stalled since the freshest of them answered: its scrapes could not run then, so
-        every pod aged together. Judged again as of that much earlier, which stretches each
-        pod's staleness allowance by the stall."""
+        """The capacity gate, with staleness judged without the EPP's own loop stalls
+        (``stalls``): refused only if it refuses at the attentive time too."""
         try:
             gate.admit(llm, candidates, now)
             return
         except NoCapacityError as e:
-            if self.stalled is None or not candidates or self.stalled(now, -math.inf) <= 0.0:
+            excused = attentive_now(candidates, now, self.stalled)
+            if excused >= now:
                 raise
             refused = e
-        newest = max(c.metrics.updated_at for c in candidates)
-        excuse = self.stalled(now, newest) if newest < now else 0.0
-        if excuse <= 0.0:
-            raise refused
         try:
-            gate.admit(llm, candidates, now - excuse)
+            gate.admit(llm, candidates, excused)
         except NoCapacityError:
             raise refused from None
 

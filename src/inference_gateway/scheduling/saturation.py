@@ -5,10 +5,10 @@ The pool is saturated iff no endpoint has fresh metrics (younger than
 queue of at most ``queueDepthThreshold`` (5) and KV utilisation of at most
 ``kvCacheUtilThreshold`` (0.8); an empty pool is saturated. Admission sheds only Sheddable
 requests, with 429, when saturated: Critical requests bypass the check and Standard
-requests are admitted and left to the scheduler's fallback path. In the EPP the Director
-judges staleness without the time its own event loop was stalled, when no scrape could run
-(``requestcontrol.director.Director._capacity``): a request path that holds up our one loop
-holds up the scrapes too, which upstream's Go EPP runs on goroutines of their own.
+requests are admitted and left to the scheduler's fallback path. In the EPP staleness is
+judged without the time its own event loop was stalled, when no scrape could run
+(``requestcontrol.stalls``): a request path that holds up our one loop holds up the scrapes
+too, which upstream's Go EPP runs on goroutines of their own.
 Registered as ``saturation-detector`` (our name for the v0.5 rule); upstream v1.5's
 mean-utilisation ``utilization-detector`` is ``utilization.py``, its
 ``concurrency-detector`` ``concurrency.py``.

@@ -86,3 +86,24 @@ async def test_the_epp_measures_its_own_loop_lag(tmp_path: Path) -> None:
         assert epp.director is not None
         assert epp.director.stalled == epp.loop_lag.stalled  # stalls excuse stale metrics
     assert "inference_extension_event_loop_lag_seconds_count" in text
+
+
+FLOW = """\
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+featureGates: [flowControl]
+plugins:
+- type: saturation-detector
+- type: queue-scorer
+- type: max-score-picker
+saturationDetector: {pluginRef: saturation-detector}
+"""
+
+
+async def test_flow_control_too_does_not_count_the_loops_stalls(tmp_path: Path) -> None:
+    config = tmp_path / "flow.yaml"
+    config.write_text(FLOW)
+    async with Epp(_settings(_write(tmp_path, POOL), str(config))) as epp:
+        assert epp.director is not None and epp.director.flow is not None
+        assert epp.loop_lag is not None
+        assert epp.director.flow.flow.stalled == epp.loop_lag.stalled

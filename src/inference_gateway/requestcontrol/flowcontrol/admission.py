@@ -41,6 +41,7 @@ from inference_gateway.requestcontrol.flowcontrol.usage import (
     UsageLimitPolicy,
     dispatch_ceiling,
 )
+from inference_gateway.requestcontrol.stalls import Stalled, attentive_now
 from inference_gateway.requestcontrol.types import GatewayError
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,8 @@ class FlowControl:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self.stalled: Stalled | None = None
+        """The EPP's own loop stalls, not counted against the pods' metrics (``stalls``)."""
 
     # --- request side -----------------------------------------------------------------
     def admit(
@@ -168,10 +171,10 @@ class FlowControl:
             if endpoints is None:
                 endpoints = self._endpoints(pool)
             ceiling = self.usage.ceiling(key.priority)
-            if self.gate.room(endpoints, now, ceiling):
+            if self._room(endpoints, now, ceiling):
                 return None
             held_by = "pool-saturated"
-            if ceiling < 1.0 and self.gate.room(endpoints, now):
+            if ceiling < 1.0 and self._room(endpoints, now):
                 held_by = "usage-limit"
         if self._stopped:
             raise QueueError(503, "the gateway is shutting down", why="shutdown")
@@ -269,8 +272,16 @@ class FlowControl:
         for item in queues.expire(self.clock()):
             self._answer(item, QueueError(429, "timed out waiting for capacity", why="ttl"))
 
+    def _room(self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0) -> bool:
+        """Whether some endpoint has room, judged again at the attentive time (``stalls``)
+        when there is none: a stall of the EPP's own loop aged every pod's metrics."""
+        if self.gate.room(endpoints, now, ceiling):
+            return True
+        excused = attentive_now(endpoints, now, self.stalled)
+        return excused < now and bool(self.gate.room(endpoints, excused, ceiling))
+
     def _dispatch(self, pool: str, queues: FlowQueues[Ticket]) -> None:
-        while queues.count and self.gate.room(
+        while queues.count and self._room(
             self._endpoints(pool), self.clock(), self._ceiling(queues)
         ):
             item = queues.next_item()

@@ -161,3 +161,35 @@ async def test_gate_counts_requests_sent_since_the_last_scrape() -> None:
     assert not gate.room([ep], 1.5)  # stale
     full = replace(ep, metrics=replace(ep.metrics, kv_usage=0.9))
     assert not gate.room([full], 0.5)
+
+
+class AgedPool(Pool):
+    """The endpoint last answered ``age`` seconds ago; the gate's threshold is 1 s."""
+
+    def __init__(self, age: float) -> None:
+        super().__init__()
+        self.age = age
+
+    def endpoints(self, pool: str) -> Sequence[Endpoint]:
+        m = Metrics(waiting=0, running=0, updated_at=self.now - self.age)
+        return (Endpoint("p0", "10.0.0.1", 8000, metrics=m, in_flight=self.in_flight),)
+
+
+@pytest.mark.parametrize(
+    ("stall", "goes_now"),
+    [(None, False), (0.4, False), (0.6, True)],
+)
+async def test_metrics_aged_by_the_epps_own_stall_do_not_hold_a_request(
+    stall: float | None, goes_now: bool
+) -> None:
+    pool = AgedPool(age=1.5)
+    fc = make(pool)
+    if stall is not None:
+        fc.stalled = lambda now, since: stall if since < now else 0.0
+    ticket = admit(fc, pool, "a")
+    assert (ticket is None) is goes_now
+    if ticket is not None:
+        pool.age = 0.0  # the next scrape answers: the dispatcher lets it go
+        fc.wake()
+        assert await wait(fc, ticket) == "a"
+    await fc.stop()

@@ -1,0 +1,33 @@
+"""The EPP's own loop stalls are not the pods' fault.
+
+The scrapes run on the loop that serves requests. When it stalls (a CPU-throttled EPP, a
+busy node, a long pass of its own) no scrape starts or finishes, and every pod's metrics
+age together. The capacity gates count a pod whose metrics are older than their staleness
+threshold as full, so a stall alone would refuse or hold requests on a pool with room.
+``attentive_now`` is the time to judge staleness by: ``now`` less the time the loop was
+stalled since the freshest pod last answered. Queue and KV thresholds are judged as before.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from inference_gateway.datastore import Endpoint
+
+Stalled = Callable[[float, float], float]
+"""``stalled(now, since)``: seconds of ``(since, now)`` the loop was stalled
+(``observability.loop_lag.LoopLagMonitor.stalled``)."""
+
+
+def attentive_now(endpoints: Sequence[Endpoint], now: float, stalled: Stalled | None) -> float:
+    """``now`` less the loop's stalls since the freshest of ``endpoints`` answered.
+
+    Called only once a gate has said no: the freshest update is a pass over the pool."""
+    if stalled is None or not endpoints or stalled(now, -math.inf) <= 0.0:
+        return now
+    newest = max(e.metrics.updated_at for e in endpoints)
+    return now - stalled(now, newest) if newest < now else now
+
+
+__all__ = ["Stalled", "attentive_now"]
