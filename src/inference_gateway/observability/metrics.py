@@ -30,6 +30,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from inference_gateway.datastore import Datastore
 from inference_gateway.observability import buckets
 from inference_gateway.observability.flow_metrics import FlowControlMetrics
+from inference_gateway.observability.latency_metrics import LatencyMetrics
 from inference_gateway.observability.loop_metrics import (
     CounterChild,
     GaugeChild,
@@ -86,6 +87,8 @@ class EppMetrics:
         s = subsystem
         self.flow = FlowControlMetrics(r)
         """Flow control's queue metrics (issue 16); families stay empty while it is off."""
+        self.latency = LatencyMetrics(r, s)
+        """Actual against predicted TTFT and TPOT (with the ``latency-predictor``)."""
         self.request_total = LoopCounter(
             f"{s}_request",
             "Counter of inference model requests broken out for each model and target model.",
@@ -243,6 +246,16 @@ class EppMetrics:
     def scheduled(self, seconds: float, *, success: bool) -> None:
         self._scheduler_e2e.observe(seconds)
         (self._attempt_ok if success else self._attempt_failed).inc()
+
+    def first_token(
+        self, model: str, target: str, *, ttft: float, predicted: float | None, slo: float | None
+    ) -> None:
+        self.latency.observe(self.latency.ttft, model, target, ttft, predicted, slo)
+
+    def decoded(
+        self, model: str, target: str, *, tpot: float, predicted: float | None, slo: float | None
+    ) -> None:
+        self.latency.observe(self.latency.tpot, model, target, tpot, predicted, slo)
 
     # --- scheduling framework Observer ----------------------------------------------------
     def observe_plugin(

@@ -46,7 +46,13 @@ from inference_gateway.requestcontrol.settings import DirectorSettings
 from inference_gateway.requestcontrol.stalls import Stalled, attentive_now
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
-from inference_gateway.scheduling.observe import ResponseObserver
+from inference_gateway.scheduling.observe import (
+    TPOT_SLO_HEADER,
+    TTFT_SLO_HEADER,
+    ResponseObserver,
+    first_predictor,
+    slo_seconds,
+)
 from inference_gateway.scheduling.types import (
     Decision,
     LLMRequest,
@@ -131,6 +137,7 @@ class Director:
             max_usage_buffer_bytes=s.max_usage_buffer_bytes,
             on_release=flow.flow.wake if flow is not None else None,
             observers=tuple(observers),
+            predictor=first_predictor(observers),
         )
         self._async = self.extensions is not None and self.extensions.has_request_stages
         self._ids = RequestIds()
@@ -331,6 +338,8 @@ class Director:
             extensions=ext,
             endpoint_name=decision.endpoints[0].name,
             routed_at=self.clock(),
+            slo_ttft=slo_seconds(request.headers, TTFT_SLO_HEADER),
+            slo_tpot=slo_seconds(request.headers, TPOT_SLO_HEADER),
         )
         self.metrics.request_routed(model, target, len(request.body))
         self.datastore.acquire(hostport)

@@ -62,6 +62,19 @@ class RequestMetrics(Protocol):
         """One scheduling attempt and how long it took."""
         ...
 
+    def first_token(
+        self, model: str, target: str, *, ttft: float, predicted: float | None, slo: float | None
+    ) -> None:
+        """A response's time to first token, what was predicted for it and its objective
+        (seconds; None when there was none). Only with a response observer configured."""
+        ...
+
+    def decoded(
+        self, model: str, target: str, *, tpot: float, predicted: float | None, slo: float | None
+    ) -> None:
+        """A finished response's time per output token, as ``first_token``."""
+        ...
+
 
 class NullMetrics:
     def request_routed(self, model: str, target: str, request_bytes: int) -> None:
@@ -87,4 +100,14 @@ class NullMetrics:
         pass
 
     def scheduled(self, seconds: float, *, success: bool) -> None:
+        pass
+
+    def first_token(
+        self, model: str, target: str, *, ttft: float, predicted: float | None, slo: float | None
+    ) -> None:
+        pass
+
+    def decoded(
+        self, model: str, target: str, *, tpot: float, predicted: float | None, slo: float | None
+    ) -> None:
         pass

@@ -23,7 +23,7 @@ from inference_gateway.requestcontrol.extensions.base import ImmediateAnswer
 from inference_gateway.requestcontrol.extensions.runner import RequestExtensions
 from inference_gateway.requestcontrol.ports import EndpointLedger, RequestMetrics
 from inference_gateway.requestcontrol.response import ModelRestorer, UsageReader
-from inference_gateway.scheduling.observe import ResponseObserver
+from inference_gateway.scheduling.observe import Predictor, ResponseObserver
 
 _EMPTY: Mapping[str, str] = MappingProxyType({})
 _SAMPLE_EVENTS = 32
@@ -69,6 +69,8 @@ class ResponsePolicy:
     """Plugins that learn from responses (the latency predictor): told each request's
     time to first token at its first chunk, one early time-per-token sample while it
     streams, and the final figures when it finishes."""
+    predictor: Predictor | None = None
+    """The observer whose predictions the latency metrics set beside what each request got."""
 
 
 @dataclass(slots=True, eq=False)
@@ -117,6 +119,10 @@ class Routed:
     last_chunk_at: float = 0.0
     events: int = 0
     """Server-sent events seen so far (about one per token), for the early TPOT sample."""
+    slo_ttft: float | None = None
+    slo_tpot: float | None = None
+    """The request's objectives (``x-slo-ttft-ms``, ``x-slo-tpot-ms``) in seconds."""
+    predicted_tpot: float | None = None
 
     @property
     def needs_response_body(self) -> bool:
@@ -209,7 +215,20 @@ class Routed:
         if first is None:
             self.first_chunk_at = now
             self.events = chunk.count(b"data:")
-            self._tell(ttft=now - self.routed_at, tpot=None, tokens=None, now=now, final=False)
+            ttft = now - self.routed_at
+            predictor = self.policy.predictor
+            predicted = predictor.prediction(self.request_id) if predictor is not None else None
+            if predicted is not None:
+                self.predicted_tpot = predicted[1]
+            if self.metered:
+                self.policy.metrics.first_token(
+                    self.model,
+                    self.target_model,
+                    ttft=ttft,
+                    predicted=predicted[0] if predicted is not None else None,
+                    slo=self.slo_ttft,
+                )
+            self._tell(ttft=ttft, tpot=None, tokens=None, now=now, final=False)
             return
         if not self.streaming:
             return
@@ -230,6 +249,17 @@ class Routed:
             return
         tokens = self.completion_tokens
         tpot = (self.last_chunk_at - first) / (tokens - 1) if tokens and tokens > 1 else None
+        if self.metered:
+            # Without a usage block, the events stand in for tokens (less "data: [DONE]").
+            counted = tokens or (self.events - 1 if self.streaming else 0)
+            if counted > 1:
+                self.policy.metrics.decoded(
+                    self.model,
+                    self.target_model,
+                    tpot=(self.last_chunk_at - first) / (counted - 1),
+                    predicted=self.predicted_tpot,
+                    slo=self.slo_tpot,
+                )
         self._tell(ttft=first - self.routed_at, tpot=tpot, tokens=tokens, now=now, final=True)
 
     def _tell(

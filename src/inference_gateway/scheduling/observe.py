@@ -18,12 +18,24 @@ it holds for it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
 TTFT_SLO_HEADER = "x-slo-ttft-ms"
 TPOT_SLO_HEADER = "x-slo-tpot-ms"
 """Per-request latency objectives in milliseconds (upstream's SLO-aware routing names)."""
+
+
+def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
+    """The objective in header ``name`` in seconds; None when absent, garbage or not > 0."""
+    raw = headers.get(name)
+    if raw is None:
+        return None
+    try:
+        value = float(raw) / 1000.0
+    except ValueError:
+        return None
+    return value if value > 0.0 else None
 
 
 @runtime_checkable
@@ -45,6 +57,20 @@ class ResponseObserver(Protocol):
         """``ttft`` from request start to the first body chunk; ``tpot`` = (latest chunk -
         first chunk) / (completion_tokens - 1); ``final`` on the last report."""
         ...
+
+
+@runtime_checkable
+class Predictor(Protocol):
+    """A plugin that can say what it predicted for a request it picked a pod for."""
+
+    def prediction(self, request_id: str) -> tuple[float, float] | None:
+        """(TTFT, TPOT) predicted on the picked pod, while the request is still pending."""
+        ...
+
+
+def first_predictor(plugins: Iterable[object]) -> Predictor | None:
+    """The first ``Predictor`` among ``plugins``, whose predictions the metrics report."""
+    return next((p for p in plugins if isinstance(p, Predictor)), None)
 
 
 def observers(plugins: Iterable[object]) -> list[ResponseObserver]:

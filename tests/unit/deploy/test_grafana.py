@@ -210,6 +210,8 @@ def test_dashboard_covers_the_epp_metrics(dashboard: dict[str, Any], exported: s
         "inference_extension_scheduler_e2e_duration_seconds_bucket",
         "inference_extension_plugin_duration_seconds_bucket",
         "inference_extension_event_loop_lag_seconds_bucket",
+        "inference_model_request_ttft_seconds_bucket",
+        "inference_model_request_predicted_tpot_seconds_bucket",
     }
     assert families <= exported
     assert families <= used, sorted(families - used)

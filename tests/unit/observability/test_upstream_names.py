@@ -55,6 +55,26 @@ def test_token_buckets_are_upstreams_including_32778() -> None:
         assert base.format("32768.0") not in got
 
 
+def test_predicted_latency_families_have_upstreams_names_and_buckets() -> None:
+    metrics = EppMetrics(subsystem=OBJECTIVE_SUBSYSTEM)
+    metrics.first_token("m", "t", ttft=0.3, predicted=0.25, slo=0.2)
+    metrics.decoded("m", "t", tpot=0.00205, predicted=0.004, slo=None)
+    got = samples(metrics)
+    labels = "|model_name=m|target_model_name=t"
+    ttft = "inference_objective_request_ttft_seconds_bucket|le={}" + labels
+    assert (got[ttft.format("0.2")], got[ttft.format("0.4")]) == (0, 1)
+    tpot = "inference_objective_request_tpot_seconds_bucket|le={}" + labels
+    assert (got[tpot.format("0.0005")], got[tpot.format("0.00205")]) == (0, 1)
+    predicted = "inference_objective_request_predicted_tpot_seconds_bucket|le={}" + labels
+    assert (got[predicted.format("0.00205")], got[predicted.format("0.005")]) == (0, 1)
+    violation = "inference_objective_request_slo_violation_total" + labels
+    assert got[violation + "|type=ttft"] == 1
+    assert violation + "|type=tpot" not in got  # no objective: not even a zero
+    gauge = "inference_objective_inference_request_metric" + labels + "|type={}"
+    assert got[gauge.format("predicted_ttft")] == 0.25
+    assert got[gauge.format("ttft_slo_violation")] == 1
+
+
 def test_prefix_indexer_metrics_follow_the_scorer() -> None:
     scorer = PrefixCacheScorer(
         "prefix", PrefixParams(blockSize=4), PluginHandle(rng=random.Random(0))

@@ -6,7 +6,7 @@ Split from the scorer so the scorer module holds only the prediction and the lea
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from pydantic import Field
@@ -163,17 +163,6 @@ class LatencyParams(Params):
     def plugin_refs(self) -> Iterator[tuple[str, str]]:
         if self.prefixScorer is not None:
             yield "prefixScorer", self.prefixScorer
-
-
-def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
-    raw = headers.get(name)
-    if raw is None:
-        return None
-    try:
-        value = float(raw) / 1000.0
-    except ValueError:
-        return None
-    return value if value > 0.0 else None
 
 
 def relative_scores(e2e: Sequence[float], spread: float) -> list[float]:

@@ -38,7 +38,7 @@ from inference_gateway.scheduling.framework import (
     PluginHandle,
 )
 from inference_gateway.scheduling.latency_model import Target
-from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
+from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER, slo_seconds
 from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model, starving
 from inference_gateway.scheduling.plugins._latency_memory import SpeedMemory
 from inference_gateway.scheduling.plugins._latency_parts import (
@@ -51,7 +51,6 @@ from inference_gateway.scheduling.plugins._latency_parts import (
     Published,
     headroom_scores,
     relative_scores,
-    slo_seconds,
 )
 from inference_gateway.scheduling.plugins._latency_pending import Pending, PendingRequests
 from inference_gateway.scheduling.types import LLMRequest
