@@ -248,18 +248,19 @@ class Routed:
             self._tell(ttft=None, tpot=None, tokens=None, now=now, final=True)
             return
         tokens = self.completion_tokens
+        if not tokens and self.streaming and self.events > 2:
+            # No usage block (the client did not ask for one, as OpenAI clients do not by
+            # default): the events stand in for tokens, less the closing "data: [DONE]".
+            tokens = self.events - 1
         tpot = (self.last_chunk_at - first) / (tokens - 1) if tokens and tokens > 1 else None
-        if self.metered:
-            # Without a usage block, the events stand in for tokens (less "data: [DONE]").
-            counted = tokens or (self.events - 1 if self.streaming else 0)
-            if counted > 1:
-                self.policy.metrics.decoded(
-                    self.model,
-                    self.target_model,
-                    tpot=(self.last_chunk_at - first) / (counted - 1),
-                    predicted=self.predicted_tpot,
-                    slo=self.slo_tpot,
-                )
+        if tpot is not None and self.metered:
+            self.policy.metrics.decoded(
+                self.model,
+                self.target_model,
+                tpot=tpot,
+                predicted=self.predicted_tpot,
+                slo=self.slo_tpot,
+            )
         self._tell(ttft=first - self.routed_at, tpot=tpot, tokens=tokens, now=now, final=True)
 
     def _tell(

@@ -208,6 +208,25 @@ def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
     assert last[2] == pytest.approx(0.2) and last[3] == pytest.approx(0.01)
 
 
+def test_a_stream_without_usage_is_counted_by_its_events() -> None:
+    """OpenAI clients ask for no usage block unless told to (``stream_options``), and vLLM
+    then sends none: the final report counts the events instead, so the predictor still
+    learns the whole stream's TPOT and the output length."""
+    director, watcher, clock = watched_director()
+    routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}, stream=True))
+    clock.now += 0.2
+    routed.response_started(200, {"content-type": "text/event-stream"}, None)
+    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
+    for _ in range(40):
+        clock.now += 0.01
+        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
+    routed.response_chunk(b"data: [DONE]\n\n", True)
+    routed.finish()
+    last = watcher.seen[-1]
+    assert last[4:] == (41, True)
+    assert last[3] == pytest.approx(0.01)
+
+
 @pytest.mark.parametrize("ending", ["error", "5xx", "no-chunk", "moved"])
 def test_every_request_ends_with_one_final_report_even_unmeasured(ending: str) -> None:
     """Learners hold something per picked request (the predictor: its features and a count
