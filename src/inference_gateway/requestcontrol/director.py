@@ -43,7 +43,7 @@ from inference_gateway.requestcontrol.resolve import (
 from inference_gateway.requestcontrol.response import ModelRestorer
 from inference_gateway.requestcontrol.routed import PendingRoute, ResponsePolicy, Routed
 from inference_gateway.requestcontrol.settings import DirectorSettings
-from inference_gateway.requestcontrol.stalls import Stalled, attentive_now
+from inference_gateway.requestcontrol.stalls import Stalled, admit_unless_stalled
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.observe import (
@@ -269,7 +269,7 @@ class Director:
         now = self.clock()
         try:
             if self.admission is not None:
-                self._capacity(self.admission, llm, resolved.candidates, now)
+                admit_unless_stalled(self.admission, llm, resolved.candidates, now, self.stalled)
             decision = self.scheduler.schedule(llm, resolved.candidates, now)
         except NoCapacityError as e:
             self.metrics.scheduled(self.clock() - now, success=False)
@@ -287,24 +287,6 @@ class Director:
         if not decision.endpoints:
             raise errors.internal("the scheduler returned no endpoint")
         return self._routed(resolved, decision, ext)
-
-    def _capacity(
-        self, gate: CapacityGate, llm: LLMRequest, candidates: Sequence[Endpoint], now: float
-    ) -> None:
-        """The capacity gate, with staleness judged without the EPP's own loop stalls
-        (``stalls``): refused only if it refuses at the attentive time too."""
-        try:
-            gate.admit(llm, candidates, now)
-            return
-        except NoCapacityError as e:
-            excused = attentive_now(candidates, now, self.stalled)
-            if excused >= now:
-                raise
-            refused = e
-        try:
-            gate.admit(llm, candidates, excused)
-        except NoCapacityError:
-            raise refused from None
 
     def _routed(
         self, resolved: _Resolved, decision: Decision, ext: RequestExtensions | None

@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Sequence
 
 from inference_gateway.datastore import Endpoint
+from inference_gateway.requestcontrol.ports import CapacityGate
+from inference_gateway.scheduling.types import LLMRequest, NoCapacityError
 
 Stalled = Callable[[float, float], float]
 """``stalled(now, since)``: seconds of ``(since, now)`` the loop was stalled
@@ -30,4 +32,27 @@ def attentive_now(endpoints: Sequence[Endpoint], now: float, stalled: Stalled | 
     return now - stalled(now, newest) if newest < now else now
 
 
-__all__ = ["Stalled", "attentive_now"]
+def admit_unless_stalled(
+    gate: CapacityGate,
+    request: LLMRequest,
+    candidates: Sequence[Endpoint],
+    now: float,
+    stalled: Stalled | None,
+) -> None:
+    """``gate.admit``, refused only if it refuses at the attentive time too (the first
+    refusal is the one raised, so its log line describes the pods as they are)."""
+    try:
+        gate.admit(request, candidates, now)
+        return
+    except NoCapacityError as e:
+        excused = attentive_now(candidates, now, stalled)
+        if excused >= now:
+            raise
+        refused = e
+    try:
+        gate.admit(request, candidates, excused)
+    except NoCapacityError:
+        raise refused from None
+
+
+__all__ = ["Stalled", "admit_unless_stalled", "attentive_now"]
