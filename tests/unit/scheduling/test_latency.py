@@ -131,12 +131,15 @@ def test_a_pod_learned_slow_is_tried_again_once_the_fast_ones_queue() -> None:
 def test_an_adapter_moves_off_its_pod_only_when_that_pod_is_much_slower(
     holder_speed: float, moves: bool
 ) -> None:
-    """A free slot elsewhere costs a load and the slot (``coldSlotCost``): worth it to leave
-    a 3x slower pod, not an equal one."""
+    """A free slot elsewhere costs a load and the slot (``coldSlotCost``) where slots are
+    short (three adapters known, two slots a pod): worth it to leave a 3x slower pod, not an
+    equal one."""
     holder = make_endpoint("p0", adapters=["a"], max_adapters=2)
     free = make_endpoint("p1", max_adapters=2)
     lp = _predictor()
     _serve(lp, [holder, free], {"p0": holder_speed, "p1": 1.0}, n=10)
+    for other in ("b", "c"):
+        _teach_adapter(lp, other, make_endpoint("p9", adapters=[other], max_adapters=2))
     _teach_adapter(lp, "a", holder)
     stay, move = lp.predict(make_request(target="a"), [holder, free], {})
     assert move[0][4] == 1.0 and stay[0][4] == 0.0  # cold on the free pod only
@@ -146,9 +149,32 @@ def test_an_adapter_moves_off_its_pod_only_when_that_pod_is_much_slower(
     )
     without = _predictor(coldSlotCost=0.0)
     _serve(without, [holder, free], {"p0": holder_speed, "p1": 1.0}, n=10)
+    for other in ("b", "c"):
+        _teach_adapter(without, other, make_endpoint("p9", adapters=[other], max_adapters=2))
     _teach_adapter(without, "a", holder)
     cheap = without.predict(make_request(target="a"), [holder, free], {})[1][5]
     assert move[5] - cheap == pytest.approx(move[3] * (lp.output_tokens - 1.0), rel=1e-9)
+
+
+@pytest.mark.parametrize(("known", "charged"), [(("a", "b"), False), (("a", "b", "c"), True)])
+def test_a_slot_is_charged_for_only_where_slots_are_short(
+    known: tuple[str, ...], charged: bool
+) -> None:
+    """Two slots a pod: with two adapters known, loading one leaves room for the other, so
+    the slot costs nobody (the standalone example, where charging for it kept light load on
+    a third of 100 pods); with three, it may be the one a later request needs."""
+    free = make_endpoint("p1", max_adapters=2)
+    costs = []
+    for cold_slot in (1.0, 0.0):
+        lp = _predictor(coldSlotCost=cold_slot)
+        _serve(lp, [free], {"p1": 1.0}, n=10)
+        for name in known:
+            _teach_adapter(lp, name, make_endpoint("p9", adapters=[name], max_adapters=2))
+        (cand,) = lp.predict(make_request(target="a"), [free], {})
+        assert cand[0][4] == 1.0  # cold there either way: it pays the load
+        assert lp.costs(make_request(target="a"), [free], {}) == pytest.approx([cand[5]])
+        costs.append(cand[5])
+    assert (costs[0] > costs[1]) is charged
 
 
 @pytest.mark.parametrize("memory", ["60s", None])

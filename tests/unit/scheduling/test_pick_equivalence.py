@@ -4,8 +4,10 @@ The digests below were recorded from the scheduler before the pick-cost work of 
 (commit 532be62's plugins, framework and latency model), whose ``predicted`` results were
 being benchmarked at the time; the ``predicted`` ones were re-recorded when its LoRA
 pricing changed on purpose (a waiting adapter is cold, the wait for a busy slot, the cost
-of taking one, and the ``union`` affinity filter), and again when a running adapter's
-request started to pay for holding a slot that others wait for (``slotHoldCost``). Each
+of taking one, and the ``union`` affinity filter), again when a running adapter's
+request started to pay for holding a slot that others wait for (``slotHoldCost``), and
+again when taking a slot started to cost only where slots are short (session 17,
+``coldSlotOnlyWhenShort``; with it off the previous digests held). Each
 scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
 the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
 request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
@@ -204,17 +206,17 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "e3fc7c541adf1d89dcdb238168e06635fc7d6a2384cceaffa1ac2dce7e5ea4f3",
-    ("predicted", 40, 0): "205fbad18c2afb81821fbbbe7ba4f19d8c4d11ed314883996a06c91211b6915c",
-    ("predicted", 40, 1): "c341002feabac6728ad29050a4e2d89c36258cfb15590cac044b692241b8b090",
-    ("predicted", 130, 0): "4172af8796ff49631832d6bb3d3258afb51e72ec106e48604cb404a790d7c4e0",
+    ("predicted", 7, 0): "69321fe3043095457c28c5770b4548ba0ff457ae01bc650e6e27b1340c867eba",
+    ("predicted", 40, 0): "a6cdb8f1495c4d4f34ac793f4c8a9a70da3d35f022dfec92e03653bcb79434d8",
+    ("predicted", 40, 1): "4dc962e110a66c7c45445bf593f4f488b038b68be04bc6294a7f7787d101a7a1",
+    ("predicted", 130, 0): "b1563f5cdd30f7d2b4b2cfec328fbc0ee8f2400ea971936ea730c4b165da049c",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "f6326d8aff308a68c832f006fd10bdbc1fde5117a910b0dc4e39970f339dc85a",
-    ("predicted", 130, 0): "9c9f6fd3f720acbabdddf3765a6418e8e3d8887c9e093473362d88450dfd881e",
+    ("predicted", 40, 0): "f146788f5da498725ea98c9494646532c14e24f05e71c70d34a541c2bd494038",
+    ("predicted", 130, 0): "d54d37d30ea5dace757910bf50cf2f88fd9990795e04a1718d83ab839c87a362",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that
@@ -273,6 +275,11 @@ def reference_costs(
             k = min(per.get(a, 0) for a in m.running_adapters) if per else 0
             k_drain = k / (k + 1.0)
         slot, cold_slot = lp.params.slotWait, lp.params.coldSlotCost
+        present = m.running_adapters | m.waiting_adapters
+        if lp.params.coldSlotOnlyWhenShort and m.max_adapters - len(present) >= len(
+            lp._adapters - present
+        ):
+            cold_slot = 0.0  # room here for every known adapter: the slot costs nobody
         cold = (
             s_ttft * (a5 + a6 * blocked) + lora_queue + (slot * k_drain + cold_slot) * tpot * n_out
         )

@@ -130,6 +130,10 @@ class LatencyParams(Params):
     """What loading a cold adapter costs the requests that will later need that slot, in
     service times (TPOT x expected output) of this request (0: nothing). It keeps an
     adapter where it is unless the pods holding it are that much worse."""
+    coldSlotOnlyWhenShort: bool = True
+    """Charge ``coldSlotCost`` only on pods where loading the adapter leaves fewer free
+    slots than the other known adapters not there (False: on every pod, as before session
+    17). Where every pod has room for every adapter, a slot taken costs nobody anything."""
     slotHoldCost: float = Field(default=1.0, ge=0.0)
     """What a request of a running adapter costs the requests waiting on that pod for a
     LoRA slot (0: nothing). vLLM serves loaded adapters first, so a waiter gets a slot

@@ -39,7 +39,12 @@ from inference_gateway.scheduling.framework import (
 )
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER, slo_seconds
-from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model, starving
+from inference_gateway.scheduling.plugins._latency_costs import (
+    CostCache,
+    Model,
+    slots_short,
+    starving,
+)
 from inference_gateway.scheduling.plugins._latency_memory import SpeedMemory
 from inference_gateway.scheduling.plugins._latency_parts import (
     CHARS_PER_TOKEN,
@@ -116,6 +121,7 @@ class LatencyPredictor(Plugin):
         n_out = pub.n_out
         ext_half = self.params.externality * n_out / 2.0
         slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
+        known = self._known()
         hold = self.params.slotHoldCost
         per_request = tokens * 1000.0 + n_out
         out: list[Candidate] = []
@@ -166,7 +172,8 @@ class LatencyPredictor(Plugin):
             cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
             if cold:
                 # Loading it takes a slot that later requests of other adapters may need.
-                cost += cold_slot * tpot * n_out
+                if slots_short(m, known):
+                    cost += cold_slot * tpot * n_out
             elif lora and hold and starving(m):
                 # Running here, it may hold the slot that requests waiting here need.
                 share = self._pending.hold_share(
@@ -197,8 +204,17 @@ class LatencyPredictor(Plugin):
             self.params.externality * n_out / 2.0,
             pub.speed_tpot.get,
             pub.speed_ttft.get,
-            (self.params.slotWait, self.params.coldSlotCost, self.params.slotHoldCost),
+            (
+                self.params.slotWait,
+                self.params.coldSlotCost,
+                self.params.slotHoldCost,
+                self._known(),
+            ),
         )
+
+    def _known(self) -> frozenset[str] | None:
+        """The adapters whose slots a cold load may take (None: assume every slot is)."""
+        return frozenset(self._adapters) if self.params.coldSlotOnlyWhenShort else None
 
     def costs(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
@@ -246,8 +262,12 @@ class LatencyPredictor(Plugin):
         if cycle_state.get(_KEY) is not request:
             return
         m, target = endpoint.metrics, request.target_model
-        if target in m.running_adapters or target in m.waiting_adapters:
+        if (target in m.running_adapters or target in m.waiting_adapters) and (
+            target not in self._adapters
+        ):
             self._adapters.add(target)
+            if self.params.coldSlotOnlyWhenShort:
+                self._version += 1  # slots_short counts the known adapters
         (cand,) = self.predict(request, [endpoint], cycle_state)
         self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
         now = cycle_state.get(NOW_KEY)
