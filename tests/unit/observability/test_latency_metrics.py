@@ -15,7 +15,13 @@ from inference_gateway.requestcontrol import Director
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.latency import LatencyPredictor
-from tests.unit.requestcontrol.builders import FakeClock, chat, make_store, model
+from tests.unit.requestcontrol.builders import (
+    FakeClock,
+    chat,
+    make_store,
+    model,
+    stream_response,
+)
 
 S = OBJECTIVE_SUBSYSTEM
 LABELS = {"model_name": "llama", "target_model_name": "llama"}
@@ -33,19 +39,9 @@ def _director(config: str) -> tuple[Director, EppMetrics, FakeClock, dict[str, o
     return director, metrics, clock, dict(plugins)
 
 
-def _stream(director: Director, clock: FakeClock, headers: dict[str, str]) -> tuple[str, float]:
+def _stream(director: Director, clock: FakeClock, headers: dict[str, str]) -> None:
     """A streamed response: first token after 0.2 s, then 40 tokens 10 ms apart."""
-    routed = director.route_now(chat("llama", headers=headers))
-    clock.now += 0.2
-    routed.response_started(200, {"content-type": "text/event-stream"}, None)
-    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
-    for _ in range(40):
-        clock.now += 0.01
-        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
-    usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":41}}\n\n'
-    routed.response_chunk(usage + b"data: [DONE]\n\n", True)
-    routed.finish()
-    return routed.request_id, 0.2
+    stream_response(director.route_now(chat("llama", headers=headers)), clock)
 
 
 def value(metrics: EppMetrics, name: str, labels: dict[str, str] | None = None) -> float | None:

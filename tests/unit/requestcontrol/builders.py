@@ -18,6 +18,7 @@ from inference_gateway.datastore import (
     TargetModel,
 )
 from inference_gateway.requestcontrol import Director, DirectorSettings, IncomingRequest
+from inference_gateway.requestcontrol.routed import Routed
 from inference_gateway.scheduling.types import Decision, LLMRequest, NoEndpointsError
 
 NS = "default"
@@ -147,3 +148,24 @@ def make_director(
         settings=settings,
         **kwargs,  # type: ignore[arg-type]
     )
+
+
+def stream_response(
+    routed: Routed, clock: FakeClock, *, tokens: int = 41, usage: bool = True
+) -> None:
+    """A streamed answer: the first token 0.2 s after routing, then one every 10 ms, a
+    usage block when ``usage``, then ``[DONE]``; the request is finished after it."""
+    clock.now += 0.2
+    routed.response_started(200, {"content-type": "text/event-stream"}, None)
+    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
+    for _ in range(tokens - 1):
+        clock.now += 0.01
+        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
+    end = b"data: [DONE]\n\n"
+    if usage:
+        end = (
+            b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":%d}}\n\n' % tokens
+            + end
+        )
+    routed.response_chunk(end, True)
+    routed.finish()

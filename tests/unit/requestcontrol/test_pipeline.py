@@ -21,7 +21,7 @@ from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.framework import CycleState
 from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.types import LLMRequest
-from tests.unit.requestcontrol.builders import FakeClock, chat, make_store, model
+from tests.unit.requestcontrol.builders import FakeClock, chat, make_store, model, stream_response
 
 
 class ScoringObserver(ExtensionPlugin):
@@ -190,15 +190,7 @@ def watched_director() -> tuple[Any, LatencyWatcher, FakeClock]:
 def test_response_observers_learn_ttft_and_tpot_from_the_stream() -> None:
     director, watcher, clock = watched_director()
     routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}))
-    clock.now += 0.2
-    routed.response_started(200, {"content-type": "text/event-stream"}, None)
-    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
-    for _ in range(40):
-        clock.now += 0.01
-        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
-    usage = b'data: {"choices":[],"usage":{"prompt_tokens":3,"completion_tokens":41}}\n\n'
-    routed.response_chunk(usage + b"data: [DONE]\n\n", True)
-    routed.finish()
+    stream_response(routed, clock)
     name = routed.endpoint_name
     first, early, last = watcher.seen
     assert first[:2] == ("r1", name) and first[2] == pytest.approx(0.2)
@@ -214,14 +206,7 @@ def test_a_stream_without_usage_is_counted_by_its_events() -> None:
     learns the whole stream's TPOT and the output length."""
     director, watcher, clock = watched_director()
     routed = director.route_now(chat("llama", headers={"x-request-id": "r1"}, stream=True))
-    clock.now += 0.2
-    routed.response_started(200, {"content-type": "text/event-stream"}, None)
-    routed.response_chunk(b'data: {"choices":[{"text":"a"}]}\n\n', False)
-    for _ in range(40):
-        clock.now += 0.01
-        routed.response_chunk(b'data: {"choices":[{"text":"b"}]}\n\n', False)
-    routed.response_chunk(b"data: [DONE]\n\n", True)
-    routed.finish()
+    stream_response(routed, clock, usage=False)
     last = watcher.seen[-1]
     assert last[4:] == (41, True)
     assert last[3] == pytest.approx(0.01)
