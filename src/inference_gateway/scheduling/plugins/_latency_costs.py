@@ -90,8 +90,8 @@ def slots_short(m: Metrics, known: frozenset[str] | None) -> bool:
     adapters not here: only then may the slot it takes be one a later request needs. With
     two adapters and two slots a pod (the standalone example) it never is, and charging for
     it anyway kept light load on a third of a 100-pod pool (docs/benchmarks)."""
-    if known is None:
-        return True
+    if known is None or m.max_adapters < len(known):
+        return True  # more known adapters than slots: some always lack one
     present = m.running_adapters | m.waiting_adapters
     return m.max_adapters - len(present) < len(known - present)
 
