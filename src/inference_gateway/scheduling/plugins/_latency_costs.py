@@ -24,6 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.scheduling.plugins._latency_parts import LatencyParams, Published
 
 MAX_TERMS = 65536
 """Cached endpoints beyond this (pods that left without ``forget``) start the cache afresh."""
@@ -82,6 +83,24 @@ def starving(m: Metrics) -> bool:
     return (
         bool(m.waiting_adapters - m.running_adapters)
         and len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
+    )
+
+
+def model_of(
+    pub: Published, params: LatencyParams, tpot_floor: float, known: frozenset[str] | None
+) -> Model:
+    """The ``Model`` of the predictor's last publication, constants pre-divided as the
+    features are scaled (in-flight /100, waiting /10)."""
+    a0, _, a2, a3, a5, a6 = pub.w_ttft
+    c0, c1, c2, c3 = pub.w_tpot
+    n_out = pub.n_out
+    return (
+        (c0, c1 / 100.0, c2, c3 / 10.0, tpot_floor, n_out),
+        (a0, a2 / 100.0, a3 / 10.0, a5, a6),
+        params.externality * n_out / 2.0,
+        pub.speed_tpot.get,
+        pub.speed_ttft.get,
+        (params.slotWait, params.coldSlotCost, params.slotHoldCost, known),
     )
 
 

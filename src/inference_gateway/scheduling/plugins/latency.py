@@ -42,6 +42,7 @@ from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADE
 from inference_gateway.scheduling.plugins._latency_costs import (
     CostCache,
     Model,
+    model_of,
     slots_short,
     starving,
 )
@@ -76,7 +77,9 @@ class LatencyPredictor(Plugin):
         self.output_tokens = params.expectedOutputTokens
         self._outputs_seen = 0
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
-        self._adapters: set[str] = set()
+        self._adapters: frozenset[str] = frozenset()
+        """Adapters seen resident where they were picked; replaced whole when one is added
+        (rarely), so the costs' model can hold it as it is."""
         self._cache = CostCache()
         self._pending = PendingRequests(params.maxPending, self._cache.drop)
         self._version = 0
@@ -194,27 +197,11 @@ class LatencyPredictor(Plugin):
 
     def _model(self) -> Model:
         """The weights and speeds the costs read, as of the last publication."""
-        pub = self._published
-        a0, _, a2, a3, a5, a6 = pub.w_ttft
-        c0, c1, c2, c3 = pub.w_tpot
-        n_out = pub.n_out
-        return (
-            (c0, c1 / 100.0, c2, c3 / 10.0, self.tpot.floor, n_out),
-            (a0, a2 / 100.0, a3 / 10.0, a5, a6),
-            self.params.externality * n_out / 2.0,
-            pub.speed_tpot.get,
-            pub.speed_ttft.get,
-            (
-                self.params.slotWait,
-                self.params.coldSlotCost,
-                self.params.slotHoldCost,
-                self._known(),
-            ),
-        )
+        return model_of(self._published, self.params, self.tpot.floor, self._known())
 
     def _known(self) -> frozenset[str] | None:
         """The adapters whose slots a cold load may take (None: assume every slot is)."""
-        return frozenset(self._adapters) if self.params.coldSlotOnlyWhenShort else None
+        return self._adapters if self.params.coldSlotOnlyWhenShort else None
 
     def costs(
         self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
@@ -262,12 +249,9 @@ class LatencyPredictor(Plugin):
         if cycle_state.get(_KEY) is not request:
             return
         m, target = endpoint.metrics, request.target_model
-        if (target in m.running_adapters or target in m.waiting_adapters) and (
-            target not in self._adapters
-        ):
-            self._adapters.add(target)
-            if self.params.coldSlotOnlyWhenShort:
-                self._version += 1  # slots_short counts the known adapters
+        if target not in self._adapters and target in m.running_adapters | m.waiting_adapters:
+            self._adapters |= {target}
+            self._version += 1  # the costs' model holds the known adapters (slots_short)
         (cand,) = self.predict(request, [endpoint], cycle_state)
         self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
         now = cycle_state.get(NOW_KEY)
