@@ -16,6 +16,8 @@ the scoring pass, which ``inference_extension_plugin_duration_seconds`` already 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from prometheus_client import CollectorRegistry
 
 from inference_gateway.observability import buckets
@@ -32,24 +34,15 @@ _LABELS = ("model_name", "target_model_name")
 _TYPED = (*_LABELS, "type")
 
 
+@dataclass(frozen=True, slots=True)
 class _Kind:
     """One of TTFT and TPOT: its two histograms, its violation counter and its gauges."""
 
-    __slots__ = ("actual", "gauge", "name", "predicted", "violations")
-
-    def __init__(
-        self,
-        name: str,
-        actual: LoopHistogram,
-        predicted: LoopHistogram,
-        violations: LoopCounter,
-        gauge: LoopGauge,
-    ) -> None:
-        self.name = name
-        self.actual = actual
-        self.predicted = predicted
-        self.violations = violations
-        self.gauge = gauge
+    name: str
+    actual: LoopHistogram
+    predicted: LoopHistogram
+    violations: LoopCounter
+    gauge: LoopGauge
 
 
 class LatencyMetrics:

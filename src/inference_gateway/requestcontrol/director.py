@@ -28,6 +28,7 @@ from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
 from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.bodiless import route_bodiless
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
+from inference_gateway.requestcontrol.capacity import Capacity, Stalled
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
 from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADER
@@ -43,16 +44,9 @@ from inference_gateway.requestcontrol.resolve import (
 from inference_gateway.requestcontrol.response import ModelRestorer
 from inference_gateway.requestcontrol.routed import PendingRoute, ResponsePolicy, Routed
 from inference_gateway.requestcontrol.settings import DirectorSettings
-from inference_gateway.requestcontrol.stalls import Stalled, admit_unless_stalled
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.explain import format_explanation
-from inference_gateway.scheduling.observe import (
-    TPOT_SLO_HEADER,
-    TTFT_SLO_HEADER,
-    ResponseObserver,
-    first_predictor,
-    slo_seconds,
-)
+from inference_gateway.scheduling.observe import ResponseObserver, first_predictor, objectives
 from inference_gateway.scheduling.types import (
     Decision,
     LLMRequest,
@@ -60,7 +54,6 @@ from inference_gateway.scheduling.types import (
     NoEndpointsError,
     Scheduler,
 )
-from inference_gateway.throttled_log import Deferred, Throttled
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +134,7 @@ class Director:
         )
         self._async = self.extensions is not None and self.extensions.has_request_stages
         self._ids = RequestIds()
-        self._refused = Throttled(log, every=10.0, clock=clock)
+        self._capacity = Capacity(admission, clock) if admission is not None else None
 
     # --- the pipeline -------------------------------------------------------------------
     def route(self, request: IncomingRequest) -> RouteResult:
@@ -268,15 +261,11 @@ class Director:
         llm = resolved.llm
         now = self.clock()
         try:
-            if self.admission is not None:
-                admit_unless_stalled(self.admission, llm, resolved.candidates, now, self.stalled)
+            if self._capacity is not None:
+                self._capacity.admit(llm, resolved.candidates, now, self.stalled)
             decision = self.scheduler.schedule(llm, resolved.candidates, now)
         except NoCapacityError as e:
             self.metrics.scheduled(self.clock() - now, success=False)
-            if e.reason is not None:
-                self._refused(
-                    "refusing Sheddable requests, the pool is saturated: %s", Deferred(e.reason)
-                )
             raise errors.resource_exhausted(
                 str(e) or f"no capacity for model {llm.model} ({llm.criticality.value})"
             ) from e
@@ -320,8 +309,7 @@ class Director:
             extensions=ext,
             endpoint_name=decision.endpoints[0].name,
             routed_at=self.clock(),
-            slo_ttft=slo_seconds(request.headers, TTFT_SLO_HEADER),
-            slo_tpot=slo_seconds(request.headers, TPOT_SLO_HEADER),
+            objectives=objectives(request.headers),
         )
         self.metrics.request_routed(model, target, len(request.body))
         self.datastore.acquire(hostport)

@@ -119,9 +119,8 @@ class Routed:
     last_chunk_at: float = 0.0
     events: int = 0
     """Server-sent events seen so far (about one per token), for the early TPOT sample."""
-    slo_ttft: float | None = None
-    slo_tpot: float | None = None
-    """The request's objectives (``x-slo-ttft-ms``, ``x-slo-tpot-ms``) in seconds."""
+    objectives: tuple[float | None, float | None] = (None, None)
+    """The request's TTFT and TPOT objectives (``x-slo-ttft-ms``, ``x-slo-tpot-ms``), s."""
     predicted_tpot: float | None = None
 
     @property
@@ -226,7 +225,7 @@ class Routed:
                     self.target_model,
                     ttft=ttft,
                     predicted=predicted[0] if predicted is not None else None,
-                    slo=self.slo_ttft,
+                    slo=self.objectives[0],
                 )
             self._tell(ttft=ttft, tpot=None, tokens=None, now=now, final=False)
             return
@@ -259,7 +258,7 @@ class Routed:
                 self.target_model,
                 tpot=tpot,
                 predicted=self.predicted_tpot,
-                slo=self.slo_tpot,
+                slo=self.objectives[1],
             )
         self._tell(ttft=first - self.routed_at, tpot=tpot, tokens=tokens, now=now, final=True)
 

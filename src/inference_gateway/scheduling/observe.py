@@ -38,6 +38,13 @@ def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
     return value if value > 0.0 else None
 
 
+def objectives(headers: Mapping[str, str] | None) -> tuple[float | None, float | None]:
+    """The request's (TTFT, TPOT) objectives in seconds, each None when not given."""
+    if not headers:
+        return None, None
+    return slo_seconds(headers, TTFT_SLO_HEADER), slo_seconds(headers, TPOT_SLO_HEADER)
+
+
 @runtime_checkable
 class ResponseObserver(Protocol):
     name: str

@@ -7,7 +7,7 @@ queue of at most ``queueDepthThreshold`` (5) and KV utilisation of at most
 requests, with 429, when saturated: Critical requests bypass the check and Standard
 requests are admitted and left to the scheduler's fallback path. In the EPP staleness is
 judged without the time its own event loop was stalled, when no scrape could run
-(``requestcontrol.stalls``): a request path that holds up our one loop holds up the scrapes
+(``requestcontrol.capacity``): a request path that holds up our one loop holds up the scrapes
 too, which upstream's Go EPP runs on goroutines of their own.
 Registered as ``saturation-detector`` (our name for the v0.5 rule); upstream v1.5's
 mean-utilisation ``utilization-detector`` is ``utilization.py``, its

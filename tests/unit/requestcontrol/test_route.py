@@ -203,7 +203,7 @@ def test_refusals_are_logged_with_their_reason_once_per_period_and_never_told_th
     store.set_metrics("127.0.0.11:8000", Metrics(waiting=50, updated_at=clock.now))
     store.set_metrics("127.0.0.12:8000", Metrics(updated_at=clock.now - 0.5))
     director = make_director(store, clock=clock, admission=SaturationDetector())
-    caplog.set_level("WARNING", "inference_gateway.requestcontrol.director")
+    caplog.set_level("WARNING", "inference_gateway.requestcontrol.capacity")
     for step in (0.0, 1.0, 1.0, 10.0):
         clock.now += step
         err = route_error(director, chat("batch"))

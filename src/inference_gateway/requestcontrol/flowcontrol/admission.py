@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 from inference_gateway.aio import spawn, stop
 from inference_gateway.datastore.types import Endpoint
+from inference_gateway.requestcontrol.capacity import Stalled, attentive_now
 from inference_gateway.requestcontrol.flowcontrol.config import FlowControlConfig
 from inference_gateway.requestcontrol.flowcontrol.gate import Gate, SaturationGate
 from inference_gateway.requestcontrol.flowcontrol.queues import FlowQueues
@@ -41,7 +42,6 @@ from inference_gateway.requestcontrol.flowcontrol.usage import (
     UsageLimitPolicy,
     dispatch_ceiling,
 )
-from inference_gateway.requestcontrol.stalls import Stalled, attentive_now
 from inference_gateway.requestcontrol.types import GatewayError
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class FlowControl:
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
         self.stalled: Stalled | None = None
-        """The EPP's own loop stalls, not counted against the pods' metrics (``stalls``)."""
+        """The EPP's own loop stalls, not counted against the pods' metrics (``capacity``)."""
 
     # --- request side -----------------------------------------------------------------
     def admit(
@@ -273,7 +273,7 @@ class FlowControl:
             self._answer(item, QueueError(429, "timed out waiting for capacity", why="ttl"))
 
     def _room(self, endpoints: Sequence[Endpoint], now: float, ceiling: float = 1.0) -> bool:
-        """Whether some endpoint has room, judged again at the attentive time (``stalls``)
+        """Whether some endpoint has room, judged again at the attentive time (``capacity``)
         when there is none: a stall of the EPP's own loop aged every pod's metrics."""
         if self.gate.room(endpoints, now, ceiling):
             return True

@@ -38,7 +38,7 @@ from inference_gateway.scheduling.framework import (
     PluginHandle,
 )
 from inference_gateway.scheduling.latency_model import Target
-from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER, slo_seconds
+from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.plugins._latency_costs import (
     CostCache,
     Model,
@@ -236,8 +236,7 @@ class LatencyPredictor(Plugin):
         if notes is None:
             notes = cycle_state[NOTES_KEY] = {}
         notes[self.name] = Notes(self, request, cycle_state)
-        slo_ttft = slo_seconds(request.headers, TTFT_SLO_HEADER) if request.headers else None
-        slo_tpot = slo_seconds(request.headers, TPOT_SLO_HEADER) if request.headers else None
+        slo_ttft, slo_tpot = objectives(request.headers)
         if slo_ttft is None and slo_tpot is None:
             return relative_scores(self.costs(request, endpoints, cycle_state), self.params.spread)
         cands = self.predict(request, endpoints, cycle_state)

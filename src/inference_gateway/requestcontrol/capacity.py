@@ -1,4 +1,5 @@
-"""The EPP's own loop stalls are not the pods' fault.
+"""The capacity gates as the request path runs them: the EPP's own loop stalls are not the
+pods' fault, and a refusal says why.
 
 The scrapes run on the loop that serves requests. When it stalls (a CPU-throttled EPP, a
 busy node, a long pass of its own) no scrape starts or finishes, and every pod's metrics
@@ -6,16 +7,23 @@ age together. The capacity gates count a pod whose metrics are older than their 
 threshold as full, so a stall alone would refuse or hold requests on a pool with room.
 ``attentive_now`` is the time to judge staleness by: ``now`` less the time the loop was
 stalled since the freshest pod last answered. Queue and KV thresholds are judged as before.
+``Capacity`` is the Director's gate: refused only if refused at that time too, and each
+refusal period logged with which pods were stale, queued or full, at most once per 10 s.
 """
 
 from __future__ import annotations
 
+import logging
 import math
+import time
 from collections.abc import Callable, Sequence
 
 from inference_gateway.datastore import Endpoint
 from inference_gateway.requestcontrol.ports import CapacityGate
 from inference_gateway.scheduling.types import LLMRequest, NoCapacityError
+from inference_gateway.throttled_log import Deferred, Throttled
+
+log = logging.getLogger(__name__)
 
 Stalled = Callable[[float, float], float]
 """``stalled(now, since)``: seconds of ``(since, now)`` the loop was stalled
@@ -55,4 +63,29 @@ def admit_unless_stalled(
         raise refused from None
 
 
-__all__ = ["Stalled", "admit_unless_stalled", "attentive_now"]
+class Capacity:
+    """The Director's capacity gate (a saturation detector) with both of the above."""
+
+    __slots__ = ("_refused", "gate")
+
+    def __init__(self, gate: CapacityGate, clock: Callable[[], float] = time.monotonic) -> None:
+        self.gate = gate
+        self._refused = Throttled(log, every=10.0, clock=clock)
+
+    def admit(
+        self,
+        request: LLMRequest,
+        candidates: Sequence[Endpoint],
+        now: float,
+        stalled: Stalled | None,
+    ) -> None:
+        try:
+            admit_unless_stalled(self.gate, request, candidates, now, stalled)
+        except NoCapacityError as e:
+            if e.reason is not None:
+                why = Deferred(e.reason)
+                self._refused("refusing Sheddable requests, the pool is saturated: %s", why)
+            raise
+
+
+__all__ = ["Capacity", "Stalled", "admit_unless_stalled", "attentive_now"]
