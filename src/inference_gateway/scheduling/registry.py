@@ -33,6 +33,7 @@ from inference_gateway.scheduling.plugins.pickers import (
 )
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.plugins.profiles import SingleProfileHandler
+from inference_gateway.scheduling.plugins.sample import CandidateSampleFilter
 from inference_gateway.scheduling.plugins.scorers import (
     InflightLoadScorer,
     KVCacheUtilizationScorer,
@@ -54,6 +55,7 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     LoraAffinityFilter,
     DecisionTreeFilter,
     HealthyEndpointFilter,
+    CandidateSampleFilter,
     QueueScorer,
     KVCacheUtilizationScorer,
     RunningRequestsSizeScorer,
