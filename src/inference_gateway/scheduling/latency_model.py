@@ -35,6 +35,9 @@ _CLIP_AFTER = 50
 """...once this many observations have set the scale."""
 _RESIDUAL_RATE = 0.01
 """Floor of the mean absolute residual's step (1/n before): ~100 observations of memory."""
+_GAUGE_SLACK = 0.1
+"""How far (natural log) the speeds' geometric mean may wander from 1 before the fit is
+rescaled (``Target.recenter``)."""
 
 
 class Rls:
@@ -88,6 +91,12 @@ class Rls:
             for j, pxj in enumerate(px):
                 row[j] = (row[j] - gi * pxj) / lam
         self.n += 1
+
+    def rescale(self, factor: float) -> None:
+        """Fit targets ``factor`` times larger from now on: the weights and the residual
+        scale follow; the covariance depends on the features alone and stays."""
+        self.w = [v * factor for v in self.w]
+        self.mean_abs_residual *= factor
 
 
 class SpeedTable:
@@ -161,6 +170,22 @@ class SpeedTable:
         self.factors[pod] = factor
         self._median = None
 
+    def center(self) -> float:
+        """Divide every factor by their geometric mean once it is more than
+        ``_GAUGE_SLACK`` (in log) away from 1; returns the divisor (1.0: left alone)."""
+        logs = self._log
+        if not logs:
+            return 1.0
+        mean = sum(logs.values()) / len(logs)
+        if -_GAUGE_SLACK <= mean <= _GAUGE_SLACK:
+            return 1.0
+        factors = self.factors
+        for pod, v in logs.items():
+            logs[pod] = v - mean
+            factors[pod] = math.exp(v - mean)
+        self._median = None
+        return math.exp(mean)
+
     def forget(self, pod: str) -> None:
         self._log.pop(pod, None)
         self._count.pop(pod, None)
@@ -183,6 +208,21 @@ class Target:
 
     def predict(self, pod: str, x: Sequence[float]) -> float:
         return max(self.floor, self.speeds.get(pod) * self.rls.predict(x))
+
+    def recenter(self) -> float:
+        """Keep the speeds' geometric mean near 1; returns what they were divided by.
+
+        Only the product of a speed and the shared prediction is observed, so their split
+        is free, and fitting speeds as a mean of logs against weights fit linearly drifts
+        it: at 400 pods the speeds fell from ~1.6 to their 0.05 clamp within ~24,000
+        responses, after which the weights ran off to 1e13 and the scorer sent all traffic
+        to a quarter of the pool. Rescaling both sides leaves every prediction as it was
+        (the covariance depends on the features alone), and an unlearned pod, priced at
+        1, stays priced like a typical one."""
+        factor = self.speeds.center()
+        if factor != 1.0:
+            self.rls.rescale(factor)
+        return factor
 
     def observe(self, pod: str, x: Sequence[float], y: float) -> None:
         """Learn one observation ``y`` made with features ``x`` on ``pod``."""

@@ -241,10 +241,11 @@ def test_a_probe_that_teaches_nothing_is_tried_again_after_another_silence() -> 
 
 
 def test_a_pod_that_joins_a_learned_pool_is_priced_like_its_peers_until_it_answers() -> None:
-    """The shared shape and the per-pod speeds share one scale, which drifts as the pool
-    learns, so the prior speed of 1.0 means nothing to a pod that joins later (a scale-up):
-    it starts at the median of the learned pods, and its first response is learned in full.
-    Pods there before any response keep the prior and learn together."""
+    """A pod that joins later (a scale-up) starts at the median of the learned pods, not at
+    the prior of 1.0 (the pool's typical pod only while the speeds' scale is pinned near
+    1: it may wander by ``_GAUGE_SLACK``, and 1.0 is the mean, not the median), and its first
+    response is learned in full. Pods there before any response keep the prior and learn
+    together."""
     pods = [make_endpoint(f"p{i}") for i in range(4)]
     lp = _predictor(publishEveryObservations=1)
     for pod in pods[:3]:
@@ -252,7 +253,7 @@ def test_a_pod_that_joins_a_learned_pool_is_priced_like_its_peers_until_it_answe
     assert lp.tpot.speeds.pods() == [] and lp.ttft.speeds.pods() == []
     _serve(lp, pods[:3], {"p0": 1.0, "p1": 1.0, "p2": 2.0}, n=10)
     learned = [lp.tpot.speeds.get(p.name) for p in pods[:3]]
-    assert learned[1] != pytest.approx(1.0, rel=0.2)  # the scale drifted: 1.0 is no prior
+    assert sorted(learned)[1] != 1.0
     lp.joined("p3")
     assert lp.tpot.speeds.get("p3") == sorted(learned)[1]
     assert lp.ttft.speeds.get("p3") == sorted(lp.ttft.speeds.get(p.name) for p in pods[:3])[1]
@@ -264,7 +265,7 @@ def test_a_pod_that_joins_a_learned_pool_is_priced_like_its_peers_until_it_answe
     assert cands[3][3] / cands[0][3] == pytest.approx(3.0, rel=0.25)
     lp.forget("p3")  # gone, and back: a newcomer again
     lp.joined("p3")
-    assert lp.tpot.speeds.get("p3") == sorted(learned)[1]
+    assert lp.tpot.speeds.get("p3") == sorted(lp.tpot.speeds.get(p.name) for p in pods[:3])[1]
 
 
 def test_a_slow_pod_that_recovers_is_followed() -> None:

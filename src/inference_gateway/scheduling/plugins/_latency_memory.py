@@ -70,6 +70,15 @@ class SpeedMemory:
             self._heard[pod] = now
         return True
 
+    def rescaled(self, ttft: float, tpot: float) -> None:
+        """The speed tables were divided by these (``Target.recenter``): so are the speeds
+        kept for the pods awaiting their probe."""
+        for pod, (a, b) in self._probing.items():
+            self._probing[pod] = (
+                None if a is None else a / ttft,
+                None if b is None else b / tpot,
+            )
+
     def forget(self, pod: str) -> None:
         self._heard.pop(pod, None)
         self._probing.pop(pod, None)

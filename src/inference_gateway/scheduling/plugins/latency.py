@@ -321,8 +321,12 @@ class LatencyPredictor(Plugin):
 
     def _publish(self, now: float) -> None:
         """Let the scorer read what has been learned (pods silent too long reset to the
-        median), and invalidate the cost cache."""
+        median, the speeds' scale pinned near 1), and invalidate the cost cache."""
         self._memory.sweep(now)
+        ttft, tpot = self.ttft.recenter(), self.tpot.recenter()
+        if ttft != 1.0 or tpot != 1.0:
+            self._memory.rescaled(ttft, tpot)
+            self._published.changed.update(self.ttft.speeds.factors, self.tpot.speeds.factors)
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
 
