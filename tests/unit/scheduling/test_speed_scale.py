@@ -34,7 +34,7 @@ def _target() -> Target:
 def _stream(n: int, pods: int, seed: int = 0) -> list[tuple[str, tuple[float, ...], float]]:
     """Noisy observations (lognormal, sigma 0.3) of pods with a tenth 3x slower."""
     rng = random.Random(seed)
-    out = []
+    out: list[tuple[str, tuple[float, ...], float]] = []
     for _ in range(n):
         i = rng.randrange(pods)
         x = (1.0, rng.random(), 0.3 * rng.random(), rng.choice((0.0, 0.0, 0.1, 0.2)), 0.0, 0.0)
