@@ -164,7 +164,7 @@ def measure(
     total = 20 + rounds * per_round
 
     scheduler = build_scheduler(load_config(config, default_registry()), rng=random.Random(seed))
-    endpoints = list(ds.endpoints(POOL.key))
+    endpoints = ds.endpoints(POOL.key)  # the published view, as the Director passes it
     requests = [
         LLMRequest(
             request_id=f"r{i}",

@@ -13,7 +13,9 @@ step's filter trace changed, with that line left out the previous digests held, 
 300-pod scenario was added because it is the one whose pool exceeds the sample; then
 again when the speeds' scale was pinned near 1 (session 18, ``Target.recenter``): that
 changes decisions on purpose, as a pod not yet learned, priced at 1, is now priced like
-the mean learned pod instead of at the drifting scale. Each
+the mean learned pod instead of at the drifting scale; and when the sample moved ahead of
+``healthy-endpoint-filter`` (the filter trace's order changed; the picks held up to 130
+pods, and changed at 300, where the health filter now drops ejected pods from the sample). Each
 scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
 the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
 request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
@@ -212,18 +214,18 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "83fbdd3b039fa1c36736fd7ca1f5a07c49fb52d04f8dd5bbb1354303794853a4",
-    ("predicted", 40, 0): "52557a1466c81f257245b10ba98a7f6bae355addb507b1e4e69b6a0a5549778c",
-    ("predicted", 40, 1): "c6a7183ecc93c1a59c06e9ebc78557fa698e43ee4d10126b64caa51b431b5242",
-    ("predicted", 130, 0): "acce4cd77f6465f67f34016bc3931776028a7c26c802f1aa4d4c7c9d2f49a38b",
-    ("predicted", 300, 0): "a3423f473b7070498010bfd9ac4895746e21a436a93987b16a707fd3eebd950e",
+    ("predicted", 7, 0): "89f583ba49aeaeb7e4941d7d426790c3e1d90d271f879f2d32df2097f299d724",
+    ("predicted", 40, 0): "6519e023544194cc43c378ec3ba199e1642d163843d0370a04a692c676d4a62a",
+    ("predicted", 40, 1): "d16f3f6ce3823063c91a801cfcadf73003d41c2e5405fc3f7676a530fa5a1c41",
+    ("predicted", 130, 0): "8d5e2710c7f8f4b7f092129fe10fdd0533cb68a7d2ac7f4dca70e938f7ed1998",
+    ("predicted", 300, 0): "590cd79428be462d31c91ade8c65e16fbfb9f402d3f4cb5d6516186e1c538d93",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "a76ad4308c14609df1c095f99540279d58733c9c35a15f82174740ebba09d7a9",
-    ("predicted", 130, 0): "a54ef9fe1c1311a28628fcf370206d61bb5993945ba4d6bdb086e856804f0c7d",
+    ("predicted", 40, 0): "35053da635774aecbd54a1cfdd4c873549faae6fa784bf03ce7d329f2a6a01a9",
+    ("predicted", 130, 0): "78cefec6c17251a9f2dafc2c5e0cb3150df38e4e89d7278bc9ac7ffa44fad34b",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that

@@ -333,10 +333,10 @@ class LatencyPredictor(Plugin):
     def joined(self, endpoint_name: str) -> None:
         """A pod joined the pool: if others have taught their speeds, price it like their
         median until its own first response (learned in full). Pods there before any
-        response keep the prior and learn together. The prior of 1.0 means nothing once the
-        pool has learned: the shared shape and the per-pod speeds share one scale, which
-        drifts, so a newcomer at 1.0 could look several times faster than its peers and
-        draw a burst."""
+        response keep the prior and learn together. The prior of 1.0 is the speeds' mean
+        (``Target.recenter`` pins their scale there), not the typical pod: with a few slow
+        pods in the pool the median is faster than the mean, and a newcomer is priced like
+        the median."""
         if endpoint_name in self.ttft.speeds.factors or endpoint_name in self.tpot.speeds.factors:
             return
         self.ttft.speeds.join(endpoint_name)
