@@ -27,6 +27,7 @@ from inference_gateway.aio import spawn
 from inference_gateway.aio import stop as stop_task
 from inference_gateway.app._leading import lead_then_serve
 from inference_gateway.app._membership import TellScheduler
+from inference_gateway.app._staleness import staleness_warnings
 from inference_gateway.datastore import Datastore
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
@@ -50,7 +51,7 @@ from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.registry import default_registry
-from inference_gateway.scheduling.scheduler import PluginScheduler
+from inference_gateway.scheduling.scheduler import PluginScheduler, build_saturation_detector
 from inference_gateway.sources.file import FileSource, plugins_document
 from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
 from inference_gateway.sources.kubernetes.lease import LeaderElectionSettings
@@ -236,7 +237,7 @@ class Epp:
         register_data_layer(registry)
         register_flow_policies(registry)
         config = load_config(self._plugins_source(), registry)
-        director, _ = build_director(
+        director, plugins = build_director(
             self.datastore,
             config,
             rng=random.Random(s.seed),
@@ -246,6 +247,14 @@ class Epp:
             flow_metrics=self.metrics.flow,
         )
         assert isinstance(director.scheduler, PluginScheduler)
+        if s.scrape:
+            detector = build_saturation_detector(config, plugins)
+            for warning in staleness_warnings(
+                s.scrape_interval,
+                getattr(detector, "staleness", None),
+                director.scheduler.staleness,
+            ):
+                log.warning("%s", warning)
         if self.loop_lag is not None:
             director.stalled = self.loop_lag.stalled
             if director.flow is not None:
