@@ -10,16 +10,7 @@ import pytest
 from inference_gateway.app import Epp, EppSettings
 from inference_gateway.app._staleness import staleness_warnings
 from inference_gateway.extproc.server import ExtProcSettings
-
-POOL = """\
-apiVersion: inference.networking.x-k8s.io/v1alpha2
-kind: InferencePool
-metadata: {name: pool}
-spec:
-  selector: {app: m}
-  targetPortNumber: 8000
-  extensionRef: {name: epp}
-"""
+from tests.unit.extproc.test_plugins_in_config_file import POOL
 
 
 def test_upstreams_defaults_hold() -> None:

@@ -70,9 +70,18 @@ class SpeedMemory:
             self._heard[pod] = now
         return True
 
+    def recenter(self) -> None:
+        """Pin the speeds' scale near 1 (``Target.recenter``), keeping what depends on it in
+        step: the speeds kept for pods awaiting their probe, and every pod's published
+        speed (published with the next model: call before ``Published.publish``)."""
+        ttft, tpot = self.ttft.recenter(), self.tpot.recenter()
+        if ttft != 1.0 or tpot != 1.0:
+            self.rescaled(ttft, tpot)
+            self.published.changed.update(self.ttft.speeds.factors, self.tpot.speeds.factors)
+
     def rescaled(self, ttft: float, tpot: float) -> None:
-        """The speed tables were divided by these (``Target.recenter``): so are the speeds
-        kept for the pods awaiting their probe."""
+        """The speed tables were divided by these: so are the speeds kept for the pods
+        awaiting their probe."""
         for pod, (a, b) in self._probing.items():
             self._probing[pod] = (
                 None if a is None else a / ttft,

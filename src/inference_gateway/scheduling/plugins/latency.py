@@ -323,10 +323,7 @@ class LatencyPredictor(Plugin):
         """Let the scorer read what has been learned (pods silent too long reset to the
         median, the speeds' scale pinned near 1), and invalidate the cost cache."""
         self._memory.sweep(now)
-        ttft, tpot = self.ttft.recenter(), self.tpot.recenter()
-        if ttft != 1.0 or tpot != 1.0:
-            self._memory.rescaled(ttft, tpot)
-            self._published.changed.update(self.ttft.speeds.factors, self.tpot.speeds.factors)
+        self._memory.recenter()
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)
         self._version += 1
 
