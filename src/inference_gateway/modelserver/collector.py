@@ -44,3 +44,18 @@ class ScraperCollector:
             "Time spent parsing metrics bodies on the event loop.",
             value=s.parse_seconds_total,
         )
+        yield CounterMetricFamily(
+            f"{p}_scrape_late",
+            "Scrapes started at least one interval after they were due: the scraper is behind.",
+            value=s.lag.late_scrapes_total,
+        )
+        yield CounterMetricFamily(
+            f"{p}_scrape_start_delay_seconds",
+            "Summed delay between each scrape's due time and its start.",
+            value=s.lag.start_delay_seconds_total,
+        )
+        yield CounterMetricFamily(
+            f"{p}_scrape_behind_windows",
+            "Windows (10 s) in which a tenth of the scrapes started an interval late or more.",
+            value=s.lag.behind_windows_total,
+        )

@@ -22,6 +22,10 @@ Between scrapes an endpoint is one slotted ``_Target``, its fetcher and one queu
 Removing an endpoint cancels its scrape in flight (``join_removed`` awaits that); its queue
 entry is dropped when it comes due.
 
+How late each due scrape starts is watched (``_lag``): a window in which a tenth of them start
+a whole interval late logs a warning, since every pod's metrics then age past the staleness
+thresholds.
+
 First scrapes start at a random phase within the first interval, so a few hundred endpoints
 added at once do not all parse in the same tick of the event loop.
 
@@ -58,6 +62,7 @@ from inference_gateway.modelserver._fetch import (
     LeanFetcher,
     ScrapeFailure,
 )
+from inference_gateway.modelserver._lag import LagStats, LagWatch
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
 
@@ -95,6 +100,8 @@ class ScrapeStats:
     """Endpoints whose latest scrape failed."""
     parse_seconds_total: float = 0.0
     """CPU time spent decoding and parsing bodies (on the event loop's thread)."""
+    lag: LagStats = field(default_factory=LagStats)
+    """How late due scrapes start (``_lag``): the scraper keeping its interval or not."""
 
 
 Transport = Literal["auto", "aiohttp", "lean"]
@@ -143,6 +150,7 @@ class MetricsScraper:
         port: int | None = None,
         engine_label: str = ENGINE_TYPE_LABEL,
         verify_tls: bool = False,
+        lag_window: float = 10.0,
     ) -> None:
         if transport == "lean" and scheme != "http":
             raise ValueError("the lean transport speaks plain http only")
@@ -176,6 +184,7 @@ class MetricsScraper:
         self._all_tasks: set[asyncio.Task[Any]] = set()
         self._closed = False
         self.stats = ScrapeStats()
+        self._lag = LagWatch(interval, self.stats.lag, window=lag_window)
 
     # --- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> MetricsScraper:
@@ -270,6 +279,8 @@ class MetricsScraper:
     def _start(self, target: _Target) -> None:
         """Called by the driver when ``target`` is due; entries of removed ones are dropped."""
         if self._targets.get(target.hostport) is target:
+            now = asyncio.get_running_loop().time()
+            self._lag.started(now - target.next_at, now, len(self._targets))
             target.task = spawn(
                 self._scrape(target),
                 name=f"scrape {target.hostport}",

@@ -1,0 +1,118 @@
+"""The scraper notices, while it runs, when it cannot keep its interval (``_lag``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from inference_gateway.datastore.store import Datastore
+from inference_gateway.modelserver._lag import LagStats, LagWatch
+from inference_gateway.modelserver.collector import ScraperCollector
+from inference_gateway.modelserver.scraper import MetricsScraper
+
+from .conftest import FakeModelServer, eventually
+from .test_scraper import add_pod, add_pool, vllm_text
+
+StartServer = Callable[[str, str], Awaitable[FakeModelServer]]
+BEHIND = "the metrics scraper is behind"
+
+
+def feed(watch: LagWatch, delays: list[float], start: float, step: float) -> float:
+    now = start
+    for delay in delays:
+        watch.started(delay, now, endpoints=700)
+        now += step
+    return now
+
+
+def test_a_window_with_a_tenth_of_starts_an_interval_late_warns_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = LagStats()
+    watch = LagWatch(0.05, stats, window=1.0, warn_every=60.0)
+    with caplog.at_level(logging.WARNING):
+        # 9 late of 91: just under a tenth (the closing start counts in its window)...
+        feed(watch, [0.06] * 9 + [0.001] * 81, 0.0, 0.0)
+        watch.started(0.0, 1.0, endpoints=700)
+        assert stats.behind_windows_total == 0
+        # ...then 10 of 90.
+        feed(watch, [0.05] * 10 + [0.0] * 79, 1.5, 0.0)
+        watch.started(0.0, 2.0, endpoints=700)
+    assert stats.late_scrapes_total == 19
+    assert stats.behind_windows_total == 1
+    (line,) = [r.getMessage() for r in caplog.records if BEHIND in r.getMessage()]
+    assert "10 of 90 scrapes" in line and "(50 ms) late" in line and "700 endpoints" in line
+    assert "--refresh-metrics-interval" in line
+    assert stats.start_delay_seconds_total == pytest.approx(9 * 0.06 + 81 * 0.001 + 10 * 0.05)
+
+
+def test_later_behind_windows_are_counted_but_the_warning_is_throttled(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    stats = LagStats()
+    watch = LagWatch(0.05, stats, window=1.0, warn_every=60.0)
+    with caplog.at_level(logging.WARNING):
+        feed(watch, [0.2] * 500, 0.0, 0.02)  # ten windows, all behind
+    assert stats.behind_windows_total == 9
+    assert len([r for r in caplog.records if BEHIND in r.getMessage()]) == 1
+
+
+def test_early_starts_count_as_on_time() -> None:
+    stats = LagStats()
+    watch = LagWatch(0.05, stats, window=1.0)
+    feed(watch, [-0.004] * 200, 0.0, 0.02)
+    assert (stats.late_scrapes_total, stats.start_delay_seconds_total) == (0, 0.0)
+    assert stats.behind_windows_total == 0
+
+
+async def test_a_starved_loop_is_reported_and_exported(
+    servers: StartServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CPU work that holds the loop past the interval makes due scrapes start late."""
+    a = await servers("127.0.0.11", vllm_text(1))
+    b = await servers("127.0.0.12", vllm_text(2))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    add_pod(store, "b", b.host)
+    loop = asyncio.get_running_loop()
+    stalls = 0
+
+    def hog() -> None:
+        nonlocal stalls
+        time.sleep(0.06)  # stands in for CPU work on the loop's thread
+        stalls += 1
+        if stalls < 200:
+            loop.call_later(0.001, hog)
+
+    scraper = MetricsScraper(store, interval=0.02, lag_window=0.3)
+    registry = CollectorRegistry()
+    registry.register(ScraperCollector(scraper.stats))
+    with caplog.at_level(logging.WARNING):
+        async with scraper:
+            await eventually(lambda: store.metrics(f"127.0.0.12:{b.port}") is not None)
+            loop.call_soon(hog)
+            await eventually(lambda: scraper.stats.lag.behind_windows_total >= 1, within=10.0)
+            stalls = 200
+    assert any(BEHIND in r.getMessage() and "2 endpoints" in r.getMessage() for r in caplog.records)
+    text = generate_latest(registry).decode()
+    late = float(scraper.stats.lag.late_scrapes_total)
+    assert f"inference_gateway_model_server_scrape_late_total {late}" in text
+    assert scraper.stats.lag.late_scrapes_total > 0
+
+
+async def test_a_hung_endpoint_is_not_the_scraper_falling_behind(servers: StartServer) -> None:
+    """Its next scrape is due an interval after the timeout ends it, so it starts on time."""
+    a = await servers("127.0.0.11", vllm_text(1))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", "127.0.0.11")
+    a.hang = True
+    async with MetricsScraper(store, interval=0.1, timeout=0.15, lag_window=0.2) as scraper:
+        await eventually(lambda: scraper.stats.errors_total["timeout"] >= 4, within=10.0)
+        assert scraper.stats.lag.late_scrapes_total == 0
