@@ -4,9 +4,16 @@ A pod's latency is mostly a product: how much work is ahead of the request (queu
 KV in use, uncached prompt tokens, a LoRA swap) times how fast that pod computes. So a
 prediction is ``speed[pod] * (w . x)``. The weights ``w`` are shared by every pod and fit
 by recursive least squares on observations divided by their pod's speed, so a pool learns
-the shape from all its traffic; ``speed[pod]`` is a per-pod multiplier fit in log space by
-a running mean that starts fast (1/n) and settles at ``min_rate``, so a slow pod is seen
-within a few of its own responses, and a pod that changes speed is followed.
+the shape from all its traffic; ``speed[pod]`` is a per-pod multiplier fit by a running
+mean that starts fast (1/n) and settles at ``min_rate``, so a slow pod is seen within a few
+of its own responses, and a pod that changes speed is followed.
+
+The two fits must agree on what "typical" means, or the split between speed and weights
+drifts with every response: only their product is observed. Speeds fit as a mean of logs
+(a geometric mean) against weights fit as a clipped mean ran 20x apart within ~24,000
+responses at 400 pods, and a pod that stopped being picked kept the old split, priced 8x
+too slow and left idle (docs/benchmarks, session 19). So a speed follows the same clipped
+residual the weights learn from (``Target.observe``), in the same units.
 
 Weights are kept non-negative (projected RLS). Both fits are O(d^2) per observation with
 d <= 8 and no allocation beyond a few lists; nothing trains in the background and nothing
@@ -35,6 +42,9 @@ _CLIP_AFTER = 50
 """...once this many observations have set the scale."""
 _RESIDUAL_RATE = 0.01
 """Floor of the mean absolute residual's step (1/n before): ~100 observations of memory."""
+_SPEED_CLIP_AFTER = 10
+"""A pod's own responses before its speed's residuals are clipped like the weights': its
+first ones are learned in full, so a slow pod (or a probed one) is priced at once."""
 _GAUGE_SLACK = 0.1
 """How far (natural log) the speeds' geometric mean may wander from 1 before the fit is
 rescaled (``Target.recenter``)."""
@@ -73,11 +83,7 @@ class Rls:
         if denom <= 0.0 or not math.isfinite(denom):
             return
         gain = list(map(truediv, px, repeat(denom)))
-        err = y - sum(map(mul, w, x))
-        if self.n >= _CLIP_AFTER:
-            # Scaled by |y| too, so an exact fit (zero residuals) cannot freeze the weights.
-            bound = _CLIP * max(self.mean_abs_residual, 0.01 * abs(y))
-            err = bound if err > bound else -bound if err < -bound else err
+        err = self.clip(y - sum(map(mul, w, x)), y)
         rate = max(_RESIDUAL_RATE, 1.0 / (self.n + 1))
         self.mean_abs_residual += rate * (abs(err) - self.mean_abs_residual)
         for i, g in enumerate(gain):
@@ -92,6 +98,14 @@ class Rls:
                 row[j] = (row[j] - gi * pxj) / lam
         self.n += 1
 
+    def clip(self, err: float, y: float) -> float:
+        """``err`` bounded at ``_CLIP`` mean absolute residuals (once they are known)."""
+        if self.n < _CLIP_AFTER:
+            return err
+        # Scaled by |y| too, so an exact fit (zero residuals) cannot freeze the weights.
+        bound = _CLIP * max(self.mean_abs_residual, 0.01 * abs(y))
+        return bound if err > bound else -bound if err < -bound else err
+
     def rescale(self, factor: float) -> None:
         """Fit targets ``factor`` times larger from now on: the weights and the residual
         scale follow; the covariance depends on the features alone and stays."""
@@ -100,7 +114,7 @@ class Rls:
 
 
 class SpeedTable:
-    """Per-pod multipliers, fit as a running mean of log(observed / shared prediction)."""
+    """Per-pod multipliers, fit as a running mean of observed / shared prediction."""
 
     __slots__ = ("_count", "_log", "_median", "factors", "min_rate")
 
@@ -125,11 +139,11 @@ class SpeedTable:
         lo, hi = _SPEED_RANGE
         n = self._count.get(pod, 0) + 1
         rate = max(self.min_rate, 1.0 / n)
-        old = self._log.get(pod, 0.0)
-        new = old + rate * (math.log(min(hi, max(lo, ratio))) - old)
-        self._log[pod] = new
+        old = self.factors.get(pod, 1.0)
+        new = old + rate * (min(hi, max(lo, ratio)) - old)
+        self._log[pod] = math.log(new)
         self._count[pod] = n
-        self.factors[pod] = math.exp(new)
+        self.factors[pod] = new
         self._median = None
 
     def reset(self, pods: Collection[str]) -> dict[str, float]:
@@ -213,21 +227,28 @@ class Target:
         """Keep the speeds' geometric mean near 1; returns what they were divided by.
 
         Only the product of a speed and the shared prediction is observed, so their split
-        is free, and fitting speeds as a mean of logs against weights fit linearly drifts
-        it: at 400 pods the speeds fell from ~1.6 to their 0.05 clamp within ~24,000
-        responses, after which the weights ran off to 1e13 and the scorer sent all traffic
-        to a quarter of the pool. Rescaling both sides leaves every prediction as it was
-        (the covariance depends on the features alone), and an unlearned pod, priced at
-        1, stays priced like a typical one."""
+        is free. The fits no longer pull it one way (``observe``), but noise still walks
+        it, and a speed far from 1 would leave an unlearned pod, priced at 1, priced unlike
+        a typical one (at 400 pods, fits that disagreed drove the speeds to their 0.05 clamp
+        and the weights to 1e13). Rescaling both sides leaves every prediction as it was
+        (the covariance depends on the features alone)."""
         factor = self.speeds.center()
         if factor != 1.0:
             self.rls.rescale(factor)
         return factor
 
     def observe(self, pod: str, x: Sequence[float], y: float) -> None:
-        """Learn one observation ``y`` made with features ``x`` on ``pod``."""
+        """Learn one observation ``y`` made with features ``x`` on ``pod``.
+
+        The speed moves by the residual the weights learn from, clipped the same way once
+        the pod has a few responses: both then settle where the clipped residuals average
+        zero, and nothing pushes their split (see the module docstring)."""
         if not (y > 0.0 and math.isfinite(y)):
             return
         shared = max(self.floor, self.rls.predict(x))
-        self.speeds.update(pod, y / shared)
+        speed = self.speeds.get(pod)
+        err = y / speed - shared
+        if self.speeds.observations(pod) >= _SPEED_CLIP_AFTER:
+            err = self.rls.clip(err, y / speed)
+        self.speeds.update(pod, speed * (1.0 + err / shared))
         self.rls.update(x, y / self.speeds.get(pod))

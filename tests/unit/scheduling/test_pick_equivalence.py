@@ -15,7 +15,9 @@ again when the speeds' scale was pinned near 1 (session 18, ``Target.recenter``)
 changes decisions on purpose, as a pod not yet learned, priced at 1, is now priced like
 the mean learned pod instead of at the drifting scale; and when the sample moved ahead of
 ``healthy-endpoint-filter`` (the filter trace's order changed; the picks held up to 130
-pods, and changed at 300, where the health filter now drops ejected pods from the sample). Each
+pods, and changed at 300, where the health filter now drops ejected pods from the sample);
+and when the speeds started to follow the weights' own clipped residual instead of a mean
+of logs (session 19, ``Target.observe``): the two fits disagreed, and their split drifted. Each
 scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
 the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
 request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
@@ -214,18 +216,18 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "89f583ba49aeaeb7e4941d7d426790c3e1d90d271f879f2d32df2097f299d724",
-    ("predicted", 40, 0): "6519e023544194cc43c378ec3ba199e1642d163843d0370a04a692c676d4a62a",
-    ("predicted", 40, 1): "d16f3f6ce3823063c91a801cfcadf73003d41c2e5405fc3f7676a530fa5a1c41",
-    ("predicted", 130, 0): "8d5e2710c7f8f4b7f092129fe10fdd0533cb68a7d2ac7f4dca70e938f7ed1998",
-    ("predicted", 300, 0): "590cd79428be462d31c91ade8c65e16fbfb9f402d3f4cb5d6516186e1c538d93",
+    ("predicted", 7, 0): "85dfc0d5ee0999cdaac5579b6d927b92afc852587bc459536f8cb27e688c259b",
+    ("predicted", 40, 0): "09b044df714b42e54c73409ee6ee260303f591d3ee1ff34eff1a10c401c8533f",
+    ("predicted", 40, 1): "20190d1890c92657271807512a83aa613248327eb4daa47542b1f1bc96c45d73",
+    ("predicted", 130, 0): "56190e579d789859c9ed4ecf12fcd9dc998452f576892a543b550aaee25b23b5",
+    ("predicted", 300, 0): "56c3fbcc2094dbdeaa08ab8234a921490f8f73da8cce4f00fdcc72a6b3d775d7",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "35053da635774aecbd54a1cfdd4c873549faae6fa784bf03ce7d329f2a6a01a9",
-    ("predicted", 130, 0): "78cefec6c17251a9f2dafc2c5e0cb3150df38e4e89d7278bc9ac7ffa44fad34b",
+    ("predicted", 40, 0): "57a799b827a9c1859add75e42049e887725231c30e30ed69cad7df081711ead1",
+    ("predicted", 130, 0): "019454963f3aa20e5f631d13c5a58260bff76fe3deb56838cc3546b353bb217c",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that
