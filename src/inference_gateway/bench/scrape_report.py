@@ -30,6 +30,10 @@ class ScrapeBenchResult:
     transport: str
     ages: list[float] = field(default_factory=list)
     """Metrics age of every endpoint, sampled every 100 ms during the run."""
+    late_scrapes: int = 0
+    """Scrapes that started an interval or more after they were due."""
+    behind_windows: int = 0
+    """Windows the scraper's own check found behind (each one a warning in the EPP)."""
 
     @property
     def cpu_cores(self) -> float:
@@ -73,6 +77,11 @@ def print_report(result: ScrapeBenchResult, console: Console | None = None) -> N
         ("  of which decode + parse", f"{1e6 * r.parse_seconds / max(r.scrapes, 1):.0f} us"),
         ("gunzip per scrape if gzip", f"{r.gunzip_us:.0f} us"),
         ("scrapes/s per endpoint", f"{r.scrape_rate:.1f} (target {1 / r.interval:.1f})"),
+        (
+            "started an interval late",
+            f"{r.late_scrapes / max(r.scrapes, 1):.1%}"
+            f" ({r.behind_windows} window(s) warned as behind)",
+        ),
         ("errors", ", ".join(f"{k}={v}" for k, v in sorted(r.errors.items())) or "none"),
         ("metrics age p50 / p99 / max", f"{pct(0.5)} / {pct(0.99)} / {pct(1.0)}"),
         ("never scraped (samples)", str(never)),

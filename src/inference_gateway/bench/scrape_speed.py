@@ -58,6 +58,8 @@ class _Window:
     user_seconds: float
     wall_seconds: float
     ages: list[float]
+    late_scrapes: int
+    behind_windows: int
 
 
 async def _scrape(
@@ -78,14 +80,22 @@ async def _scrape(
         )
     loop = asyncio.get_running_loop()
     ages: list[float] = []
-    scraper = MetricsScraper(store, interval=interval, clock=loop.time, transport=transport)
+    scraper = MetricsScraper(
+        store,
+        interval=interval,
+        clock=loop.time,
+        transport=transport,
+        lag_window=min(10.0, seconds / 2),
+    )
     async with scraper:
         await asyncio.sleep(min(1.0, seconds / 5))  # warm-up: connections, parser memo
         stats = scraper.stats
-        scrapes0, parse0, errors0 = (
+        scrapes0, parse0, errors0, late0, behind0 = (
             stats.scrapes_total,
             stats.parse_seconds_total,
             stats.errors_total.copy(),
+            stats.lag.late_scrapes_total,
+            stats.lag.behind_windows_total,
         )
         usage0, wall0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
         while (elapsed := time.perf_counter() - wall0) < seconds:
@@ -103,6 +113,8 @@ async def _scrape(
             user_seconds=user,
             wall_seconds=wall,
             ages=ages,
+            late_scrapes=stats.lag.late_scrapes_total - late0,
+            behind_windows=stats.lag.behind_windows_total - behind0,
         )
 
 
@@ -178,4 +190,6 @@ def run_scrape_bench(
         loop=loop_name,
         transport=transport,
         ages=got.ages,
+        late_scrapes=got.late_scrapes,
+        behind_windows=got.behind_windows,
     )

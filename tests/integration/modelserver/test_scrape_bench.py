@@ -18,3 +18,5 @@ def test_small_scrape_bench_runs_and_reports() -> None:
     out = StringIO()
     print_report(result, Console(file=out, width=100))
     assert "cores needed at target rate" in out.getvalue()
+    assert f"({result.behind_windows} window(s) warned as behind)" in out.getvalue()
+    assert 0 <= result.late_scrapes <= result.scrapes
