@@ -33,8 +33,6 @@ _FORGET = 1.0 - 1.0 / 4000
 """RLS forgetting factor: observations weigh half after ~2,800 newer ones."""
 _P0 = 10.0
 """Initial covariance: how loosely the prior weights are held (in squared feature units)."""
-_MAX_TRACE = 1e6
-"""Forgetting pauses while the covariance is this large, so idle features cannot wind up."""
 _SPEED_RANGE = (0.05, 50.0)
 _CLIP = 4.0
 """Residuals are clipped at this many mean absolute residuals..."""
@@ -50,6 +48,10 @@ _GAUGE_SLACK = 0.1
 rescaled (``Target.recenter``)."""
 
 
+def _initial_covariance(d: int) -> list[list[float]]:
+    return [[_P0 if i == j else 0.0 for j in range(d)] for i in range(d)]
+
+
 class Rls:
     """Recursive least squares over ``len(prior)`` features with exponential forgetting.
 
@@ -59,13 +61,23 @@ class Rls:
     weights for every pod.
     """
 
-    __slots__ = ("mean_abs_residual", "n", "p", "w")
+    __slots__ = ("max_trace", "mean_abs_residual", "n", "p", "resets", "w")
 
     def __init__(self, prior: Sequence[float]) -> None:
         d = len(prior)
         self.w = list(prior)
-        self.p = [[_P0 if i == j else 0.0 for j in range(d)] for i in range(d)]
+        self.p = _initial_covariance(d)
+        self.max_trace = _P0 * d
+        """Forgetting pauses once the covariance is as loose as the prior's. Features that
+        barely vary (KV use pinned under overload, next to the constant) otherwise wound
+        it up ~1,000x in those directions within ~40,000 responses; the huge gains there,
+        cut by the non-negativity projection, grew the residuals, which widened their own
+        clip bound, and the weights ran off to 1e5 (100 pods) and 1e200 (a synthetic
+        stream); wound up further, the covariance lost its positive diagonal to
+        rounding."""
         self.n = 0
+        self.resets = 0
+        """Covariance resets: a diagonal that left (0, 2 * max_trace) despite the above."""
         self.mean_abs_residual = 0.0
 
     # Products are summed by ``sum(map(mul, ...))``: the same additions in the same order
@@ -78,7 +90,7 @@ class Rls:
         p, w = self.p, self.w
         px = [sum(map(mul, row, x)) for row in p]
         trace = sum(map(getitem, p, range(len(p))))
-        lam = _FORGET if trace < _MAX_TRACE else 1.0
+        lam = _FORGET if trace < self.max_trace else 1.0
         denom = lam + sum(map(mul, x, px))
         if denom <= 0.0 or not math.isfinite(denom):
             return
@@ -92,10 +104,14 @@ class Rls:
             # extrapolate badly off the data seen.
             v = w[i] + g * err
             w[i] = v if v > 0.0 else 0.0
-        for i, gi in enumerate(gain):
+        for i, pxi in enumerate(px):
             row = p[i]
             for j, pxj in enumerate(px):
-                row[j] = (row[j] - gi * pxj) / lam
+                row[j] = (row[j] - pxi * pxj / denom) / lam
+        bound = 2.0 * self.max_trace
+        if not all(0.0 < p[i][i] < bound for i in range(len(p))):
+            self.p = _initial_covariance(len(p))
+            self.resets += 1
         self.n += 1
 
     def clip(self, err: float, y: float) -> float:

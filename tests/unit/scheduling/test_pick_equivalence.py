@@ -17,7 +17,8 @@ the mean learned pod instead of at the drifting scale; and when the sample moved
 ``healthy-endpoint-filter`` (the filter trace's order changed; the picks held up to 130
 pods, and changed at 300, where the health filter now drops ejected pods from the sample);
 and when the speeds started to follow the weights' own clipped residual instead of a mean
-of logs (session 19, ``Target.observe``): the two fits disagreed, and their split drifted. Each
+of logs (session 19, ``Target.observe``): the two fits disagreed, and their split drifted;
+and when the RLS covariance was capped at the prior's (``Rls.max_trace``). Each
 scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
 the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
 request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
@@ -216,18 +217,18 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "85dfc0d5ee0999cdaac5579b6d927b92afc852587bc459536f8cb27e688c259b",
-    ("predicted", 40, 0): "09b044df714b42e54c73409ee6ee260303f591d3ee1ff34eff1a10c401c8533f",
-    ("predicted", 40, 1): "20190d1890c92657271807512a83aa613248327eb4daa47542b1f1bc96c45d73",
-    ("predicted", 130, 0): "56190e579d789859c9ed4ecf12fcd9dc998452f576892a543b550aaee25b23b5",
-    ("predicted", 300, 0): "56c3fbcc2094dbdeaa08ab8234a921490f8f73da8cce4f00fdcc72a6b3d775d7",
+    ("predicted", 7, 0): "542cea1dccd9cb789c557810988473f82f0bda979d156715fa92fc35b597c835",
+    ("predicted", 40, 0): "9ca1940c5e59a1459b16d49de24c84605f91729f8515fa183df7466216cc98ac",
+    ("predicted", 40, 1): "093eb7f8371dceb9aedf38bdba7dfe0d811626f3141ec5acbb33dec24f1d54e6",
+    ("predicted", 130, 0): "c979496fe31f5373499617a9d53d1d5fdf5ac44d08f856d57f30cf285b8d60dc",
+    ("predicted", 300, 0): "8ec840cb6881e9edbe014e5a50121d72061febe5c115050fd23897d636d7b2fb",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "57a799b827a9c1859add75e42049e887725231c30e30ed69cad7df081711ead1",
-    ("predicted", 130, 0): "019454963f3aa20e5f631d13c5a58260bff76fe3deb56838cc3546b353bb217c",
+    ("predicted", 40, 0): "12e0faf4ffb64574f491f2204a818ef6a9ce0a9074059d4efa8cc07018b9a95e",
+    ("predicted", 130, 0): "3b47123b0ab5544ae510e2190ff653dc80eec45e2b0ac1a90192e342ae3b9199",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that

@@ -14,7 +14,7 @@ import random
 
 import pytest
 
-from inference_gateway.scheduling.latency_model import _GAUGE_SLACK, Target
+from inference_gateway.scheduling.latency_model import _FORGET, _GAUGE_SLACK, Rls, Target
 from inference_gateway.scheduling.plugins._latency_memory import SpeedMemory
 from inference_gateway.scheduling.plugins._latency_parts import (
     TTFT_PRIOR,
@@ -51,17 +51,22 @@ def _mean_log(t: Target) -> float:
 
 
 def test_the_fits_agree_so_the_scale_does_not_drift_and_the_pin_holds() -> None:
-    """Speeds fit as a mean of logs against clipped-mean weights drifted (the unpinned
-    copy's mean log speed fell past -0.2 here, the weights doubled); fit on the weights'
-    own residual they stay put, pinned or not."""
+    """Speeds fit as a mean of logs against clipped-mean weights drifted: the unpinned
+    copy's mean log speed fell 0.31-0.37 between 10,000 and 40,000 responses here, and on.
+    Fit on the weights' own residual the split settles where the first responses put it
+    and stays (it moved by at most 0.07), pinned or not."""
     pinned, free = _target(), _target()
-    for k, (pod, x, y) in enumerate(_stream(20_000, pods=4)):
+    at_10k = 0.0
+    for k, (pod, x, y) in enumerate(_stream(40_000, pods=4)):
         pinned.observe(pod, x, y)
         free.observe(pod, x, y)
         if k % 16 == 15:  # as often as the predictor publishes by count
             pinned.recenter()
             assert abs(_mean_log(pinned)) <= _GAUGE_SLACK + 1e-9
-    assert abs(_mean_log(free)) < _GAUGE_SLACK
+        if k == 9_999:
+            at_10k = _mean_log(free)
+    assert abs(_mean_log(free) - at_10k) < 0.12
+    assert abs(_mean_log(free)) < 0.3
     assert pinned.rls.w[0] < 1.5 * TRUE_W[0] and free.rls.w[0] < 1.5 * TRUE_W[0]
 
 
@@ -143,3 +148,34 @@ def test_the_predictor_publishes_every_speed_in_the_new_scale() -> None:
     assert pub.speed_ttft == lp.ttft.speeds.factors
     assert pub.speed_tpot == lp.tpot.speeds.factors
     assert pub.w_ttft == tuple(lp.ttft.rls.w)
+
+
+def test_the_weights_stay_bounded_when_a_feature_is_pinned_next_to_the_constant() -> None:
+    """Under overload KV use sits near one value, collinear with the constant. Forgetting
+    wound the covariance up along that direction, the projected steps there grew the
+    residuals and their own clip bound, and the weights ran off (1e5 at 100 pods in the
+    harness, 1e56 and more on this stream before the covariance was capped at the prior's)."""
+    true = (0.008, 0.004, 0.02, 0.002)
+    for seed in range(2):
+        rng = random.Random(seed)
+        rls = Rls((0.006, 0.005, 0.02, 0.001))
+        worst = 0.0
+        for _ in range(60_000):
+            queued = 0.0 if rng.random() < 0.9 else rng.random()
+            x = (1.0, 1.0 + 0.5 * rng.random(), 0.12 + 0.001 * rng.random(), queued)
+            y = sum(a * b for a, b in zip(true, x, strict=True)) * math.exp(rng.gauss(0, 0.2))
+            rls.update(x, y)
+            worst = max(worst, rls.predict(x) / y)
+            assert all(0.0 < rls.p[i][i] <= rls.max_trace / _FORGET for i in range(4))
+        assert worst < 4.0
+        assert rls.w[1] == pytest.approx(true[1], rel=0.1)  # the varying feature is learned
+        assert rls.resets == 0
+
+
+def test_a_covariance_broken_by_rounding_is_reset_and_the_weights_kept() -> None:
+    rls = Rls((0.006, 0.005, 0.02, 0.001))
+    rls.p[2][2] = -1e-3  # what rounding left in the harness at 100 pods, wound up
+    rls.update((1.0, 0.5, 0.1, 0.0), 0.01)
+    assert rls.resets == 1
+    assert all(rls.p[i][i] == 10.0 for i in range(4))
+    assert all(math.isfinite(v) and v >= 0.0 for v in rls.w)
