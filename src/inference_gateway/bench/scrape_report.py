@@ -31,7 +31,8 @@ class ScrapeBenchResult:
     ages: list[float] = field(default_factory=list)
     """Metrics age of every endpoint, sampled every 100 ms during the run."""
     late_scrapes: int = 0
-    """Scrapes that started an interval or more after they were due."""
+    """Scrapes that started half an interval or more later than an interval after the
+    previous one of their endpoint."""
     behind_windows: int = 0
     """Windows the scraper's own check found behind (each one a warning in the EPP)."""
 
@@ -78,7 +79,7 @@ def print_report(result: ScrapeBenchResult, console: Console | None = None) -> N
         ("gunzip per scrape if gzip", f"{r.gunzip_us:.0f} us"),
         ("scrapes/s per endpoint", f"{r.scrape_rate:.1f} (target {1 / r.interval:.1f})"),
         (
-            "started an interval late",
+            "started half an interval late or more",
             f"{r.late_scrapes / max(r.scrapes, 1):.1%}"
             f" ({r.behind_windows} window(s) warned as behind)",
         ),

@@ -1,15 +1,19 @@
 """Notices when the scraper cannot keep its interval, while the EPP runs.
 
 Scraping costs CPU on the event loop's thread (~70 us a scrape, ``bench scrape``), so one
-EPP keeps a 50 ms interval for ~700 pods at most; past that, or on a starved box, due
-scrapes start later and later and every pod's metrics age past the staleness thresholds
+EPP keeps a 50 ms interval for ~700 pods at most; past that, or on a starved box, every
+pod is scraped less often than asked and its metrics age past the staleness thresholds
 (the saturation detector then refuses Sheddable traffic as "stale"). The startup check
-(``app._staleness``) can only compare configured numbers; this one measures: how late each
-due scrape starts. A slow or hung endpoint does not count (its next scrape is due one
-interval after it ends), only a driver that is late to start them.
+(``app._staleness``) can only compare configured numbers; this one measures the gap
+between two scrape starts of the same endpoint. Not how late a scrape starts against its
+due time: the next one is due an interval after the last one ends, and on a saturated loop
+the time goes into the scrape itself (its response waits for the loop), so starts stayed
+on time while 1,000 pods were scraped 12 times a second instead of 20. Gaps after a
+failed scrape do not count (a hung endpoint waits out its timeout: that is its failure,
+logged as such).
 
-Judged per window, not per scrape: one late start (a GC pass, a burst of requests) is
-harmless, a window where a tenth of them start a whole interval late is not.
+Judged per window, not per scrape: one slow start (a GC pass, a burst of requests) is
+harmless, a window where a tenth of them come half an interval late or more is not.
 """
 
 from __future__ import annotations
@@ -22,7 +26,9 @@ from inference_gateway.throttled_log import Throttled
 log = logging.getLogger("inference_gateway.modelserver.scraper")
 
 LATE_SHARE = 0.1
-"""A window with at least this share of scrapes started an interval late or more is behind."""
+"""A window with at least this share of late scrapes is behind."""
+LATE_AFTER = 0.5
+"""A scrape is late when it starts this many intervals or more after its due gap."""
 
 
 @dataclass(slots=True)
@@ -30,15 +36,15 @@ class LagStats:
     """Counters for the EPP's own metrics; read them, never write them."""
 
     late_scrapes_total: int = 0
-    """Scrapes that started at least one interval after they were due."""
+    """Scrapes started half an interval or more later than one interval after the last."""
     start_delay_seconds_total: float = 0.0
-    """Summed delay between each scrape's due time and its start (divide by the scrapes)."""
+    """Summed delay of each scrape start past one interval after the previous start."""
     behind_windows_total: int = 0
     """Windows in which the scraper was found behind (each warned about, throttled)."""
 
 
 class LagWatch:
-    """Fed the delay of every scrape start; warns when a window shows the scraper behind."""
+    """Fed the gap before every scrape start; warns when a window shows the scraper behind."""
 
     __slots__ = ("_count", "_interval", "_late", "_until", "_warn", "_window", "_worst", "stats")
 
@@ -53,14 +59,15 @@ class LagWatch:
         self._worst = 0.0
         self.stats = stats
 
-    def started(self, delay: float, now: float, endpoints: int) -> None:
-        """A due scrape started ``delay`` seconds after its due time, at loop time ``now``."""
+    def started(self, gap: float, now: float, endpoints: int) -> None:
+        """A scrape started ``gap`` seconds after the previous one of its endpoint, at loop
+        time ``now``."""
+        delay = gap - self._interval
         if delay < 0.0:
             delay = 0.0
         stats = self.stats
         stats.start_delay_seconds_total += delay
-        late = delay >= self._interval
-        if late:
+        if delay >= LATE_AFTER * self._interval:
             stats.late_scrapes_total += 1
             self._late += 1
         if delay > self._worst:
@@ -81,13 +88,15 @@ class LagWatch:
         self.stats.behind_windows_total += 1
         self._warn(
             "the metrics scraper is behind: %d of %d scrapes in the last %.0fs started at "
-            "least one interval (%.0f ms) late, the worst by %.0f ms, over %d endpoints; "
-            "metrics will age past the staleness thresholds and Sheddable requests be "
-            "refused as stale. Give the EPP more CPU, or raise --refresh-metrics-interval "
-            "and the saturation detector's metricsStalenessThreshold to twice it",
+            "least %.0f ms later than the %.0f ms interval, the worst by %.0f ms, over %d "
+            "endpoints; metrics will age past the staleness thresholds and Sheddable "
+            "requests be refused as stale. Give the EPP more CPU, or raise "
+            "--refresh-metrics-interval and the saturation detector's "
+            "metricsStalenessThreshold to twice it",
             late,
             count,
             self._window,
+            LATE_AFTER * self._interval * 1000,
             self._interval * 1000,
             worst * 1000,
             endpoints,

@@ -46,16 +46,16 @@ class ScraperCollector:
         )
         yield CounterMetricFamily(
             f"{p}_scrape_late",
-            "Scrapes started at least one interval after they were due: the scraper is behind.",
+            "Scrapes started half an interval or more late: the scraper is behind.",
             value=s.lag.late_scrapes_total,
         )
         yield CounterMetricFamily(
             f"{p}_scrape_start_delay_seconds",
-            "Summed delay between each scrape's due time and its start.",
+            "Summed delay of each scrape start past one interval after the previous one.",
             value=s.lag.start_delay_seconds_total,
         )
         yield CounterMetricFamily(
             f"{p}_scrape_behind_windows",
-            "Windows (10 s) in which a tenth of the scrapes started an interval late or more.",
+            "Windows (10 s) in which a tenth of the scrapes started half an interval late.",
             value=s.lag.behind_windows_total,
         )

@@ -22,9 +22,9 @@ Between scrapes an endpoint is one slotted ``_Target``, its fetcher and one queu
 Removing an endpoint cancels its scrape in flight (``join_removed`` awaits that); its queue
 entry is dropped when it comes due.
 
-How late each due scrape starts is watched (``_lag``): a window in which a tenth of them start
-a whole interval late logs a warning, since every pod's metrics then age past the staleness
-thresholds.
+How far apart each endpoint's scrapes start is watched (``_lag``): a window in which a tenth
+of them start half an interval or more late logs a warning, since every pod's metrics then
+age past the staleness thresholds.
 
 First scrapes start at a random phase within the first interval, so a few hundred endpoints
 added at once do not all parse in the same tick of the event loop.
@@ -101,7 +101,7 @@ class ScrapeStats:
     parse_seconds_total: float = 0.0
     """CPU time spent decoding and parsing bodies (on the event loop's thread)."""
     lag: LagStats = field(default_factory=LagStats)
-    """How late due scrapes start (``_lag``): the scraper keeping its interval or not."""
+    """How far apart each endpoint's scrapes start (``_lag``): the interval kept or not."""
 
 
 Transport = Literal["auto", "aiohttp", "lean"]
@@ -116,7 +116,16 @@ class _Target:
     GC a few objects per endpoint (see the module docstring).
     """
 
-    __slots__ = ("failing_since", "failures", "fetcher", "hostport", "mapping", "next_at", "task")
+    __slots__ = (
+        "failing_since",
+        "failures",
+        "fetcher",
+        "hostport",
+        "mapping",
+        "next_at",
+        "started_at",
+        "task",
+    )
 
     def __init__(self, hostport: str, mapping: EngineMapping, fetcher: Fetcher) -> None:
         self.hostport = hostport
@@ -127,6 +136,8 @@ class _Target:
         """The scrape in flight, if any."""
         self.failures = 0
         self.failing_since = 0.0
+        self.started_at: float | None = None
+        """Loop time the previous scrape started (None: none yet)."""
 
 
 class MetricsScraper:
@@ -280,7 +291,9 @@ class MetricsScraper:
         """Called by the driver when ``target`` is due; entries of removed ones are dropped."""
         if self._targets.get(target.hostport) is target:
             now = asyncio.get_running_loop().time()
-            self._lag.started(now - target.next_at, now, len(self._targets))
+            if target.started_at is not None and not target.failures:
+                self._lag.started(now - target.started_at, now, len(self._targets))
+            target.started_at = now
             target.task = spawn(
                 self._scrape(target),
                 name=f"scrape {target.hostport}",
