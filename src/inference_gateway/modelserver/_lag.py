@@ -90,8 +90,9 @@ class LagWatch:
             "the metrics scraper is behind: %d of %d scrapes in the last %.0fs started at "
             "least %.0f ms later than the %.0f ms interval, the worst by %.0f ms, over %d "
             "endpoints; metrics will age past the staleness thresholds and Sheddable "
-            "requests be refused as stale. Give the EPP more CPU, or raise "
-            "--refresh-metrics-interval and the saturation detector's "
+            "requests be refused as stale. Either the EPP lacks CPU (the event-loop lag "
+            "warnings and metric show it) or the model servers answer slowly; give the EPP "
+            "more CPU, or raise --refresh-metrics-interval and the saturation detector's "
             "metricsStalenessThreshold to twice it",
             late,
             count,
