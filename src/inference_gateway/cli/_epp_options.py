@@ -108,7 +108,7 @@ RefreshMetricsInterval: TypeAlias = Annotated[
         panel=_SCRAPE,
         parser=duration_option,
         metavar="DURATION",
-        help="Scrape interval per pod [default: 50ms].",
+        help="Scrape interval per pod (default 50ms).",
     ),
 ]
 StalenessThreshold: TypeAlias = Annotated[
@@ -118,14 +118,14 @@ StalenessThreshold: TypeAlias = Annotated[
         panel=_SCRAPE,
         parser=duration_option,
         metavar="DURATION",
-        help="Pool gauges count pods scraped this recently [default: 2s].",
+        help="Pool gauges count pods scraped this recently (default 2s).",
     ),
 ]
 MsPort: TypeAlias = Annotated[
     int, _opt("--model-server-metrics-port", panel=_SCRAPE, help="0: the target port.")
 ]
 MsPath: TypeAlias = Annotated[
-    str | None, _opt("--model-server-metrics-path", panel=_SCRAPE, help="[default: /metrics]")
+    str | None, _opt("--model-server-metrics-path", panel=_SCRAPE, help="(default /metrics)")
 ]
 MsScheme: TypeAlias = Annotated[
     str | None, _opt("--model-server-metrics-scheme", panel=_SCRAPE, help="http or https.")
@@ -137,7 +137,7 @@ MsInsecure: TypeAlias = Annotated[
         "--no-model-server-metrics-https-insecure-skip-verify",
         panel=_SCRAPE,
         show_default=False,
-        help="Do not verify https model servers [default: true].",
+        help="Do not verify https model servers (default true).",
     ),
 ]
 
@@ -179,7 +179,7 @@ ZapLogLevel: TypeAlias = Annotated[
     str | None, _opt("--zap-log-level", panel=_LOG, help="debug, info, error or a number.")
 ]
 LogLevel: TypeAlias = Annotated[
-    str | None, _opt("--log-level", panel=_LOG, help="Log level [default: info].")
+    str | None, _opt("--log-level", panel=_LOG, help="Log level (default info).")
 ]
 Tracing: TypeAlias = Annotated[
     bool, _opt("--tracing/--no-tracing", panel=_LOG, help="Export traces (needs an endpoint).")

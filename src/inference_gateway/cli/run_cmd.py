@@ -29,6 +29,8 @@ from inference_gateway.cli._common import (
     run_traced,
     stop_on_signals,
 )
+from inference_gateway.cli._epp_options import RefreshMetricsInterval, StalenessThreshold
+from inference_gateway.cli._epp_settings import durations
 from inference_gateway.envoy.bootstrap import EDS_FILE_NAME, EnvoySettings, build_bootstrap
 from inference_gateway.envoy.endpoints_file import EndpointsFile
 from inference_gateway.extproc.server import ExtProcSettings
@@ -58,6 +60,8 @@ def run(
     log_level: Annotated[str, typer.Option(help="EPP log level.")] = "info",
     tracing_endpoint: TracingEndpointOption = None,
     envoy_log_level: Annotated[str, typer.Option(help="Envoy log level.")] = "warning",
+    refresh_metrics_interval: RefreshMetricsInterval = None,
+    metrics_staleness_threshold: StalenessThreshold = None,
     bbr: Annotated[
         bool,
         typer.Option(
@@ -78,6 +82,7 @@ def run(
             grpc=ExtProcSettings(port=grpc_port, transport=transport),
             plugins_config=plugins_config,
             metrics_port=metrics_port,
+            **durations(refresh_metrics_interval, metrics_staleness_threshold),
         ),
         envoy=EnvoySettings(
             host=host,

@@ -140,3 +140,24 @@ async def test_run_with_an_invalid_config_says_why_and_exits_2(tmp_path: Path) -
         _, err = await proc.communicate()
     assert proc.returncode == 2
     assert "targetPortNumber" in err.decode()
+
+
+async def test_run_takes_the_scrape_interval_and_warns_when_it_outgrows_staleness(
+    tmp_path: Path,
+) -> None:
+    """A big pool needs a longer interval in standalone mode too (README); 150 ms against
+    the detector's 200 ms threshold is named at startup."""
+    async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.12"]) as b:
+        config = tmp_path / "gw.yaml"
+        config.write_text(documents(*base_config(a, b)))
+        proc = await start(
+            "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
+            "--metrics-port", "0", "--log-level", "warning",
+            "--refresh-metrics-interval", "150ms", "--metrics-staleness-threshold", "3s",
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            line = await read_until(proc.stderr, r"metrics are scraped every (\d+) ms.*")
+            assert line[1] == "150" and "at least 300 ms" in line[0]
+        finally:
+            await stop(proc, signal.SIGINT)
