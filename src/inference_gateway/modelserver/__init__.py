@@ -4,12 +4,7 @@ from __future__ import annotations
 
 from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.parser import MetricsParseError, parse
-from inference_gateway.modelserver.scraper import (
-    MetricsScraper,
-    MetricsSink,
-    ScrapeStats,
-    Transport,
-)
+from inference_gateway.modelserver.scraper import MetricsScraper, MetricsSink, Transport
 from inference_gateway.modelserver.spec import (
     BUILTIN_ENGINES,
     DEFAULT_ENGINE,
@@ -18,6 +13,7 @@ from inference_gateway.modelserver.spec import (
     EngineMappings,
     MetricSpec,
 )
+from inference_gateway.modelserver.stats import ScrapeStats
 
 __all__ = [
     "BUILTIN_ENGINES",

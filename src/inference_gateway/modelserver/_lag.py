@@ -19,8 +19,8 @@ harmless, a window where a tenth of them come half an interval late or more is n
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
+from inference_gateway.modelserver.stats import LagStats
 from inference_gateway.throttled_log import Throttled
 
 log = logging.getLogger("inference_gateway.modelserver.scraper")
@@ -29,18 +29,6 @@ LATE_SHARE = 0.1
 """A window with at least this share of late scrapes is behind."""
 LATE_AFTER = 0.5
 """A scrape is late when it starts this many intervals or more after its due gap."""
-
-
-@dataclass(slots=True)
-class LagStats:
-    """Counters for the EPP's own metrics; read them, never write them."""
-
-    late_scrapes_total: int = 0
-    """Scrapes started half an interval or more later than one interval after the last."""
-    start_delay_seconds_total: float = 0.0
-    """Summed delay of each scrape start past one interval after the previous start."""
-    behind_windows_total: int = 0
-    """Windows in which the scraper was found behind (each warned about, throttled)."""
 
 
 class LagWatch:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
-from inference_gateway.modelserver.scraper import ScrapeStats
+from inference_gateway.modelserver.stats import ScrapeStats
 
 
 class ScraperCollector:

@@ -20,14 +20,9 @@ cyclic GC tracks (task, coroutines, sleep future, timer handle, contexts, client
 all while the event loop waits (``bench pool-load``: full passes of 60-100 ms on a loaded box).
 Between scrapes an endpoint is one slotted ``_Target``, its fetcher and one queue entry.
 Removing an endpoint cancels its scrape in flight (``join_removed`` awaits that); its queue
-entry is dropped when it comes due.
-
-How far apart each endpoint's scrapes start is watched (``_lag``): a window in which a tenth
-of them start half an interval or more late logs a warning, since every pod's metrics then
-age past the staleness thresholds.
-
-First scrapes start at a random phase within the first interval, so a few hundred endpoints
-added at once do not all parse in the same tick of the event loop.
+entry is dropped when it comes due. First scrapes start at a random phase within the first
+interval, so a few hundred endpoints added at once do not all parse in the same tick of the
+loop; ``_lag`` warns when the scrapes of an endpoint fall behind the interval.
 
 Two HTTP clients are available. ``transport="aiohttp"`` shares one ``ClientSession``
 (keep-alive, ``limit_per_host`` connections per server, http or https). ``transport="lean"`` is
@@ -35,8 +30,7 @@ Two HTTP clients are available. ``transport="aiohttp"`` shares one ``ClientSessi
 framing a metrics page needs, and enforces the per-scrape timeout itself (one timer on its own
 future instead of an ``asyncio.timeout`` block). ``bench scrape`` measured ~200 us of CPU per
 scrape with aiohttp and ~75-95 us with the lean client (256 servers every 50 ms: ~1.0 core vs
-~0.4-0.5 core), so the default, ``auto``, takes the lean client for plain http and aiohttp for
-https.
+~0.4-0.5 core), so the default, ``auto``, takes the lean client for http, aiohttp for https.
 """
 
 from __future__ import annotations
@@ -45,9 +39,7 @@ import asyncio
 import logging
 import random
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Literal, Protocol
 
@@ -62,9 +54,10 @@ from inference_gateway.modelserver._fetch import (
     LeanFetcher,
     ScrapeFailure,
 )
-from inference_gateway.modelserver._lag import LagStats, LagWatch
+from inference_gateway.modelserver._lag import LagWatch
 from inference_gateway.modelserver.parser import MetricsParseError, parse
 from inference_gateway.modelserver.spec import EngineMapping, EngineMappings
+from inference_gateway.modelserver.stats import ScrapeStats
 
 log = logging.getLogger(__name__)
 
@@ -85,23 +78,6 @@ class MetricsSink(Protocol):
     def add_listener(self, listener: EndpointListener) -> None: ...
 
     def set_metrics(self, hostport: str, metrics: Metrics) -> None: ...
-
-
-@dataclass(slots=True)
-class ScrapeStats:
-    """Counters for the EPP's own metrics; read them, never write them."""
-
-    scrapes_total: int = 0
-    """Scrape attempts, successful or not."""
-    errors_total: Counter[str] = field(default_factory=Counter)
-    """Failed scrapes by reason: connection, timeout, http_status, http, too_large, parse,
-    unexpected."""
-    failing_endpoints: int = 0
-    """Endpoints whose latest scrape failed."""
-    parse_seconds_total: float = 0.0
-    """CPU time spent decoding and parsing bodies (on the event loop's thread)."""
-    lag: LagStats = field(default_factory=LagStats)
-    """How far apart each endpoint's scrapes start (``_lag``): the interval kept or not."""
 
 
 Transport = Literal["auto", "aiohttp", "lean"]

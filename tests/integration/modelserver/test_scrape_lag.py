@@ -11,9 +11,10 @@ import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 
 from inference_gateway.datastore.store import Datastore
-from inference_gateway.modelserver._lag import LagStats, LagWatch
+from inference_gateway.modelserver._lag import LagWatch
 from inference_gateway.modelserver.collector import ScraperCollector
 from inference_gateway.modelserver.scraper import MetricsScraper
+from inference_gateway.modelserver.stats import LagStats
 
 from .conftest import FakeModelServer, eventually
 from .test_scraper import add_pod, add_pool, vllm_text
