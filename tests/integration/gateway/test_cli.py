@@ -38,6 +38,14 @@ async def start(*args: str) -> asyncio.subprocess.Process:
     )  # fmt: skip
 
 
+async def start_run(config: Path, *extra: str) -> asyncio.subprocess.Process:
+    """``run`` on ephemeral ports, logging warnings and worse to stderr."""
+    return await start(
+        "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
+        "--metrics-port", "0", "--log-level", "warning", *extra,
+    )  # fmt: skip
+
+
 async def stop(proc: asyncio.subprocess.Process, sig: signal.Signals) -> int:
     proc.send_signal(sig)
     async with asyncio.timeout(20):
@@ -53,10 +61,7 @@ async def test_run_serves_until_interrupted(tmp_path: Path) -> None:
     ):
         config = tmp_path / "gw.yaml"
         config.write_text(documents(*base_config(a, b)))
-        proc = await start(
-            "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
-            "--metrics-port", "0", "--log-level", "warning",
-        )  # fmt: skip
+        proc = await start_run(config)
         try:
             assert proc.stderr is not None
             url = (await read_until(proc.stderr, r"(http://127\.0\.0\.1:\d+)/v1"))[1]
@@ -78,10 +83,7 @@ async def test_run_exits_non_zero_with_envoys_last_words_when_envoy_dies(
     async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.13"]) as b:
         config = tmp_path / "gw.yaml"
         config.write_text(documents(*base_config(a, b)))
-        proc = await start(
-            "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
-            "--metrics-port", "0", "--log-level", "warning",
-        )  # fmt: skip
+        proc = await start_run(config)
         assert proc.stderr is not None
         admin = (await read_until(proc.stderr, r"Envoy admin: (http://127\.0\.0\.1:\d+)"))[1]
         async with aiohttp.ClientSession() as session, session.post(admin + "/quitquitquit"):
@@ -150,11 +152,9 @@ async def test_run_takes_the_scrape_interval_and_warns_when_it_outgrows_stalenes
     async with run_pods(["127.0.0.11"]) as a, run_pods(["127.0.0.12"]) as b:
         config = tmp_path / "gw.yaml"
         config.write_text(documents(*base_config(a, b)))
-        proc = await start(
-            "run", "-f", str(config), "--port", "0", "--admin-port", "0", "--grpc-port", "0",
-            "--metrics-port", "0", "--log-level", "warning",
-            "--refresh-metrics-interval", "150ms", "--metrics-staleness-threshold", "3s",
-        )  # fmt: skip
+        proc = await start_run(
+            config, "--refresh-metrics-interval", "150ms", "--metrics-staleness-threshold", "3s"
+        )
         try:
             assert proc.stderr is not None
             line = await read_until(proc.stderr, r"metrics are scraped every (\d+) ms.*")

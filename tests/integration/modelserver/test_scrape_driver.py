@@ -15,7 +15,7 @@ from inference_gateway.datastore.store import Datastore
 from inference_gateway.modelserver.scraper import MetricsScraper, Transport
 
 from .conftest import FakeModelServer, eventually
-from .test_scraper import POOL, add_pod, add_pool, vllm_text
+from .test_scraper import POOL, add_pod, add_pool, two_pods, vllm_text
 
 StartServer = Callable[[str, str], Awaitable[FakeModelServer]]
 
@@ -51,12 +51,7 @@ async def test_many_endpoints_are_each_scraped_again_and_again(
 async def test_removal_stops_scraping_and_the_others_go_on(
     servers: StartServer, transport: Transport
 ) -> None:
-    a = await servers("127.0.0.11", vllm_text(1))
-    b = await servers("127.0.0.12", vllm_text(2))
-    store = Datastore()
-    add_pool(store, a.port)
-    add_pod(store, "a", "127.0.0.11")
-    add_pod(store, "b", "127.0.0.12")
+    store, a, b = await two_pods(servers)
     async with MetricsScraper(store, interval=0.01, transport=transport) as scraper:
         await eventually(lambda: a.hits >= 2 and b.hits >= 2)
         store.delete_pod("default/a")

@@ -17,13 +17,19 @@ from inference_gateway.modelserver.scraper import MetricsScraper
 from inference_gateway.modelserver.stats import LagStats
 
 from .conftest import FakeModelServer, eventually
-from .test_scraper import add_pod, add_pool, vllm_text
+from .test_scraper import add_pod, add_pool, two_pods, vllm_text
 
 StartServer = Callable[[str, str], Awaitable[FakeModelServer]]
 BEHIND = "the metrics scraper is behind"
 
 
 INTERVAL = 0.05
+
+
+def watched() -> tuple[LagWatch, LagStats]:
+    """A watch with 1 s windows whose warning is throttled to one a minute."""
+    stats = LagStats()
+    return LagWatch(INTERVAL, stats, window=1.0, warn_every=60.0), stats
 
 
 def feed(watch: LagWatch, delays: list[float], now: float) -> None:
@@ -35,8 +41,7 @@ def feed(watch: LagWatch, delays: list[float], now: float) -> None:
 def test_a_window_with_a_tenth_of_starts_late_warns_once(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stats = LagStats()
-    watch = LagWatch(INTERVAL, stats, window=1.0, warn_every=60.0)
+    watch, stats = watched()
     with caplog.at_level(logging.WARNING):
         # 9 late of 91: just under a tenth (the closing start counts in its window)...
         feed(watch, [0.03] * 9 + [0.024] * 81, 0.0)
@@ -57,8 +62,7 @@ def test_a_window_with_a_tenth_of_starts_late_warns_once(
 def test_later_behind_windows_are_counted_but_the_warning_is_throttled(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    stats = LagStats()
-    watch = LagWatch(INTERVAL, stats, window=1.0, warn_every=60.0)
+    watch, stats = watched()
     with caplog.at_level(logging.WARNING):
         for k in range(500):  # ten windows, all behind
             feed(watch, [0.2], k * 0.02)
@@ -67,8 +71,7 @@ def test_later_behind_windows_are_counted_but_the_warning_is_throttled(
 
 
 def test_starts_at_or_inside_the_interval_count_as_on_time() -> None:
-    stats = LagStats()
-    watch = LagWatch(INTERVAL, stats, window=1.0)
+    watch, stats = watched()
     for k in range(200):
         watch.started(INTERVAL - 0.004 if k % 2 else INTERVAL, k * 0.02, endpoints=3)
     assert (stats.late_scrapes_total, stats.start_delay_seconds_total) == (0, 0.0)
@@ -79,12 +82,7 @@ async def test_a_starved_loop_is_reported_and_exported(
     servers: StartServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """CPU work that holds the loop past the interval makes due scrapes start late."""
-    a = await servers("127.0.0.11", vllm_text(1))
-    b = await servers("127.0.0.12", vllm_text(2))
-    store = Datastore()
-    add_pool(store, a.port)
-    add_pod(store, "a", "127.0.0.11")
-    add_pod(store, "b", b.host)
+    store, _, b = await two_pods(servers)
     loop = asyncio.get_running_loop()
     stalls = 0
 

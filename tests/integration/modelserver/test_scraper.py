@@ -43,6 +43,17 @@ def add_pod(store: Datastore, name: str, ip: str, **labels: str) -> str:
     return name
 
 
+async def two_pods(servers: StartServer) -> tuple[Datastore, FakeModelServer, FakeModelServer]:
+    """Pods "a" (127.0.0.11, 1 waiting) and "b" (127.0.0.12, 2 waiting), their servers up."""
+    a = await servers("127.0.0.11", vllm_text(1))
+    b = await servers("127.0.0.12", vllm_text(2))
+    store = Datastore()
+    add_pool(store, a.port)
+    add_pod(store, "a", a.host)
+    add_pod(store, "b", b.host)
+    return store, a, b
+
+
 @pytest.fixture(params=["aiohttp", "lean"])
 def transport(request: pytest.FixtureRequest) -> Transport:
     """Every scraper test runs over both HTTP clients."""
@@ -93,12 +104,7 @@ async def test_engine_type_label_selects_the_mapping(
 async def test_endpoints_known_before_start_are_scraped(
     servers: StartServer, transport: Transport
 ) -> None:
-    a = await servers("127.0.0.11", vllm_text(1))
-    b = await servers("127.0.0.12", vllm_text(2))
-    store = Datastore()
-    add_pool(store, a.port)
-    add_pod(store, "a", "127.0.0.11")
-    add_pod(store, "b", "127.0.0.12")
+    store, a, b = await two_pods(servers)
     async with scraper_for(store, transport) as scraper:
         assert scraper.scraping == {f"127.0.0.11:{a.port}", f"127.0.0.12:{b.port}"}
         await eventually(lambda: a.hits > 0 and b.hits > 0)
