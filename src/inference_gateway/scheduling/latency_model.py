@@ -72,9 +72,9 @@ class Rls:
         barely vary (KV use pinned under overload, next to the constant) otherwise wound
         it up ~1,000x in those directions within ~40,000 responses; the huge gains there,
         cut by the non-negativity projection, grew the residuals, which widened their own
-        clip bound, and the weights ran off to 1e5 (100 pods) and 1e200 (a synthetic
-        stream); wound up further, the covariance lost its positive diagonal to
-        rounding."""
+        clip bound, and the weights ran off to 1e5 (100 pods) and past 1e50 (a synthetic
+        stream, ``test_speed_scale``); wound up further, the covariance lost its positive
+        diagonal to rounding."""
         self.n = 0
         self.resets = 0
         """Covariance resets: a diagonal that left (0, 2 * max_trace) despite the above."""
