@@ -527,6 +527,39 @@ def test_an_adapter_that_only_waits_at_a_pod_is_cold_there() -> None:
     )
 
 
+def test_an_adapter_sent_since_the_last_scrape_holds_its_slot() -> None:
+    """Between two scrapes the gateway knows what it sent: once a request of "a" took the
+    one free slot on p0, a request of "b" finds every slot there busy and goes to p1, a
+    second request of "a" finds it loaded on p0, and when the "a" request ends p0 looks
+    as the scrape shows it again."""
+    lp = _predictor()
+    for name in ("a", "b"):
+        _teach_adapter(lp, name, make_endpoint("p9", adapters=[name], max_adapters=2))
+    p0 = make_endpoint("p0", adapters=["c"], max_adapters=2, running=2, in_flight=2)
+    p1 = make_endpoint("p1", adapters=["c"], max_adapters=2, running=8, in_flight=8)
+    first = replace(make_request(target="a"), request_id="first")
+    state: CycleState = {}
+    before = lp.costs(make_request(target="b"), [p0, p1], {})
+    assert before[0] < before[1]  # p0's free slot, lighter load
+    lp.score(first, [p0, p1], state)
+    lp.on_picked(first, p0, state)
+    p0 = replace(p0, in_flight=3)
+    # (cold, every slot busy) at p0 and at p1
+    for target, lora in (("b", ((1.0, 1.0), (1.0, 0.0))), ("a", ((0.0, 0.0), (1.0, 0.0)))):
+        req = make_request(target=target)
+        here, there = lp.predict(req, [p0, p1], {})
+        assert (here[0][4:], there[0][4:]) == lora
+        assert lp.costs(req, [p0, p1], {}) == pytest.approx([here[5], there[5]], rel=1e-12)
+    here, there = lp.predict(make_request(target="b"), [p0, p1], {})
+    assert here[5] > there[5]
+    lp.observe_response(
+        "first", "p0", ttft=0.05, tpot=0.01, prompt_tokens=10, completion_tokens=20, now=NOW
+    )
+    p0 = replace(p0, in_flight=2)
+    ((x, *_), _) = lp.predict(make_request(target="b"), [p0, p1], {})
+    assert x[4:] == (1.0, 0.0)  # cold, a free slot: the scrape's view again
+
+
 def test_waiters_whose_adapters_all_run_are_a_queue_ahead() -> None:
     """Requests that wait with a running adapter wait for batch or KV room, in order."""
     lp = _predictor()
@@ -725,6 +758,7 @@ def _pods_from(
     prompt_chars=st.integers(0, 20_000),
     shared=st.booleans(),
     moves=st.lists(st.tuples(st.integers(0, 7), st.integers(0, 70)), max_size=4),
+    sent=st.lists(st.tuples(st.integers(0, 7), st.sampled_from(["a", "b", "llama"])), max_size=4),
 )
 def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
     spec: list[_Spec],
@@ -733,9 +767,11 @@ def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
     prompt_chars: int,
     shared: bool,
     moves: list[tuple[int, int]],
+    sent: list[tuple[int, str]],
 ) -> None:
     """``costs`` caches per-endpoint terms between scrapes; it must never drift from
-    ``predict``: not after learning, not after an in-flight change or a new snapshot."""
+    ``predict``: not after learning, not after an in-flight change or a new snapshot, not
+    while picks await their responses (``sent``: their adapters hold slots)."""
     prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
     lp = LatencyPredictor(
         "lp", LatencyParams(prefixScorer="prefix"),
@@ -743,6 +779,7 @@ def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
     )  # fmt: skip
     pods = _pods_from(spec)
     _teach_adapter(lp, "a", make_endpoint("p99", adapters=["a"]))
+    _teach_adapter(lp, "b", make_endpoint("p99", adapters=["b"]))
     req = make_request(prompt="q" * prompt_chars, target=target)
     if shared:
         prefix.on_picked(req, pods[-1], {})
@@ -771,4 +808,10 @@ def test_the_cached_hot_path_equals_the_full_prediction_on_random_pools(
         pods[k] = replace(pods[k], in_flight=flight)
         check()
         pods[k] = replace(pods[k], metrics=replace(pods[k].metrics, waiting=flight % 5))
+        check()
+    for i, (pod_index, sent_target) in enumerate(sent):
+        r = replace(make_request(target=sent_target), request_id=f"sent-{i}")
+        state = {}
+        lp.score(r, pods, state)
+        lp.on_picked(r, pods[pod_index % len(pods)], state)
         check()

@@ -11,7 +11,7 @@ building the cache, and only a second pick fills it; when the previous version s
 several (publication batched, the default), the first pick fills the cache at once. Both
 paths read what depends on the endpoint alone (``Load``) from a cache kept across model
 versions, until the endpoint's metrics snapshot (swapped whole per scrape) or in-flight
-count changes. The LoRA slot wait reads the predictor's own pending requests per pod and
+count changes. The LoRA slot terms read the predictor's own pending requests per pod and
 adapter, so the predictor drops an endpoint's entries whenever those move (``drop``).
 
 Both paths evaluate every expression in the association the first cached version did,
@@ -32,9 +32,10 @@ MAX_TERMS = 65536
 Load = tuple[Metrics, int, float, int, int, int, bool, bool, int, frozenset[str], float, bool]
 """(metrics, in-flight, KV use, waiting, requests queued ahead, running (1 if none),
 whether some wait for a LoRA slot, whether every adapter slot is busy, KV slots (0 when
-unknown), running adapters, k/(k+1) for the fewest (k) in-flight requests of a running
-adapter when every slot is busy, else 0, whether some wait for a slot that is busy
-(``starving``)) of one endpoint: what its cost needs besides the model."""
+unknown), the adapters a request finds loaded (``lora_slots``), k/(k+1) for the fewest
+(k) in-flight requests of a running adapter when every slot is busy, else 0, whether some
+wait for a slot that is busy (``starving``)) of one endpoint: what its cost needs besides
+the model."""
 
 Model = tuple[
     tuple[float, float, float, float, float, float],
@@ -56,6 +57,10 @@ everywhere)."""
 class PendingShares(Protocol):
     """What the costs read from the predictor's pending requests (``PendingRequests``)."""
 
+    def sent(self, pod: str) -> frozenset[str]:
+        """The adapters of the gateway's requests pending on ``pod``."""
+        ...
+
     def drain_share(self, pod: str, running: frozenset[str]) -> float:
         """k/(k+1) for the running adapter with the fewest (k) pending requests."""
         ...
@@ -73,9 +78,23 @@ Terms = tuple[
 ]
 """(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
 cost's request-independent rest (queue wait, decode, externality at no KV share), the
-externality per token of this request's KV share, running adapters, the weighted service
+externality per token of this request's KV share, loaded adapters, the weighted service
 time a running adapter's request holds a slot for when some wait for one (else 0), waiting
 adapters) of one endpoint."""
+
+
+def lora_slots(m: Metrics, sent: frozenset[str]) -> tuple[frozenset[str], bool]:
+    """(the adapters a request finds loaded, whether every slot is busy) on a pod, from
+    its last scrape and the adapters the gateway has sent there since (``sent``, from
+    its pending requests): an adapter sent into a free slot is loaded by the time the
+    next request of it arrives, and the slot it took is no longer free, though the scrape,
+    up to an interval old, shows neither. Without it, requests of several cold adapters
+    picked between two scrapes all took the one free slot they saw, and all but one
+    waited for seconds (docs/benchmarks, session 20)."""
+    if not sent:
+        return m.running_adapters, len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
+    present = m.running_adapters | m.waiting_adapters | sent
+    return m.running_adapters | (sent - m.waiting_adapters), len(present) >= m.max_adapters
 
 
 def starving(m: Metrics) -> bool:
@@ -117,7 +136,7 @@ def slots_short(m: Metrics, known: frozenset[str] | None) -> bool:
 
 def load_of(e: Endpoint, pending: PendingShares) -> Load:
     m, flight, mw = e.metrics, e.in_flight, e.metrics.waiting
-    blocked = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
+    loaded, blocked = lora_slots(m, pending.sent(e.name))
     drain = 0.0
     if blocked and m.running_adapters:
         drain = pending.drain_share(e.name, m.running_adapters)
@@ -131,7 +150,7 @@ def load_of(e: Endpoint, pending: PendingShares) -> Load:
         bool(m.waiting_adapters - m.running_adapters),
         blocked,
         m.num_blocks * m.block_size if m.num_blocks and m.block_size else 0,
-        m.running_adapters,
+        loaded,
         drain,
         starving(m),
     )
@@ -192,6 +211,11 @@ class CostCache:
         """Forget one endpoint's load and terms: its pending requests per adapter moved."""
         self.loads.pop(name, None)
         self.terms.pop(name, None)
+
+    def drop_all(self) -> None:
+        """Forget every endpoint's load and terms: which targets are adapters changed."""
+        self.loads.clear()
+        self.terms.clear()
 
     def costs(
         self,

@@ -3,7 +3,8 @@
 Each keeps the features it was predicted from, to be paired with what its response
 measures. How many of them each pod holds per target model is derived from the same
 entries and kept in step with them here, in one place: it tells which running LoRA
-adapter on a pod will drain first (``drain_share``).
+adapter on a pod will drain first (``drain_share``), and which adapters the gateway has
+sent to a pod that its last scrape may not show yet (``sent``).
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ class PendingRequests:
     """Pending requests by id (the oldest dropped beyond ``limit``) and their counts per pod
     and target; ``moved(pod)`` is told whenever a pod's counts change."""
 
-    __slots__ = ("_by_id", "_counts", "_limit", "_moved")
+    __slots__ = ("_by_id", "_counts", "_limit", "_moved", "adapters")
 
     def __init__(self, limit: int, moved: Callable[[str], None]) -> None:
         self._by_id: dict[str, Pending] = {}
         self._counts: dict[str, dict[str, int]] = {}
         self._limit = limit
         self._moved = moved
+        self.adapters: frozenset[str] = frozenset()
+        """The targets known to be LoRA adapters (the predictor's); the others are base
+        models, which take no slot."""
 
     def __len__(self) -> int:
         return len(self._by_id)
@@ -64,6 +68,12 @@ class PendingRequests:
     def forget(self, pod: str) -> None:
         """The pod left: its counts go (requests still pending there release nothing)."""
         self._counts.pop(pod, None)
+
+    def sent(self, pod: str) -> frozenset[str]:
+        """The adapters of the requests pending on ``pod``: each holds or will hold a slot
+        there, whether or not the last scrape (up to an interval old) shows it yet."""
+        per = self._counts.get(pod)
+        return self.adapters.intersection(per) if per else frozenset()
 
     def drain_share(self, pod: str, running: frozenset[str]) -> float:
         """k/(k+1) for the running adapter with the fewest (k) requests pending on ``pod``:

@@ -42,6 +42,7 @@ from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.plugins._latency_costs import (
     CostCache,
     Model,
+    lora_slots,
     model_of,
     slots_short,
     starving,
@@ -136,9 +137,10 @@ class LatencyPredictor(Plugin):
             waiting = m.waiting / 10.0
             kv = m.kv_usage
             cold = blocked = 0.0
-            if lora and target not in m.running_adapters:
+            loaded, full = lora_slots(m, self._pending.sent(name))
+            if lora and target not in loaded:
                 cold = 1.0
-                if len(m.running_adapters | m.waiting_adapters) >= m.max_adapters:
+                if full:
                     blocked = 1.0
             speed = speed_tpot(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
@@ -179,9 +181,7 @@ class LatencyPredictor(Plugin):
                     cost += cold_slot * tpot * n_out
             elif lora and hold and starving(m):
                 # Running here, it may hold the slot that requests waiting here need.
-                share = self._pending.hold_share(
-                    name, target, m.running_adapters, m.waiting_adapters
-                )
+                share = self._pending.hold_share(name, target, loaded, m.waiting_adapters)
                 cost += hold * (tpot * n_out) * share
             out.append(
                 (
@@ -250,6 +250,8 @@ class LatencyPredictor(Plugin):
         m, target = endpoint.metrics, request.target_model
         if target not in self._adapters and target in m.running_adapters | m.waiting_adapters:
             self._adapters |= {target}
+            self._pending.adapters = self._adapters
+            self._cache.drop_all()  # loads hold the adapters sent to each pod
             self._version += 1  # the costs' model holds the known adapters (slots_short)
         (cand,) = self.predict(request, [endpoint], cycle_state)
         self._pending.add(request.request_id, Pending(endpoint.name, cand, target))
