@@ -136,12 +136,9 @@ class LatencyPredictor(Plugin):
             flight = e.in_flight / 100.0
             waiting = m.waiting / 10.0
             kv = m.kv_usage
-            cold = blocked = 0.0
             loaded, full = lora_slots(m, self._pending.sent(name))
-            if lora and target not in loaded:
-                cold = 1.0
-                if full:
-                    blocked = 1.0
+            cold = 1.0 if lora and target not in loaded else 0.0
+            blocked = 1.0 if cold and full else 0.0
             speed = speed_tpot(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             if tpot < f_tpot:
@@ -152,12 +149,10 @@ class LatencyPredictor(Plugin):
             if cold:
                 ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
             # Queueing is structural, not learned: each request queued ahead waits for a
-            # batch slot, and one frees every (predicted service time / batch) seconds.
-            # When some wait for a LoRA slot (their adapter is not running), vLLM serves
-            # requests whose adapter is loaded (or that need none) ahead of them: only a
-            # request whose own adapter is cold queues behind them; for the others the
-            # learned waiting term prices the rest. Waiters whose adapters all run wait for
-            # batch or KV room, in order, like any queue.
+            # batch slot, one of which frees every (predicted service time / batch) s. vLLM
+            # serves requests whose adapter is loaded (or that need none) ahead of those
+            # waiting for a LoRA slot, so only a cold request queues behind them; waiters
+            # whose adapters all run wait for batch or KV room, in order, like any queue.
             queue_wait = 0.0
             if m.waiting and (cold or not m.waiting_adapters - m.running_adapters):
                 queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
