@@ -35,8 +35,9 @@ class PendingRequests:
         self._limit = limit
         self._moved = moved
         self.adapters: frozenset[str] = frozenset()
-        """The targets known to be LoRA adapters (the predictor's); the others are base
-        models, which take no slot."""
+        """The targets known to be LoRA adapters: seen resident where the predictor picked
+        them (the others are base models, which take no slot). Replaced whole when one is
+        added (rarely), so the costs' model can hold it as it is."""
 
     def __len__(self) -> int:
         return len(self._by_id)

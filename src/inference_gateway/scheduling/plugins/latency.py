@@ -78,9 +78,6 @@ class LatencyPredictor(Plugin):
         self.output_tokens = params.expectedOutputTokens
         self._outputs_seen = 0
         self._prefix = handle.plugin(params.prefixScorer) if params.prefixScorer else None
-        self._adapters: frozenset[str] = frozenset()
-        """Adapters seen resident where they were picked; replaced whole when one is added
-        (rarely), so the costs' model can hold it as it is."""
         self._cache = CostCache()
         self._pending = PendingRequests(params.maxPending, self._cache.drop)
         self._version = 0
@@ -93,6 +90,11 @@ class LatencyPredictor(Plugin):
             params.publishInterval,
         )
         self._memory = SpeedMemory(params.speedMemory, self.ttft, self.tpot, self._published)
+
+    @property
+    def _adapters(self) -> frozenset[str]:
+        """The known adapters, owned by ``PendingRequests.adapters`` (which needs them)."""
+        return self._pending.adapters
 
     # ---- prediction -------------------------------------------------------------------
     def _setup(
@@ -244,8 +246,7 @@ class LatencyPredictor(Plugin):
             return
         m, target = endpoint.metrics, request.target_model
         if target not in self._adapters and target in m.running_adapters | m.waiting_adapters:
-            self._adapters |= {target}
-            self._pending.adapters = self._adapters
+            self._pending.adapters = self._adapters | {target}
             self._cache.drop_all()  # loads hold the adapters sent to each pod
             self._version += 1  # the costs' model holds the known adapters (slots_short)
         (cand,) = self.predict(request, [endpoint], cycle_state)
