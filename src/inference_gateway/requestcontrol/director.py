@@ -29,6 +29,7 @@ from inference_gateway.requestcontrol import errors
 from inference_gateway.requestcontrol.bodiless import route_bodiless
 from inference_gateway.requestcontrol.body import ParsedBody, parse_body, with_model
 from inference_gateway.requestcontrol.capacity import Capacity, Stalled
+from inference_gateway.requestcontrol.debug_header import DEBUG_HEADER, debug_requested, header_safe
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
 from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADER
@@ -57,12 +58,9 @@ from inference_gateway.scheduling.types import (
 
 log = logging.getLogger(__name__)
 
-DEBUG_HEADER = "x-gateway-debug"
 POOL_HEADER = "x-gateway-inference-pool"
 """The pool a route picked (body-based routing), honoured with ``DirectorSettings.pool_header``."""
 REQUEST_ID_HEADER = "x-request-id"
-
-_MAX_DEBUG_CHARS = 2048
 
 _GATEWAY_ONLY = (FAIRNESS_HEADER,)
 """Request headers that steer the gateway and are not the model server's business."""
@@ -284,12 +282,12 @@ class Director:
         model, target = llm.model, llm.target_model
         rewrite = target != model
         extra: dict[str, str] = {}
-        debug = self._debug_requested(request.headers)
+        debug = debug_requested(request.headers, enabled=self.settings.debug_header)
         if debug or log.isEnabledFor(logging.DEBUG):
             text = self.explain(decision)
             log.debug("request %s model=%s target=%s: %s", llm.request_id, model, target, text)
             if debug:
-                extra[DEBUG_HEADER] = _header_safe(text)
+                extra[DEBUG_HEADER] = header_safe(text)
         hostport = decision.endpoints[0].hostport
         routed = Routed(
             self.policy,
@@ -344,15 +342,7 @@ class Director:
         hint = request.subset_hint if self.settings.subset_filter else None
         return candidates_for(self.datastore, model, pool, hint)
 
-    def _debug_requested(self, headers: Mapping[str, str]) -> bool:
-        return self.settings.debug_header and headers.get(DEBUG_HEADER, "").lower() == "true"
-
 
 def _abandon(routed: Routed) -> None:
     """A request dispatched after its client left: give its slot back at once."""
     routed.finish(error="cancelled")
-
-
-def _header_safe(text: str) -> str:
-    """Printable ASCII on one line, capped: whatever an injected ``explain`` returns."""
-    return "".join(c if " " <= c <= "~" else "?" for c in text[:_MAX_DEBUG_CHARS]).strip()

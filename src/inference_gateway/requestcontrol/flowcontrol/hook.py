@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from inference_gateway.datastore import Datastore, Endpoint, PoolInfo
+from inference_gateway.requestcontrol.debug_header import DEBUG_HEADER
 from inference_gateway.requestcontrol.flowcontrol.admission import (
     FlowControl,
     QueueLabels,
@@ -28,8 +29,6 @@ from inference_gateway.requestcontrol.resolve import OBJECTIVE_HEADER
 from inference_gateway.requestcontrol.routed import Routed
 from inference_gateway.requestcontrol.types import IncomingRequest
 from inference_gateway.scheduling.types import LLMRequest
-
-DEBUG_HEADER = "x-gateway-debug"
 
 
 class Held(Exception):
