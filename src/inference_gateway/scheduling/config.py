@@ -5,9 +5,13 @@ Everything is checked before serving, and each error names its key path, e.g.
 upstream v1.5: a plugin's name defaults to its type; no profiles means one ``default``
 profile with every filter, scorer and picker; one profile without a handler gets a
 ``single-profile-handler``; a profile without a picker gets a ``max-score-picker``; a
-scorer without a weight weighs 1.0. ``featureGates`` and ``flowControl`` are kept raw for
-``requestcontrol.flowcontrol`` to read; ``dataLayer`` and ``parser`` are accepted and
-ignored. ``load_config`` also builds every plugin once with a throwaway RNG so that errors
+scorer without a weight weighs 1.0; a producer a declared plugin reads (``Plugin.NEEDS``)
+is added when none is declared, and a producer listed in a profile runs before its filters
+and never scores. ``featureGates`` and ``flowControl`` are kept raw for
+``requestcontrol.flowcontrol`` to read (``prepareDataPlugins``, which upstream v1.3-v1.4
+needed for its latency predictor, is accepted: producers always run here); ``dataLayer``
+and ``parser`` are accepted and ignored. llm-d's ``llm-d.ai/v1alpha1`` documents are read
+like upstream's. ``load_config`` also builds every plugin once with a throwaway RNG so that errors
 only construction can find (a decision tree pointing at a scorer, a reference cycle)
 surface here too.
 """
@@ -29,6 +33,8 @@ from inference_gateway.scheduling.framework import PluginHandle, kinds_of
 from inference_gateway.scheduling.registry import Registry, RegistryError, default_registry
 
 API_VERSION = "inference.networking.x-k8s.io/v1alpha1"
+LLM_D_API_VERSION = "llm-d.ai/v1alpha1"
+"""llm-d's router reads the same document under its own group (its predicted-latency guides)."""
 BUILTIN_CONFIGS = (
     "default",
     "scorer-mix",
@@ -68,7 +74,7 @@ class _Ref(_Model):
 
 
 class _Document(_Model):
-    apiVersion: Literal["inference.networking.x-k8s.io/v1alpha1"]
+    apiVersion: Literal["inference.networking.x-k8s.io/v1alpha1", "llm-d.ai/v1alpha1"]
     kind: Literal["EndpointPickerConfig"]
     featureGates: list[str] | None = None
     plugins: list[_PluginSpec] = []
@@ -95,6 +101,7 @@ class ProfileConfig:
     filters: tuple[str, ...]
     scorers: tuple[tuple[str, float], ...]
     picker: str
+    producers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +161,7 @@ def parse_config(data: Mapping[str, Any], registry: Registry) -> SchedulerConfig
     except ValidationError as e:
         raise _from_validation("", e) from e
     plugins = _plugins(doc, registry)
+    _add_needed(plugins, registry)
     profiles = _profiles(doc, plugins, registry)
     handler = _handler(doc, plugins, registry)
     detector = None
@@ -194,6 +202,19 @@ def _plugins(doc: _Document, registry: Registry) -> dict[str, PluginConfig]:
     return plugins
 
 
+def _add_needed(plugins: dict[str, PluginConfig], registry: Registry) -> None:
+    """Add, with defaults, each producer a declared plugin reads and no declared plugin
+    provides (``Plugin.NEEDS``), as upstream adds missing data producers: a config that
+    lists only ``latency-scorer`` gets ``predicted-latency-producer`` and, through it,
+    ``approx-prefix-cache-producer``."""
+    todo = list(plugins.values())
+    while todo:
+        spec = todo.pop()
+        for provides, default in getattr(spec.cls, "NEEDS", ()):
+            if not any(p.type in provides for p in plugins.values()):
+                todo.append(plugins[_auto(plugins, default, registry)])
+
+
 def _auto(plugins: dict[str, PluginConfig], type_name: str, registry: Registry) -> str:
     existing = plugins.get(type_name)
     if existing is None:
@@ -219,15 +240,20 @@ def _profiles(
         filters: list[str] = []
         scorers: list[tuple[str, float]] = []
         pickers: list[str] = []
+        producers: list[str] = []
         for j, ref in enumerate(prof.plugins):
             key = f"{where}.plugins[{j}].pluginRef"
             found = plugins.get(ref.pluginRef)
             if found is None:
                 raise ConfigError(f"{key}: unknown plugin {ref.pluginRef!r}")
             kinds = kinds_of(found.cls)
+            if "producer" in kinds:
+                producers.append(found.name)  # runs first; never scores (upstream ignores it)
+                continue
             if not kinds & {"filter", "scorer", "picker"}:
                 raise ConfigError(
-                    f"{key}: {ref.pluginRef!r} ({found.type}) is not a filter, scorer or picker"
+                    f"{key}: {ref.pluginRef!r} ({found.type}) is not a filter, scorer,"
+                    " picker or producer"
                 )
             if "filter" in kinds:
                 filters.append(found.name)
@@ -242,7 +268,9 @@ def _profiles(
         picker = pickers[0] if pickers else _auto(plugins, "max-score-picker", registry)
         if "picker" not in kinds_of(plugins[picker].cls):
             raise ConfigError(f"{where}.plugins: plugin 'max-score-picker' is not a picker")
-        out.append(ProfileConfig(prof.name, tuple(filters), tuple(scorers), picker))
+        out.append(
+            ProfileConfig(prof.name, tuple(filters), tuple(scorers), picker, tuple(producers))
+        )
     return tuple(out)
 
 
@@ -287,7 +315,9 @@ def instantiate(config: SchedulerConfig, rng: random.Random) -> dict[str, object
             building.pop()
         return built[name]
 
-    handle = PluginHandle(rng=rng, lookup=get)
+    handle = PluginHandle(
+        rng=rng, lookup=get, types={name: spec.type for name, spec in config.plugins.items()}
+    )
     for name in config.plugins:
         get(name)
     return built

@@ -111,6 +111,34 @@ class ProfileHandler(Protocol):
 
 
 @runtime_checkable
+class Producer(Protocol):
+    """Computes per-endpoint data other plugins read (upstream's data producers, such as
+    ``predicted-latency-producer``). Consumers also ask for it on demand, so a producer
+    need not be in a profile; one that is runs before the profile's filters, as upstream
+    runs PrepareData before scheduling. Results are kept in ``cycle_state``."""
+
+    name: str
+
+    def produce(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> None: ...
+
+
+@runtime_checkable
+class Admitter(Protocol):
+    """Refuses a request before any profile runs (upstream's AdmitRequest plugins, such as
+    ``latency-slo-admitter``); every configured admitter runs, listed in a profile or not."""
+
+    name: str
+
+    def refuse(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> str | None:
+        """Why the request is refused (the client reads it), or None to admit it."""
+        ...
+
+
+@runtime_checkable
 class PostPick(Protocol):
     """Called by the framework with the primary endpoint once a cycle has picked."""
 
@@ -126,6 +154,8 @@ EXTENSION_POINTS: Mapping[str, str] = {
     "score": "scorer",
     "pick": "picker",
     "pick_profiles": "profile-handler",
+    "produce": "producer",
+    "refuse": "admitter",
 }
 
 
@@ -142,9 +172,20 @@ class PluginHandle:
 
     rng: random.Random
     lookup: Callable[[str], object] = field(default=lambda name: None)
+    types: Mapping[str, str] = field(default_factory=dict)
+    """Configured plugin name -> its type, in declaration order."""
 
     def plugin(self, name: str) -> object:
         return self.lookup(name)
+
+    def plugin_of_type(self, types: Sequence[str]) -> object | None:
+        """The first configured plugin whose type is one of ``types`` (None if none is):
+        how a consumer finds the producer of what it reads, as upstream matches them by
+        the data they produce and consume rather than by name."""
+        for name, type_name in self.types.items():
+            if type_name in types:
+                return self.lookup(name)
+        return None
 
 
 class Plugin:
@@ -152,6 +193,9 @@ class Plugin:
 
     TYPE: ClassVar[str]
     Params: ClassVar[type[BaseModel]] = NoParams
+    NEEDS: ClassVar[tuple[tuple[tuple[str, ...], str], ...]] = ()
+    """(types that provide what this plugin reads, the type to add with defaults when the
+    config declares none of them): upstream adds a missing data producer the same way."""
 
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         self.name = name

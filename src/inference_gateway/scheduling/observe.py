@@ -24,6 +24,10 @@ from typing import Protocol, runtime_checkable
 TTFT_SLO_HEADER = "x-slo-ttft-ms"
 TPOT_SLO_HEADER = "x-slo-tpot-ms"
 """Per-request latency objectives in milliseconds (upstream's SLO-aware routing names)."""
+LLM_D_TTFT_SLO_HEADER = "x-llm-d-slo-ttft-ms"
+LLM_D_TPOT_SLO_HEADER = "x-llm-d-slo-tpot-ms"
+"""llm-d's names for the same objectives, read first when present, as llm-d's router does
+(it keeps upstream's as deprecated aliases)."""
 
 
 def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
@@ -42,7 +46,12 @@ def objectives(headers: Mapping[str, str] | None) -> tuple[float | None, float |
     """The request's (TTFT, TPOT) objectives in seconds, each None when not given."""
     if not headers:
         return None, None
-    return slo_seconds(headers, TTFT_SLO_HEADER), slo_seconds(headers, TPOT_SLO_HEADER)
+    ttft = slo_seconds(headers, LLM_D_TTFT_SLO_HEADER) if LLM_D_TTFT_SLO_HEADER in headers else None
+    tpot = slo_seconds(headers, LLM_D_TPOT_SLO_HEADER) if LLM_D_TPOT_SLO_HEADER in headers else None
+    return (
+        ttft if ttft is not None else slo_seconds(headers, TTFT_SLO_HEADER),
+        tpot if tpot is not None else slo_seconds(headers, TPOT_SLO_HEADER),
+    )
 
 
 @runtime_checkable

@@ -24,12 +24,23 @@ from inference_gateway.scheduling.plugins.filters import (
 )
 from inference_gateway.scheduling.plugins.health import HealthyEndpointFilter
 from inference_gateway.scheduling.plugins.latency import LatencyPredictor
+from inference_gateway.scheduling.plugins.latency_scorer import LatencyScorer
+from inference_gateway.scheduling.plugins.latency_slo import (
+    LatencySloAdmitter,
+    PrefixCacheAffinityFilter,
+    SloHeadroomTierFilter,
+)
 from inference_gateway.scheduling.plugins.lora import LoraAffinityFilter, LoraAffinityScorer
 from inference_gateway.scheduling.plugins.pickers import (
     MaxScorePicker,
     RandomPicker,
     RoundRobinPicker,
     WeightedRandomPicker,
+)
+from inference_gateway.scheduling.plugins.predicted_latency import (
+    ApproxPrefixCacheProducer,
+    PredictedLatencyProducer,
+    PredictedLatencyScorer,
 )
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
 from inference_gateway.scheduling.plugins.profiles import SingleProfileHandler
@@ -63,6 +74,13 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     LoraAffinityScorer,
     PrefixCacheScorer,
     LatencyPredictor,
+    PredictedLatencyProducer,
+    ApproxPrefixCacheProducer,
+    LatencyScorer,
+    SloHeadroomTierFilter,
+    PrefixCacheAffinityFilter,
+    LatencySloAdmitter,
+    PredictedLatencyScorer,
     MaxScorePicker,
     RandomPicker,
     WeightedRandomPicker,
@@ -72,6 +90,13 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     ConcurrencyDetector,
     UtilizationDetector,
 )
+
+
+ALIASES: tuple[tuple[str, PluginClass], ...] = (
+    ("latency-predictor-producer", PredictedLatencyProducer),
+    ("slo-aware-routing", PredictedLatencyScorer),
+)
+"""Earlier upstream names of the same plugins (see ``plugins.predicted_latency``)."""
 
 
 class RegistryError(LookupError):
@@ -128,4 +153,6 @@ def default_registry() -> Registry:
     registry = Registry()
     for cls in BUILTIN_PLUGINS:
         registry.register(cls)
+    for alias, cls in ALIASES:
+        registry.register(cls, alias)
     return registry

@@ -4,7 +4,8 @@ Order of one cycle: refuse an empty candidate list (``NoEndpointsError``, the 50
 drop endpoints whose metrics are older than ``staleness`` when at least one endpoint is
 fresher (a pod whose scraper died is avoided within that time; 500 ms is ten missed 50 ms
 scrapes); then, per profile chosen by the profile handler, run the filters in order and
-stop with ``NoCapacityError`` (the 429 path) once nothing is left, clamp every scorer's
+stop with ``NoCapacityError`` (the 429 path) once nothing is left (or sooner, when an
+admitter refuses the request before any profile runs), clamp every scorer's
 output to [0, 1], weight and sum it, and let the picker choose. Post-pick plugins (the
 prefix index) then learn the primary endpoint. Plugins are timed from here, never from
 inside, through an optional ``observer`` fed by an injected ``perf_counter``.
@@ -25,11 +26,13 @@ from inference_gateway.scheduling.framework import (
     NOTES_KEY,
     NOW_KEY,
     TRACE_KEY,
+    Admitter,
     CycleState,
     Filter,
     Observer,
     Picker,
     PostPick,
+    Producer,
     ProfileHandler,
     ProfileResult,
     Scorer,
@@ -53,6 +56,7 @@ class Profile:
     filters: tuple[Filter, ...]
     scorers: tuple[tuple[Scorer, float], ...]
     picker: Picker
+    producers: tuple[Producer, ...] = ()
 
 
 def _type(plugin: object) -> str:
@@ -103,6 +107,7 @@ class PluginScheduler:
         handler: ProfileHandler,
         *,
         post_pick: Sequence[PostPick] = (),
+        admitters: Sequence[Admitter] = (),
         staleness: float | None = DEFAULT_STALENESS,
         observer: Observer | None = None,
         perf_counter: Callable[[], float] = lambda: 0.0,
@@ -111,6 +116,7 @@ class PluginScheduler:
         self._names = list(self.profiles)
         self.handler = handler
         self.post_pick = tuple(post_pick)
+        self.admitters = tuple(admitters)
         self.staleness = staleness
         self._observer = observer
         self._clock = perf_counter
@@ -159,6 +165,12 @@ class PluginScheduler:
         results: dict[str, ProfileResult | None] = {}
         explanations: dict[str, Explanation] = {}
         errors: dict[str, NoCapacityError] = {}
+        for admitter in self.admitters:
+            why = self._call(
+                "admitter", admitter, admitter.refuse, request, candidates, cycle_state
+            )
+            if why is not None:
+                raise NoCapacityError(why)
         for _ in range(_MAX_PROFILE_ROUNDS):
             chosen = self._call(
                 "profile-handler",
@@ -202,6 +214,8 @@ class PluginScheduler:
     ) -> tuple[ProfileResult, Explanation]:
         trace: list[tuple[str, int, int]] = cycle_state[TRACE_KEY]
         mark = len(trace)
+        for producer in profile.producers:
+            self._call("producer", producer, producer.produce, request, endpoints, cycle_state)
         for f in profile.filters:
             n_in = len(endpoints)
             endpoints = self._call("filter", f, f.filter, request, endpoints, cycle_state)
@@ -262,14 +276,19 @@ def build_scheduler(
             filters=tuple(get(n, Filter) for n in p.filters),
             scorers=tuple((get(n, Scorer), w) for n, w in p.scorers),
             picker=get(p.picker, Picker),
+            producers=tuple(get(n, Producer) for n in p.producers),
         )
         for p in config.profiles
     ]
-    used = sorted({n for p in config.profiles for n in (*p.filters, *(s for s, _ in p.scorers))})
+    # Every configured plugin learns the pick and may refuse, in a profile or not, as
+    # upstream registers each declared plugin at every request-control point it implements
+    # (a producer that only consumers reach, the prefix index it reads, the admitter).
+    names = sorted(config.plugins)
     return PluginScheduler(
         profiles,
         get(config.profile_handler, ProfileHandler),
-        post_pick=[p for n in used if isinstance(p := plugins[n], PostPick)],
+        post_pick=[p for n in names if isinstance(p := plugins[n], PostPick)],
+        admitters=[p for n in names if isinstance(p := plugins[n], Admitter)],
         staleness=staleness,
         observer=observer,
         perf_counter=perf_counter,

@@ -120,7 +120,7 @@ def test_saturation_detector_from_config(registry: Registry) -> None:
             "plugins: [{type: saturation-detector}]\n"
             "schedulingProfiles: [{name: a, plugins: [{pluginRef: saturation-detector}]}]",
             "schedulingProfiles[0].plugins[0].pluginRef: 'saturation-detector'"
-            " (saturation-detector) is not a filter, scorer or picker",
+            " (saturation-detector) is not a filter, scorer, picker or producer",
         ),
         (
             "plugins: [{type: decision-tree-filter, parameters: {current: {pluginRef: nope}}}]",

@@ -224,6 +224,16 @@ class LatencyPredictor(Plugin):
     ) -> list[float]:
         if not endpoints:
             return []
+        self.begin(request, cycle_state)
+        slo_ttft, slo_tpot = objectives(request.headers)
+        if slo_ttft is None and slo_tpot is None:
+            return relative_scores(self.costs(request, endpoints, cycle_state), self.params.spread)
+        cands = self.predict(request, endpoints, cycle_state)
+        return headroom_scores(cands, slo_ttft, slo_tpot, self.params.spread)
+
+    def begin(self, request: LLMRequest, cycle_state: CycleState) -> None:
+        """Before predicting for a cycle: publish what is due, let ``on_picked`` learn
+        this request's pick, and show the predictions in the cycle's notes."""
         if self._published.unpublished:
             now = cycle_state.get(NOW_KEY)
             if isinstance(now, float | int) and self._published.due(now):
@@ -233,11 +243,6 @@ class LatencyPredictor(Plugin):
         if notes is None:
             notes = cycle_state[NOTES_KEY] = {}
         notes[self.name] = Notes(self, request, cycle_state)
-        slo_ttft, slo_tpot = objectives(request.headers)
-        if slo_ttft is None and slo_tpot is None:
-            return relative_scores(self.costs(request, endpoints, cycle_state), self.params.spread)
-        cands = self.predict(request, endpoints, cycle_state)
-        return headroom_scores(cands, slo_ttft, slo_tpot, self.params.spread)
 
     # ---- learning ---------------------------------------------------------------------
     def on_picked(self, request: LLMRequest, endpoint: Endpoint, cycle_state: CycleState) -> None:

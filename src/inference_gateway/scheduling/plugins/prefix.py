@@ -22,6 +22,7 @@ dicts and arrays of untracked values are not tracked, so the collection never en
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import ClassVar
 
 import xxhash
 from pydantic import BaseModel, Field
@@ -61,7 +62,7 @@ def block_hashes(text: str, model: str, block_size: int, max_blocks: int) -> lis
 
 class PrefixCacheScorer(Plugin):
     TYPE = "prefix-cache-scorer"
-    Params = PrefixParams
+    Params: ClassVar[type[BaseModel]] = PrefixParams
 
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         super().__init__(name, params, handle)
