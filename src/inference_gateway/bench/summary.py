@@ -22,16 +22,29 @@ BEST_GOAL = 1.10
 UPSTREAM_GOAL = 1.03
 
 
+_NOT_THE_RUN = ("policies", "wall_seconds")
+"""Meta keys that differ between runs of the same stages with other policies."""
+
+
 def load(paths: Sequence[Path]) -> list[dict[str, Any]]:
     """Parsed ``results.json`` files; a directory stands for its ``results.json`` and is
-    skipped while it has none (a run still in progress)."""
-    out = []
+    skipped while it has none (a run still in progress). Runs of the same stages (same
+    workload, pool, seed, capacity and stage lengths: each (policy, stage) sees the same
+    arrivals) are merged into one, so policies run later are judged against those
+    published before."""
+    merged: dict[str, dict[str, Any]] = {}
     for path in paths:
         file = path / "results.json" if path.is_dir() else path
         if path.is_dir() and not file.exists():
             continue
-        out.append(json.loads(file.read_text()))
-    return out
+        run = json.loads(file.read_text())
+        meta = {k: v for k, v in run["meta"].items() if k not in _NOT_THE_RUN}
+        key = json.dumps(meta, sort_keys=True)
+        if key in merged:
+            merged[key]["results"].update(run["results"])
+        else:
+            merged[key] = {"meta": dict(run["meta"]), "results": dict(run["results"])}
+    return list(merged.values())
 
 
 def _p90(stage: dict[str, Any]) -> float:
@@ -184,7 +197,7 @@ def document(runs: Sequence[dict[str, Any]], policy: str) -> str:
         "",
         "Worst stage of each run, per policy (p90 e2e / the best policy's at that stage):",
         "",
-        worst_table(runs),
+        worst_table(runs, list(dict.fromkeys((policy, *COMPARED)))),
         "",
         f"Every stage, `{policy}`:",
         "",

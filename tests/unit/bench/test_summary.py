@@ -93,3 +93,22 @@ def test_document_counts_misses_and_reports_accuracy(tmp_path: Path) -> None:
     assert "| multi-lora | 2 | 4.0 | 40.0 | 0.5 | 10.0 |" in text
     summary.write_plot(runs, ["predicted", "default"], tmp_path / "plot.png")
     assert (tmp_path / "plot.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runs_of_the_same_stages_merge_so_a_later_policy_is_judged_against_the_rest(
+    tmp_path: Path,
+) -> None:
+    later = _run("sharegpt", {"upstream-latency": [4.0, 7.0]})
+    later["meta"] |= {"policies": ["upstream-latency"], "wall_seconds": 3.0}
+    other_seed = _run("sharegpt", {"upstream-latency": [1.0, 1.0]}, seed=1)
+    for name, run in (("a", RUNS[0]), ("b", later), ("c", other_seed)):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "results.json").write_text(json.dumps(run))
+    runs = summary.load(sorted(tmp_path.iterdir()))
+    assert len(runs) == 2  # seed 1 ran other stages: not merged
+    first = summary.rows(runs[:1], "upstream-latency")
+    assert [r["best"] for r in first] == ["lookahead", "scorer-mix"]
+    assert first[1]["vs_best"] == pytest.approx(7.0 / 5.0)
+    text = summary.document(runs, "upstream-latency")
+    header = text.splitlines()[4]
+    assert header.startswith("| workload | pool | seed | upstream-latency | predicted")

@@ -7,8 +7,7 @@ time, times a per-pod speed learned from the responses it streams. Features per 
 the gateway's own in-flight count (exact, never stale), the scraped queue and KV use, the
 prompt's uncached tokens (prompt length at 4 characters per token, minus the share the
 prefix scorer says the pod holds) and whether the request's LoRA adapter is cold there (not
-running: one that only waits for a slot waits like a cold one), or
-cold with every adapter slot busy.
+running: one that only waits for a slot waits like a cold one), or cold with every slot busy.
 
 Without SLO headers the score is predicted end-to-end time (TTFT + TPOT x expected output
 tokens, the running mean of observed completions): 1 for the best candidate, falling
@@ -19,8 +18,7 @@ With no observations the prior weights make it a load scorer (in-flight, queue, 
 
 Learning: ``on_picked`` keeps the chosen pod's features per request id (bounded), and
 ``observe_response`` (``scheduling.observe.ResponseObserver``) pairs them with the measured
-TTFT and TPOT. ``x-gateway-debug`` shows each top candidate's predictions through the
-cycle's endpoint notes.
+TTFT and TPOT. ``x-gateway-debug`` shows each top candidate's predictions (endpoint notes).
 """
 
 from __future__ import annotations
@@ -100,8 +98,7 @@ class LatencyPredictor(Plugin):
     def _setup(
         self, request: LLMRequest, cycle_state: CycleState
     ) -> tuple[Mapping[str, float], float, bool]:
-        """(prefix shares by pod, prompt kilotokens, whether the target is a known LoRA
-        adapter: one ``on_picked`` has seen resident on the pod it picked)."""
+        """(prefix shares by pod, prompt kilotokens, whether the target is a known adapter)."""
         shares: Mapping[str, float] = {}
         shares_of = getattr(self._prefix, "shares", None)
         if shares_of is not None:
@@ -232,8 +229,7 @@ class LatencyPredictor(Plugin):
         return headroom_scores(cands, slo_ttft, slo_tpot, self.params.spread)
 
     def begin(self, request: LLMRequest, cycle_state: CycleState) -> None:
-        """Before predicting for a cycle: publish what is due, let ``on_picked`` learn
-        this request's pick, and show the predictions in the cycle's notes."""
+        """Publish what is due; let ``on_picked`` learn this pick; note the predictions."""
         if self._published.unpublished:
             now = cycle_state.get(NOW_KEY)
             if isinstance(now, float | int) and self._published.due(now):
@@ -323,8 +319,7 @@ class LatencyPredictor(Plugin):
         return learned
 
     def _publish(self, now: float) -> None:
-        """Let the scorer read what has been learned (pods silent too long reset to the
-        median, the speeds' scale pinned near 1), and invalidate the cost cache."""
+        """Let the scorer read what was learned (silent pods reset, scale pinned near 1)."""
         self._memory.sweep(now)
         self._memory.recenter()
         self._published.publish(self.ttft, self.tpot, self.output_tokens, now)

@@ -22,7 +22,7 @@ valid, headroom 0), against ``x-slo-tpot-ms`` x ``sloBufferFactor``; an endpoint
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pydantic import BaseModel, Field
 
@@ -41,9 +41,9 @@ PREFIX_TYPES = ("approx-prefix-cache-producer", "prefix-cache-scorer")
 CHARS_PER_TOKEN = 4
 
 
-@dataclass(frozen=True, slots=True)
-class LatencyInfo:
-    """One endpoint's predictions for one request: upstream's ``LatencyPredictionInfo``."""
+class LatencyInfo(NamedTuple):
+    """One endpoint's predictions for one request: upstream's ``LatencyPredictionInfo``
+    (a tuple: one is built per candidate per request)."""
 
     ttft: float
     tpot: float
