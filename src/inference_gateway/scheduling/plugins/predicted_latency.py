@@ -22,7 +22,7 @@ valid, headroom 0), against ``x-slo-tpot-ms`` x ``sloBufferFactor``; an endpoint
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -59,6 +59,18 @@ class LatencyInfo(NamedTuple):
         return self.ttft_valid and self.tpot_valid
 
 
+_P = TypeVar("_P", bound=LatencyParams)
+
+
+def with_prefix_source(params: _P, handle: PluginHandle) -> _P:
+    """``params`` reading the config's prefix index when they name none, as upstream's
+    producer reads whatever produces the prefix match."""
+    if params.prefixScorer is not None:
+        return params
+    found = next((n for n, t in handle.types.items() if t in PREFIX_TYPES), None)
+    return params.model_copy(update={"prefixScorer": found})
+
+
 class ProducerParams(LatencyParams):
     """Upstream's parameters, then ours (``LatencyParams``) for whoever wants to tune them."""
 
@@ -89,9 +101,7 @@ class PredictedLatencyProducer(LatencyPredictor):
 
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         assert isinstance(params, ProducerParams)
-        if params.prefixScorer is None:
-            found = next((n for n, t in handle.types.items() if t in PREFIX_TYPES), None)
-            params = params.model_copy(update={"prefixScorer": found})
+        params = with_prefix_source(params, handle)
         super().__init__(name, params, handle)
         self.upstream = params
         self._infos_key = f"{name}/infos"
@@ -230,7 +240,4 @@ class PredictedLatencyScorer(LatencyPredictor):
 
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         assert isinstance(params, MonolithParams)
-        if params.prefixScorer is None:
-            found = next((n for n, t in handle.types.items() if t in PREFIX_TYPES), None)
-            params = params.model_copy(update={"prefixScorer": found})
-        super().__init__(name, params, handle)
+        super().__init__(name, with_prefix_source(params, handle), handle)
