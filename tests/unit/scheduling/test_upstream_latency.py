@@ -345,3 +345,27 @@ def test_the_admitter_refuses_sheddable_requests_no_pod_can_serve_in_time(
             scheduler.schedule(request, pods, NOW)
     else:
         assert scheduler.schedule(request, pods, NOW).primary.name in names(pods)
+
+
+@pytest.mark.parametrize(
+    ("criticality", "headers", "refused"),
+    [
+        (Criticality.SHEDDABLE, {"x-slo-ttft-ms": "1", "x-slo-tpot-ms": "1"}, True),
+        # The monolith streams by default: without a TPOT objective it does not judge.
+        (Criticality.SHEDDABLE, {"x-slo-ttft-ms": "1"}, False),
+        (Criticality.CRITICAL, {"x-slo-ttft-ms": "1", "x-slo-tpot-ms": "1"}, False),
+        (Criticality.SHEDDABLE, {"x-slo-ttft-ms": "6e5", "x-slo-tpot-ms": "6e5"}, False),
+    ],
+)
+def test_the_v1_4_monolith_refuses_as_upstreams_did(
+    criticality: Criticality, headers: dict[str, str], refused: bool
+) -> None:
+    scheduler = _scheduler("predicted_latency_chart_v1.4.0.yaml")
+    request = _request(1, headers, criticality=criticality)
+    if refused:
+        with pytest.raises(NoCapacityError, match="latency objectives"):
+            scheduler.schedule(request, _saturated(), NOW)
+        cold = [*_saturated(2), make_endpoint("p2", running=3, kv=0.01)]
+        assert scheduler.schedule(request, cold, NOW).primary.name in names(cold)
+    else:
+        assert scheduler.schedule(request, _saturated(), NOW).primary.name.startswith("p")

@@ -29,8 +29,10 @@ from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params, Plugin, PluginHandle
 from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.plugins.predicted_latency import (
+    COLD_KV_USAGE,
     PREFIX_TYPES,
     PRODUCER_TYPES,
+    REFUSED,
     LatencyInfo,
     prefix_of,
     producer_of,
@@ -39,7 +41,6 @@ from inference_gateway.scheduling.types import LLMRequest
 
 _NEEDS_PRODUCER = ((PRODUCER_TYPES, "predicted-latency-producer"),)
 _NEEDS_PREFIX = ((PREFIX_TYPES, "approx-prefix-cache-producer"),)
-COLD_KV_USAGE = 0.02
 
 
 class TierParams(Params):
@@ -158,4 +159,4 @@ class LatencySloAdmitter(Plugin):
             info = infos.get(e.name)
             if info is not None and info.valid:
                 return None
-        return "no endpoint is predicted to meet the request's latency objectives"
+        return REFUSED

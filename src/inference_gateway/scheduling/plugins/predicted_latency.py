@@ -26,6 +26,7 @@ from typing import NamedTuple, TypeVar
 
 from pydantic import BaseModel, Field
 
+from inference_gateway.datastore.objects import Criticality
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params, PluginHandle
 from inference_gateway.scheduling.observe import objectives
@@ -39,6 +40,9 @@ PRODUCER_TYPES = ("predicted-latency-producer", "latency-predictor-producer")
 PREFIX_TYPES = ("approx-prefix-cache-producer", "prefix-cache-scorer")
 """What gives the prefix share: upstream's producer, or (v1.5) a declared prefix scorer."""
 CHARS_PER_TOKEN = 4
+COLD_KV_USAGE = 0.02
+"""Below this KV use a pod counts as cold: upstream admits a request any such pod can take."""
+REFUSED = "no endpoint is predicted to meet the request's latency objectives"
 
 
 class LatencyInfo(NamedTuple):
@@ -232,7 +236,12 @@ class PredictedLatencyScorer(LatencyPredictor):
     """``predicted-latency-scorer`` (and ``slo-aware-routing``): upstream's monolith picked
     one endpoint by weighted draws over SLO headroom tiers; here it is our scorer, which
     weighs predicted end-to-end time (or SLO headroom) against the profile's other scorers.
-    Its parameters are accepted so that a v1.3-v1.4 chart's config loads unchanged."""
+    Its parameters are accepted so that a v1.3-v1.4 chart's config loads unchanged.
+
+    It also refuses as the monolith did: a sheddable request with a TTFT objective (and a
+    TPOT one in ``streamingMode``) when no pod is predicted to meet them, every pod is
+    running requests, none is cold (KV use under 2 %) and none holds
+    ``affinityGateTauGlobal`` of its prefix."""
 
     TYPE = "predicted-latency-scorer"
     Params = MonolithParams
@@ -240,4 +249,28 @@ class PredictedLatencyScorer(LatencyPredictor):
 
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         assert isinstance(params, MonolithParams)
-        super().__init__(name, with_prefix_source(params, handle), handle)
+        params = with_prefix_source(params, handle)
+        super().__init__(name, params, handle)
+        self.upstream = params
+
+    def refuse(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> str | None:
+        if request.criticality is not Criticality.SHEDDABLE:
+            return None
+        slo_ttft, slo_tpot = objectives(request.headers)
+        streaming = self.upstream.streamingMode
+        if slo_ttft is None or (streaming and slo_tpot is None):
+            return None
+        shares_of = getattr(self._prefix, "shares", None)
+        shares = shares_of(request, cycle_state) if shares_of is not None else {}
+        buffered = (slo_tpot or 0.0) * self.upstream.sloBufferFactor
+        for e, cand in zip(endpoints, self.predict(request, endpoints, cycle_state), strict=True):
+            m = e.metrics
+            if m.running == 0 or m.kv_usage < COLD_KV_USAGE:
+                return None
+            if shares.get(e.name, 0.0) >= self.upstream.affinityGateTauGlobal:
+                return None
+            if cand[2] < slo_ttft and (not streaming or cand[3] < buffered):
+                return None
+        return REFUSED
