@@ -18,6 +18,7 @@ it holds for it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Protocol, runtime_checkable
 
@@ -31,7 +32,9 @@ LLM_D_TPOT_SLO_HEADER = "x-llm-d-slo-tpot-ms"
 
 
 def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
-    """The objective in header ``name`` in seconds; None when absent, garbage or not > 0."""
+    """The objective in header ``name`` in seconds; None when absent, garbage, infinite or
+    not > 0 (an infinite objective would be met by every pod and poison the scorers'
+    arithmetic)."""
     raw = headers.get(name)
     if raw is None:
         return None
@@ -39,7 +42,7 @@ def slo_seconds(headers: Mapping[str, str], name: str) -> float | None:
         value = float(raw) / 1000.0
     except ValueError:
         return None
-    return value if value > 0.0 else None
+    return value if 0.0 < value < math.inf else None
 
 
 def objectives(headers: Mapping[str, str] | None) -> tuple[float | None, float | None]:

@@ -219,6 +219,11 @@ def test_llm_d_slo_headers_are_read_first_then_upstreams() -> None:
     assert objectives({"x-llm-d-slo-ttft-ms": "junk", "x-slo-ttft-ms": "900"}) == (0.9, None)
 
 
+@pytest.mark.parametrize("raw", ["junk", "", "-5", "0", "nan", "inf", "-inf", "1e400"])
+def test_an_objective_that_is_not_a_positive_finite_number_is_absent(raw: str) -> None:
+    assert objectives({"x-llm-d-slo-ttft-ms": raw, "x-slo-tpot-ms": raw}) == (None, None)
+
+
 def _consumers(
     pods: list[Endpoint], speeds: dict[str, float], **producer_params: object
 ) -> tuple[PredictedLatencyProducer, PluginHandle]:
