@@ -170,7 +170,7 @@ class ApproxPrefixParams(Params):
     """Upstream sizes blocks from the pods' metrics; ours are fixed (``blockSizeTokens``)."""
     blockSizeTokens: int = Field(default=16, ge=1)
     blockSize: int = Field(default=0, ge=0)
-    """Deprecated upstream (characters); used when ``blockSizeTokens`` is not given."""
+    """Deprecated upstream, which ignores it when ``blockSizeTokens`` is set (by default)."""
     maxPrefixBlocksToMatch: int = Field(default=256, ge=1)
     maxPrefixTokensToMatch: int = Field(default=0, ge=0)
     """When > 0, the blocks to match are this over ``blockSizeTokens``."""
@@ -178,8 +178,6 @@ class ApproxPrefixParams(Params):
 
     def prefix_params(self) -> PrefixParams:
         tokens = self.blockSizeTokens
-        if "blockSizeTokens" not in self.model_fields_set and self.blockSize > 0:
-            tokens = self.blockSize
         blocks = self.maxPrefixBlocksToMatch
         if self.maxPrefixTokensToMatch > 0:
             blocks = max(1, self.maxPrefixTokensToMatch // tokens)
