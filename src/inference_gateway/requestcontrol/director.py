@@ -32,7 +32,7 @@ from inference_gateway.requestcontrol.capacity import Capacity, Stalled
 from inference_gateway.requestcontrol.debug_header import DEBUG_HEADER, debug_requested, header_safe
 from inference_gateway.requestcontrol.extensions.runner import ExtensionChain, RequestExtensions
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook, Held
-from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADER
+from inference_gateway.requestcontrol.flowcontrol.types import FAIRNESS_HEADERS
 from inference_gateway.requestcontrol.ports import CapacityGate, NullMetrics, RequestMetrics
 from inference_gateway.requestcontrol.request_ids import RequestIds
 from inference_gateway.requestcontrol.resolve import (
@@ -62,7 +62,7 @@ POOL_HEADER = "x-gateway-inference-pool"
 """The pool a route picked (body-based routing), honoured with ``DirectorSettings.pool_header``."""
 REQUEST_ID_HEADER = "x-request-id"
 
-_GATEWAY_ONLY = (FAIRNESS_HEADER,)
+_GATEWAY_ONLY = FAIRNESS_HEADERS
 """Request headers that steer the gateway and are not the model server's business."""
 
 RouteResult = Routed | PendingRoute
@@ -300,7 +300,7 @@ class Director:
             criticality=llm.criticality.value,
             streaming=resolved.parsed.streaming,
             extra_headers=extra,
-            remove_headers=_GATEWAY_ONLY if FAIRNESS_HEADER in request.headers else (),
+            remove_headers=tuple(h for h in _GATEWAY_ONLY if h in request.headers),
             started_at=resolved.started,
             hostport=hostport,
             restorer=ModelRestorer(target, model) if rewrite else None,

@@ -31,6 +31,13 @@ from inference_gateway.scheduling.types import Criticality
 
 MODEL_REWRITE_HEADER = "x-gateway-model-name-rewrite"
 OBJECTIVE_HEADER = "x-gateway-inference-objective"
+LLM_D_OBJECTIVE_HEADER = "x-llm-d-inference-objective"
+"""llm-d's router's name for the same header, read first (it keeps upstream's as an alias)."""
+
+
+def objective_name(headers: Mapping[str, str]) -> str | None:
+    """The InferenceObjective the request names, under llm-d's header or upstream's."""
+    return headers.get(LLM_D_OBJECTIVE_HEADER) or headers.get(OBJECTIVE_HEADER)
 
 
 def pool_for(datastore: Datastore, model: str, info: ModelInfo | None) -> PoolInfo:
@@ -78,7 +85,7 @@ def criticality_for(
     headers: Mapping[str, str],
     default: Criticality,
 ) -> Criticality:
-    name = headers.get(OBJECTIVE_HEADER)
+    name = objective_name(headers)
     if name:
         objective = datastore.objective(pool.namespace, name)
         if objective is not None:

@@ -76,6 +76,11 @@ def test_the_fairness_header_is_not_forwarded_to_the_pod() -> None:
     (routed,) = s.on_message(body(REQUEST, eos=True))
     mutation = routed.request_headers.response.header_mutation
     assert list(mutation.remove_headers) == ["x-gateway-inference-fairness-id"]
+    llm_d, _ = setup()
+    llm_d.on_message(headers(extra={"x-llm-d-inference-fairness-id": "team-a"}))
+    (routed,) = llm_d.on_message(body(REQUEST, eos=True))
+    mutation = routed.request_headers.response.header_mutation
+    assert list(mutation.remove_headers) == ["x-llm-d-inference-fairness-id"]
     plain, _ = setup()
     plain.on_message(headers())
     (other,) = plain.on_message(body(REQUEST, eos=True))

@@ -243,6 +243,26 @@ def test_criticality_from_model_and_objective_header(
     assert scheduler.requests[0].criticality.value == expected
 
 
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"x-llm-d-inference-objective": "bulk"}, "Sheddable"),
+        # llm-d's router reads its own name first and keeps upstream's as an alias.
+        (
+            {"x-llm-d-inference-objective": "vip", "x-gateway-inference-objective": "bulk"},
+            "Critical",
+        ),
+        ({"x-llm-d-inference-objective": "", "x-gateway-inference-objective": "bulk"}, "Sheddable"),
+    ],
+)
+def test_llm_d_names_the_objective_too(headers: dict[str, str], expected: str) -> None:
+    store = make_store(models=[model("llama")])
+    for name, prio in (("vip", 10), ("bulk", -1)):
+        store.upsert_objective(objective(name, prio))
+    routed = make_director(store).route_now(chat("llama", headers=headers))
+    assert routed.criticality == expected
+
+
 def test_objective_is_looked_up_in_the_pool_namespace() -> None:
     from inference_gateway.datastore import ObjectiveInfo
 

@@ -20,12 +20,12 @@ from inference_gateway.requestcontrol.flowcontrol.admission import (
     Ticket,
 )
 from inference_gateway.requestcontrol.flowcontrol.types import (
-    FAIRNESS_HEADER,
     PRIORITY_OF,
     FlowKey,
+    fairness_header,
     fairness_id,
 )
-from inference_gateway.requestcontrol.resolve import OBJECTIVE_HEADER
+from inference_gateway.requestcontrol.resolve import objective_name
 from inference_gateway.requestcontrol.routed import Routed
 from inference_gateway.requestcontrol.types import IncomingRequest
 from inference_gateway.scheduling.types import LLMRequest
@@ -51,12 +51,12 @@ class FlowHook:
         self.datastore = datastore
 
     def key(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> FlowKey:
-        return FlowKey(fairness_id(headers.get(FAIRNESS_HEADER)), self.priority(headers, llm, pool))
+        return FlowKey(fairness_id(fairness_header(headers)), self.priority(headers, llm, pool))
 
     def priority(self, headers: Mapping[str, str], llm: LLMRequest, pool: PoolInfo) -> int:
         """The InferenceObjective's priority when the header names one, else the
         criticality's (Critical 1, Standard 0, Sheddable -1)."""
-        name = headers.get(OBJECTIVE_HEADER)
+        name = objective_name(headers)
         if name:
             objective = self.datastore.objective(pool.namespace, name)
             if objective is not None:

@@ -1,7 +1,8 @@
 """The values flow control passes around: flow keys, queued items and their outcomes.
 
 A flow is all requests with the same ``FlowKey``: the fairness id the client sends in
-``x-gateway-inference-fairness-id`` (upstream's default ``default-flow`` when absent) and
+``x-gateway-inference-fairness-id`` or llm-d's ``x-llm-d-inference-fairness-id``
+(upstream's default ``default-flow`` when absent) and
 the request's priority. Priorities are integers, higher first, as upstream's
 InferenceObjective; our criticalities map onto them (``PRIORITY_OF``).
 """
@@ -10,13 +11,23 @@ from __future__ import annotations
 
 import enum
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 FAIRNESS_HEADER = "x-gateway-inference-fairness-id"
+LLM_D_FAIRNESS_HEADER = "x-llm-d-inference-fairness-id"
+"""llm-d's router's name for the same header, read first (it keeps upstream's as an alias)."""
+FAIRNESS_HEADERS = (LLM_D_FAIRNESS_HEADER, FAIRNESS_HEADER)
 DEFAULT_FAIRNESS_ID = "default-flow"
 MAX_FAIRNESS_ID_CHARS = 128
 """Longer ids are cut: the id becomes a metric label and a dictionary key."""
+
+
+def fairness_header(headers: Mapping[str, str]) -> str | None:
+    """The fairness id the client sent, under llm-d's header or upstream's."""
+    return headers.get(LLM_D_FAIRNESS_HEADER) or headers.get(FAIRNESS_HEADER)
+
 
 PRIORITY_OF = {"Critical": 1, "Standard": 0, "Sheddable": -1}
 """Criticality to priority, keeping upstream's sign convention (negative is sheddable)."""

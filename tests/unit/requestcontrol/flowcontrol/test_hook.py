@@ -47,11 +47,16 @@ async def test_fast_path_routes_to_a_pod_with_room() -> None:
     await hook.flow.stop()
 
 
-async def test_held_request_is_released_with_the_time_it_queued_in_the_debug_header() -> None:
+@pytest.mark.parametrize(
+    "fairness", ["x-gateway-inference-fairness-id", "x-llm-d-inference-fairness-id"]
+)
+async def test_held_request_is_released_with_the_time_it_queued_in_the_debug_header(
+    fairness: str,
+) -> None:
     store, hook = setup()
     set_load(store, 4)
     director = make_director(store, flow=hook)
-    headers = {"x-gateway-debug": "true", "x-gateway-inference-fairness-id": "team-a"}
+    headers = {"x-gateway-debug": "true", fairness: "team-a"}
     held = director.route(chat("llama", headers=headers))
     assert inspect.isawaitable(held)
     waiter = asyncio.ensure_future(held)
