@@ -5,7 +5,8 @@
 # docs/benchmarks/predicted (4 pods, 50/90/110 %, every workload on a homogeneous pool and
 # with one pod 2x and 3x slower, seeds 0 and 1). Each (policy, stage) runs alone on the
 # same arrivals, so `bench summary` merges these runs with the published ones and judges
-# the upstream configs against every policy there (~10 min on 2 cores).
+# the upstream configs against every policy there (~10 min on 2 cores); then the same on
+# 100 pods (~1 h).
 set -e
 OUT=docs/benchmarks/upstream-latency
 U=tests/upstream
@@ -29,7 +30,26 @@ for s in 0 1; do
         run "$w" "$s" slow3x --heterogeneous --slow-factor 3
     done
 done
+# The same on 100 pods over the stages of docs/benchmarks/large (seed 0; no lookahead there).
+large() {  # workload dir-suffix [heterogeneous options]
+    w=$1; d=$2; shift 2
+    [ -f "$OUT/large/$w-$d-s0/results.json" ] && return 0
+    case $w in shared-prefix*) t="--warmup-seconds 30" ;; *) t="--warmup-seconds 10" ;; esac
+    # shellcheck disable=SC2086
+    inference-gateway bench policies --workload "$w" --pods 100 --seed 0 --stage-seconds 20 \
+        $t --fractions 0.5,0.9,1.1 --out "$OUT/large/$w-$d-s0" --no-progress \
+        --policies "$U/predicted_latency_chart_v1.5.yaml,$U/llm_d_predicted_latency.yaml" \
+        "$@" > /dev/null
+    rm -f "$OUT/large/$w-$d-s0"/*.png
+}
+for w in sharegpt shared-prefix multi-lora; do
+    large "$w" homogeneous
+    large "$w" classes --heterogeneous --slow-pods 50 --slow-factor 1.5
+    large "$w" tenth3x --heterogeneous --slow-pods 10 --slow-factor 3
+done
 for p in predicted_latency_chart_v1.5 llm_d_predicted_latency; do
     inference-gateway bench summary docs/benchmarks/predicted/*/ "$OUT"/*/ --policy "$p" \
         --out "$OUT/summary-$p.md" > /dev/null
+    inference-gateway bench summary docs/benchmarks/large/*/ "$OUT"/large/*/ --policy "$p" \
+        --out "$OUT/large/summary-$p.md" > /dev/null
 done

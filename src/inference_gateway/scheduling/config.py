@@ -33,8 +33,6 @@ from inference_gateway.scheduling.framework import PluginHandle, kinds_of
 from inference_gateway.scheduling.registry import Registry, RegistryError, default_registry
 
 API_VERSION = "inference.networking.x-k8s.io/v1alpha1"
-LLM_D_API_VERSION = "llm-d.ai/v1alpha1"
-"""llm-d's router reads the same document under its own group (its predicted-latency guides)."""
 BUILTIN_CONFIGS = (
     "default",
     "scorer-mix",
