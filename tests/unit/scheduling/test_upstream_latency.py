@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import random
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import MappingProxyType
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from inference_gateway.datastore.types import Endpoint
 from inference_gateway.modelserver.datalayer import register_data_layer
@@ -29,6 +32,7 @@ from inference_gateway.scheduling.plugins.latency_slo import (
 from inference_gateway.scheduling.plugins.predicted_latency import (
     ApproxPrefixCacheProducer,
     ApproxPrefixParams,
+    LatencyInfo,
     PredictedLatencyProducer,
     ProducerParams,
 )
@@ -374,3 +378,45 @@ def test_the_v1_4_monolith_refuses_as_upstreams_did(
         assert scheduler.schedule(request, cold, NOW).primary.name in names(cold)
     else:
         assert scheduler.schedule(request, _saturated(), NOW).primary.name.startswith("p")
+
+
+class _Given(PredictedLatencyProducer):
+    """A producer whose predictions are given: the scorer's rules on any headrooms."""
+
+    given: dict[str, LatencyInfo] = {}
+
+    def infos(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> dict[str, LatencyInfo]:
+        return self.given
+
+
+_headroom = st.one_of(st.just(0.0), st.floats(-1e4, 1e4, allow_nan=False))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rows=st.lists(st.tuples(_headroom, _headroom, st.integers(0, 3)), min_size=1, max_size=12),
+    strategy=st.sampled_from(["least", "most"]),
+    weights=st.tuples(st.floats(0, 2), st.floats(0, 2)),
+)
+def test_latency_scorer_always_leaves_the_picker_a_choice(
+    rows: list[tuple[float, float, int]], strategy: str, weights: tuple[float, float]
+) -> None:
+    pods = [make_endpoint(f"p{i}") for i in range(len(rows))]
+    producer = _Given("predicted-latency-producer", ProducerParams(), _handle())
+    producer.given = {
+        p.name: LatencyInfo(100.0, 10.0, t, q, t > 0, q > 0, d)
+        for p, (t, q, d) in zip(pods, rows, strict=True)
+    }
+    params = LatencyScorerParams(
+        headroomSelectionStrategy=strategy, ttftWeight=weights[0], tpotWeight=weights[1]
+    )
+    scorer = LatencyScorer("s", params, _handle(**{"predicted-latency-producer": producer}))
+    scores = scorer.score(_request(0), pods, {})
+    assert len(scores) == len(pods)
+    assert all(s == 0.0 or 0.01 <= s <= 1.01 for s in scores), scores
+    assert max(scores) > 0.0
+    meets = [t >= 0 and q >= 0 for t, q, _ in rows]
+    if any(meets):
+        assert all(s == 0.0 for s, ok in zip(scores, meets, strict=True) if not ok)
