@@ -107,9 +107,15 @@ class LatencyPredictor(Plugin):
         return shares, tokens, request.target_model in self._adapters
 
     def predict(
-        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+        self,
+        request: LLMRequest,
+        endpoints: Sequence[Endpoint],
+        cycle_state: CycleState,
+        *,
+        features: bool = True,
     ) -> list[Candidate]:
-        """Features, predicted TTFT, TPOT, queue wait and cost per endpoint, in order.
+        """Features (empty unless ``features``: only learning needs them), predicted TTFT,
+        TPOT, queue wait and cost per endpoint, in order.
 
         ``costs`` is the same arithmetic without the bookkeeping (the scoring hot path); a
         test holds the two equal.
@@ -127,6 +133,7 @@ class LatencyPredictor(Plugin):
         known = self._known()
         hold = self.params.slotHoldCost
         per_request = tokens * 1000.0 + n_out
+        sent = self._pending.sent
         out: list[Candidate] = []
         for e in endpoints:
             m = e.metrics
@@ -135,9 +142,12 @@ class LatencyPredictor(Plugin):
             flight = e.in_flight / 100.0
             waiting = m.waiting / 10.0
             kv = m.kv_usage
-            loaded, full = lora_slots(m, self._pending.sent(name))
-            cold = 1.0 if lora and target not in loaded else 0.0
-            blocked = 1.0 if cold and full else 0.0
+            cold = blocked = 0.0
+            if lora:  # the slots matter only to a known adapter's request
+                loaded, full = lora_slots(m, sent(name))
+                if target not in loaded:
+                    cold = 1.0
+                    blocked = 1.0 if full else 0.0
             speed = speed_tpot(name, 1.0)
             tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
             if tpot < f_tpot:
@@ -177,16 +187,11 @@ class LatencyPredictor(Plugin):
                 # Running here, it may hold the slot that requests waiting here need.
                 share = self._pending.hold_share(name, target, loaded, m.waiting_adapters)
                 cost += hold * (tpot * n_out) * share
-            out.append(
-                (
-                    (1.0, uncached, flight, waiting, cold, blocked),
-                    (1.0, flight, kv, waiting),
-                    ttft,
-                    tpot,
-                    queue_wait,
-                    cost,
-                )
-            )
+            if not features:
+                out.append(((), (), ttft, tpot, queue_wait, cost))
+                continue
+            x_ttft = (1.0, uncached, flight, waiting, cold, blocked)
+            out.append((x_ttft, (1.0, flight, kv, waiting), ttft, tpot, queue_wait, cost))
         return out
 
     def _model(self) -> Model:
@@ -225,7 +230,7 @@ class LatencyPredictor(Plugin):
         slo_ttft, slo_tpot = objectives(request.headers)
         if slo_ttft is None and slo_tpot is None:
             return relative_scores(self.costs(request, endpoints, cycle_state), self.params.spread)
-        cands = self.predict(request, endpoints, cycle_state)
+        cands = self.predict(request, endpoints, cycle_state, features=False)
         return headroom_scores(cands, slo_ttft, slo_tpot, self.params.spread)
 
     def begin(self, request: LLMRequest, cycle_state: CycleState) -> None:

@@ -134,7 +134,8 @@ class PredictedLatencyProducer(LatencyPredictor):
             tpot_slo = 1000.0 * slo_tpot if slo_tpot is not None else 0.0
             buffered = tpot_slo * self.upstream.sloBufferFactor
             label = self.upstream.endpointRoleLabel
-            for e, cand in zip(missing, self.predict(request, missing, cycle_state), strict=True):
+            cands = self.predict(request, missing, cycle_state, features=False)
+            for e, cand in zip(missing, cands, strict=True):
                 ttft, tpot = 1000.0 * cand[2], 1000.0 * cand[3]
                 judge_tpot = self.upstream.streamingMode and not (
                     label and e.labels.get(label) == "prefill"
@@ -263,7 +264,8 @@ class PredictedLatencyScorer(LatencyPredictor):
         shares_of = getattr(self._prefix, "shares", None)
         shares = shares_of(request, cycle_state) if shares_of is not None else {}
         buffered = (slo_tpot or 0.0) * self.upstream.sloBufferFactor
-        for e, cand in zip(endpoints, self.predict(request, endpoints, cycle_state), strict=True):
+        cands = self.predict(request, endpoints, cycle_state, features=False)
+        for e, cand in zip(endpoints, cands, strict=True):
             m = e.metrics
             if m.running == 0 or m.kv_usage < COLD_KV_USAGE:
                 return None
