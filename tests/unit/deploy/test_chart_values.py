@@ -119,6 +119,19 @@ def test_model_server_type_picks_the_engine(engine: str) -> None:
     assert scrape_settings(text, ScrapeSettings()).mappings().resolve(None).name == engine
 
 
+def test_latency_predictor_renders_upstreams_pipeline_without_sidecars() -> None:
+    docs = render(inferenceExtension__latencyPredictor={"enabled": True})
+    text = find(docs, "ConfigMap")["data"]["default-plugins.yaml"]
+    upstream = yaml.safe_load(
+        (CHART.parents[2] / "tests/upstream/predicted_latency_chart_v1.5.yaml").read_text()
+    )
+    assert yaml.safe_load(text) == upstream  # what upstream's chart renders at 1748e829
+    config = load_config(text, epp_registry())
+    assert config.profiles[0].scorers == (("latency-scorer", 1.0),)
+    (deployment,) = (d for d in docs if d["kind"] == "Deployment")
+    assert [c["name"] for c in deployment["spec"]["template"]["spec"]["containers"]] == ["epp"]
+
+
 def test_metrics_data_source() -> None:
     source = {"scheme": "https", "path": "/prometheus/metrics", "insecureSkipVerify": False}
     text = find(render(inferenceExtension__metricsDataSource=source), "ConfigMap")["data"][
