@@ -51,6 +51,7 @@ from inference_gateway.scheduling.plugins.scorers import (
     QueueScorer,
     RunningRequestsSizeScorer,
 )
+from inference_gateway.scheduling.plugins.token_load import InFlightLoadProducer, TokenLoadScorer
 from inference_gateway.scheduling.saturation import SaturationDetector
 from inference_gateway.scheduling.utilization import UtilizationDetector
 
@@ -81,6 +82,8 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     PrefixCacheAffinityFilter,
     LatencySloAdmitter,
     PredictedLatencyScorer,
+    InFlightLoadProducer,
+    TokenLoadScorer,
     MaxScorePicker,
     RandomPicker,
     WeightedRandomPicker,
