@@ -158,11 +158,12 @@ class FlowControl:
         abandon: Callable[[Any], None],
         endpoints: Sequence[Endpoint] | None = None,
         where: QueueLabels = NO_LABELS,
+        slo_ttft: float | None = None,
     ) -> Ticket | None:
         """None: go now. Else queued: ``await wait(ticket)``. Raises ``QueueError``.
 
         ``endpoints`` are the pool's endpoints when the caller has them at hand; ``where``
-        labels the queue metrics.
+        labels the queue metrics; ``slo_ttft`` is the request's TTFT objective (seconds).
         """
         queues = self.queues.get(pool)
         now = self.clock()
@@ -181,7 +182,7 @@ class FlowControl:
         if queues is None:
             queues = self.queues[pool] = FlowQueues(self.config)
         try:
-            item, displaced = queues.enqueue(key, size, now)
+            item, displaced = queues.enqueue(key, size, now, slo_ttft=slo_ttft)
         except CapacityError as e:
             self.metrics.rejected(key, e.limit)
             raise QueueError(429, f"{e}; retry later", why=e.limit) from e

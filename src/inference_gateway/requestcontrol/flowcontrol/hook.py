@@ -28,6 +28,7 @@ from inference_gateway.requestcontrol.flowcontrol.types import (
 from inference_gateway.requestcontrol.resolve import objective_name
 from inference_gateway.requestcontrol.routed import Routed
 from inference_gateway.requestcontrol.types import IncomingRequest
+from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.types import LLMRequest
 
 
@@ -90,7 +91,10 @@ class FlowHook:
             return routed
 
         where = QueueLabels(pool.name, llm.model, llm.target_model)
-        ticket = flow.admit(pool.key, key, len(request.body), resumed, abandon, candidates, where)
+        slo_ttft = objectives(request.headers)[0]
+        ticket = flow.admit(
+            pool.key, key, len(request.body), resumed, abandon, candidates, where, slo_ttft
+        )
         if ticket is not None:
             raise Held(flow, ticket)
         return self.narrow(candidates)

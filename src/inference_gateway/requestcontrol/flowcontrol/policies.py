@@ -4,7 +4,9 @@ Both come by upstream's plugin type names, so a ``flowControl`` section written 
 upstream selects the same behaviour here:
 
 - ordering ``fcfs-ordering-policy``: oldest first; ``edf-ordering-policy``: earliest
-  deadline (enqueue time + TTL) first, ties by arrival.
+  deadline (enqueue time + TTL) first, ties by arrival; ``slo-deadline-ordering-policy``:
+  earliest enqueue time + the request's ``x-slo-ttft-ms`` (or llm-d's name) first, those
+  without an objective after all that have one, ties by arrival.
 - fairness ``global-strict-fairness-policy`` (upstream's default): the band is one queue,
   the flow whose head is best under the ordering policy goes next, so a heavy flow takes
   what it sends; ``round-robin-fairness-policy``: flows take turns, one request each.
@@ -72,13 +74,17 @@ class _FifoQueue:
 
 
 class _DeadlineQueue:
-    __slots__ = ("_heap",)
+    """A heap by ``item.deadline`` (TTL), or by ``item.slo_deadline`` when ``slo``."""
 
-    def __init__(self) -> None:
+    __slots__ = ("_heap", "_slo")
+
+    def __init__(self, *, slo: bool = False) -> None:
         self._heap: list[tuple[float, int, Item]] = []
+        self._slo = slo
 
     def push(self, item: Item) -> None:
-        heapq.heappush(self._heap, (item.deadline, item.seq, item))
+        key = item.slo_deadline if self._slo else item.deadline
+        heapq.heappush(self._heap, (key, item.seq, item))
 
     def peek(self) -> Item | None:
         heap = self._heap
@@ -121,6 +127,16 @@ class EdfOrdering(_Policy):
         return (item.deadline, item.seq)
 
 
+class SloDeadlineOrdering(_Policy):
+    TYPE = "slo-deadline-ordering-policy"
+
+    def new_queue(self) -> FlowQueue:
+        return _DeadlineQueue(slo=True)
+
+    def sort_key(self, item: Item) -> tuple[float, int]:
+        return (item.slo_deadline, item.seq)
+
+
 class FlowView(Protocol):
     @property
     def head(self) -> Item | None: ...
@@ -158,9 +174,10 @@ class RoundRobinFairness(_Policy):
         return (cursor + 1) % len(flows)
 
 
-ORDERING_POLICIES: dict[str, type[FcfsOrdering] | type[EdfOrdering]] = {
+ORDERING_POLICIES: dict[str, type[FcfsOrdering | EdfOrdering | SloDeadlineOrdering]] = {
     FcfsOrdering.TYPE: FcfsOrdering,
     EdfOrdering.TYPE: EdfOrdering,
+    SloDeadlineOrdering.TYPE: SloDeadlineOrdering,
 }
 FAIRNESS_POLICIES: dict[str, type[GlobalStrictFairness] | type[RoundRobinFairness]] = {
     GlobalStrictFairness.TYPE: GlobalStrictFairness,

@@ -100,12 +100,20 @@ class FlowQueues(Generic[T]):
 
     # --- arrival ----------------------------------------------------------------------
     def enqueue(
-        self, key: FlowKey, size: int, now: float, payload: T | None = None, *, ttl: float = 0.0
+        self,
+        key: FlowKey,
+        size: int,
+        now: float,
+        payload: T | None = None,
+        *,
+        ttl: float = 0.0,
+        slo_ttft: float | None = None,
     ) -> tuple[QueueItem[T], list[QueueItem[T]]]:
         """Queue a request; returns it and any requests it displaced (refused, now out).
 
         Raises ``CapacityError`` when it does not fit. ``ttl`` 0 takes the configured
-        default; the default 0 means no deadline.
+        default; the default 0 means no deadline. ``slo_ttft`` is the request's TTFT
+        objective in seconds (``slo-deadline-ordering-policy`` orders by it).
         """
         band = self.band(key.priority)
         cfg = band.config
@@ -119,6 +127,8 @@ class FlowQueues(Generic[T]):
         item: QueueItem[T] = QueueItem(
             key, size, now, now + ttl if ttl > 0 else math.inf, payload, self._seq
         )
+        if slo_ttft is not None:
+            item.slo_deadline = now + slo_ttft
         flow = band.flows.get(key.fairness_id)
         if flow is None:
             flow = band.flows[key.fairness_id] = Flow(key, band.ordering.new_queue())

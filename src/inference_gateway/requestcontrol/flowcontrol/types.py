@@ -72,6 +72,8 @@ class QueueItem(Generic[T]):
     payload: T | None = None
     seq: int = 0
     outcome: Outcome | None = field(default=None)
+    slo_deadline: float = math.inf
+    """Enqueue time plus the request's TTFT objective (``x-slo-ttft-ms``), if it has one."""
 
     @property
     def live(self) -> bool:

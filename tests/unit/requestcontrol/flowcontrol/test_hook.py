@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import math
 
 import pytest
 import yaml
@@ -13,7 +14,7 @@ from inference_gateway.datastore import Datastore
 from inference_gateway.datastore.types import Metrics
 from inference_gateway.requestcontrol.flowcontrol.admission import FlowControl
 from inference_gateway.requestcontrol.flowcontrol.build import with_flow_control
-from inference_gateway.requestcontrol.flowcontrol.config import FlowControlConfig
+from inference_gateway.requestcontrol.flowcontrol.config import BandConfig, FlowControlConfig
 from inference_gateway.requestcontrol.flowcontrol.gate import SaturationGate
 from inference_gateway.requestcontrol.flowcontrol.hook import FlowHook
 from inference_gateway.scheduling.config import parse_config
@@ -114,3 +115,26 @@ async def test_a_held_route_closed_unawaited_leaves_the_queue() -> None:
     hook.flow.wake()
     assert sum(store.in_flight(e.hostport) for e in store.endpoints(POOL_KEY)) == 0
     await hook.flow.stop()
+
+
+async def test_slo_deadline_ordering_reads_the_ttft_objective_of_held_requests() -> None:
+    store = make_store(pods=2, models=[model("llama")])
+    config = FlowControlConfig(template=BandConfig(0, ordering="slo-deadline-ordering-policy"))
+    fc = FlowControl(config, store.endpoints, gate=SaturationGate(1, 0.8, 1.0), clock=lambda: NOW)
+    hook = FlowHook(fc, store)
+    set_load(store, 4)
+    director = make_director(store, flow=hook)
+    headers = [{}, {"x-slo-ttft-ms": "5000"}, {"x-llm-d-slo-ttft-ms": "500"}]
+    held = [director.route(chat("llama", headers=h)) for h in headers]
+    waiters = []
+    for route in held:
+        assert inspect.isawaitable(route)
+        waiters.append(asyncio.ensure_future(route))
+    await asyncio.sleep(0)
+    queues = fc.queues[POOL_KEY]
+    order = [item.slo_deadline for item in iter(queues.next_item, None)]
+    assert order == [NOW + 0.5, NOW + 5.0, math.inf]  # llm-d's name, ours, none
+    for w in waiters:
+        w.cancel()
+    await asyncio.gather(*waiters, return_exceptions=True)
+    await fc.stop()

@@ -92,6 +92,17 @@ def test_edf_ordering_serves_earliest_deadline_first() -> None:
     assert drain_names(q) == ["short", "long", "none"]
 
 
+def test_slo_deadline_ordering_serves_earliest_ttft_deadline_first_then_the_rest() -> None:
+    q = queues(template=BandConfig(0, ordering="slo-deadline-ordering-policy"))
+    q.enqueue(FlowKey("a", 0), 1, 0.0, "no-slo-1")
+    q.enqueue(FlowKey("a", 0), 1, 1.0, "loose", slo_ttft=10.0)  # due at 11
+    q.enqueue(FlowKey("b", 0), 1, 2.0, "tight", slo_ttft=2.0)  # due at 4, another flow
+    q.enqueue(FlowKey("a", 0), 1, 3.0, "tight-too", slo_ttft=1.0)  # also due at 4
+    q.enqueue(FlowKey("a", 0), 1, 4.0, "no-slo-2")
+    # Equal deadlines by arrival; requests without an objective after, by arrival.
+    assert drain_names(q) == ["tight", "tight-too", "loose", "no-slo-1", "no-slo-2"]
+
+
 def test_ttl_expiry_takes_out_only_expired_requests() -> None:
     q = queues(default_ttl=5.0)
     a, _ = q.enqueue(FlowKey("a", 0), 7, 0.0, "a")
