@@ -17,6 +17,7 @@ from inference_gateway.app.epp import (
     Epp,
     EppSettings,
     KubernetesSourceSettings,
+    epp_registry,
 )
 
 if TYPE_CHECKING:
@@ -50,4 +51,5 @@ __all__ = [
     "GatewaySettings",
     "KubernetesSourceSettings",
     "bench_gateway",
+    "epp_registry",
 ]

@@ -50,7 +50,7 @@ from inference_gateway.requestcontrol.flowcontrol.build import register_flow_pol
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
-from inference_gateway.scheduling.registry import default_registry
+from inference_gateway.scheduling.registry import Registry, default_registry
 from inference_gateway.scheduling.scheduler import PluginScheduler, build_saturation_detector
 from inference_gateway.sources.file import FileSource, plugins_document
 from inference_gateway.sources.kubernetes import KubernetesSource, KubeSettings
@@ -58,6 +58,16 @@ from inference_gateway.sources.kubernetes.lease import LeaderElectionSettings
 from inference_gateway.sources.kubernetes.source import GA_GROUP, X_GROUP
 
 log = logging.getLogger(__name__)
+
+
+def epp_registry() -> Registry:
+    """Every plugin type the EPP's config may name: scheduling, request control, the data
+    layer and flow control (the benchmarks load configs with it too)."""
+    registry = default_registry()
+    register_extensions(registry)
+    register_data_layer(registry)
+    register_flow_policies(registry)
+    return registry
 
 
 class KubernetesSourceSettings(BaseModel):
@@ -232,11 +242,7 @@ class Epp:
 
     def _build_director(self) -> Director:
         s = self.settings
-        registry = default_registry()
-        register_extensions(registry)
-        register_data_layer(registry)
-        register_flow_policies(registry)
-        config = load_config(self._plugins_source(), registry)
+        config = load_config(self._plugins_source(), epp_registry())
         director, plugins = build_director(
             self.datastore,
             config,

@@ -24,6 +24,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from inference_gateway.app import epp_registry
 from inference_gateway.datastore.types import Endpoint, Metrics
 from inference_gateway.scheduling.config import instantiate, load_config
 from inference_gateway.scheduling.observe import ResponseObserver, observers
@@ -144,7 +145,7 @@ def measure(
     rng = random.Random(seed)
     eps = synthetic_endpoints(endpoints, rng)
     requests = synthetic_requests(512, rng)
-    loaded = load_config(config)
+    loaded = load_config(config, epp_registry())
     plugin_rng = random.Random(seed)
     plugins = instantiate(loaded, plugin_rng)
     scheduler = build_scheduler(loaded, rng=plugin_rng, plugins=plugins)

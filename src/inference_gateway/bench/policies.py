@@ -21,13 +21,11 @@ from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
 
+from inference_gateway.app import epp_registry
 from inference_gateway.bench.flow_stage import flow_source
 from inference_gateway.bench.service import ConnectionScheduler
-from inference_gateway.modelserver.datalayer import register_data_layer
-from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
 from inference_gateway.scheduling.config import SchedulerConfig, load_config
 from inference_gateway.scheduling.observe import ResponseObserver, observers
-from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.saturation import Detector
 from inference_gateway.scheduling.scheduler import (
     PluginScheduler,
@@ -138,10 +136,7 @@ def observers_of(scheduler: Scheduler) -> list[ResponseObserver]:
 
 
 def load(policy: Policy) -> SchedulerConfig:
-    registry = default_registry()
-    register_flow_policies(registry)  # as the EPP's composition root does
-    register_data_layer(registry)  # upstream's configs declare their metrics source
-    return load_config(policy.source, registry)
+    return load_config(policy.source, epp_registry())  # as the EPP loads its config
 
 
 def instantiate(

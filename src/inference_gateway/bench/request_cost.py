@@ -4,7 +4,7 @@
 does for each request: the Director parses the body, resolves the model, reads the pool's
 endpoints from the datastore, asks admission and the scheduler, acquires the in-flight
 slot, and ``finish`` releases it and records metrics. The pieces are the ones the EPP
-builds (default registry, the built-in config, ``EppMetrics``, the saturation detector).
+builds (its registry, the built-in config, ``EppMetrics``, the saturation detector).
 Every endpoint carries fresh, varied metrics written through ``Datastore.set_metrics`` as
 the scraper would. Next to it, the scheduler's own pick cost on the same endpoints and
 requests (what ``bench pick`` measures), so the difference is the cost around the
@@ -24,15 +24,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from inference_gateway.app import epp_registry
 from inference_gateway.bench.pick_speed import ADAPTERS, SYSTEM_PROMPTS
 from inference_gateway.datastore import Datastore, Metrics, ModelInfo, PodInfo, PoolInfo
 from inference_gateway.observability.metrics import EppMetrics
 from inference_gateway.requestcontrol import Director
-from inference_gateway.requestcontrol.extensions import register_extensions
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.requestcontrol.types import GatewayError, IncomingRequest
 from inference_gateway.scheduling.config import load_config
-from inference_gateway.scheduling.registry import default_registry
 from inference_gateway.scheduling.scheduler import build_scheduler
 from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
 
@@ -98,12 +97,10 @@ def _bodies(count: int, rng: random.Random) -> list[tuple[str, bytes]]:
 
 def _director(config: str, ds: Datastore, seed: int) -> Director:
     """Built as ``Epp`` builds it, on a fixed clock so the metrics stay fresh."""
-    registry = default_registry()
-    register_extensions(registry)
     metrics = EppMetrics(ds, clock=lambda: NOW)
     director, _ = build_director(
         ds,
-        load_config(config, registry),
+        load_config(config, epp_registry()),
         rng=random.Random(seed),
         metrics=metrics,
         observer=metrics.observe_plugin,
@@ -163,7 +160,7 @@ def measure(
     route_cost = _best_cpu_per_call(route, rounds=rounds, per_round=per_round)
     total = 20 + rounds * per_round
 
-    scheduler = build_scheduler(load_config(config, default_registry()), rng=random.Random(seed))
+    scheduler = build_scheduler(load_config(config, epp_registry()), rng=random.Random(seed))
     endpoints = ds.endpoints(POOL.key)  # the published view, as the Director passes it
     requests = [
         LLMRequest(

@@ -12,12 +12,13 @@ import typer.main
 import yaml
 
 from inference_gateway.api import parse_object
+from inference_gateway.app import epp_registry
 from inference_gateway.cli import build_app
 from inference_gateway.cli._goflags import normalise
 from inference_gateway.modelserver.datalayer import ScrapeSettings, scrape_settings
 from inference_gateway.scheduling.config import load_config
 from tests.unit.deploy.conftest import CHART, Doc, chart_docs, find
-from tests.unit.deploy.test_manifests import K8S_VERSION, epp_registry
+from tests.unit.deploy.test_manifests import K8S_VERSION
 
 DEFAULTS = yaml.safe_load((CHART / "values.yaml").read_text())
 OWN_GROUPS = {"", "apps", "rbac.authorization.k8s.io", "v1"}

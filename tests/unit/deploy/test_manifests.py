@@ -12,10 +12,8 @@ import pytest
 import yaml
 
 from inference_gateway.api import parse_object
-from inference_gateway.modelserver.datalayer import register_data_layer
-from inference_gateway.requestcontrol.extensions import register_extensions
+from inference_gateway.app import epp_registry
 from inference_gateway.scheduling.config import load_config
-from inference_gateway.scheduling.registry import Registry, default_registry
 from tests.unit.deploy.conftest import DEPLOY, Doc, all_sets, chart_docs, find, load
 
 K8S_VERSION = "1.30.0"
@@ -110,14 +108,6 @@ def test_rbac_is_least_privilege(docs: list[Doc]) -> None:
             "namespace": account["metadata"]["namespace"],
         }
     ]
-
-
-def epp_registry() -> Registry:
-    """The plugin types the EPP's loader knows (scheduling, request control, data layer)."""
-    registry = default_registry()
-    register_extensions(registry)
-    register_data_layer(registry)
-    return registry
 
 
 def _arg(args: list[str], flag: str) -> str:

@@ -17,8 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inference_gateway.app import epp_registry
 from inference_gateway.datastore.types import Endpoint
-from inference_gateway.modelserver.datalayer import register_data_layer
 from inference_gateway.scheduling.config import ConfigError, SchedulerConfig, load_config
 from inference_gateway.scheduling.framework import CycleState, PluginHandle
 from inference_gateway.scheduling.observe import objectives, observers
@@ -36,7 +36,6 @@ from inference_gateway.scheduling.plugins.predicted_latency import (
     PredictedLatencyProducer,
     ProducerParams,
 )
-from inference_gateway.scheduling.registry import Registry, default_registry
 from inference_gateway.scheduling.scheduler import PluginScheduler, build_scheduler
 from inference_gateway.scheduling.types import Criticality, LLMRequest, NoCapacityError
 from tests.unit.scheduling.helpers import NOW, make_endpoint, make_request, names
@@ -50,14 +49,8 @@ CONFIGS = (
 )
 
 
-def _registry() -> Registry:
-    registry = default_registry()
-    register_data_layer(registry)  # as the EPP's composition root does
-    return registry
-
-
 def _load(name: str) -> SchedulerConfig:
-    return load_config(UPSTREAM / name, _registry())
+    return load_config(UPSTREAM / name, epp_registry())
 
 
 def _scheduler(name: str, seed: int = 0) -> PluginScheduler:
