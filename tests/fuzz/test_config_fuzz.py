@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -37,11 +38,21 @@ from tests.fuzz.strategies import FAST_VALUES, doc_mutants, mutated, mutated_tex
 from tests.unit.requestcontrol.builders import POOL_KEY, make_store
 
 REGISTRY = default_registry()
+UPSTREAM = Path(__file__).parents[1] / "upstream"
 TEXTS = {
     name: (resources.files("inference_gateway.scheduling") / "configs" / f"{name}.yaml").read_text(
         encoding="utf-8"
     )
     for name in BUILTIN_CONFIGS
+}
+# Upstream's predicted-latency configs (those without a data-layer plugin) seed mutants too.
+TEXTS |= {
+    path.stem: path.read_text(encoding="utf-8")
+    for path in (
+        UPSTREAM / "llm_d_predicted_latency.yaml",
+        UPSTREAM / "llm_d_predicted_latency_slo.yaml",
+        UPSTREAM / "predicted_latency_chart_v1.4.0.yaml",
+    )
 }
 DOCS = {name: yaml.safe_load(text) for name, text in TEXTS.items()}
 
@@ -63,9 +74,11 @@ for _i, _e in enumerate(STORE.endpoints(POOL_KEY)):
     STORE.set_metrics(_e.hostport, Metrics(waiting=_i * 4, kv_usage=_i * 0.4, updated_at=0.0))
 ENDPOINTS = STORE.endpoints(POOL_KEY)
 HOSTPORTS = {e.hostport for e in ENDPOINTS}
+SLO = {"x-slo-ttft-ms": "1", "x-llm-d-slo-tpot-ms": "1"}
 REQUESTS = [
     LLMRequest("r1", "m", "m", Criticality.CRITICAL, "hello " * 40),
     LLMRequest("r2", "m", "a1", Criticality.SHEDDABLE, ""),
+    LLMRequest("r3", "m", "m", Criticality.SHEDDABLE, "hello " * 40, SLO),
 ]
 _values = st.one_of(st.sampled_from(POOL), st.recursive(st.none() | st.integers() | st.text(),
                     lambda c: st.lists(c, max_size=3), max_leaves=4))  # fmt: skip
@@ -135,7 +148,8 @@ small = sorted(n for n in TEXTS if n != "default")
     ),
 )
 def test_config_text_loads_or_is_rejected(text: str) -> None:
-    """600 YAML texts: mutated built-in configs (the big ``default`` one via mappings only)."""
+    """600 YAML texts: mutated built-in and upstream configs (the big ``default`` one via
+    mappings only)."""
     load_text(text)
 
 
