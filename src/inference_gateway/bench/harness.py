@@ -24,20 +24,27 @@ import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 from inference_gateway.bench import lookahead
 from inference_gateway.bench._pool import PoolSetup, prepare
 from inference_gateway.bench.flow_stage import FlowStage
 from inference_gateway.bench.policies import Policy, instantiate, load, observers_of
-from inference_gateway.bench.stats import Outcome, Status
+from inference_gateway.bench.stats import Outcome, Slo, Status
 from inference_gateway.bench.workloads import BenchRequest
 from inference_gateway.datastore.types import Endpoint, Metrics
+from inference_gateway.scheduling.observe import TPOT_SLO_HEADER, TTFT_SLO_HEADER
 from inference_gateway.scheduling.types import NoCapacityError
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.records import EngineError, QueueFullError, RequestRecord
 from inference_gateway.simulator.virtual import snapshot
 
 _ENGINE, _SCRAPE, _MARK, _ARRIVAL = 0, 1, 2, 3
+_SLO = Slo()
+SLO_HEADERS = MappingProxyType(
+    {TTFT_SLO_HEADER: f"{_SLO.ttft * 1000:g}", TPOT_SLO_HEADER: f"{_SLO.tpot * 1000:g}"}
+)
+"""What ``<policy>+slo`` requests carry: the goodput objectives, in milliseconds."""
 _SAMPLE_TOKENS = 32
 """A streaming gateway's one mid-stream TPOT sample per request comes after this many
 tokens (about a second on a fast pod), so a slow pod is seen long before it finishes."""
@@ -208,6 +215,8 @@ class _Run:
 
     def dispatch(self, req: BenchRequest, outcome: Outcome, now: float) -> None:
         llm, sim = prepare(req)
+        if self.policy.slo_headers:
+            llm = replace(llm, headers=SLO_HEADERS)
         try:
             if self.detector is not None:
                 self.detector.admit(llm, self.endpoints, now)

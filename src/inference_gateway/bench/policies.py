@@ -47,6 +47,9 @@ class Policy:
     lookahead: str | None = None
     """``e2e`` or ``slo``: pick by trying the request on exact copies of every pod
     (``bench.lookahead``) instead of the scheduler; admission still uses ``source``."""
+    slo_headers: bool = False
+    """``<policy>+slo``: every request carries the goodput objectives as SLO headers
+    (``x-slo-ttft-ms``, ``x-slo-tpot-ms``), for the policies that route by them."""
 
 
 OWN_CONFIGS: tuple[str, ...] = ("tuned",)
@@ -88,6 +91,9 @@ def _own_config_text(name: str) -> str:
 
 def resolve(name: str) -> Policy:
     """A built-in policy, one of ours, or ``path.yaml`` (named after the file's stem)."""
+    if name.endswith("+slo"):
+        base = resolve(name.removesuffix("+slo"))
+        return replace(base, name=f"{base.name}+slo", slo_headers=True)
     if name.endswith("+fc"):
         base = resolve(name.removesuffix("+fc"))
         return replace(base, name=name, source=flow_source(base.source), flow_control=True)
@@ -116,6 +122,7 @@ def resolve(name: str) -> Policy:
             "oracle:<policy>",
             "lookahead[:slo]",
             "<policy>+fc",
+            "<policy>+slo",
         ]
     )
     raise ValueError(f"unknown policy {name!r}: use one of {known} or a path to a .yaml file")

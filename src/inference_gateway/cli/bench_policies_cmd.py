@@ -88,7 +88,8 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             typer.Option(
                 "--policies",
                 help="Comma-separated built-in names, 'oracle:<name>', or paths to "
-                "EndpointPickerConfig YAML files.",
+                "EndpointPickerConfig YAML files; '<policy>+slo' sends the goodput "
+                "objectives as SLO headers, '<policy>+fc' adds flow control.",
             ),
         ] = ",".join(DEFAULT_POLICIES),
         policy: Annotated[

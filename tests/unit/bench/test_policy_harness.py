@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import replace
+from pathlib import Path
+from typing import ClassVar
 
 import pytest
 
@@ -12,7 +14,11 @@ from inference_gateway.bench import harness, policies
 from inference_gateway.bench._pool import pool_for
 from inference_gateway.bench.stats import Outcome, Slo, StageStats, Status, summarize
 from inference_gateway.bench.workloads import WORKLOADS, BenchRequest, generate
+from inference_gateway.datastore.types import Endpoint
+from inference_gateway.scheduling.framework import CycleState, Plugin
+from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.plugins.latency import LatencyPredictor
+from inference_gateway.scheduling.types import LLMRequest
 from inference_gateway.simulator.engine import Engine
 from inference_gateway.simulator.virtual import snapshot
 
@@ -206,3 +212,38 @@ def test_a_refused_request_still_ends_with_a_final_report_to_the_learners() -> N
         assert outcome.status is Status.REJECTED
         assert predictor.prediction(req.request_id) is None
     assert predictor._pending.counts == {} and len(predictor._pending) == 0
+
+
+class HeaderRecorder(Plugin):
+    """A scorer that keeps the SLO objectives of every request it scores."""
+
+    TYPE = "header-recorder"
+    seen: ClassVar[list[tuple[float | None, float | None]]] = []
+
+    def score(
+        self, request: LLMRequest, endpoints: Sequence[Endpoint], cycle_state: CycleState
+    ) -> list[float]:
+        HeaderRecorder.seen.append(objectives(request.headers))
+        return [1.0] * len(endpoints)
+
+
+RECORDER = f"""\
+apiVersion: inference.networking.x-k8s.io/v1alpha1
+kind: EndpointPickerConfig
+plugins: [{{type: "{__name__}:HeaderRecorder"}}]
+"""
+
+
+@pytest.mark.parametrize(("suffix", "sent"), [("", (None, None)), ("+slo", (1.0, 0.05))])
+def test_slo_variant_sends_the_goodput_objectives_as_headers(
+    tmp_path: Path, suffix: str, sent: tuple[float | None, float | None]
+) -> None:
+    config = tmp_path / "recorder.yaml"
+    config.write_text(RECORDER)
+    policy = policies.resolve(f"{config}{suffix}")
+    assert policy.slo_headers == bool(suffix) and policy.name == f"recorder{suffix}"
+    HeaderRecorder.seen.clear()
+    reqs = generate(SHAREGPT, 5.0, 4.0, seed=0)
+    setup = pool_for(SHAREGPT, 2)
+    harness.run(setup, policy, reqs, warmup=1.0, duration=3.0, seed=0)
+    assert HeaderRecorder.seen and set(HeaderRecorder.seen) == {sent}
