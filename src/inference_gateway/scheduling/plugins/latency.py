@@ -37,14 +37,7 @@ from inference_gateway.scheduling.framework import (
 )
 from inference_gateway.scheduling.latency_model import Target
 from inference_gateway.scheduling.observe import objectives
-from inference_gateway.scheduling.plugins._latency_costs import (
-    CostCache,
-    Model,
-    lora_slots,
-    model_of,
-    slots_short,
-    starving,
-)
+from inference_gateway.scheduling.plugins._latency_costs import CostCache, Model, model_of
 from inference_gateway.scheduling.plugins._latency_memory import SpeedMemory
 from inference_gateway.scheduling.plugins._latency_parts import (
     CHARS_PER_TOKEN,
@@ -58,6 +51,7 @@ from inference_gateway.scheduling.plugins._latency_parts import (
     relative_scores,
 )
 from inference_gateway.scheduling.plugins._latency_pending import Pending, PendingRequests
+from inference_gateway.scheduling.plugins._latency_predict import predict_candidates
 from inference_gateway.scheduling.types import LLMRequest
 
 _KEY = "latency-predictor/candidates"
@@ -117,82 +111,23 @@ class LatencyPredictor(Plugin):
         """Features (empty unless ``features``: only learning needs them), predicted TTFT,
         TPOT, queue wait and cost per endpoint, in order.
 
-        ``costs`` is the same arithmetic without the bookkeeping (the scoring hot path); a
-        test holds the two equal.
+        The readable model (``_latency_predict``); ``costs`` is the same arithmetic
+        without the bookkeeping (the scoring hot path), and a test holds the two equal.
         """
         shares, tokens, lora = self._setup(request, cycle_state)
-        target = request.target_model
-        pub = self._published
-        a0, a1, a2, a3, a5, a6 = pub.w_ttft
-        c0, c1, c2, c3 = pub.w_tpot
-        speed_ttft, speed_tpot = pub.speed_ttft.get, pub.speed_tpot.get
-        f_ttft, f_tpot = self.ttft.floor, self.tpot.floor
-        n_out = pub.n_out
-        ext_half = self.params.externality * n_out / 2.0
-        slot, cold_slot = self.params.slotWait, self.params.coldSlotCost
-        known = self._known()
-        hold = self.params.slotHoldCost
-        per_request = tokens * 1000.0 + n_out
-        sent = self._pending.sent
-        out: list[Candidate] = []
-        for e in endpoints:
-            m = e.metrics
-            name = e.name
-            uncached = tokens * (1.0 - shares.get(name, 0.0)) if shares else tokens
-            flight = e.in_flight / 100.0
-            waiting = m.waiting / 10.0
-            kv = m.kv_usage
-            cold = blocked = 0.0
-            if lora:  # the slots matter only to a known adapter's request
-                loaded, full = lora_slots(m, sent(name))
-                if target not in loaded:
-                    cold = 1.0
-                    blocked = 1.0 if full else 0.0
-            speed = speed_tpot(name, 1.0)
-            tpot = speed * (c0 + c1 * flight + c2 * kv + c3 * waiting)
-            if tpot < f_tpot:
-                tpot = f_tpot
-            ttft = speed_ttft(name, 1.0) * (a0 + a1 * uncached + a2 * flight + a3 * waiting)
-            if ttft < f_ttft:
-                ttft = f_ttft
-            if cold:
-                ttft += speed_ttft(name, 1.0) * (a5 + a6 * blocked)
-            # Queueing is structural, not learned: each request queued ahead waits for a
-            # batch slot, one of which frees every (predicted service time / batch) s. vLLM
-            # serves requests whose adapter is loaded (or that need none) ahead of those
-            # waiting for a LoRA slot, so only a cold request queues behind them; waiters
-            # whose adapters all run wait for batch or KV room, in order, like any queue.
-            queue_wait = 0.0
-            if m.waiting and (cold or not m.waiting_adapters - m.running_adapters):
-                queued = m.waiting + max(0, e.in_flight - m.running - m.waiting)
-                queue_wait = queued * tpot * n_out / (m.running or 1)
-                ttft += queue_wait
-            # A cold adapter with every slot busy waits until a running one drains: the
-            # one with the fewest of the gateway's requests, k/(k+1) of an output away.
-            if blocked and slot and m.running_adapters:
-                wait = slot * self._pending.drain_share(name, m.running_adapters) * tpot * n_out
-                queue_wait += wait
-                ttft += wait
-            # What this request costs the ones already there: each of them decodes its
-            # remaining tokens (half an output on average) one marginal step slower.
-            blocks, block_size = m.num_blocks, m.block_size
-            kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
-            slower = speed * (c1 / 100.0 + c2 * kv_share)
-            cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
-            if cold:
-                # Loading it takes a slot that later requests of other adapters may need.
-                if slots_short(m, known):
-                    cost += cold_slot * tpot * n_out
-            elif lora and hold and starving(m):
-                # Running here, it may hold the slot that requests waiting here need.
-                share = self._pending.hold_share(name, target, loaded, m.waiting_adapters)
-                cost += hold * (tpot * n_out) * share
-            if not features:
-                out.append(((), (), ttft, tpot, queue_wait, cost))
-                continue
-            x_ttft = (1.0, uncached, flight, waiting, cold, blocked)
-            out.append((x_ttft, (1.0, flight, kv, waiting), ttft, tpot, queue_wait, cost))
-        return out
+        return predict_candidates(
+            request.target_model,
+            endpoints,
+            shares=shares,
+            tokens=tokens,
+            lora=lora,
+            pub=self._published,
+            params=self.params,
+            floors=(self.ttft.floor, self.tpot.floor),
+            known=self._known(),
+            pending=self._pending,
+            features=features,
+        )
 
     def _model(self) -> Model:
         """The weights and speeds the costs read, as of the last publication."""
