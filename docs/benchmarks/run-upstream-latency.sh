@@ -10,64 +10,46 @@
 set -e
 OUT=docs/benchmarks/upstream-latency
 U=tests/upstream
-run() {  # workload seed dir-suffix [heterogeneous options]
-    w=$1; s=$2; d=$3; shift 3
-    [ -f "$OUT/$w-$d-s$s/results.json" ] && return 0
-    case $w in shared-prefix*) t="--stage-seconds 90 --warmup-seconds 30" ;;
-        multi-lora) t="--stage-seconds 60 --warmup-seconds 10" ;;
-        *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
+UPSTREAM="$U/predicted_latency_chart_v1.5.yaml,$U/llm_d_predicted_latency.yaml"
+SLO="predicted,predicted+slo,scorer-mix,$U/llm_d_predicted_latency_slo.yaml+slo"
+SLO="$SLO,$U/predicted_latency_chart_v1.5.yaml+slo"
+one() {  # out-dir pods seed policies workload dir-suffix [heterogeneous options]
+    dir=$1; pods=$2; s=$3; policies=$4; w=$5; d=$6; shift 6
+    out="$dir/$w-$d-s$s"
+    [ -f "$out/results.json" ] && return 0
+    if [ "$pods" = 4 ]; then  # the stages of docs/benchmarks/predicted
+        case $w in shared-prefix*) t="--stage-seconds 90 --warmup-seconds 30" ;;
+            multi-lora) t="--stage-seconds 60 --warmup-seconds 10" ;;
+            *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
+    else  # those of docs/benchmarks/large
+        case $w in shared-prefix*) t="--stage-seconds 20 --warmup-seconds 30" ;;
+            *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
+    fi
     # shellcheck disable=SC2086
-    inference-gateway bench policies --workload "$w" --pods 4 --seed "$s" $t \
-        --fractions 0.5,0.9,1.1 --out "$OUT/$w-$d-s$s" --no-progress \
-        --policies "$U/predicted_latency_chart_v1.5.yaml,$U/llm_d_predicted_latency.yaml" \
+    inference-gateway bench policies --workload "$w" --pods "$pods" --seed "$s" $t \
+        --fractions 0.5,0.9,1.1 --out "$out" --no-progress --policies "$policies" \
         "$@" > /dev/null
-    rm -f "$OUT/$w-$d-s$s"/*.png
+    rm -f "$out"/*.png
 }
 for s in 0 1; do
     for w in sharegpt shared-prefix multi-lora shared-prefix-low mixed-criticality bursty; do
-        run "$w" "$s" homogeneous
-        run "$w" "$s" slow2x --heterogeneous --slow-factor 2
-        run "$w" "$s" slow3x --heterogeneous --slow-factor 3
+        one "$OUT" 4 "$s" "$UPSTREAM" "$w" homogeneous
+        one "$OUT" 4 "$s" "$UPSTREAM" "$w" slow2x --heterogeneous --slow-factor 2
+        one "$OUT" 4 "$s" "$UPSTREAM" "$w" slow3x --heterogeneous --slow-factor 3
     done
 done
 # The same on 100 pods over the stages of docs/benchmarks/large (seed 0; no lookahead there).
-large() {  # workload dir-suffix [heterogeneous options]
-    w=$1; d=$2; shift 2
-    [ -f "$OUT/large/$w-$d-s0/results.json" ] && return 0
-    case $w in shared-prefix*) t="--warmup-seconds 30" ;; *) t="--warmup-seconds 10" ;; esac
-    # shellcheck disable=SC2086
-    inference-gateway bench policies --workload "$w" --pods 100 --seed 0 --stage-seconds 20 \
-        $t --fractions 0.5,0.9,1.1 --out "$OUT/large/$w-$d-s0" --no-progress \
-        --policies "$U/predicted_latency_chart_v1.5.yaml,$U/llm_d_predicted_latency.yaml" \
-        "$@" > /dev/null
-    rm -f "$OUT/large/$w-$d-s0"/*.png
-}
 for w in sharegpt shared-prefix multi-lora; do
-    large "$w" homogeneous
-    large "$w" classes --heterogeneous --slow-pods 50 --slow-factor 1.5
-    large "$w" tenth3x --heterogeneous --slow-pods 10 --slow-factor 3
+    one "$OUT/large" 100 0 "$UPSTREAM" "$w" homogeneous
+    one "$OUT/large" 100 0 "$UPSTREAM" "$w" classes --heterogeneous --slow-pods 50 --slow-factor 1.5
+    one "$OUT/large" 100 0 "$UPSTREAM" "$w" tenth3x --heterogeneous --slow-pods 10 --slow-factor 3
 done
 # With SLO headers (the goodput objectives), seeds 0 and 1: the SLO paths side by side.
-slo() {  # workload dir-suffix [heterogeneous options]
-    w=$1; d=$2; shift 2
-    for s in 0 1; do slo_seed "$w" "$d" "$s" "$@"; done
-}
-slo_seed() {  # workload dir-suffix seed [heterogeneous options]
-    w=$1; d=$2; s=$3; shift 3
-    [ -f "$OUT/slo/$w-$d-s$s/results.json" ] && return 0
-    case $w in shared-prefix*) t="--stage-seconds 90 --warmup-seconds 30" ;;
-        multi-lora) t="--stage-seconds 60 --warmup-seconds 10" ;;
-        *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
-    # shellcheck disable=SC2086
-    inference-gateway bench policies --workload "$w" --pods 4 --seed "$s" $t \
-        --fractions 0.5,0.9,1.1 --out "$OUT/slo/$w-$d-s$s" --no-progress \
-        --policies "predicted,predicted+slo,scorer-mix,$U/llm_d_predicted_latency_slo.yaml+slo,$U/predicted_latency_chart_v1.5.yaml+slo" \
-        "$@" > /dev/null
-    rm -f "$OUT/slo/$w-$d-s$s"/*.png
-}
-for w in sharegpt mixed-criticality; do slo "$w" homogeneous; done
-for w in sharegpt mixed-criticality multi-lora shared-prefix; do
-    slo "$w" slow3x --heterogeneous --slow-factor 3
+for s in 0 1; do
+    for w in sharegpt mixed-criticality; do one "$OUT/slo" 4 "$s" "$SLO" "$w" homogeneous; done
+    for w in sharegpt mixed-criticality multi-lora shared-prefix; do
+        one "$OUT/slo" 4 "$s" "$SLO" "$w" slow3x --heterogeneous --slow-factor 3
+    done
 done
 for p in predicted_latency_chart_v1.5 llm_d_predicted_latency; do
     inference-gateway bench summary docs/benchmarks/predicted/*/ "$OUT"/*/ --policy "$p" \

@@ -178,14 +178,16 @@ class PluginHandle:
     def plugin(self, name: str) -> object:
         return self.lookup(name)
 
+    def name_of_type(self, types: Sequence[str]) -> str | None:
+        """The name of the first configured plugin whose type is one of ``types``: how a
+        consumer finds the producer of what it reads, as upstream matches them by the data
+        they produce and consume rather than by name."""
+        return next((name for name, t in self.types.items() if t in types), None)
+
     def plugin_of_type(self, types: Sequence[str]) -> object | None:
-        """The first configured plugin whose type is one of ``types`` (None if none is):
-        how a consumer finds the producer of what it reads, as upstream matches them by
-        the data they produce and consume rather than by name."""
-        for name, type_name in self.types.items():
-            if type_name in types:
-                return self.lookup(name)
-        return None
+        """The plugin ``name_of_type`` names (None if none is configured)."""
+        name = self.name_of_type(types)
+        return None if name is None else self.lookup(name)
 
 
 class Plugin:

@@ -44,7 +44,6 @@ def test_tokens_in_flight_lower_a_pods_score_until_their_responses_end() -> None
     # 500 tokens a request (200 in, 300 out): the second goes to the emptier pod.
     assert picked[0] != picked[1]
     assert sorted(producer.tokens.values()) == [500, 1000]
-    assert sum(producer.requests.values()) == 3
     scores = dict(zip(["p0", "p1"], scorer.score(requests[0], pods, {}), strict=True))
     assert sorted(scores.values()) == [0.0, 0.5]  # 1000 tokens is the threshold
     (learner,) = observers(scheduler.post_pick)
@@ -63,7 +62,7 @@ def test_tokens_in_flight_lower_a_pods_score_until_their_responses_end() -> None
             r.request_id, pod, ttft=0.1, tpot=0.01, prompt_tokens=200,
             completion_tokens=300, now=NOW,
         )  # fmt: skip
-    assert producer.tokens == {"p0": 0, "p1": 0} and producer.requests == {"p0": 0, "p1": 0}
+    assert producer.tokens == {"p0": 0, "p1": 0}
     assert scorer.score(requests[0], pods, {}) == [1.0, 1.0]
 
 

@@ -29,13 +29,12 @@ from inference_gateway.datastore.types import Endpoint
 from inference_gateway.scheduling.framework import CycleState, Params, Plugin, PluginHandle
 from inference_gateway.scheduling.observe import objectives
 from inference_gateway.scheduling.plugins.predicted_latency import (
-    COLD_KV_USAGE,
     PREFIX_TYPES,
     PRODUCER_TYPES,
-    REFUSED,
     LatencyInfo,
     prefix_of,
     producer_of,
+    refusal,
 )
 from inference_gateway.scheduling.types import LLMRequest
 
@@ -152,11 +151,6 @@ class LatencySloAdmitter(Plugin):
         infos = self._producer.infos(request, endpoints, cycle_state)
         if not infos:
             return None  # no predictions: admit, as upstream fails open
-        for e in endpoints:
-            m = e.metrics
-            if m.running == 0 or m.kv_usage < COLD_KV_USAGE:
-                return None
-            info = infos.get(e.name)
-            if info is not None and info.valid:
-                return None
-        return REFUSED
+        return refusal(
+            endpoints, [(i := infos.get(e.name)) is not None and i.valid for e in endpoints]
+        )

@@ -71,8 +71,7 @@ def with_prefix_source(params: _P, handle: PluginHandle) -> _P:
     producer reads whatever produces the prefix match."""
     if params.prefixScorer is not None:
         return params
-    found = next((n for n, t in handle.types.items() if t in PREFIX_TYPES), None)
-    return params.model_copy(update={"prefixScorer": found})
+    return params.model_copy(update={"prefixScorer": handle.name_of_type(PREFIX_TYPES)})
 
 
 class ProducerParams(LatencyParams):
@@ -150,6 +149,15 @@ class PredictedLatencyProducer(LatencyPredictor):
                     dispatched=e.in_flight,
                 )
         return known
+
+
+def refusal(endpoints: Sequence[Endpoint], can_serve: Sequence[bool]) -> str | None:
+    """Upstream's rule for refusing a sheddable request: no endpoint is idle (no running
+    requests), cold (KV use under 2 %) or predicted to serve it in time (``can_serve``)."""
+    for e, ok in zip(endpoints, can_serve, strict=True):
+        if ok or e.metrics.running == 0 or e.metrics.kv_usage < COLD_KV_USAGE:
+            return None
+    return REFUSED
 
 
 def producer_of(handle: PluginHandle) -> PredictedLatencyProducer | None:
@@ -264,13 +272,11 @@ class PredictedLatencyScorer(LatencyPredictor):
         shares_of = getattr(self._prefix, "shares", None)
         shares = shares_of(request, cycle_state) if shares_of is not None else {}
         buffered = (slo_tpot or 0.0) * self.upstream.sloBufferFactor
+        tau = self.upstream.affinityGateTauGlobal
         cands = self.predict(request, endpoints, cycle_state, features=False)
-        for e, cand in zip(endpoints, cands, strict=True):
-            m = e.metrics
-            if m.running == 0 or m.kv_usage < COLD_KV_USAGE:
-                return None
-            if shares.get(e.name, 0.0) >= self.upstream.affinityGateTauGlobal:
-                return None
-            if cand[2] < slo_ttft and (not streaming or cand[3] < buffered):
-                return None
-        return REFUSED
+        can_serve = [
+            shares.get(e.name, 0.0) >= tau
+            or (cand[2] < slo_ttft and (not streaming or cand[3] < buffered))
+            for e, cand in zip(endpoints, cands, strict=True)
+        ]
+        return refusal(endpoints, can_serve)

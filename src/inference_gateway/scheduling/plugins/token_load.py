@@ -1,7 +1,8 @@
 """Upstream's ``token-load-scorer`` and the producer it reads, ``inflight-load-producer``.
 
-The producer counts, per pod, the gateway's requests in flight and their estimated tokens:
-added when a request is picked, released by its final response report. The estimate is
+The producer counts, per pod, the estimated tokens of the gateway's requests in flight:
+added when a request is picked, released by its final response report. (Upstream's also
+counts the requests; the datastore's in-flight count is that here.) The estimate is
 upstream's: input tokens at 4 characters each (at least 1) plus 1.5 times as many output
 tokens. Upstream sizes the input from the request body's bytes; here it is the prompt text
 the scheduler sees (the chat messages' text), which leaves out the JSON around it. The
@@ -39,7 +40,6 @@ class InFlightLoadProducer(Plugin):
     def __init__(self, name: str, params: BaseModel, handle: PluginHandle) -> None:
         super().__init__(name, params, handle)
         self.tokens: dict[str, int] = {}
-        self.requests: dict[str, int] = {}
         self._pending: OrderedDict[str, tuple[str, int]] = OrderedDict()
 
     def produce(
@@ -53,7 +53,6 @@ class InFlightLoadProducer(Plugin):
         pod, tokens = endpoint.name, estimated_tokens(request)
         self._pending[request.request_id] = (pod, tokens)
         self.tokens[pod] = self.tokens.get(pod, 0) + tokens
-        self.requests[pod] = self.requests.get(pod, 0) + 1
         while len(self._pending) > MAX_PENDING:
             self._release(next(iter(self._pending)))
 
@@ -76,12 +75,10 @@ class InFlightLoadProducer(Plugin):
         pod, tokens = self._pending.pop(request_id)
         if pod in self.tokens:
             self.tokens[pod] = max(0, self.tokens[pod] - tokens)
-            self.requests[pod] = max(0, self.requests[pod] - 1)
 
     def forget(self, endpoint_name: str) -> None:
         """A pod left the pool: its counts go (its requests' reports then release nothing)."""
         self.tokens.pop(endpoint_name, None)
-        self.requests.pop(endpoint_name, None)
 
 
 class TokenLoadParams(Params):
