@@ -151,7 +151,7 @@ class Routed:
         ext = self.extensions
         if ext is None:
             return self.extra_headers
-        return {**self.extra_headers, **ext.response_header(status, headers)}
+        return {**self.extra_headers, **ext.response_header(status, headers, self.served_by)}
 
     def response_chunk(self, chunk: bytes, end_of_stream: bool) -> bytes:
         """Account usage, restore the requested model name, show plugins what the client gets."""

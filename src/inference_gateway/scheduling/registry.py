@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from inference_gateway.scheduling.concurrency import ConcurrencyDetector
+from inference_gateway.scheduling.plugins.conformance import HeaderBasedTestingFilter
 from inference_gateway.scheduling.plugins.decision_tree import DecisionTreeFilter
 from inference_gateway.scheduling.plugins.filters import (
     CriticalityFilter,
@@ -68,6 +69,7 @@ BUILTIN_PLUGINS: tuple[PluginClass, ...] = (
     DecisionTreeFilter,
     HealthyEndpointFilter,
     CandidateSampleFilter,
+    HeaderBasedTestingFilter,
     QueueScorer,
     KVCacheUtilizationScorer,
     RunningRequestsSizeScorer,

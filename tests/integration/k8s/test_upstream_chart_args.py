@@ -1,4 +1,5 @@
-"""Upstream's Helm chart args (v1.0.2, v1.5.0; ``tests/upstream/epp_args.yaml``) start our EPP.
+"""Upstream's Helm chart args (v1.0.2, v1.5.0; ``tests/upstream/epp_args.yaml``), and the args
+of the EPP its conformance suite deploys, start our EPP.
 
 Each variant runs the real ``epp`` process with the chart's args as they are, plus only what
 the test must change: the ConfigMap path (the matching upstream default-plugins file), the
@@ -27,14 +28,19 @@ from tests.integration.sources.fakeapi import FakeApiServer
 
 UPSTREAM = Path(__file__).parents[2] / "upstream"
 ARGS = yaml.safe_load((UPSTREAM / "epp_args.yaml").read_text())
-CONFIGS = {"v1.0.2": "default_plugins_v1.0.2.yaml", "v1.5.0": "default_plugins_v1.5.0.yaml"}
+CONFIGS = {
+    "v1.0.2": "default_plugins_v1.0.2.yaml",
+    "v1.5.0": "default_plugins_v1.5.0.yaml",
+    "conformance": "conformance_plugins.yaml",
+}
+MOUNTED = ("/config/default-plugins.yaml", "/config/conformance-plugins.yaml")
 VARIANTS = [(tag, name) for tag, variants in ARGS.items() for name in variants]
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 def chart_args(tag: str, variant: str, kubeconfig: Path) -> list[str]:
     config = str(UPSTREAM / CONFIGS[tag])
-    args = [config if a == "/config/default-plugins.yaml" else a for a in ARGS[tag][variant]]
+    args = [config if a in MOUNTED else a for a in ARGS[tag][variant]]
     return [
         "epp", *args, "--kubeconfig", str(kubeconfig), "--host", "127.0.0.1",
         "--grpc-port", "0", "--grpc-health-port", "0", "--metrics-port", "0",
@@ -44,13 +50,16 @@ def chart_args(tag: str, variant: str, kubeconfig: Path) -> list[str]:
 
 @pytest.mark.parametrize(("tag", "variant"), VARIANTS)
 async def test_upstream_chart_args_start_the_epp(tmp_path: Path, tag: str, variant: str) -> None:
+    args = ARGS[tag][variant]
+    name, namespace = (args[args.index(flag) + 1] for flag in ("--pool-name", "--pool-namespace"))
     async with FakeApiServer() as api:
-        pool = make_pool(ports=(8000,))
+        pool = make_pool(name, ports=(8000,))
+        pool["metadata"]["namespace"] = namespace
         if "--pool-group" in ARGS[tag][variant] and "x-k8s" in " ".join(ARGS[tag][variant]):
             pool = {
                 "apiVersion": "inference.networking.x-k8s.io/v1alpha2",
                 "kind": "InferencePool",
-                "metadata": {"name": "pool", "namespace": "default"},
+                "metadata": {"name": name, "namespace": namespace},
                 "spec": {
                     "selector": {"app": "vllm"},
                     "targetPortNumber": 8000,

@@ -17,6 +17,9 @@ from inference_gateway.requestcontrol.extensions.base import (
     ImmediateAnswer,
     RequestContext,
 )
+from inference_gateway.requestcontrol.extensions.conformance import (
+    DestinationEndpointServedVerifier,
+)
 from inference_gateway.requestcontrol.extensions.runner import (
     ExtensionChain,
     RequestExtensions,
@@ -32,11 +35,12 @@ class _Registry(Protocol):
 def extension_types() -> tuple[type[Any], ...]:
     from inference_gateway.requestcontrol.extensions.semantic_cache.plugin import SemanticCache
 
-    return (SafetyPolicy, SemanticCache)
+    return (SafetyPolicy, SemanticCache, DestinationEndpointServedVerifier)
 
 
 def register_extensions(registry: _Registry) -> None:
-    """Add ``safety-policy`` and ``semantic-cache`` to a scheduling ``Registry``."""
+    """Add ``safety-policy``, ``semantic-cache`` and upstream's conformance verifier
+    (``destination-endpoint-served-verifier``) to a scheduling ``Registry``."""
     for cls in extension_types():
         registry.register(cls)
 

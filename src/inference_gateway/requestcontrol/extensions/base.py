@@ -67,6 +67,9 @@ class RequestContext:
     target_model: str = ""
     """Set once routed; empty before."""
     endpoint: str | None = None
+    served_by: str | None = None
+    """The endpoint the data plane says answered (set with the response headers; None
+    when it did not say)."""
     status: int = 0
     capture_response: bool = False
     """Set by a plugin that must read the response body even if the director need not."""

@@ -176,8 +176,12 @@ class RequestExtensions:
                 return answer
         return None
 
-    def response_header(self, status: int, headers: Mapping[str, str]) -> dict[str, str]:
+    def response_header(
+        self, status: int, headers: Mapping[str, str], served_by: str | None = None
+    ) -> dict[str, str]:
         self.ctx.status = status
+        if served_by:
+            self.ctx.served_by = served_by
         added: dict[str, str] = {}
         for plugin in self.chain.response_headers:
             try:
