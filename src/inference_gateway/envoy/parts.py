@@ -15,6 +15,7 @@ from inference_gateway.envoy.settings import (
     DESTINATION_HEADER,
     EDS_FILE_NAME,
     EPP_CLUSTER,
+    EPP_HEALTH_TIMEOUT_SECONDS,
     EXT_PROC_SERVICE,
     FALLBACK_CLUSTER,
     ORIGINAL_DST_CLUSTER,
@@ -221,8 +222,11 @@ def epp_cluster(s: EnvoySettings) -> dict[str, Any]:
         },
         "health_checks": [
             {
-                # Two misses, not one: a busy EPP answering late is not a dead EPP.
-                "timeout": "2s",
+                # A busy EPP answering late is not a dead one: with a starved event loop
+                # (1-2 s stalls, docs/benchmarks session 22) two 2 s timeouts in a row
+                # marked it down and failed requests it would have served. A dead EPP
+                # refuses connections, which fails a check (and ejects it) at once.
+                "timeout": f"{EPP_HEALTH_TIMEOUT_SECONDS:g}s",
                 "interval": interval,
                 "no_traffic_interval": interval,
                 "unhealthy_threshold": 2,

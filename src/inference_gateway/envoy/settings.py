@@ -25,6 +25,9 @@ EPP_HEALTH_INTERVAL_SECONDS = 1.0
 """How often Envoy health-checks the EPP. A graceful EPP stop stays up NOT_SERVING for one
 such interval (``ExtProcSettings.health_interval_seconds``) so Envoy stops opening streams
 to it first; both sides default to this value and ``Gateway`` copies Envoy's to the EPP."""
+EPP_HEALTH_TIMEOUT_SECONDS = 10.0
+"""How long Envoy waits for the EPP's health answer; two misses in a row mark it down.
+Long, so that only a hung EPP is: a dead one refuses the connection, which counts at once."""
 
 
 class EnvoySettings(BaseModel):
