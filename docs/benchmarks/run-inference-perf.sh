@@ -2,33 +2,21 @@
 # By hand, with an outside load generator: kubernetes-sigs' inference-perf drives the
 # standalone gateway (real Envoy + EPP) over four simulator pods, one of them 3x slower
 # (127.0.0.14), with a routing config, and prints inference-perf's latency summary and how
-# many requests each pod served. From the repository root:
+# many requests each pod served (the pool: _standalone-pool.sh). From the repository root:
 #   INFERENCE_PERF=/path/to/inference-perf TOKENIZER=/path/to/tokenizer-dir \
 #     sh docs/benchmarks/run-inference-perf.sh predicted 40 60
-# (config, requests/s, seconds; inference-perf needs Python >= 3.12, see README.md). Ports:
-# 8081 (Envoy), 9002 (ext_proc), 9090 (EPP metrics), 19000 (Envoy admin), 8000 on the pods.
+# (config, requests/s, seconds; inference-perf needs Python >= 3.12, see README.md).
 # ADAPTERS=N (with MAX_LORAS=M, default 1) instead sends all traffic to N LoRA adapters
 # (adapter-1..N, Standard; a third of them at weight 6, a third at 3, a third at 1, so 15
 # is the harness's multi-lora split) that the pods serve with M slots each, so requests
 # wait for a slot: the case `slotHoldCost` prices (ADAPTERS=15 MAX_LORAS=3).
 set -e
 CFG=${1:-predicted}; RATE=${2:-40}; DUR=${3:-60}
-G=$PWD/.venv/bin/inference-gateway
-W=$(mktemp -d)
-MODEL=meta-llama/Llama-3.1-8B-Instruct
-cp examples/standalone.yaml "$W/pool.yaml"
-cat >> "$W/pool.yaml" <<YAML
----
-apiVersion: v1
-kind: Pod
-metadata: {name: vllm-llama3-3, namespace: default, labels: {app: vllm-llama3}}
-status: {podIP: 127.0.0.14, conditions: [{type: Ready, status: "True"}]}
-YAML
+. docs/benchmarks/_standalone-pool.sh
 sed -e "s/  - rate: 5/  - rate: $RATE/" -e "s/    duration: 10/    duration: $DUR/" \
     -e "s#/path/to/tokenizer-dir#$TOKENIZER#" -e "s#path: reports#path: $W/reports#" \
     -e "s/output_distribution: .*/output_distribution: {min: 16, max: 1024, mean: 512, std_dev: 128}/" \
     examples/inference-perf.yaml > "$W/perf.yaml"
-LORA="--lora food-review-1,food-review-2 --max-loras 2"
 if [ -n "$ADAPTERS" ]; then
     NAMES=$(seq -s, -f "adapter-%g" 1 "$ADAPTERS")
     LORA="--lora $NAMES --max-loras ${MAX_LORAS:-1}"
@@ -56,17 +44,7 @@ rest = rest[rest.index("api:"):]
 open(perf, "w").write(head + "  lora_traffic_split:\n" + split + rest)
 PY
 fi
-# shellcheck disable=SC2086
-$G sim --replicas 3 --host 127.0.0.11 --port 8000 --model $MODEL $LORA > "$W/sim.log" 2>&1 &
-PIDS=$!
-# shellcheck disable=SC2086
-$G sim --replicas 1 --host 127.0.0.14 --port 8000 --model $MODEL $LORA --slowdown 3 \
-    > "$W/slow.log" 2>&1 &
-PIDS="$PIDS $!"
-$G run -f "$W/pool.yaml" --plugins-config "$CFG" > "$W/gateway.log" 2>&1 &
-PIDS="$PIDS $!"
-trap 'kill $PIDS 2>/dev/null; wait' EXIT
-for _ in $(seq 1 150); do curl -sf -o /dev/null http://127.0.0.1:8081/v1/models && break; sleep 0.2; done
+start_pool
 HF_HUB_OFFLINE=1 "$INFERENCE_PERF" -c "$W/perf.yaml" > "$W/perf.log" 2>&1
 python3 - "$W/reports/summary_lifecycle_metrics.json" <<'PY'
 import json, sys
@@ -76,7 +54,4 @@ print(f"ok {ok} failed {d.get('failures', {}).get('count', 0)}")
 for key, unit in (("request_latency", 1), ("time_to_first_token", 1000), ("time_per_output_token", 1000)):
     print(key, *(f"{q} {lat[key][q] * unit:.2f}" for q in ("median", "p90", "p99")))
 PY
-for ip in 11 12 13 14; do
-    printf "127.0.0.%s served " "$ip"
-    curl -s "http://127.0.0.$ip:8000/metrics" | awk '/^vllm:e2e_request_latency_seconds_count/ {s += $2} END {print s}'
-done
+served_per_pod
