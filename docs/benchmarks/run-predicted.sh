@@ -2,19 +2,23 @@
 # The commands behind docs/benchmarks/predicted (run from the repository root).
 # Every policy, `lookahead` and `oracle:tuned` included, on 4 pods at 50/90/110 % of the
 # probed capacity: every workload on a homogeneous pool and with one pod 2x and 3x slower,
-# plus two speed classes (half the pods 1.5x slower). Stages are shortened to 20 s after
-# 10 s of warmup (90 s after 30 s for the shared-prefix workloads): lookahead forks every pod
-# at every arrival. multi-lora gets 60 s stages: its p90 is set by the few requests that
-# wait seconds for a LoRA slot, and over 20 s it moved 10-30 % with the seed. Without FULL it runs a subset (26 runs, ~45 min on a busy 2-core
-# machine); the published results are the whole matrix (48 runs, ~30 min):
+# plus two speed classes (half the pods 1.5x slower). Stages are 20 s after 10 s of warmup
+# for the ShareGPT-like workloads (2,000-3,000 requests of a few seconds each): lookahead
+# forks every pod at every arrival. The shared-prefix workloads get 300 s after 60 s: their
+# requests take 10-70 s and arrive at 2-8 a second, so a 90 s stage (up to session 21) held
+# 170-400 of them, a p90 rested on the slowest 17-40, and which policy won a stage swung
+# with a few requests (docs/benchmarks/README.md, session 22). multi-lora gets 180 s after
+# 20 s: its p90 is set by the few requests that wait seconds for a LoRA slot (over 20 s it
+# moved 10-30 % with the seed, over 60 s still up to 1.2x). Without FULL it runs a subset
+# (26 runs); the published results are the whole matrix (48 runs, ~1 h on 2 cores):
 #   FULL=1 sh docs/benchmarks/run-predicted.sh
 set -e
 OUT=docs/benchmarks/predicted
 run() {  # workload seed dir-suffix [heterogeneous options]
     w=$1; s=$2; d=$3; shift 3
     [ -f "$OUT/$w-$d-s$s/results.json" ] && return 0
-    case $w in shared-prefix*) t="--stage-seconds 90 --warmup-seconds 30" ;;
-        multi-lora) t="--stage-seconds 60 --warmup-seconds 10" ;;
+    case $w in shared-prefix*) t="--stage-seconds 300 --warmup-seconds 60" ;;
+        multi-lora) t="--stage-seconds 180 --warmup-seconds 20" ;;
         *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac
     # shellcheck disable=SC2086
     inference-gateway bench policies --workload "$w" --pods 4 --seed "$s" $t \
