@@ -47,6 +47,7 @@ from inference_gateway.observability.tracing import NULL_TRACER, Tracer
 from inference_gateway.requestcontrol import Director, DirectorSettings
 from inference_gateway.requestcontrol.extensions import ExtensionChain, register_extensions
 from inference_gateway.requestcontrol.flowcontrol.build import register_flow_policies
+from inference_gateway.requestcontrol.parsers import register_parsers
 from inference_gateway.requestcontrol.pipeline import build_director
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.plugins.prefix import PrefixCacheScorer
@@ -62,11 +63,12 @@ log = logging.getLogger(__name__)
 
 def epp_registry() -> Registry:
     """Every plugin type the EPP's config may name: scheduling, request control, the data
-    layer and flow control (the benchmarks load configs with it too)."""
+    layer, flow control and the request parser (the benchmarks load configs with it too)."""
     registry = default_registry()
     register_extensions(registry)
     register_data_layer(registry)
     register_flow_policies(registry)
+    register_parsers(registry)
     return registry
 
 

@@ -10,10 +10,12 @@ is added when none is declared, and a producer listed in a profile runs before i
 and never scores. ``featureGates`` and ``flowControl`` are kept raw for
 ``requestcontrol.flowcontrol`` to read (``prepareDataPlugins``, which upstream v1.3-v1.4
 needed for its latency predictor, is accepted: producers always run here); ``dataLayer``
-and ``parser`` are accepted and ignored. llm-d's ``llm-d.ai/v1alpha1`` documents are read
-like upstream's. ``load_config`` also builds every plugin once with a throwaway RNG so that errors
-only construction can find (a decision tree pointing at a scorer, a reference cycle)
-surface here too.
+is accepted and ignored; ``parser`` must name a declared parser plugin, or
+``openai-parser``, which upstream adds when undeclared (the only parser registered: what
+the gateway does anyway). llm-d's ``llm-d.ai/v1alpha1`` documents are read like
+upstream's. ``load_config`` also builds every plugin once with a throwaway RNG so that
+errors only construction can find (a decision tree pointing at a scorer, a reference
+cycle) surface here too.
 """
 
 from __future__ import annotations
@@ -57,6 +59,10 @@ class _PluginSpec(_Model):
     parameters: dict[str, Any] | None = None
 
 
+DEFAULT_PARSER = "openai-parser"
+"""The parser upstream adds when ``parser.pluginRef`` names an undeclared plugin of that name."""
+
+
 class _ProfileRef(_Model):
     pluginRef: str
     weight: float | None = Field(default=None, ge=0.0)
@@ -80,7 +86,7 @@ class _Document(_Model):
     saturationDetector: _Ref | None = None
     dataLayer: Any = None
     flowControl: Any = None
-    parser: Any = None
+    parser: _Ref | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +176,13 @@ def parse_config(data: Mapping[str, Any], registry: Registry) -> SchedulerConfig
             raise ConfigError(f"saturationDetector.pluginRef: unknown plugin {detector!r}")
         if not callable(getattr(found.cls, "is_saturated", None)):
             raise ConfigError(f"saturationDetector.pluginRef: {detector!r} is not a detector")
+    if doc.parser is not None:
+        ref = doc.parser.pluginRef
+        parser = plugins.get(ref)
+        if parser is None and ref != DEFAULT_PARSER:
+            raise ConfigError(f"parser.pluginRef: unknown plugin {ref!r}")
+        if parser is not None and not getattr(parser.cls, "PARSER", False):
+            raise ConfigError(f"parser.pluginRef: {ref!r} is not a parser")
     flow = doc.flowControl if isinstance(doc.flowControl, Mapping) else None
     if doc.flowControl is not None and flow is None:
         raise ConfigError("flowControl: must be a mapping")

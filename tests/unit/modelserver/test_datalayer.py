@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from inference_gateway.app import epp_registry
 from inference_gateway.modelserver.datalayer import (
     ScrapeSettings,
     register_data_layer,
@@ -113,3 +114,24 @@ def test_a_bad_engine_selector_is_refused_at_load() -> None:
     )
     with pytest.raises(ConfigError, match=r"plugins\[0\]\.parameters: engineConfigs"):
         load_config(text, registry())
+
+
+def test_chart_with_the_openai_parser_loads_and_other_parsers_do_not() -> None:
+    """``inferencePool.parser: openai-parser`` (upstream's chart, rendered in
+    ``tests/upstream``) declares what the gateway does anyway; a parser it does not have,
+    or a ``parser`` that names no parser, is refused, not served as OpenAI."""
+    reg = epp_registry()
+    config = load_config(UPSTREAM / "default_plugins_v1.5_openai_parser.yaml", reg)
+    assert config.plugins["openai-parser"].type == "openai-parser"
+    (profile,) = config.profiles
+    assert dict(profile.scorers) == {
+        "queue-scorer": 2.0, "kv-cache-utilization-scorer": 2.0, "prefix-cache-scorer": 3.0
+    }  # fmt: skip
+    for plugins, parser, error in (
+        ("- type: passthrough-parser\n", "passthrough-parser", "unknown plugin type"),
+        ("- type: queue-scorer\n", "queue-scorer", "is not a parser"),
+        ("- type: openai-parser\n", "other", "unknown plugin 'other'"),
+    ):
+        text = f"{HEADER}plugins:\n{plugins}parser:\n  pluginRef: {parser}\n"
+        with pytest.raises(ConfigError, match=error):
+            load_config(text, reg)
