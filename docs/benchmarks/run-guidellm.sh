@@ -9,15 +9,19 @@
 #     sh docs/benchmarks/run-guidellm.sh predicted 25 60
 # (config, requests/s, seconds). guidellm cancels the requests still streaming when the
 # time is up and reports them as incomplete; the pods count only completed ones.
+# PREFIXES=N PREFIX_TOKENS=T puts one of N shared T-token prefixes (guidellm's
+# prefix_count/prefix_tokens) before each prompt: a shared-prefix workload.
 set -e
 CFG=${1:-predicted}; RATE=${2:-25}; DUR=${3:-60}
+SHARED=""
+[ -n "$PREFIXES" ] && SHARED=",prefix_count=$PREFIXES,prefix_tokens=${PREFIX_TOKENS:-2048}"
 . docs/benchmarks/_standalone-pool.sh
 start_pool
 HF_HUB_OFFLINE=1 "$GUIDELLM" run --disable-progress \
     --backend kind=openai_http,target=http://127.0.0.1:8081,model=food-review \
     --profile "kind=poisson,rate=$RATE" --constraint "kind=max_duration,seconds=$DUR" \
     --tokenizer "kind=huggingface_auto,model=$TOKENIZER" \
-    --data kind=synthetic_text,prompt_tokens=256,output_tokens=512,output_tokens_stdev=128,output_tokens_min=16,output_tokens_max=1024 \
+    --data kind=synthetic_text,prompt_tokens=256,output_tokens=512,output_tokens_stdev=128,output_tokens_min=16,output_tokens_max=1024$SHARED \
     --output "kind=json,path=$W/guidellm.json" > "$W/guidellm.log" 2>&1
 python3 - "$W/guidellm.json" <<'PY'
 import json, sys
