@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
+from inference_gateway.scheduling.config import DEFAULT_PARSER
 from inference_gateway.scheduling.framework import NoParams
 
 
@@ -25,7 +26,7 @@ class _Registry(Protocol):
 class OpenAIParser:
     """Declared only: no scheduling or request-control role of its own."""
 
-    TYPE = "openai-parser"
+    TYPE = DEFAULT_PARSER
     Params = NoParams
     PARSER = True
     """What the config's ``parser.pluginRef`` may name."""

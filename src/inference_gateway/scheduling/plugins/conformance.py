@@ -45,10 +45,8 @@ class HeaderBasedTestingFilter(Plugin):
         by_ip: dict[str, Endpoint] = {}
         by_ip_port: dict[str, Endpoint] = {}
         for e in endpoints:
-            ip = e.address.strip().strip("[]")
-            if ip:
-                by_ip[ip] = e
-                by_ip_port[f"{ip}:{e.port}"] = e
+            by_ip[e.address] = e
+            by_ip_port[f"{e.address}:{e.port}"] = e
         kept: list[Endpoint] = []
         seen: set[str] = set()
         for raw in value.split(","):
