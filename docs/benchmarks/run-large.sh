@@ -7,17 +7,20 @@
 # that is 25x the requests of a 4-pod stage. Seeds 0 and 1 (SEEDS); POOLS, WORKLOADS and
 # SEEDS narrow a run, e.g.
 #   POOLS=tenth3x WORKLOADS=multi-lora SEEDS=1 sh docs/benchmarks/run-large.sh
+# POLICIES re-runs those alone into the published runs (`bench policies --update`):
+#   POLICIES=predicted sh docs/benchmarks/run-large.sh
 set -e
 OUT=docs/benchmarks/large
 PODS=100
-POLICIES=round-robin,least-request,default,scorer-mix,tuned,oracle:tuned,predicted
+ALL=round-robin,least-request,default,scorer-mix,tuned,oracle:tuned,predicted
 run() {  # workload pool [heterogeneous options]
     w=$1; d=$2; shift 2
-    [ -f "$OUT/$w-$d-s$s/results.json" ] && return 0
+    if [ -n "$POLICIES" ]; then set -- "$@" --update
+    elif [ -f "$OUT/$w-$d-s$s/results.json" ]; then return 0; fi
     case $w in shared-prefix*) t="--warmup-seconds 30" ;; *) t="--warmup-seconds 10" ;; esac
     # shellcheck disable=SC2086
     inference-gateway bench policies --workload "$w" --pods "$PODS" --seed "$s" \
-        --stage-seconds 20 $t --fractions 0.5,0.9,1.1 --policies "$POLICIES" \
+        --stage-seconds 20 $t --fractions 0.5,0.9,1.1 --policies "${POLICIES:-$ALL}" \
         --out "$OUT/$w-$d-s$s" --no-progress "$@" > /dev/null
 }
 for s in ${SEEDS:-0 1}; do

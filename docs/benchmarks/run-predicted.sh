@@ -12,11 +12,15 @@
 # moved 10-30 % with the seed, over 60 s still up to 1.2x). Without FULL it runs a subset
 # (26 runs); the published results are the whole matrix (48 runs, ~1 h on 2 cores):
 #   FULL=1 sh docs/benchmarks/run-predicted.sh
+# After a change to one policy, re-run it alone into the published runs (the others are
+# kept: `bench policies --update`; `predicted` alone takes ~3 min):
+#   FULL=1 POLICIES=predicted sh docs/benchmarks/run-predicted.sh
 set -e
 OUT=docs/benchmarks/predicted
 run() {  # workload seed dir-suffix [heterogeneous options]
     w=$1; s=$2; d=$3; shift 3
-    [ -f "$OUT/$w-$d-s$s/results.json" ] && return 0
+    if [ -n "$POLICIES" ]; then set -- "$@" --policies "$POLICIES" --update
+    elif [ -f "$OUT/$w-$d-s$s/results.json" ]; then return 0; fi
     case $w in shared-prefix*) t="--stage-seconds 300 --warmup-seconds 60" ;;
         multi-lora) t="--stage-seconds 180 --warmup-seconds 20" ;;
         *) t="--stage-seconds 20 --warmup-seconds 10" ;; esac

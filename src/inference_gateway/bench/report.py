@@ -196,6 +196,52 @@ def write_json(result: SweepResult, path: Path) -> None:
     path.write_text(json.dumps(result.to_json(), indent=1, allow_nan=True) + "\n")
 
 
+NOT_THE_RUN = ("policies", "wall_seconds")
+"""Meta keys that differ between runs of the same stages with other policies."""
+
+
+def read_json(path: Path) -> SweepResult:
+    """A ``results.json`` back as the ``SweepResult`` that wrote it."""
+    data = json.loads(path.read_text())
+    results: dict[str, list[StageResult]] = {}
+    for policy, stages in data["results"].items():
+        results[policy] = []
+        for stage in stages:
+            fields = dict(stage)
+            fraction, rate = fields.pop("fraction"), fields.pop("rate")
+            predictor = fields.pop("predictor", {})
+            results[policy].append(StageResult(fraction, rate, StageStats(**fields), predictor))
+    return SweepResult(dict(data["meta"]), results)
+
+
+class StagesDiffer(ValueError):
+    """Two runs that ``merge`` refuses: their policies did not see the same arrivals."""
+
+
+def _run_of(result: SweepResult) -> dict[str, str]:
+    """The meta that names the stages, as JSON (a run given rates has a NaN capacity)."""
+    return {k: json.dumps(v) for k, v in result.meta.items() if k not in NOT_THE_RUN}
+
+
+def merge(published: SweepResult, new: SweepResult) -> SweepResult:
+    """``published`` with the policies of ``new`` replaced or added, so that a change to one
+    policy re-runs that policy alone (``lookahead`` forks every engine at every arrival and
+    is most of a matrix's hour). Only runs of the same stages merge (workload, pool, seed,
+    probed capacity, stage lengths, rates): every policy must have seen the same arrivals."""
+    old, now = _run_of(published), _run_of(new)
+    if old != now:
+        differ = ", ".join(sorted(k for k in old.keys() | now.keys() if old.get(k) != now.get(k)))
+        raise StagesDiffer(f"not the same stages as the published run: {differ} differ")
+    runs = [*published.results.values(), *new.results.values()]
+    if len({json.dumps([(s.fraction, s.rate) for s in stages]) for stages in runs}) > 1:
+        raise StagesDiffer("not the same stages as the published run: the stage rates differ")
+    names = list(published.meta["policies"])
+    names += [p for p in new.meta["policies"] if p not in names]
+    wall = published.meta.get("wall_seconds", 0.0) + new.meta.get("wall_seconds", 0.0)
+    meta = {**published.meta, "policies": names, "wall_seconds": wall}
+    return SweepResult(meta, {**published.results, **new.results})
+
+
 def _series(stages: Sequence[StageResult], metric: str) -> list[float]:
     out: list[float] = []
     for st in stages:

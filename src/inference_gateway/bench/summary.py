@@ -17,13 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from inference_gateway.bench.report import NOT_THE_RUN
+
 UPSTREAM = ("default", "scorer-mix")
 BEST_GOAL = 1.10
 UPSTREAM_GOAL = 1.03
-
-
-_NOT_THE_RUN = ("policies", "wall_seconds")
-"""Meta keys that differ between runs of the same stages with other policies."""
 
 
 def load(paths: Sequence[Path]) -> list[dict[str, Any]]:
@@ -38,7 +36,7 @@ def load(paths: Sequence[Path]) -> list[dict[str, Any]]:
         if path.is_dir() and not file.exists():
             continue
         run = json.loads(file.read_text())
-        meta = {k: v for k, v in run["meta"].items() if k not in _NOT_THE_RUN}
+        meta = {k: v for k, v in run["meta"].items() if k not in NOT_THE_RUN}
         key = json.dumps(meta, sort_keys=True)
         if key in merged:
             merged[key]["results"].update(run["results"])

@@ -39,8 +39,11 @@ def _policies(text: str) -> tuple[str, ...]:
     return names
 
 
-def execute(config: SweepConfig, out: Path, *, progress: bool = True) -> report.SweepResult:
-    """Run the sweep with a progress bar and write every artefact into ``out``."""
+def execute(
+    config: SweepConfig, out: Path, *, progress: bool = True, update: bool = False
+) -> report.SweepResult:
+    """Run the sweep with a progress bar and write every artefact into ``out``; with
+    ``update``, keep the other policies of the run already there (``report.merge``)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     out.mkdir(parents=True, exist_ok=True)
@@ -64,6 +67,8 @@ def execute(config: SweepConfig, out: Path, *, progress: bool = True) -> report.
 
         result = run_sweep(config, on_probe=probed, on_task=finished)
     result.meta["wall_seconds"] = round(time.perf_counter() - started, 1)
+    if update and (out / "results.json").exists():
+        result = report.merge(report.read_json(out / "results.json"), result)
     report.write_json(result, out / "results.json")
     (out / "results.md").write_text(report.document(result))
     report.write_plots(result, out)
@@ -127,6 +132,13 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
         scrape_interval: Annotated[float, typer.Option(help="Metrics scrape period, s.")] = 0.05,
         processes: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 2,
         progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+        update: Annotated[
+            bool,
+            typer.Option(
+                help="Keep the other policies of --out's results.json (same stages: same "
+                "workload, pool, seed, probe and stage lengths), replacing those run now."
+            ),
+        ] = False,
     ) -> None:
         """Compare routing policies on one workload in virtual time."""
         if workload not in WORKLOADS:
@@ -149,7 +161,10 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
             scrape_interval=scrape_interval,
             processes=processes,
         )
-        result = execute(config, out, progress=progress)
+        try:
+            result = execute(config, out, progress=progress, update=update)
+        except report.StagesDiffer as exc:
+            raise typer.BadParameter(str(exc), param_hint="--update") from None
         typer.echo(report.document(result))
         typer.echo(f"\nwrote {out}/results.json, results.md, latency_p90.png, throughput.png")
 

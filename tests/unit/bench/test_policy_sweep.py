@@ -79,6 +79,38 @@ def test_artefacts_and_command(tmp_path: Path) -> None:
     assert md.count("| mine |") == 3  # two rows of the main table, a column of the ratios
 
 
+def test_update_reruns_only_the_policies_given(tmp_path: Path) -> None:
+    """``--update`` replaces the policies run now and keeps the others as published; a run
+    of other stages (another seed: other arrivals) is refused and the file left alone."""
+    app, bench = typer.Typer(), typer.Typer()
+    app.add_typer(bench, name="bench")
+    bench_policies_cmd.register(app, bench)
+    out = tmp_path / "out"
+    base = [
+        "bench", "policies", "--workload", "sharegpt", "--pods", "2", "--out", str(out),
+        "--stage-seconds", "4", "--rates", "20,60", "--processes", "1", "--no-progress",
+    ]  # fmt: skip
+    first = CliRunner().invoke(app, [*base, "--seed", "1", "--policies", "random,least-request"])
+    assert first.exit_code == 0, first.output
+    published = json.loads((out / "results.json").read_text())
+    for policy in ("random", "least-request"):
+        published["results"][policy][0]["e2e"]["p90"] = -1.0  # marks what was not re-run
+    (out / "results.json").write_text(json.dumps(published))
+    again = [*base, "--seed", "1", "--policies", "least-request,round-robin", "--update"]
+    second = CliRunner().invoke(app, again)
+    assert second.exit_code == 0, second.output
+    data = json.loads((out / "results.json").read_text())
+    assert data["meta"]["policies"] == ["random", "least-request", "round-robin"]
+    assert data["results"]["random"] == published["results"]["random"]
+    assert data["results"]["least-request"][0]["e2e"]["p90"] > 0.0
+    assert [s["rate"] for s in data["results"]["round-robin"]] == [20.0, 60.0]
+    assert (out / "results.md").read_text().count("| round-robin |") == 3
+    other = CliRunner().invoke(app, [*base, "--seed", "2", "--policies", "random", "--update"])
+    assert other.exit_code != 0
+    assert "not the same stages" in other.output and "seed" in other.output
+    assert json.loads((out / "results.json").read_text()) == data
+
+
 def test_unknown_policy_is_a_usage_error() -> None:
     app, bench = typer.Typer(), typer.Typer()
     app.add_typer(bench, name="bench")
