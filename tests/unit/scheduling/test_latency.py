@@ -345,6 +345,54 @@ def test_prefix_share_lowers_predicted_ttft() -> None:
     assert cands[0][2] > cands[1][2]
 
 
+@pytest.mark.parametrize("externality", [0.0, 1.0])
+def test_a_prompt_away_from_its_prefix_pays_its_prefill_for_each_request_there(
+    externality: float,
+) -> None:
+    """Every request already on a pod waits once for a new prompt's prefill (the engine
+    computes it in their steps), so sending a prompt away from the pod that holds its
+    prefix costs its own extra TTFT plus that much again per request in flight there:
+    without it, at overload, `predicted` hit the prefix cache 0.83 of the time against
+    scorer-mix's 0.96 and lost 5 % of p90 e2e to it (docs/benchmarks, session 23)."""
+    prefix = PrefixCacheScorer("prefix", PrefixParams(), handle())
+    lp = LatencyPredictor(
+        "lp",
+        LatencyParams(prefixScorer="prefix", externality=externality),
+        PluginHandle(rng=random.Random(0), lookup={"prefix": prefix}.get),
+    )
+    req = make_request(prompt="y" * 64 * 100)
+    holder, other = make_endpoint("p0", in_flight=30), make_endpoint("p1", in_flight=30)
+    prefix.on_picked(req, holder, {})
+    stay, move = lp.predict(req, [holder, other], {})
+    own = move[2] - stay[2]  # the prompt's prefill: the only TTFT difference
+    assert own > 0.0
+    assert move[5] - stay[5] == pytest.approx(own * (1.0 + externality * 30), rel=1e-9)
+    assert lp.costs(req, [holder, other], {}) == pytest.approx([stay[5], move[5]], rel=1e-12)
+
+
+def test_the_prefill_others_wait_for_is_priced_at_the_pods_step_speed() -> None:
+    """A pod whose first tokens come 3x later (a queue the features miss, not slower
+    steps) pays its own later TTFT, not 30 in-flight requests' worth of it: the prefill
+    externality scales with the TPOT speed. Scaled by the TTFT speed, queueing noise in a
+    uniform 100-pod pool at overload sent long prompts to a few pods (docs/benchmarks)."""
+    lp = _predictor()
+    pods = [make_endpoint("p0", in_flight=30), make_endpoint("p1", in_flight=30)]
+    for i in range(40):
+        pod = pods[i % 2]
+        req = _request(i, prompt="x" * 4000)
+        state: CycleState = {}
+        lp.score(req, [pod], state)
+        lp.on_picked(req, pod, state)
+        lp.observe_response(
+            req.request_id, pod.name, ttft=0.1 * (3.0 if pod.name == "p1" else 1.0),
+            tpot=0.02, prompt_tokens=1000, completion_tokens=200, now=NOW,
+        )  # fmt: skip
+    assert lp.ttft.speeds.get("p1") > 2.0 * lp.ttft.speeds.get("p0")
+    assert lp.tpot.speeds.get("p1") == pytest.approx(lp.tpot.speeds.get("p0"), rel=1e-6)
+    fast, late = lp.predict(_request(99, prompt="x" * 4000), pods, {})
+    assert late[5] - fast[5] == pytest.approx(late[2] - fast[2], rel=1e-9)
+
+
 @pytest.mark.parametrize(
     ("adapters", "max_adapters", "cold", "blocked"),
     [

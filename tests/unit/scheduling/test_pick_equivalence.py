@@ -20,7 +20,9 @@ and when the speeds started to follow the weights' own clipped residual instead 
 of logs (session 19, ``Target.observe``): the two fits disagreed, and their split drifted;
 and when the RLS covariance was capped at the prior's (``Rls.max_trace``); and when the
 adapters of pending requests started to count as holding their slots (session 20,
-``lora_slots``: the scrape is up to an interval behind what the gateway sent). Each
+``lora_slots``: the scrape is up to an interval behind what the gateway sent); and when a
+request started to pay for the wait its prefill adds to every request already on the pod
+(session 23; with that term at 0 the previous digests held). Each
 scenario runs a built-in config over a seeded, changing pool (in-flight counts that follow
 the picks, fresh metrics snapshots, failures, stale scrapes, pods leaving) and a seeded
 request mix (adapters, criticalities, shared prefixes, SLO headers), and feeds every
@@ -219,18 +221,18 @@ def trace(
 
 RECORDED = {
     ("default", 40, 0): "f32ea92e00e8feecb1ef97a527a92dc27c425a8851931f20a43451de24a3207d",
-    ("predicted", 7, 0): "6193c3fdae4718c289d072efb52e78b2892584c1d8ced0baaf065d95176ade07",
-    ("predicted", 40, 0): "c9bbc5366b734c0a2a001643ea4c153cb8ed88f3411c06891d3552338e4225f7",
-    ("predicted", 40, 1): "8dcc15373417d6a77ce31d5d44dff4127da4c258ee4242fc1719f3ee2aa2511a",
-    ("predicted", 130, 0): "aa5e5449d2c5c57cd86d79b7bdf15fbed143d6f286fee614b61d5b147ea99597",
-    ("predicted", 300, 0): "53b679e7c10e75d8ab91c56a5273f42d435842e0bcf38d069944b459de7fc61a",
+    ("predicted", 7, 0): "584c81955da06e5a40150782189b009e8199b2ef82979a366352349afc77c31a",
+    ("predicted", 40, 0): "ecf4f51ffe9fa64bdceb34a6df9d600bf4cbc113849ba504ea501d524daf1c74",
+    ("predicted", 40, 1): "40a3b9bf490a8dc007f2cece81e0f4430b70bb537e65220923de545a74d3456a",
+    ("predicted", 130, 0): "72f3fd7b4d8fbb9a6d0073f30db6d8e66bb1b11cba4a5b4b78d40468f729db4b",
+    ("predicted", 300, 0): "b2f6f0a4d85b5692ae6b293d208aeb14436121fe05c6678ad4abcbe7b9de9d4a",
     ("scorer-mix", 40, 0): "072210280b02ad6107c6fc2e2f0131a9b4d28192074e96538657cb0d72a1d25e",
 }
 
 
 PUBLISHED_BY_COUNT = {
-    ("predicted", 40, 0): "3245f3bc32cebd4d7cd596d59b191ccac913acd026c80ff07f5d7f9c0aec554f",
-    ("predicted", 130, 0): "cfbf76705b856c69cd632fc5e26404eb0c8c1db826729a00471777dd0adfacf7",
+    ("predicted", 40, 0): "4b51f002c43958768f7573664d95e767963ccd763ab61f6fbd62aea8663598c3",
+    ("predicted", 130, 0): "b45a44497e404e1fde31de334c9aaddf9e6647fe7438e396dc46480cdb10ea18",
 }
 """Publication every 16 responses that taught something, the interval (10 s) never reached:
 the path that spares the cost cache at high request rates. Re-recorded when reports that
@@ -303,16 +305,14 @@ def reference_costs(
         )
         rest = queue_wait + tpot * n_out + ext * (c1 / 100.0)
         ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
-        if shares:
-            ttft = s_ttft * (base + a1_tokens * (1.0 - shares.get(e.name, 0.0)))
-        else:
-            ttft = s_ttft * (base + a1_tokens)
+        prompt = a1_tokens * (1.0 - shares.get(e.name, 0.0)) if shares else a1_tokens
+        ttft = s_ttft * (base + prompt)
         if ttft < lp.ttft.floor:
             ttft = lp.ttft.floor
         target = request.target_model
         if lora and target not in loaded:
             ttft += cold
-        cost = ttft + rest + ext_kv * per_request
+        cost = ttft + rest + ext_kv * per_request + lp.params.externality * speed * flight * prompt
         waiting = m.waiting_adapters - m.running_adapters
         starved = len(m.running_adapters | m.waiting_adapters) >= m.max_adapters
         if lora and target in loaded and waiting and starved:

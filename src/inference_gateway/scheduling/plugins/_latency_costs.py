@@ -44,14 +44,15 @@ Model = tuple[
     Callable[[str, float], float],
     Callable[[str, float], float],
     tuple[float, float, float, frozenset[str] | None],
+    float,
 ]
 """One version of the model as the costs read it: TPOT (c0, c1/100, c2, c3/10, floor,
-output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the externality per
-in-flight request at unit speed, the TPOT and TTFT speed lookups, and the LoRA slot terms: the
+output tokens after the first), TTFT (a0, a2/100, a3/10, a5, a6), the decode externality
+per in-flight request at unit speed, the TPOT and TTFT speed lookups, the LoRA slot terms: the
 weight of the wait for a busy slot, what taking a slot costs, in service times, the
 weight of holding a slot that waiters need (``slotHoldCost``), and the adapters known to the
 predictor, when taking a slot costs only where slots are short (``slots_short``; None:
-everywhere)."""
+everywhere), and the weight of the prefill externality (``externality``)."""
 
 
 class PendingShares(Protocol):
@@ -74,13 +75,14 @@ class PendingShares(Protocol):
 
 
 Terms = tuple[
-    Metrics, int, float, float, float, float, float, frozenset[str], float, frozenset[str]
+    Metrics, int, float, float, float, float, float, frozenset[str], float, frozenset[str], float
 ]
 """(metrics, in-flight, learned TTFT before the prompt, TTFT speed, cold-LoRA TTFT, the
 cost's request-independent rest (queue wait, decode, externality at no KV share), the
 externality per token of this request's KV share, loaded adapters, the weighted service
 time a running adapter's request holds a slot for when some wait for one (else 0), waiting
-adapters) of one endpoint."""
+adapters, the prefill externality per second of the prompt's TTFT at unit speed) of one
+endpoint."""
 
 
 def lora_slots(m: Metrics, sent: frozenset[str]) -> tuple[frozenset[str], bool]:
@@ -120,6 +122,7 @@ def model_of(
         pub.speed_tpot.get,
         pub.speed_ttft.get,
         (params.slotWait, params.coldSlotCost, params.slotHoldCost, known),
+        params.externality,
     )
 
 
@@ -167,6 +170,7 @@ def terms_of(load: Load, name: str, model: Model) -> Terms:
         tpot_speed,
         ttft_speed,
         (slot, cold_slot, hold, known),
+        ext_prefill,
     ) = model
     taken = cold_slot if slots_short(m, known) else 0.0
     speed = tpot_speed(name, 1.0)
@@ -191,6 +195,7 @@ def terms_of(load: Load, name: str, model: Model) -> Terms:
         active,
         hold * (tpot * n_out) if starved else 0.0,
         m.waiting_adapters,
+        ext_prefill * speed * flight,
     )
 
 
@@ -265,20 +270,18 @@ class CostCache:
                 if load is None or load[0] is not m or load[1] != flight:
                     load = loads[name] = load_of(e, pending)
                 t = terms[name] = terms_of(load, name, model)
-            _, _, base, s_ttft, cold, rest, ext_kv, active, held, waiting = t
-            if shares_get:
-                ttft = s_ttft * (base + a1_tokens * (1.0 - shares_get(name, 0.0)))
-            else:
-                ttft = s_ttft * (base + a1_tokens)
+            _, _, base, s_ttft, cold, rest, ext_kv, active, held, waiting, ext_pre = t
+            prompt = a1_tokens * (1.0 - shares_get(name, 0.0)) if shares_get else a1_tokens
+            ttft = s_ttft * (base + prompt)
             if ttft < f_ttft:
                 ttft = f_ttft
             if lora and target not in active:
                 ttft += cold
             elif held and lora:
                 share = hold_share(name, target, active, waiting)
-                append(ttft + rest + ext_kv * per_request + held * share)
+                append(ttft + rest + ext_kv * per_request + ext_pre * prompt + held * share)
                 continue
-            append(ttft + rest + ext_kv * per_request)
+            append(ttft + rest + ext_kv * per_request + ext_pre * prompt)
         return out
 
     def _one_pass(
@@ -299,6 +302,7 @@ class CostCache:
             tpot_speed,
             ttft_speed,
             (slot, cold_slot, hold, known),
+            ext_prefill,
         ) = model
         loads = self.loads
         out: list[float] = []
@@ -322,11 +326,8 @@ class CostCache:
                 if lora_waits:
                     queue_wait, lora_queue = 0.0, queue_wait
             ext = ext0 * flight * speed
-            if shares_get:
-                share = shares_get(name, 0.0)
-                ttft = s_ttft * (a0 + a2 * flight + a3 * mw + a1_tokens * (1.0 - share))
-            else:
-                ttft = s_ttft * (a0 + a2 * flight + a3 * mw + a1_tokens)
+            prompt = a1_tokens * (1.0 - shares_get(name, 0.0)) if shares_get else a1_tokens
+            ttft = s_ttft * (a0 + a2 * flight + a3 * mw + prompt)
             if ttft < f_ttft:
                 ttft = f_ttft
             if lora and target not in active:
@@ -337,7 +338,12 @@ class CostCache:
                     + (slot * k_drain + taken) * tpot * n_out
                 )
             ext_kv = ext * c2 / kv_slots if kv_slots else 0.0
-            cost = ttft + (queue_wait + tpot * n_out + ext * c1) + ext_kv * per_request
+            cost = (
+                ttft
+                + (queue_wait + tpot * n_out + ext * c1)
+                + ext_kv * per_request
+                + ext_prefill * speed * flight * prompt
+            )
             if starved and lora and hold and target in active:
                 held = hold * (tpot * n_out)
                 cost += held * hold_share(name, target, active, m.waiting_adapters)

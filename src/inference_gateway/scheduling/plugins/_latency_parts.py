@@ -122,7 +122,10 @@ class LatencyParams(Params):
     expectedOutputTokens: float = Field(default=200.0, gt=0.0)
     """Prior of the output length until completions have been observed."""
     externality: float = Field(default=1.0, ge=0.0)
-    """Weight of the delay a request adds to those already on a pod (0: only its own)."""
+    """Weight of the delay a request adds to those already on a pod (0: only its own):
+    its prefill (the uncached prompt's share of the TTFT, at the pod's TPOT speed: its
+    step speed, without the queueing its TTFT speed absorbs), which each waits for once,
+    and its decode step and KV share, which slow each of their remaining steps."""
     slotWait: float = Field(default=1.0, ge=0.0)
     """Weight of the expected wait for a LoRA slot to free on a pod whose slots are all
     busy, from the gateway's own in-flight requests per running adapter (0: none)."""

@@ -83,12 +83,25 @@ def predict_candidates(
             wait = slot * pending.drain_share(name, m.running_adapters) * tpot * n_out
             queue_wait += wait
             ttft += wait
-        # What this request costs the ones already there: each of them decodes its
-        # remaining tokens (half an output on average) one marginal step slower.
+        # What this request costs the ones already there: each of them waits once for
+        # its prefill (the engine computes it in their steps), and decodes its remaining
+        # tokens (half an output on average) one marginal step slower. The prefill's
+        # share is why a prompt sent away from the pod holding its prefix costs more than
+        # its own TTFT shows: without it, on a busy pool `predicted` hit the prefix
+        # cache 0.83 of the time against scorer-mix's 0.96, and every running request's
+        # TPOT paid for the difference (docs/benchmarks, session 23). It is scaled by the
+        # pod's TPOT speed (its step speed), not the TTFT one, which also absorbs queueing:
+        # times ~150 in flight, that noise sent long prompts to a few pods of a uniform
+        # 100-pod pool at overload (p90 e2e 1.05x).
         blocks, block_size = m.num_blocks, m.block_size
         kv_share = per_request / (blocks * block_size) if blocks and block_size else 0.0
         slower = speed * (c1 / 100.0 + c2 * kv_share)
-        cost = ttft + tpot * n_out + ext_half * e.in_flight * slower
+        cost = (
+            ttft
+            + tpot * n_out
+            + ext_half * e.in_flight * slower
+            + params.externality * e.in_flight * speed * (a1 * uncached)
+        )
         if cold:
             # Loading it takes a slot that later requests of other adapters may need.
             if slots_short(m, known):
