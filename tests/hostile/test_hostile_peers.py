@@ -47,9 +47,10 @@ pytestmark = pytest.mark.timeout(90)
 INLINE = pytest.param("inline", id="inline")
 
 
-def grpcio(gap: str | None = None) -> object:
-    """The grpcio transport, expected to fail where it has a ``gap``."""
-    marks = [pytest.mark.xfail(strict=True, reason=f"grpcio: {gap}")] if gap else []
+def grpcio(gap: str | None = None, *, strict: bool = True) -> object:
+    """The grpcio transport, expected to fail where it has a ``gap`` (``strict``: and a
+    pass fails the run, so that a fixed gap is noticed)."""
+    marks = [pytest.mark.xfail(strict=strict, reason=f"grpcio: {gap}")] if gap else []
     return pytest.param("grpcio", id="grpcio", marks=marks)
 
 
@@ -154,7 +155,15 @@ async def test_data_beyond_the_window_is_a_flow_control_error(transport: str) ->
 
 @pytest.mark.parametrize(
     "transport",
-    [INLINE, grpcio("holds over 64 MB: it grants each stream window for the message announced")],
+    [
+        INLINE,
+        # Not strict: in 3 of 8 full-suite runs (never alone, never under a CPU hog, and not
+        # in 4 runs that logged the attack) grpcio's peak stayed under 64 MB; not found why.
+        grpcio(
+            "holds over 64 MB: it grants each stream window for the message announced",
+            strict=False,
+        ),
+    ],
 )
 async def test_many_streams_with_partial_messages_run_out_of_window(transport: str) -> None:
     """Messages of 15 MiB declared, never finished, on 200 streams, within every window
