@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from inference_gateway.datastore.types import Endpoint
-from inference_gateway.scheduling.plugins._latency_costs import lora_slots, slots_short, starving
 from inference_gateway.scheduling.plugins._latency_parts import Candidate, LatencyParams, Published
 from inference_gateway.scheduling.plugins._latency_pending import PendingRequests
+from inference_gateway.scheduling.plugins._lora_slots import lora_slots, slots_short, starving
 
 
 def predict_candidates(
