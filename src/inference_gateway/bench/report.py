@@ -200,6 +200,13 @@ NOT_THE_RUN = ("policies", "wall_seconds")
 """Meta keys that differ between runs of the same stages with other policies."""
 
 
+def stages_key(meta: Mapping[str, Any]) -> str:
+    """What names a run's stages (workload, pool, seed, probed capacity, stage lengths):
+    runs with equal keys gave every (policy, stage) the same arrivals. JSON, so that the
+    NaN capacity of a run given rates still equals itself."""
+    return json.dumps({k: v for k, v in meta.items() if k not in NOT_THE_RUN}, sort_keys=True)
+
+
 def read_json(path: Path) -> SweepResult:
     """A ``results.json`` back as the ``SweepResult`` that wrote it."""
     data = json.loads(path.read_text())
@@ -218,19 +225,15 @@ class StagesDiffer(ValueError):
     """Two runs that ``merge`` refuses: their policies did not see the same arrivals."""
 
 
-def _run_of(result: SweepResult) -> dict[str, str]:
-    """The meta that names the stages, as JSON (a run given rates has a NaN capacity)."""
-    return {k: json.dumps(v) for k, v in result.meta.items() if k not in NOT_THE_RUN}
-
-
 def merge(published: SweepResult, new: SweepResult) -> SweepResult:
     """``published`` with the policies of ``new`` replaced or added, so that a change to one
     policy re-runs that policy alone (``lookahead`` forks every engine at every arrival and
     is most of a matrix's hour). Only runs of the same stages merge (workload, pool, seed,
     probed capacity, stage lengths, rates): every policy must have seen the same arrivals."""
-    old, now = _run_of(published), _run_of(new)
-    if old != now:
-        differ = ", ".join(sorted(k for k in old.keys() | now.keys() if old.get(k) != now.get(k)))
+    if stages_key(published.meta) != stages_key(new.meta):
+        old, now = published.meta, new.meta
+        keys = sorted((old.keys() | now.keys()) - set(NOT_THE_RUN))
+        differ = ", ".join(k for k in keys if json.dumps(old.get(k)) != json.dumps(now.get(k)))
         raise StagesDiffer(f"not the same stages as the published run: {differ} differ")
     runs = [*published.results.values(), *new.results.values()]
     if len({json.dumps([(s.fraction, s.rate) for s in stages]) for stages in runs}) > 1:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from inference_gateway.bench.report import NOT_THE_RUN
+from inference_gateway.bench.report import stages_key
 
 UPSTREAM = ("default", "scorer-mix")
 BEST_GOAL = 1.10
@@ -36,8 +36,7 @@ def load(paths: Sequence[Path]) -> list[dict[str, Any]]:
         if path.is_dir() and not file.exists():
             continue
         run = json.loads(file.read_text())
-        meta = {k: v for k, v in run["meta"].items() if k not in NOT_THE_RUN}
-        key = json.dumps(meta, sort_keys=True)
+        key = stages_key(run["meta"])
         if key in merged:
             merged[key]["results"].update(run["results"])
         else:
