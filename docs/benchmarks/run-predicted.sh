@@ -7,7 +7,7 @@
 # forks every pod at every arrival. The shared-prefix workloads get 300 s after 60 s: their
 # requests take 10-70 s and arrive at 2-8 a second, so a 90 s stage (up to session 21) held
 # 170-400 of them, a p90 rested on the slowest 17-40, and which policy won a stage swung
-# with a few requests (docs/benchmarks/README.md, session 22). multi-lora gets 180 s after
+# with a few requests (docs/benchmarks/HISTORY.md, session 22). multi-lora gets 180 s after
 # 20 s: its p90 is set by the few requests that wait seconds for a LoRA slot (over 20 s it
 # moved 10-30 % with the seed, over 60 s still up to 1.2x). Without FULL it runs a subset
 # (26 runs); the published results are the whole matrix (48 runs, ~1 h on 2 cores):

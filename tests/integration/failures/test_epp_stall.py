@@ -1,6 +1,6 @@
 """An EPP that stalls is slow, not dead: Envoy keeps sending it requests.
 
-guidellm at 30 requests/s on 2 busy cores (docs/benchmarks/README.md, session 22) starved
+guidellm at 30 requests/s on 2 busy cores (docs/benchmarks/HISTORY.md, session 22) starved
 the EPP's event loop for 1.4-1.8 s at a time. Two health checks in a row then missed their
 2 s timeout, Envoy marked the EPP down, and the 29-97 requests that arrived before the next
 check passed failed with 503, though the EPP was serving every stream it had. A starved

@@ -3,7 +3,7 @@
 Only a pod's speed times the shared prediction is observed, so the split between them is
 a gauge. Fits that disagreed on it drifted along it: the speeds ran into their clamp at 400
 pods and the weights off to 1e13 (session 18), and pods left idle kept the old split, priced
-8x too slow (session 19; docs/benchmarks/README.md).
+8x too slow (session 19; docs/benchmarks/HISTORY.md).
 """
 
 from __future__ import annotations
