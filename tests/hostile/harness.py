@@ -194,6 +194,35 @@ class Attacker:
             return False
         return True
 
+    def write(self, data: bytes) -> None:
+        """Queue ``data`` without waiting: ``flush`` waits for it to leave."""
+        self.writer.write(data)
+
+    def buffered(self) -> int:
+        """Bytes written that have not yet left this process."""
+        return self.writer.transport.get_write_buffer_size()
+
+    async def flush(self, within: float) -> bool:
+        """Wait until every byte written has left this process (the kernel took it, so the
+        server has it or holds it in socket buffers of a few MB at most): False when it
+        did not within ``within`` seconds, or the connection closed."""
+        transport = self.writer.transport
+        if not self.buffered():
+            return True
+        if transport.is_closing() or self.seen.eof:
+            return False
+        transport.set_write_buffer_limits(high=0)  # drain() now waits for an empty buffer
+        try:
+            await asyncio.wait_for(self.writer.drain(), within)
+        except TimeoutError:
+            return False
+        except ConnectionError:
+            self.seen.eof = True
+            return False
+        finally:
+            transport.set_write_buffer_limits()
+        return not self.buffered()
+
     def reading(self) -> None:
         """Read in the background until EOF or the end of the ``connect`` block."""
         self._background = asyncio.create_task(self._read(3600), name="hostile-attacker-read")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from dataclasses import dataclass
 
 import pytest
 
@@ -45,6 +46,16 @@ from tests.hostile.harness import (
 pytestmark = pytest.mark.timeout(90)
 
 INLINE = pytest.param("inline", id="inline")
+
+
+@dataclass
+class Flood:
+    """What a flooding attacker did: bytes sent (each counted against its window), whether
+    it ended for want of window, and whether every byte left it before the measurement."""
+
+    sent: int = 0
+    windowless: bool = False
+    delivered: bool = False
 
 
 def grpcio(gap: str | None = None, *, strict: bool = True) -> object:
@@ -157,17 +168,23 @@ async def test_data_beyond_the_window_is_a_flow_control_error(transport: str) ->
     "transport",
     [
         INLINE,
-        # Not strict: in 3 of 8 full-suite runs (never alone, never under a CPU hog, and not
-        # in 4 runs that logged the attack) grpcio's peak stayed under 64 MB; not found why.
+        # Not strict: grpcio's hold is a race, 49-172 MB in five runs (under 64 MB in one).
         grpcio(
-            "holds over 64 MB: it grants each stream window for the message announced",
+            "holds up to ~170 MB: it grants each stream window for the message announced, "
+            "until it resets a varying share of the streams",
             strict=False,
         ),
     ],
 )
 async def test_many_streams_with_partial_messages_run_out_of_window(transport: str) -> None:
     """Messages of 15 MiB declared, never finished, on 200 streams, within every window
-    the server grants: what it holds is bounded by the windows it stops granting."""
+    the server grants (streams it resets are left alone): what it holds is bounded by the
+    windows it stops granting.
+
+    Every byte counted as sent has left the attacker before the server is measured. A
+    write that had not drained once stayed in the attacker's own buffer, uncounted by the
+    server's RSS."""
+    budget, flood = 256 * MB, Flood()
 
     async def attack(port: int, hold: Hold) -> Seen:
         async with Attacker.connect(port) as peer:
@@ -178,35 +195,42 @@ async def test_many_streams_with_partial_messages_run_out_of_window(transport: s
             for sid in streams:
                 await peer.send(open_stream(sid) + frame(DATA, 0, sid, grpc_message(b"", 15 * MB)))
                 peer.seen.spend(sid, 5)
-            sent, loop = 0, asyncio.get_running_loop()
+            loop = asyncio.get_running_loop()
             idle_since = loop.time()
-            # 10 s without window: a server that stopped granting, not a busy box (1 s once
-            # ended grpcio's attack early in CI, a strict xfail passing).
-            while sent < 128 * MB and loop.time() - idle_since < 10.0:
+
+            def room(sid: int) -> int:
+                if sid in peer.seen.resets:
+                    return 0
+                return min(peer.seen.conn_window, peer.seen.window(sid), 16 * 1024)
+
+            while flood.sent < budget:
                 progressed = False
                 for sid in streams:
-                    room = min(peer.seen.conn_window, peer.seen.window(sid), 16 * 1024)
-                    if room <= 0:
+                    if (size := room(sid)) <= 0:
                         continue
-                    drained = await peer.send(frame(DATA, 0, sid, bytes(room)))
-                    # Written even when it has not drained within the second: counted, or
-                    # a busy box made the attacker overrun the window it was granted.
-                    peer.seen.spend(sid, room)
-                    sent += room
+                    peer.write(frame(DATA, 0, sid, bytes(size)))
+                    peer.seen.spend(sid, size)
+                    flood.sent += size
                     progressed = True
-                    if not drained:
+                    if peer.buffered() > MB and not await peer.flush(10.0):
                         break
+                if peer.buffered() > MB:  # the server stopped reading: not this attack's bound
+                    break
                 if progressed:
                     idle_since = loop.time()
-                else:
-                    await asyncio.sleep(0.05)  # wait for WINDOW_UPDATEs that may come
-            peer.seen.throttled = peer.seen.throttled or sent < 128 * MB
+                elif loop.time() - idle_since >= 10.0:
+                    flood.windowless = True  # 10 s without window: it stopped granting any
+                    break
+                else:  # wait for a WINDOW_UPDATE, if one comes
+                    await peer.read_for(0.2, until=lambda s: any(room(i) > 0 for i in streams))
+            flood.delivered = await peer.flush(30.0)
             await hold()
             return peer.seen
 
     seen = (outcome := await under_attack(transport, attack)).seen
+    assert flood.delivered, f"{flood.sent >> 20} MiB written, not all taken by the server"
     if transport == "inline":  # it stops granting window; grpc core resets streams instead
-        assert seen.throttled and not seen.resets
+        assert flood.windowless and flood.sent < budget and not seen.resets, flood
     assert_bounded(outcome)
 
 
