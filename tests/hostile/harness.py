@@ -178,9 +178,11 @@ class Attacker:
                 await asyncio.gather(attacker._background, return_exceptions=True)
             writer.transport.abort()
 
-    async def send(self, data: bytes, *, within: float = 1.0) -> bool:
+    async def send(self, data: bytes, *, within: float = 5.0) -> bool:
         """Write; False when the server stopped reading (the write did not drain in time:
-        ``seen.throttled``) or closed the connection (``seen.eof``)."""
+        ``seen.throttled``) or closed the connection (``seen.eof``). Five seconds, not
+        one: a server that reads slowly on a busy box must not pass for one that stopped,
+        or the attack ends before a server that never stops has shown its memory."""
         if self.writer.transport.is_closing() or self.seen.eof:
             return False
         self.writer.write(data)
