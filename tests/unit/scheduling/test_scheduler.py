@@ -6,6 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from inference_gateway.datastore import Datastore, PodInfo, PoolInfo
+from inference_gateway.datastore.types import Metrics
 from inference_gateway.scheduling.config import load_config
 from inference_gateway.scheduling.explain import format_explanation
 from inference_gateway.scheduling.registry import Registry
@@ -35,6 +37,8 @@ def _fixed(
 
 
 EPS = [make_endpoint(f"p{i}") for i in range(3)]
+POOL = PoolInfo(name="pool", namespace="ns", selector={"app": "vllm"}, target_ports=(8000,))
+A, B = "127.0.0.11:8000", "127.0.0.12:8000"
 
 
 def test_scores_are_clamped_before_weighting(registry: Registry) -> None:
@@ -104,6 +108,34 @@ def test_stale_endpoints_are_avoided_when_fresh_ones_exist(registry: Registry) -
     assert picks == {"live"}
     decision = scheduler.schedule(make_request(), eps, NOW)
     assert decision.explanation["stale_dropped"] == 1
+
+
+def test_a_published_view_drops_a_pod_that_ages_stale_between_picks(registry: Registry) -> None:
+    """The datastore's view is one tuple whose cells are updated in place, and the scheduler
+    reuses the oldest scrape time it read from it for a while: a pod that ages past the
+    threshold within that while is still dropped, and used again once scraped."""
+    ds = Datastore()
+    ds.upsert_pool(POOL)
+    for name, ip in (("a", "127.0.0.11"), ("b", "127.0.0.12")):
+        ds.upsert_pod(PodInfo(name=name, namespace="ns", address=ip, labels={"app": "vllm"}))
+    ds.set_metrics(A, Metrics(updated_at=NOW - 0.45))
+    ds.set_metrics(B, Metrics(updated_at=NOW))
+    view = ds.endpoints(POOL.key)
+    scheduler = build_scheduler(
+        load_config("random", registry), rng=random.Random(0), staleness=0.5
+    )
+
+    def picks(now: float) -> set[str]:
+        return {scheduler.schedule(make_request(), view, now).primary.hostport for _ in range(30)}
+
+    assert picks(NOW) == {A, B}
+    later = NOW + 0.06  # a is 0.51 s old; the oldest read at NOW said 0.45
+    ds.set_metrics(B, Metrics(updated_at=later))
+    assert ds.endpoints(POOL.key) is view
+    assert picks(later) == {B}
+    assert scheduler.schedule(make_request(), view, later).explanation["stale_dropped"] == 1
+    ds.set_metrics(A, Metrics(updated_at=later + 0.01))
+    assert picks(later + 0.02) == {A, B}
 
 
 def test_all_stale_endpoints_are_still_used(registry: Registry) -> None:
