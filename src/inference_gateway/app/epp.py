@@ -28,7 +28,7 @@ from inference_gateway.aio import stop as stop_task
 from inference_gateway.app._leading import lead_then_serve
 from inference_gateway.app._membership import TellScheduler
 from inference_gateway.app._staleness import staleness_warnings
-from inference_gateway.datastore import Datastore
+from inference_gateway.datastore import Datastore, PoolInfo
 from inference_gateway.extproc.server import ExtProcServer, ExtProcSettings
 from inference_gateway.extproc.tls import plaintext_problem
 from inference_gateway.modelserver.collector import ScraperCollector
@@ -87,6 +87,37 @@ class KubernetesSourceSettings(BaseModel):
     kubeconfig: str | None = None
     """None: the in-cluster service account, else the default kubeconfig."""
     timings: KubeSettings = Field(default_factory=KubeSettings)
+    endpoint_selector: dict[str, str] | None = None
+    """Upstream's pool-less mode: no InferencePool; the pods with these labels, on
+    ``endpoint_target_ports``, form the pool ``pool_name`` (the EPP's Deployment)."""
+    endpoint_target_ports: tuple[int, ...] = ()
+
+    @model_validator(mode="after")
+    def _pool_less_needs_ports(self) -> KubernetesSourceSettings:
+        ports = self.endpoint_target_ports
+        if self.endpoint_selector is None:
+            if ports:
+                raise ValueError("endpoint_target_ports belong to the pool-less mode")
+            return self
+        if not self.endpoint_selector:
+            raise ValueError("the endpoint selector names no label")
+        if not 1 <= len(ports) <= 8 or len(set(ports)) != len(ports):
+            raise ValueError("the pool-less mode takes 1 to 8 distinct target ports")
+        if not all(1 <= port <= 65535 for port in ports):
+            raise ValueError(f"target ports must be 1-65535, not {list(ports)}")
+        return self
+
+    def endpoint_pool(self) -> PoolInfo | None:
+        """The pool the pool-less mode serves (None: watch the InferencePool)."""
+        if self.endpoint_selector is None:
+            return None
+        return PoolInfo(
+            name=self.pool_name,
+            namespace=self.pool_namespace,
+            selector=dict(self.endpoint_selector),
+            target_ports=self.endpoint_target_ports,
+            api_version="v1",
+        )
 
 
 class EppSettings(BaseModel):
@@ -234,6 +265,7 @@ class Epp:
             pool_group=k.pool_group,
             kubeconfig=k.kubeconfig,
             settings=k.timings,
+            endpoint_pool=k.endpoint_pool(),
         )
 
     @staticmethod

@@ -6,6 +6,8 @@ part, or raises ``typer.BadParameter`` naming the flag, as upstream's ``Validate
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,6 +81,61 @@ def kubernetes(
         )
     except pydantic.ValidationError as e:
         raise typer.BadParameter(first_message(e), param_hint="--pool-group") from None
+
+
+_DEPLOYMENT_POD = re.compile(r"^(.+)-[a-z0-9]+-[a-z0-9]+$")
+"""A Deployment's pod name: the Deployment, its ReplicaSet's hash, the pod's suffix."""
+_LABEL_NAME = r"[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+_LABEL_KEY = re.compile(rf"(?:[a-z0-9](?:[-a-z0-9.]{{0,251}}[a-z0-9])?/)?{_LABEL_NAME}")
+_LABEL_VALUE = re.compile(rf"(?:{_LABEL_NAME})?")
+
+
+def pool_less(
+    selector: str, ports: str | None, namespace: str, group: str, kubeconfig: str | None
+) -> KubernetesSourceSettings:
+    """Upstream's pool-less mode: ``--endpoint-selector k=v,...`` (equality only, as
+    ``labels.ConvertSelectorToLabelsMap``) and ``--endpoint-target-ports 8000,...``; the
+    pool is named after the EPP's Deployment, read from ``POD_NAME`` as upstream does."""
+    labels: dict[str, str] = {}
+    for pair in selector.split(","):
+        parts = [part.strip() for part in pair.split("=")]
+        if (
+            len(parts) != 2
+            or not _LABEL_KEY.fullmatch(parts[0])
+            or not _LABEL_VALUE.fullmatch(parts[1])
+        ):
+            raise typer.BadParameter(
+                f"{selector!r}: only key=value pairs of label names, comma-separated",
+                param_hint="--endpoint-selector",
+            )
+        labels[parts[0]] = parts[1]
+    try:
+        numbers = [int(p) for p in (ports or "").split(",") if p.strip()]
+    except ValueError:
+        raise typer.BadParameter(
+            f"{ports!r}: comma-separated port numbers", param_hint="--endpoint-target-ports"
+        ) from None
+    pod = os.environ.get("POD_NAME", "")
+    found = _DEPLOYMENT_POD.match(pod)
+    if found is None:
+        raise typer.BadParameter(
+            f"the pool-less mode names its pool after the EPP's Deployment, read from POD_NAME "
+            f"(a Deployment's pod name, e.g. epp-5d8f7c9b6-x2k4p), which is {pod!r}",
+            param_hint="--endpoint-selector",
+        )
+    try:
+        return KubernetesSourceSettings.model_validate(
+            {
+                "pool_name": found.group(1),
+                "pool_namespace": namespace,
+                "pool_group": group,
+                "kubeconfig": kubeconfig,
+                "endpoint_selector": labels,
+                "endpoint_target_ports": tuple(dict.fromkeys(numbers)),
+            }
+        )
+    except pydantic.ValidationError as e:
+        raise typer.BadParameter(first_message(e), param_hint="--endpoint-target-ports") from None
 
 
 def tls(secure: bool, cert_path: Path | None, reload: bool) -> TlsSettings | None:

@@ -112,21 +112,25 @@ def epp(
         },
         _IGNORED_WHY,
     )
-    if endpoint_selector is not None or endpoint_target_ports is not None:
+    if sum(x is not None for x in (pool_file, pool_name, endpoint_selector)) != 1:
         raise typer.BadParameter(
-            "the pool-less mode (--endpoint-selector/--endpoint-target-ports) is not "
-            "supported here; create an InferencePool and pass --pool-name",
-            param_hint="--endpoint-selector",
+            "give exactly one of --pool-name (Kubernetes), --endpoint-selector (Kubernetes, "
+            "no InferencePool) and --pool-file (standalone)",
+            param_hint="--pool-name / --endpoint-selector / --pool-file",
         )
-    if (pool_file is None) == (pool_name is None):
+    if endpoint_target_ports is not None and endpoint_selector is None:
         raise typer.BadParameter(
-            "give exactly one of --pool-name (Kubernetes) and --pool-file (standalone)",
-            param_hint="--pool-name / --pool-file",
+            "--endpoint-target-ports goes with --endpoint-selector",
+            param_hint="--endpoint-target-ports",
         )
     plugins = to.plugins_source(config_file, config_text, plugins_config)
     kubernetes = None
     if pool_name is not None:
         kubernetes = to.kubernetes(pool_name, pool_namespace, pool_group, kubeconfig)
+    elif endpoint_selector is not None:
+        kubernetes = to.pool_less(
+            endpoint_selector, endpoint_target_ports, pool_namespace, pool_group, kubeconfig
+        )
     tls = to.tls(
         kubernetes is not None if secure_serving is None else secure_serving,
         cert_path,

@@ -90,9 +90,10 @@ async def kube_gateway(
     group: str = "inference.networking.k8s.io",
     tls: bool = True,
     transport: Literal["inline", "grpcio"] = "inline",
+    kubernetes: KubernetesSourceSettings | None = None,
 ) -> AsyncIterator[Gateway]:
     epp = EppSettings(
-        kubernetes=kube_settings(cluster.kubeconfig, group=group),
+        kubernetes=kubernetes or kube_settings(cluster.kubeconfig, group=group),
         grpc=ExtProcSettings(port=0, tls=TlsSettings() if tls else None, transport=transport),
         seed=1,
     )

@@ -12,6 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from typer.testing import CliRunner
 
 from inference_gateway.cli import build_app
+from inference_gateway.cli._epp_settings import pool_less
+from inference_gateway.sources.kubernetes.source import GA_GROUP
 from tests.integration.gateway.test_cli import read_until, start, stop
 from tests.integration.k8s.conftest import IPS, Cluster
 from tests.integration.sources.conftest import make_pod, make_pool
@@ -68,7 +70,14 @@ async def test_pool_name_serves_tls_and_is_ready_once_the_pool_exists(cluster: C
         (["--pool-name", "p", "--model-server-metrics-scheme", "ftp"], "'http' or 'https'"),
         (["--pool-name", "p", "--refresh-metrics-interval", "5 apples"], "invalid duration"),
         (["--pool-name", "p", "--secure-serving=maybe"], "invalid boolean"),
-        (["--pool-name", "p", "--endpoint-selector", "app=x"], "pool-less"),
+        (["--pool-name", "p", "--endpoint-selector", "app=x"], "exactly one of"),
+        (["--pool-name", "p", "--endpoint-target-ports", "8000"], "goes with --endpoint-selector"),
+        (["--endpoint-selector", "app", "--endpoint-target-ports", "8000"], "key=value"),
+        (["--endpoint-selector", "app!=x", "--endpoint-target-ports", "8000"], "key=value"),
+        (["--endpoint-selector", "app=x"], "1 to 8"),
+        (["--endpoint-selector", "app=x", "--endpoint-target-ports", "0"], "1-65535"),
+        (["--endpoint-selector", "app=x", "--endpoint-target-ports", "80,a"], "port numbers"),
+        (["--endpoint-selector", "a=x", "--endpoint-target-ports", "1,2,3,4,5,6,7,8,9"], "1 to 8"),
         (["--pool-file", "examples/standalone.yaml", "--ha-enable-leader-election"], "Lease"),
         (["--pool-name", "p", "--enable-cert-reload"], "--cert-path"),
         (["--pool-name", "p", "--no-secure-serving", "--cert-path", "/tmp"], "--secure-serving"),
@@ -76,6 +85,35 @@ async def test_pool_name_serves_tls_and_is_ready_once_the_pool_exists(cluster: C
     ],
 )
 def test_refused_combinations_are_one_clear_error(args: list[str], message: str) -> None:
-    result = CliRunner().invoke(build_app(), ["epp", *args])
+    result = CliRunner().invoke(build_app(), ["epp", *args], env={"POD_NAME": EPP_POD})
     assert result.exit_code == 2, result.output
     assert message in " ".join(result.output.replace("│", " ").split())
+
+
+EPP_POD = "epp-5d8f7c9b6-x2k4p"
+
+
+def test_pool_less_mode_names_its_pool_after_the_epps_deployment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As upstream: the Deployment is the pod's name less its ReplicaSet hash and suffix;
+    ports are deduplicated; the namespace comes from --pool-namespace (or NAMESPACE)."""
+    monkeypatch.setenv("POD_NAME", EPP_POD)
+    settings = pool_less("app=vllm, tier = gpu", "8000,8001,8000", "ns", GA_GROUP, None)
+    pool = settings.endpoint_pool()
+    assert pool is not None
+    assert (pool.name, pool.namespace) == ("epp", "ns")  # from POD_NAME, below
+    assert dict(pool.selector) == {"app": "vllm", "tier": "gpu"}
+    assert pool.target_ports == (8000, 8001)
+    assert pool.api_version == "v1"
+
+
+@pytest.mark.parametrize("pod", ["", "epp", "epp-x2k4p"])
+def test_pool_less_mode_needs_a_deployments_pod_name(pod: str) -> None:
+    result = CliRunner().invoke(
+        build_app(),
+        ["epp", "--endpoint-selector", "app=x", "--endpoint-target-ports", "8000"],
+        env={"POD_NAME": pod},
+    )
+    assert result.exit_code == 2, result.output
+    assert "POD_NAME" in " ".join(result.output.replace("│", " ").split())

@@ -8,7 +8,7 @@ import aiohttp
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from inference_gateway.app import Epp, EppSettings, Gateway
+from inference_gateway.app import Epp, EppSettings, Gateway, KubernetesSourceSettings
 from inference_gateway.extproc.server import ExtProcSettings
 from inference_gateway.extproc.tls import TlsSettings
 from inference_gateway.sources.kubernetes import KubernetesSource
@@ -22,7 +22,14 @@ from tests.integration.k8s.conftest import (
     kube_settings,
     v1alpha2_pool,
 )
-from tests.integration.sources.conftest import X, eventually, make_model, make_pod, make_pool
+from tests.integration.sources.conftest import (
+    SETTINGS,
+    X,
+    eventually,
+    make_model,
+    make_pod,
+    make_pool,
+)
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
@@ -61,6 +68,42 @@ async def test_traffic_follows_the_pods_the_api_lists(cluster: Cluster) -> None:
         for _ in range(6):
             assert await chat(session, gw.url) == (200, "sim-c")
         assert cluster.pods[2].name == "sim-c"
+
+
+async def test_pool_less_mode_serves_the_selected_pods_without_an_inference_pool(
+    cluster: Cluster,
+) -> None:
+    """Upstream's ``--endpoint-selector`` mode: no InferencePool and no model CRD is read;
+    the pods with the labels, on the ports given, are the pool, and any model name routes."""
+    api = cluster.api
+    api.put(make_pod("sim-a", IPS["sim-a"]))
+    api.put(make_pod("sim-b", IPS["sim-b"], app="other"))
+    api.put(make_model("claims-another-pool", MODEL, pool="elsewhere"))
+    kubernetes = KubernetesSourceSettings.model_validate(
+        {
+            "pool_name": "epp",
+            "kubeconfig": str(cluster.kubeconfig),
+            "timings": SETTINGS,
+            "endpoint_selector": {"app": "vllm"},
+            "endpoint_target_ports": (cluster.port,),
+        }
+    )
+    async with (
+        kube_gateway(cluster, kubernetes=kubernetes) as gw,
+        aiohttp.ClientSession() as session,
+    ):
+        assert (await first_served(session, gw.url))[1] == "sim-a"
+        for _ in range(5):
+            assert await chat(session, gw.url) == (200, "sim-a")
+        api.put(make_pod("sim-c", IPS["sim-c"]))
+        api.delete("v1", "Pod", "sim-a")
+        await eventually(
+            lambda: {e.address for e in gw.datastore.endpoints("default/epp")} == {IPS["sim-c"]}
+        )
+        for _ in range(5):
+            assert await chat(session, gw.url) == (200, "sim-c")
+    read = {path.rsplit("/", 1)[-1] for _, path, _ in api.requests}
+    assert "pods" in read and not read & {"inferencepools", "inferencemodels"}, read
 
 
 async def test_grpcio_serves_tls_behind_envoy_too(cluster: Cluster) -> None:

@@ -6,6 +6,11 @@ InferenceModelRewrites that name it, and the namespace's Pods (the datastore dec
 of them are endpoints). The three model CRDs are optional: a cluster without them gets a
 warning and a slow retry, and the pool is served all the same.
 
+In upstream's pool-less mode (``--endpoint-selector``, ``endpoint_pool``) there is no
+InferencePool: the pool is the selector and target ports given, named after the EPP's
+Deployment, and only the Pods are watched. As upstream (which then starts no CRD
+reconcilers), no model CRD is read; a lone v1 pool without models serves any model name.
+
 The datastore is marked synced (gRPC health turns SERVING) once the pool exists and every
 watch has completed its first list. InferenceModels get an ``Accepted`` status condition,
 ``False/ModelNameInUse`` for the younger of two claiming one modelName, written only when it
@@ -27,7 +32,7 @@ from inference_gateway.api import (
     InferencePoolV1Alpha2,
     Pod,
 )
-from inference_gateway.datastore import Datastore
+from inference_gateway.datastore import Datastore, PoolInfo
 from inference_gateway.datastore.objects import object_key
 from inference_gateway.sources import convert
 from inference_gateway.sources.convert import Record
@@ -62,7 +67,10 @@ class KubernetesSource:
         pool_group: str = GA_GROUP,
         kubeconfig: str | None = None,
         settings: KubeSettings | None = None,
+        endpoint_pool: PoolInfo | None = None,
     ) -> None:
+        if endpoint_pool is not None:
+            pool_name, pool_namespace = endpoint_pool.name, endpoint_pool.namespace
         if pool_group not in (GA_GROUP, X_GROUP):
             raise ValueError(f"--pool-group must be {GA_GROUP} or {X_GROUP}, not {pool_group!r}")
         self._datastore = datastore
@@ -70,6 +78,7 @@ class KubernetesSource:
         self._namespace = pool_namespace
         self._pool_resource = POOL_V1 if pool_group == GA_GROUP else POOL_V1ALPHA2
         self._kubeconfig = kubeconfig
+        self._endpoint_pool = endpoint_pool
         self._settings = settings or KubeSettings()
         self._client: KubeClient | None = None
         self._tasks: list[asyncio.Task[None]] = []
@@ -91,6 +100,16 @@ class KubernetesSource:
         self._client = client
         store = self._datastore
         self._status = ModelStatusWriter(client, store, MODELS, self._settings)
+        pods = (
+            WatchSpec(PODS, self._namespace),
+            Mirror("pods", convert=self._pod, upsert=store.upsert_pod, delete=store.delete_pod),
+        )
+        if self._endpoint_pool is not None:
+            store.upsert_pool(self._endpoint_pool)
+            self._pool_listed.set()
+            self._mirrors = [pods[1]]
+            self._tasks = [spawn(self._run(*pods, None), name="k8s-watch:pods")]
+            return self
         watches = [
             (
                 WatchSpec(
@@ -129,10 +148,7 @@ class KubernetesSource:
                     delete=store.delete_rewrite,
                 ),
             ),
-            (
-                WatchSpec(PODS, self._namespace),
-                Mirror("pods", convert=self._pod, upsert=store.upsert_pod, delete=store.delete_pod),
-            ),
+            pods,
         ]
         self._mirrors = [mirror for _, mirror in watches]
         self._tasks = [
