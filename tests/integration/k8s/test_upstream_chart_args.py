@@ -1,5 +1,6 @@
-"""Upstream's Helm chart args (v1.0.2, v1.5.0; ``tests/upstream/epp_args.yaml``), and the args
-of the EPP its conformance suite deploys, start our EPP.
+"""Upstream's Helm chart args (v1.0.2, v1.5.0; ``tests/upstream/epp_args.yaml``), the args
+of the EPP its conformance suite deploys, and llm-d's router chart in pool-less mode
+(``tests/upstream/llm_d_router_epp_args.yaml``) start our EPP.
 
 Each variant runs the real ``epp`` process with the chart's args as they are, plus only what
 the test must change: the ConfigMap path (the matching upstream default-plugins file), the
@@ -23,7 +24,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tests.integration.gateway.pods import documents, pod_doc, pool_doc
 from tests.integration.gateway.test_cli import read_until, start, stop
 from tests.integration.modelserver.conftest import FakeModelServer
-from tests.integration.sources.conftest import make_pool
+from tests.integration.sources.conftest import make_pod, make_pool
 from tests.integration.sources.fakeapi import FakeApiServer
 
 UPSTREAM = Path(__file__).parents[2] / "upstream"
@@ -125,3 +126,56 @@ async def test_metric_flags_and_config_text_reach_the_scraper(tmp_path: Path) ->
         code = await stop(proc, signal.SIGTERM)
         await server.stop()
     assert code == 0
+
+
+async def test_llm_d_router_pool_less_args_serve_the_selected_pods(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """llm-d's router chart with ``createInferencePool: false`` and its default plugins: no
+    InferencePool exists, the EPP turns SERVING, scrapes the pod the selector picks on the
+    port given (the chart's 8000 moved to the fake model server's) and reports the pool
+    under its Deployment's name."""
+    rendered = yaml.safe_load((UPSTREAM / "llm_d_router_epp_args.yaml").read_text())
+    server = FakeModelServer("127.0.0.32", "vllm:num_requests_waiting 4\n")
+    await server.start()
+    config = str(UPSTREAM / "llm_d_router_default_plugins.yaml")
+    args = [
+        str(server.port) if a == "8000" else config if a in MOUNTED else a
+        for a in rendered["standalone-pool-less"]
+    ]
+    monkeypatch.setenv("POD_NAME", "qwen-router-7c9d8b5f4-x2k4p")
+    monkeypatch.setenv("NAMESPACE", "default")
+    async with FakeApiServer() as api:
+        api.put(make_pod("qwen-0", "127.0.0.32", app="vllm-qwen3-32b"))
+        api.put(make_pod("other", "127.0.0.33", app="other"))
+        proc = await start(
+            "epp", *args, "--kubeconfig", str(api.kubeconfig(tmp_path / "kubeconfig")),
+            "--host", "127.0.0.1", "--grpc-port", "0", "--grpc-health-port", "0",
+            "--metrics-port", "0", "--metrics-host", "127.0.0.1",
+            "--refresh-metrics-interval=20ms",
+        )  # fmt: skip
+        try:
+            assert proc.stderr is not None
+            found = await read_until(proc.stderr, r"health (\d+), metrics (\d+)")
+            request = health_pb2.HealthCheckRequest(service="readiness")
+            gauge = 'inference_pool_average_queue_size{name="qwen-router"} 4.0'
+            async with (
+                grpc.aio.insecure_channel(f"127.0.0.1:{found[1]}") as channel,
+                aiohttp.ClientSession() as session,
+                asyncio.timeout(15),
+            ):
+                check = health_pb2_grpc.HealthStub(channel).Check
+                while (await check(request)).status != SERVING:  # noqa: ASYNC110
+                    await asyncio.sleep(0.05)  # another process: polling is all there is
+                while True:
+                    async with session.get(f"http://127.0.0.1:{found[2]}/metrics") as response:
+                        if gauge in await response.text():
+                            break
+                    await asyncio.sleep(0.05)
+            assert server.hits > 0
+        finally:
+            code = await stop(proc, signal.SIGTERM)
+            await server.stop()
+        assert code == 0
+        read = {path.rsplit("/", 1)[-1] for _, path, _ in api.requests}
+        assert "pods" in read and "inferencepools" not in read, read
