@@ -90,6 +90,16 @@ async def test_upstream_chart_args_start_the_epp(tmp_path: Path, tag: str, varia
             assert api.objects[leases[0]]["spec"]["holderIdentity"] == ""
 
 
+async def metrics_show(session: aiohttp.ClientSession, url: str, line: str) -> None:
+    """Poll another process's ``/metrics`` (all there is) until it shows ``line``; the
+    caller bounds the wait."""
+    while True:
+        async with session.get(url) as response:
+            if line in await response.text():
+                return
+        await asyncio.sleep(0.05)
+
+
 async def test_metric_flags_and_config_text_reach_the_scraper(tmp_path: Path) -> None:
     """v1.5.0's sglang chart args (quoted metric flags) plus a custom metrics path, and the
     EndpointPickerConfig as --config-text: the pool gauges show the sglang queue read from
@@ -115,12 +125,7 @@ async def test_metric_flags_and_config_text_reach_the_scraper(tmp_path: Path) ->
         found = await read_until(proc.stderr, r"health \d+, metrics (\d+)")
         url = f"http://127.0.0.1:{found[1]}/metrics"
         async with aiohttp.ClientSession() as session, asyncio.timeout(15):
-            while True:  # another process: polling its /metrics is all there is
-                async with session.get(url) as response:
-                    text = await response.text()
-                if 'inference_pool_average_queue_size{name="pool-a"} 6.0' in text:
-                    break
-                await asyncio.sleep(0.05)
+            await metrics_show(session, url, 'inference_pool_average_queue_size{name="pool-a"} 6.0')
         assert server.hits > 0
     finally:
         code = await stop(proc, signal.SIGTERM)
@@ -167,11 +172,7 @@ async def test_llm_d_router_pool_less_args_serve_the_selected_pods(
                 check = health_pb2_grpc.HealthStub(channel).Check
                 while (await check(request)).status != SERVING:  # noqa: ASYNC110
                     await asyncio.sleep(0.05)  # another process: polling is all there is
-                while True:
-                    async with session.get(f"http://127.0.0.1:{found[2]}/metrics") as response:
-                        if gauge in await response.text():
-                            break
-                    await asyncio.sleep(0.05)
+                await metrics_show(session, f"http://127.0.0.1:{found[2]}/metrics", gauge)
             assert server.hits > 0
         finally:
             code = await stop(proc, signal.SIGTERM)
