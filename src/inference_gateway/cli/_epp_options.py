@@ -51,10 +51,16 @@ Kubeconfig: TypeAlias = Annotated[
     str | None, _opt("--kubeconfig", panel=_POOL, help="Default: in-cluster, then ~/.kube/config.")
 ]
 EndpointSelector: TypeAlias = Annotated[
-    str | None, _opt("--endpoint-selector", panel=_POOL, help="Upstream's pool-less mode.")
+    str | None,
+    _opt(
+        "--endpoint-selector",
+        panel=_POOL,
+        help="Pool-less mode: the namespace's pods with these labels (k=v,...) are the pool.",
+    ),
 ]
 EndpointTargetPorts: TypeAlias = Annotated[
-    str | None, _opt("--endpoint-target-ports", panel=_POOL, help="Upstream's pool-less mode.")
+    str | None,
+    _opt("--endpoint-target-ports", panel=_POOL, help="Pool-less mode: their ports (1-8)."),
 ]
 ConfigFile: TypeAlias = Annotated[
     Path | None, _opt("--config-file", panel=_CONFIG, exists=True, help="The config file.")
