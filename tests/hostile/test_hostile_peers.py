@@ -109,7 +109,10 @@ async def test_ping_and_settings_flood_from_a_peer_that_does_not_read(transport:
             return peer.seen
 
     seen = (outcome := await under_attack(transport, attack)).seen
-    assert seen.goaway == ENHANCE_YOUR_CALM or seen.throttled or seen.eof
+    if transport == "inline":  # past 1,000 acknowledgements queued, as nghttp2, it closes
+        assert seen.goaway == ENHANCE_YOUR_CALM or seen.eof, seen  # (a GOAWAY unread: eof)
+    else:  # grpc core reads on, slowly, and closes the connection
+        assert seen.goaway == ENHANCE_YOUR_CALM or seen.throttled or seen.eof
     assert_bounded(outcome)
 
 
