@@ -99,7 +99,6 @@ class KubernetesSource:
         client = await KubeClient.connect(self._kubeconfig, self._settings)
         self._client = client
         store = self._datastore
-        self._status = ModelStatusWriter(client, store, MODELS, self._settings)
         pods = (
             WatchSpec(PODS, self._namespace),
             Mirror("pods", convert=self._pod, upsert=store.upsert_pod, delete=store.delete_pod),
@@ -110,6 +109,7 @@ class KubernetesSource:
             self._mirrors = [pods[1]]
             self._tasks = [spawn(self._run(*pods, None), name="k8s-watch:pods")]
             return self
+        self._status = ModelStatusWriter(client, store, MODELS, self._settings)
         watches = [
             (
                 WatchSpec(
